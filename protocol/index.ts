@@ -1,0 +1,68 @@
+/**
+ * protocol/: the contract between the appliance agent and the control plane. Pure: zod and
+ * node:crypto (tweetnacl for the portable fallback), no I/O. Both sides import only this file.
+ */
+export { canonicalBytes, canonicalize, type JsonValue } from "./canonical-json.ts";
+export {
+  generateEd25519KeyPair,
+  keyId,
+  privateKeyFromPem,
+  privateKeyFromSeed,
+  privateKeyToPem,
+  publicKeyFromBase64,
+  publicKeyFromPem,
+  publicKeyFromRaw,
+  publicKeyOf,
+  publicKeyToBase64,
+  publicKeyToPem,
+  rawPublicKey,
+  signBytes,
+  verifyBytes,
+} from "./ed25519.ts";
+export {
+  hasCanonicalScalar,
+  portablePublicKey,
+  portableSign,
+  portableVerify,
+} from "./ed25519-portable.ts";
+export {
+  constantTimeEqual,
+  fromBase64,
+  fromHex,
+  randomNonce,
+  sha256Hex,
+  toBase64,
+  toHex,
+} from "./encoding.ts";
+export { ProtocolError, type ProtocolErrorCode } from "./errors.ts";
+export {
+  type BundleDraft,
+  bundleHash,
+  type ChainBreak,
+  type ChainBreakReason,
+  type ChainVerdict,
+  GENESIS_HEAD,
+  type SealedBundle,
+  sealBundle,
+  type VerifyChainOptions,
+  verifyChain,
+} from "./evidence-chain.ts";
+export {
+  type OrderContext,
+  type OrderVerdict,
+  type PollRejectionReason,
+  type PollVerdict,
+  verifyOrder,
+  verifyPollResponse,
+} from "./order-verification.ts";
+export { parseMessage, tryParseMessage } from "./parse.ts";
+export * from "./schemas/index.ts";
+export {
+  createSigner,
+  type Signer,
+  signDocument,
+  signingBytes,
+  type VerificationKey,
+  verificationKey,
+  verifyDocument,
+} from "./signed-document.ts";

@@ -1,0 +1,153 @@
+import { z } from "zod";
+import {
+  ApplianceId,
+  CheckId,
+  Finding,
+  ProtocolVersion,
+  RunbookId,
+  SequenceNumber,
+  Severity,
+  Sha256Hex,
+  Signature,
+  TenantId,
+  Tier,
+  Timestamp,
+  Uuid,
+} from "./common.ts";
+import { OrderOutcome, OrderRejectionReason } from "./orders.ts";
+
+/**
+ * What an evidence bundle records. System state, hashes and names only: no log lines and no
+ * file contents of the clinic's systems, because WORM storage could never delete PHI.
+ */
+export const EvidenceEvent = z.discriminatedUnion("kind", [
+  z.strictObject({
+    kind: z.literal("check_result"),
+    check_id: CheckId,
+    status: z.enum(["pass", "drift", "skipped", "error"]),
+    severity: Severity,
+    findings: z.array(Finding).max(64),
+    duration_ms: z.number().min(0),
+  }),
+  z.strictObject({
+    kind: z.literal("healing_step"),
+    runbook_id: RunbookId,
+    runbook_version: z.int().min(1),
+    tier: Tier,
+    order_id: Uuid.optional(),
+    incident_id: Uuid.optional(),
+    step: z.int().min(0),
+    action: z.string().regex(/^[a-z][a-z0-9_.]*$/, "use an action name such as systemd.restart"),
+    phase: z.enum(["precondition", "step", "verify", "rollback"]),
+    outcome: z.enum(["succeeded", "failed", "skipped"]),
+    duration_ms: z.number().min(0),
+    findings: z.array(Finding).max(64),
+  }),
+  z.strictObject({
+    kind: z.literal("order_accepted"),
+    order_id: Uuid,
+    order_seq: SequenceNumber,
+    runbook_id: RunbookId,
+    tier: Tier,
+    /** Hash of the order's signed bytes, binding this record to what the control plane signed. */
+    order_hash: Sha256Hex,
+  }),
+  z.strictObject({
+    kind: z.literal("order_rejected"),
+    /** `expired` when the order's validity window had passed, `rejected` for every other reason. */
+    outcome: z.enum(["rejected", "expired"]),
+    reason: OrderRejectionReason,
+    detail: z.string().max(500),
+    /** As claimed by the refused order; unverified by definition. */
+    order_id: Uuid.optional(),
+    order_seq: SequenceNumber.optional(),
+    runbook_id: RunbookId.optional(),
+    order_hash: Sha256Hex.optional(),
+  }),
+  z.strictObject({
+    kind: z.literal("order_result"),
+    order_id: Uuid,
+    order_seq: SequenceNumber,
+    runbook_id: RunbookId,
+    outcome: OrderOutcome,
+    duration_ms: z.number().min(0),
+  }),
+  z.strictObject({
+    kind: z.literal("incident_opened"),
+    incident_id: Uuid,
+    check_id: CheckId,
+    severity: Severity,
+  }),
+  z.strictObject({
+    kind: z.literal("alert"),
+    code: z
+      .string()
+      .regex(/^[a-z][a-z0-9_]*$/, "use snake_case, for example disk_full")
+      .max(64),
+    severity: Severity,
+    subject: z.string().max(256).optional(),
+    message: z.string().max(500),
+  }),
+  z.strictObject({
+    kind: z.literal("agent_lifecycle"),
+    event: z.enum(["key_generated", "enrolled", "started", "stopping", "config_loaded"]),
+    agent_version: z.string().min(1).max(64),
+  }),
+]);
+export type EvidenceEvent = z.infer<typeof EvidenceEvent>;
+
+/** The first bundle of every appliance points at this all-zero hash. */
+export const GENESIS_HASH = "0".repeat(64);
+
+/**
+ * One link of an appliance's evidence chain. Its hash is SHA-256 over the canonical JSON of the
+ * bundle without `sig`; `sig` is the appliance key's Ed25519 signature over those same bytes.
+ */
+export const EvidenceBundle = z.strictObject({
+  v: ProtocolVersion,
+  type: z.literal("evidence_bundle"),
+  tenant_id: TenantId,
+  appliance_id: ApplianceId,
+  seq: SequenceNumber,
+  prev_hash: Sha256Hex,
+  /** The appliance clock at recording time: informative, never trusted for ordering. */
+  recorded_at: Timestamp,
+  event: EvidenceEvent,
+  sig: Signature,
+});
+export type EvidenceBundle = z.infer<typeof EvidenceBundle>;
+
+export const MAX_BUNDLES_PER_UPLOAD = 500;
+
+/** Appliance → control plane: a batch of consecutive bundles, oldest first. */
+export const EvidenceUpload = z.strictObject({
+  v: ProtocolVersion,
+  type: z.literal("evidence_upload"),
+  tenant_id: TenantId,
+  appliance_id: ApplianceId,
+  bundles: z.array(EvidenceBundle).min(1).max(MAX_BUNDLES_PER_UPLOAD),
+});
+export type EvidenceUpload = z.infer<typeof EvidenceUpload>;
+
+/**
+ * Control plane → appliance: signed proof that the control plane verified and stored the
+ * bundles `first_seq..last_seq`, ending in `last_hash`. The appliance keeps every receipt.
+ */
+export const EvidenceReceipt = z
+  .strictObject({
+    v: ProtocolVersion,
+    type: z.literal("evidence_receipt"),
+    receipt_id: Uuid,
+    tenant_id: TenantId,
+    appliance_id: ApplianceId,
+    first_seq: SequenceNumber,
+    last_seq: SequenceNumber,
+    last_hash: Sha256Hex,
+    received_at: Timestamp,
+    sig: Signature,
+  })
+  .refine((r) => r.last_seq >= r.first_seq, {
+    path: ["last_seq"],
+    message: "must not be below first_seq",
+  });
+export type EvidenceReceipt = z.infer<typeof EvidenceReceipt>;

@@ -1,0 +1,5 @@
+export * from "./common.ts";
+export * from "./enrollment.ts";
+export * from "./evidence.ts";
+export * from "./incident.ts";
+export * from "./orders.ts";
