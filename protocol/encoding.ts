@@ -4,12 +4,20 @@ import { ProtocolError } from "./errors.ts";
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 const HEX = /^(?:[0-9a-f]{2})*$/;
 
-/** Standard base64 (RFC 4648 §4) with padding, strictly: no whitespace, no URL alphabet. */
+/**
+ * Standard base64 (RFC 4648 §4) with padding, strictly: no whitespace, no URL alphabet, and
+ * canonical (RFC 4648 §3.5: the unused low bits of the last character are zero). Without that
+ * last rule one signature has several spellings, and a changed message would still verify.
+ */
 export function fromBase64(text: string, what: string): Uint8Array {
   if (!BASE64.test(text)) {
     throw new ProtocolError("invalid_encoding", `${what} is not standard padded base64`);
   }
-  return new Uint8Array(Buffer.from(text, "base64"));
+  const bytes = Buffer.from(text, "base64");
+  if (bytes.toString("base64") !== text) {
+    throw new ProtocolError("invalid_encoding", `${what} is not canonical base64 (RFC 4648 §3.5)`);
+  }
+  return new Uint8Array(bytes);
 }
 
 export function toBase64(bytes: Uint8Array): string {

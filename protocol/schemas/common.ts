@@ -40,17 +40,23 @@ export const Timestamp = z.iso.datetime({ offset: false });
 export const SequenceNumber = z.int().min(1).max(Number.MAX_SAFE_INTEGER);
 export const SequenceCount = z.int().min(0).max(Number.MAX_SAFE_INTEGER);
 
-/** Raw 32-byte Ed25519 public key, standard base64 with padding: 44 characters. */
+/**
+ * Raw 32-byte Ed25519 public key, canonical standard base64: 44 characters, the last data
+ * character with its two unused bits zero (RFC 4648 §3.5), so each key has one spelling.
+ */
 export const Ed25519PublicKeyBase64 = z
   .string()
-  .regex(/^[A-Za-z0-9+/]{43}=$/, "expected a raw 32-byte Ed25519 public key in base64");
+  .regex(
+    /^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$/,
+    "expected a raw 32-byte Ed25519 public key in base64",
+  );
 
 export const Signature = z.strictObject({
   alg: z.literal("Ed25519"),
   /** Hex SHA-256 of the signer's raw public key. */
   key_id: Sha256Hex,
-  /** The 64-byte signature, standard base64 with padding: 88 characters. */
-  value: z.string().regex(/^[A-Za-z0-9+/]{86}==$/, "expected a 64-byte signature in base64"),
+  /** The 64-byte signature, canonical standard base64 with padding: 88 characters. */
+  value: z.string().regex(/^[A-Za-z0-9+/]{85}[AQgw]==$/, "expected a 64-byte signature in base64"),
 });
 export type Signature = z.infer<typeof Signature>;
 
