@@ -24,12 +24,19 @@ export function hasCanonicalScalar(signature: Uint8Array): boolean {
   return false; // S == L
 }
 
-export function portableSign(seed: Uint8Array, message: Uint8Array): Uint8Array {
-  return nacl.sign.detached(message, nacl.sign.keyPair.fromSeed(seed).secretKey);
+export interface PortableKeyPair {
+  readonly publicKey: Uint8Array;
+  /** tweetnacl's 64-byte form: the 32-byte seed followed by the public key. */
+  readonly secretKey: Uint8Array;
 }
 
-export function portablePublicKey(seed: Uint8Array): Uint8Array {
-  return nacl.sign.keyPair.fromSeed(seed).publicKey;
+/** RFC 8032 §5.1.5: derives the key pair from a 32-byte seed. */
+export function portableKeyPair(seed: Uint8Array): PortableKeyPair {
+  return nacl.sign.keyPair.fromSeed(seed);
+}
+
+export function portableSign(keyPair: PortableKeyPair, message: Uint8Array): Uint8Array {
+  return nacl.sign.detached(message, keyPair.secretKey);
 }
 
 export function portableVerify(

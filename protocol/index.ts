@@ -21,7 +21,8 @@ export {
 } from "./ed25519.ts";
 export {
   hasCanonicalScalar,
-  portablePublicKey,
+  type PortableKeyPair,
+  portableKeyPair,
   portableSign,
   portableVerify,
 } from "./ed25519-portable.ts";

@@ -1,0 +1,128 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { findViolations, readRepositorySources } from "./import-boundaries.ts";
+
+const root = join(import.meta.dirname, "..");
+const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as {
+  imports: Record<string, string>;
+};
+
+describe("import boundaries", () => {
+  it("hold across the whole repository", () => {
+    const files = readRepositorySources(root);
+    expect(files.size).toBeGreaterThan(10);
+    expect([...files.keys()].some((f) => f.startsWith("protocol/"))).toBe(true);
+    expect(findViolations(files, pkg.imports)).toEqual([]);
+  });
+
+  it.each([
+    [
+      "agent importing the control plane",
+      "agent/src/loop.ts",
+      'import { x } from "../../control-plane/src/app.ts";',
+      "agent/ must not import control-plane/",
+    ],
+    [
+      "control plane importing the agent",
+      "control-plane/src/app.ts",
+      'export { y } from "../../agent/src/loop.ts";',
+      "control-plane/ must not import agent/",
+    ],
+    [
+      "components importing the control plane",
+      "components/tenant.ts",
+      'const m = await import("../control-plane/src/store.ts");',
+      "components/ must not import control-plane/",
+    ],
+    [
+      "protocol importing the agent",
+      "protocol/x.ts",
+      'import "../agent/src/main.ts";',
+      "protocol/ must not import agent/",
+    ],
+    [
+      "protocol doing file I/O",
+      "protocol/x.ts",
+      'import { readFile } from "node:fs/promises";',
+      "protocol/ may use only zod, node:crypto and tweetnacl",
+    ],
+    [
+      "protocol using an HTTP framework",
+      "protocol/x.ts",
+      'import { Hono } from "hono";',
+      "protocol/ may use only zod, node:crypto and tweetnacl",
+    ],
+    [
+      "a builtin without the node: prefix",
+      "agent/x.ts",
+      'import { spawn } from "child_process";',
+      "write node:child_process",
+    ],
+    [
+      "an unknown alias",
+      "agent/x.ts",
+      'import { a } from "#agent-internals";',
+      "agent/ must not import (unknown alias)/",
+    ],
+    ["an area without a rule", "webapp/x.ts", 'import "zod";', "area webapp/ has no import rule"],
+  ])("catch %s", (_name, file, source, problem) => {
+    const violations = findViolations(new Map([[file, source]]), pkg.imports);
+    expect(violations.map((v) => v.problem)).toEqual([problem]);
+  });
+
+  it.each([
+    [
+      "agent using protocol through the alias",
+      "agent/src/loop.ts",
+      'import { verifyOrder } from "#protocol";',
+    ],
+    [
+      "control plane using protocol by path",
+      "control-plane/src/app.ts",
+      'import { sealBundle } from "../../protocol/index.ts";',
+    ],
+    [
+      "protocol tests using test tools and I/O",
+      "protocol/a.test.ts",
+      'import { readFileSync } from "node:fs";\nimport fc from "fast-check";',
+    ],
+    [
+      "protocol using its own files",
+      "protocol/a.ts",
+      'import { z } from "zod";\nimport { b } from "./b.ts";',
+    ],
+  ])("allow %s", (_name, file, source) => {
+    expect(findViolations(new Map([[file, source]]), pkg.imports)).toEqual([]);
+  });
+});
+
+describe("no native addons", () => {
+  it("the lockfile holds no package that builds or ships a native addon", () => {
+    const lock = JSON.parse(readFileSync(join(root, "package-lock.json"), "utf8")) as {
+      packages: Record<
+        string,
+        { hasInstallScript?: boolean; dependencies?: Record<string, string> }
+      >;
+    };
+    const nativeTools = [
+      "node-gyp",
+      "node-gyp-build",
+      "bindings",
+      "prebuild-install",
+      "node-addon-api",
+      "nan",
+    ];
+    for (const [path, entry] of Object.entries(lock.packages)) {
+      const deps = Object.keys(entry.dependencies ?? {});
+      expect(
+        deps.filter((d) => nativeTools.includes(d)),
+        path,
+      ).toEqual([]);
+      if (entry.hasInstallScript) {
+        // Only the pinned Node runtime itself, which fetches its binary from the registry.
+        expect(path).toMatch(/^node_modules\/node$/);
+      }
+    }
+  });
+});
