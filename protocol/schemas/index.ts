@@ -1,3 +1,4 @@
+export * from "./api.ts";
 export * from "./common.ts";
 export * from "./enrollment.ts";
 export * from "./evidence.ts";
