@@ -3,32 +3,34 @@
  * every one of them so an author fixes a file in one pass. The codes are a closed union because
  * tests, CI annotations and the docs all key on them.
  */
-export type ProblemCode =
-  | "unreadable"
-  | "yaml_syntax"
-  | "csv_syntax"
-  | "schema"
-  | "bad_citation"
-  | "unmapped_citation"
-  | "out_of_scope_citation"
-  | "requirement_mismatch"
-  | "duplicate_id"
-  | "filename_mismatch"
-  | "dangling_check"
-  | "dangling_finding"
-  | "dangling_runbook"
-  | "dangling_toggle"
-  | "baseline_mismatch"
-  | "trigger_mismatch"
-  | "unknown_action"
-  | "invalid_action_params"
-  | "shell_string"
-  | "wrong_phase"
-  | "disruptive_mismatch"
-  | "param_ref"
-  | "unit_not_allowed"
-  | "controls_map_mismatch"
-  | "expired_exception";
+export const PROBLEM_CODES = [
+  "unreadable",
+  "yaml_syntax",
+  "csv_syntax",
+  "schema",
+  "bad_citation",
+  "unmapped_citation",
+  "out_of_scope_citation",
+  "requirement_mismatch",
+  "duplicate_id",
+  "filename_mismatch",
+  "dangling_check",
+  "dangling_finding",
+  "dangling_runbook",
+  "dangling_toggle",
+  "baseline_mismatch",
+  "trigger_mismatch",
+  "unknown_action",
+  "invalid_action_params",
+  "shell_string",
+  "wrong_phase",
+  "disruptive_mismatch",
+  "param_ref",
+  "unit_not_allowed",
+  "controls_map_mismatch",
+  "expired_exception",
+] as const;
+export type ProblemCode = (typeof PROBLEM_CODES)[number];
 
 export interface Problem {
   readonly code: ProblemCode;

@@ -47,6 +47,7 @@ export {
   CatalogError,
   type CatalogErrorCode,
   formatProblem,
+  PROBLEM_CODES,
   type Problem,
   type ProblemCode,
 } from "./errors.ts";
