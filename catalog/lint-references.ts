@@ -2,12 +2,29 @@ import type { CrossContext } from "./cross-context.ts";
 import {
   DRIFT_CHECK_IDS,
   DRIFT_CHECKS,
+  type DriftCheckId,
   isDeclaredFinding,
   isDriftCheckId,
 } from "./drift-checks.ts";
 import type { Path, Source } from "./source.ts";
 
 const CHECK_HINT = `drift checks are ${DRIFT_CHECK_IDS.join(", ")}`;
+
+export function reportUnknownCheck(ctx: CrossContext, source: Source, path: Path, check: string) {
+  ctx.report(source, path, "dangling_check", `unknown drift check "${check}"`, CHECK_HINT);
+}
+
+export function reportUnknownFinding(
+  ctx: CrossContext,
+  source: Source,
+  path: Path,
+  check: DriftCheckId,
+  finding: string,
+) {
+  const message = `check ${check} has no finding "${finding}"`;
+  const hint = `${check} reports ${DRIFT_CHECKS[check].findings.join(", ")}`;
+  ctx.report(source, path, "dangling_finding", message, hint);
+}
 
 /** A check id and the finding kinds named with it (toggle check, runbook trigger) must exist. */
 function checkFindings(
@@ -18,15 +35,11 @@ function checkFindings(
   findings: readonly { finding: string; path: Path }[],
 ): void {
   if (!isDriftCheckId(check)) {
-    ctx.report(source, checkPath, "dangling_check", `unknown drift check "${check}"`, CHECK_HINT);
+    reportUnknownCheck(ctx, source, checkPath, check);
     return;
   }
   for (const { finding, path } of findings) {
-    if (!isDeclaredFinding(check, finding)) {
-      const message = `check ${check} has no finding "${finding}"`;
-      const hint = `${check} reports ${DRIFT_CHECKS[check].findings.join(", ")}`;
-      ctx.report(source, path, "dangling_finding", message, hint);
-    }
+    if (!isDeclaredFinding(check, finding)) reportUnknownFinding(ctx, source, path, check, finding);
   }
 }
 
