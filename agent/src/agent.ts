@@ -1,0 +1,307 @@
+import { mkdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { publicKeyFromBase64, verificationKey } from "#protocol";
+import { backoffDelay, jitteredInterval } from "./backoff.ts";
+import type { AgentConfig } from "./config.ts";
+import { enroll, readEnrollment } from "./enrollment.ts";
+import { isAgentError } from "./errors.ts";
+import { executeOrders, flushReports, recoverInterruptedOrder } from "./execute.ts";
+import { loadOrCreateIdentity } from "./identity.ts";
+import { openJournal } from "./journal.ts";
+import { describeError, type Logger } from "./log.ts";
+import { type Notifier, silentNotifier } from "./notify.ts";
+import { type AcceptedOrder, LAST_ORDER_SEQ, pollOnce } from "./orders.ts";
+import type { CheckRunner, Clock, Host, RunbookAllowlist, RunbookExecutor } from "./ports.ts";
+import { pushEvidence } from "./push.ts";
+import { type AgentStatus, initialStatus, writeStatus } from "./status.ts";
+import type { Transport } from "./transport.ts";
+
+export interface AgentDeps {
+  readonly config: AgentConfig;
+  readonly agentVersion: string;
+  readonly clock: Clock;
+  readonly host: Host;
+  readonly log: Logger;
+  /** Without a client certificate (enrollment) or with one (every other route). */
+  readonly transport: (client?: { keyPem: string; certPem: string }) => Transport;
+  readonly checks: CheckRunner;
+  readonly executor: RunbookExecutor;
+  readonly allowlist: RunbookAllowlist;
+  readonly notify?: Notifier;
+  readonly random?: () => number;
+  /** Stop after this many cycles (tests, benchmarks); unbounded by default. */
+  readonly maxCycles?: number;
+  /** Send WATCHDOG=1 at least this often while idle (half of systemd's WatchdogSec). */
+  readonly watchdogMs?: number;
+}
+
+const HOUR_MS = 3_600_000;
+
+/**
+ * The agent: identity, enrollment, then cycles that never overlap: poll for orders, run the
+ * checks, execute accepted orders, report, push evidence. Contact with the control plane backs
+ * off exponentially while it is unreachable; checks and evidence go on regardless. `stop` asks
+ * for a graceful end: the current step finishes (each step is cut at the step timeout, and all
+ * are cut `shutdown_timeout_s` after stop), a `stopping` bundle is written and the journal closed.
+ */
+export async function runAgent(deps: AgentDeps, stop: AbortSignal): Promise<AgentStatus> {
+  const { config, clock, log } = deps;
+  const notify = deps.notify ?? silentNotifier;
+  const random = deps.random ?? Math.random;
+  const statusPath = join(config.state_dir, "status.json");
+  const status = initialStatus(deps.agentVersion, process.pid);
+  const hard = new AbortController();
+  const onStop = () => setTimeout(() => hard.abort(), config.shutdown_timeout_s * 1000).unref();
+  stop.addEventListener("abort", onStop, { once: true });
+  const stepSignal = () =>
+    AbortSignal.any([hard.signal, AbortSignal.timeout(config.step_timeout_s * 1000)]);
+  const ping = () => {
+    notify("WATCHDOG=1").catch((e) =>
+      log.log("warn", "watchdog notify failed", { error: describeError(e) }),
+    );
+  };
+
+  mkdirSync(config.state_dir, { recursive: true, mode: 0o700 });
+  const identity = loadOrCreateIdentity({
+    evidenceKeyPath: config.evidence_key_path,
+    tlsKeyPath: config.tls_key_path,
+  });
+  status.evidence_key_fingerprint = identity.fingerprint;
+  log.log("info", "agent starting", {
+    version: deps.agentVersion,
+    fingerprint: identity.fingerprint,
+  });
+  const pinnedKey = verificationKey(publicKeyFromBase64(config.order_signing_public_key));
+
+  let enrollment = readEnrollment(config.state_dir, identity.fingerprint);
+  const freshlyEnrolled = enrollment === null;
+  if (enrollment === null) {
+    status.state = "enrolling";
+    writeStatus(statusPath, status);
+    notify("READY=1").catch(() => {});
+    const token = config.enrollment_token_path
+      ? readFileSync(config.enrollment_token_path, "utf8").trim()
+      : undefined;
+    enrollment = await enroll(
+      {
+        stateDir: config.state_dir,
+        identity,
+        pinnedKey,
+        pinnedKeyBase64: config.order_signing_public_key,
+        ...(token ? { enrollmentToken: token } : {}),
+        agentVersion: deps.agentVersion,
+        host: deps.host,
+        transport: deps.transport(),
+        clock,
+        log,
+        maxBackoffMs: config.max_backoff_s * 1000,
+        random,
+      },
+      stop,
+    );
+    if (enrollment === null) {
+      status.state = "stopped";
+      writeStatus(statusPath, status);
+      return status;
+    }
+    log.log("info", "enrolled", {
+      tenant: enrollment.tenant_id,
+      appliance: enrollment.appliance_id,
+    });
+  }
+
+  const ids = { tenantId: enrollment.tenant_id, applianceId: enrollment.appliance_id };
+  Object.assign(status, { tenant_id: ids.tenantId, appliance_id: ids.applianceId });
+  const journal = openJournal(join(config.state_dir, "journal.sqlite"), ids, identity.signer);
+  const transport = deps.transport({
+    keyPem: identity.tlsKeyPem,
+    certPem: enrollment.clientCertPem,
+  });
+  const settings = enrollment.settings;
+  const intervalMs = settings.poll_interval_s * 1000;
+  const executeDeps = {
+    journal,
+    clock,
+    identity: ids,
+    executor: deps.executor,
+    stepTimeoutMs: config.step_timeout_s * 1000,
+    log,
+  };
+  const lifecycle = (event: "key_generated" | "enrolled" | "started" | "stopping") => ({
+    kind: "agent_lifecycle" as const,
+    event,
+    agent_version: deps.agentVersion,
+  });
+
+  journal.append(
+    freshlyEnrolled && journal.head().seq === 0
+      ? [lifecycle("key_generated"), lifecycle("enrolled"), lifecycle("started")]
+      : [lifecycle("started")],
+    clock.now(),
+  );
+  recoverInterruptedOrder(executeDeps);
+  status.state = "running";
+  notify("READY=1").catch(() => {});
+
+  let nextContactAt = 0;
+  let lastPruneAt = 0;
+  const stepFailed = (step: string, error: unknown) => {
+    status.last_error = `${step}: ${describeError(error)}`;
+    log.log(isAgentError(error, "unreachable") ? "warn" : "error", `${step} failed`, {
+      error: describeError(error),
+    });
+    if (isAgentError(error, "disk_full")) {
+      try {
+        journal.append(
+          [
+            {
+              kind: "alert",
+              code: "disk_full",
+              severity: "critical",
+              message: `${step}: the disk is full`,
+            },
+          ],
+          clock.now(),
+        );
+      } catch {}
+    }
+  };
+
+  async function cycle(): Promise<void> {
+    const started = clock.now();
+    let accepted: readonly AcceptedOrder[] = [];
+    let contact: boolean | null = null;
+    if (started.getTime() >= nextContactAt) {
+      try {
+        const outcome = await pollOnce(
+          {
+            journal,
+            transport,
+            clock,
+            identity: ids,
+            pinnedKey,
+            allowlist: deps.allowlist,
+            agentVersion: deps.agentVersion,
+          },
+          stepSignal(),
+        );
+        contact = true;
+        if (outcome.kind === "orders") accepted = outcome.accepted;
+      } catch (error) {
+        contact = false;
+        stepFailed("poll", error);
+      }
+    }
+    if (!stop.aborted) {
+      try {
+        const results = await deps.checks.run(stepSignal());
+        journal.append(results, clock.now());
+      } catch (error) {
+        stepFailed("checks", error);
+      }
+    }
+    if (accepted.length > 0) {
+      try {
+        await executeOrders(executeDeps, accepted, hard.signal);
+      } catch (error) {
+        stepFailed("execute", error);
+      }
+    }
+    if (contact === true && !stop.aborted) {
+      try {
+        await flushReports({ journal, transport, log }, stepSignal());
+        await pushEvidence(
+          {
+            journal,
+            transport,
+            clock,
+            identity: ids,
+            pinnedKey,
+            batchMax: settings.evidence_batch_max,
+          },
+          stepSignal(),
+        );
+      } catch (error) {
+        contact = false;
+        stepFailed("push", error);
+      }
+    }
+    const now = clock.now();
+    if (contact === true) {
+      status.contact_failures = 0;
+      status.last_contact_at = now.toISOString();
+      nextContactAt = 0;
+    } else if (contact === false) {
+      status.contact_failures++;
+      const wait = backoffDelay(
+        status.contact_failures - 1,
+        intervalMs,
+        config.max_backoff_s * 1000,
+        settings.poll_jitter,
+        random,
+      );
+      nextContactAt = now.getTime() + wait;
+    }
+    if (now.getTime() - lastPruneAt >= HOUR_MS) {
+      try {
+        journal.prune(new Date(now.getTime() - config.retention_days * 24 * HOUR_MS));
+        lastPruneAt = now.getTime();
+      } catch (error) {
+        stepFailed("prune", error);
+      }
+    }
+    status.cycles++;
+    status.last_cycle_at = started.toISOString();
+    status.last_cycle_ms = now.getTime() - started.getTime();
+    status.next_contact_at = nextContactAt ? new Date(nextContactAt).toISOString() : null;
+  }
+
+  const refreshStatus = () => {
+    const head = journal.head();
+    status.evidence_head_seq = head.seq;
+    status.receipted_seq = journal.receiptedSeq();
+    status.backlog = journal.backlog();
+    status.last_order_seq = Number(journal.getState(LAST_ORDER_SEQ) ?? "0");
+    try {
+      writeStatus(statusPath, status);
+    } catch (error) {
+      log.log("warn", "status file not written", { error: describeError(error) });
+    }
+  };
+
+  try {
+    while (!stop.aborted && (deps.maxCycles === undefined || status.cycles < deps.maxCycles)) {
+      const cycleStart = clock.now().getTime();
+      await cycle();
+      refreshStatus();
+      ping();
+      if (deps.maxCycles !== undefined && status.cycles >= deps.maxCycles) break;
+      // Cycles never overlap: the next starts one jittered interval after this one started.
+      let wait =
+        cycleStart +
+        jitteredInterval(intervalMs, settings.poll_jitter, random) -
+        clock.now().getTime();
+      while (wait > 0 && !stop.aborted) {
+        const chunk = deps.watchdogMs ? Math.min(wait, deps.watchdogMs) : wait;
+        await clock.sleep(chunk, stop);
+        wait -= chunk;
+        if (deps.watchdogMs) ping();
+      }
+    }
+  } finally {
+    status.state = "stopping";
+    notify("STOPPING=1").catch(() => {});
+    try {
+      journal.append([lifecycle("stopping")], clock.now());
+    } catch (error) {
+      stepFailed("stop", error);
+    }
+    refreshStatus();
+    journal.close();
+    stop.removeEventListener("abort", onStop);
+    status.state = "stopped";
+    writeStatus(statusPath, status);
+    log.log("info", "agent stopped", { backlog: status.backlog, head: status.evidence_head_seq });
+  }
+  return status;
+}
