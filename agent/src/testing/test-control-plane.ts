@@ -79,6 +79,8 @@ export interface TestControlPlane {
   queueOrder(template: OrderTemplate): void;
   /** Replace the signed poll response by anything (whole-response attacks). */
   pollHook: ((response: PollResponse, request: PollRequest) => unknown) | null;
+  /** Replace the signed receipt by anything (forged or partial receipts). */
+  receiptHook: ((receipt: EvidenceReceipt) => unknown) | null;
   /** Forget stored bundles above `seq` (a control plane restored from an older backup). */
   truncateTo(seq: number): void;
   head(): ChainHead;
@@ -124,6 +126,7 @@ export async function startTestControlPlane(
     requests: new Map(),
     available: true,
     pollHook: null,
+    receiptHook: null,
     queueOrder(template) {
       const seq = template.seq ?? ++orderSeq;
       orders.push({ template, seq, id: template.order_id ?? randomUUID() });
@@ -283,7 +286,7 @@ export async function startTestControlPlane(
         options.signer,
       );
       cp.receipts.push(receipt);
-      return [200, receipt];
+      return [200, cp.receiptHook ? cp.receiptHook(receipt) : receipt];
     }
     if (path === APPLIANCE_API.orderResult.path) {
       const parsed = tryParseMessage(OrderResult, body);
