@@ -62,6 +62,10 @@ export async function runAgent(deps: AgentDeps, stop: AbortSignal): Promise<Agen
   };
 
   mkdirSync(config.state_dir, { recursive: true, mode: 0o700 });
+  // Ready once the config and state dir are usable: a pending enrollment may wait for hours.
+  notify("READY=1").catch((e) =>
+    log.log("warn", "ready notify failed", { error: describeError(e) }),
+  );
   const identity = loadOrCreateIdentity({
     evidenceKeyPath: config.evidence_key_path,
     tlsKeyPath: config.tls_key_path,
@@ -78,7 +82,6 @@ export async function runAgent(deps: AgentDeps, stop: AbortSignal): Promise<Agen
   if (enrollment === null) {
     status.state = "enrolling";
     writeStatus(statusPath, status);
-    notify("READY=1").catch(() => {});
     const token = config.enrollment_token_path
       ? readFileSync(config.enrollment_token_path, "utf8").trim()
       : undefined;
@@ -141,7 +144,6 @@ export async function runAgent(deps: AgentDeps, stop: AbortSignal): Promise<Agen
   );
   recoverInterruptedOrder(executeDeps);
   status.state = "running";
-  notify("READY=1").catch(() => {});
 
   let nextContactAt = 0;
   let lastPruneAt = 0;

@@ -119,4 +119,52 @@ describe("the agent process", () => {
     expect(stdout).not.toContain(TOKEN);
     expect(stdout).not.toMatch(/PRIVATE KEY|BEGIN CERTIFICATE/);
   });
+
+  const socat = spawnSync("socat", ["-V"]).status === 0;
+  it.skipIf(!socat && !process.env.CI)(
+    "notifies systemd (READY, WATCHDOG, STOPPING) through NOTIFY_SOCKET when it is set",
+    async () => {
+      world = await createAgentWorld();
+      const socketPath = join(world.dir, "notify.sock");
+      const received = join(world.dir, "notify.out");
+      // socat stands in for systemd's notification socket (a unix datagram socket).
+      const receiver = spawn(
+        "socat",
+        ["-u", `UNIX-RECV:${socketPath}`, `OPEN:${received},creat,append`],
+        { stdio: "ignore" },
+      );
+      try {
+        await waitFor(
+          "the notify socket",
+          () => existsSync(socketPath),
+          () => {},
+        );
+        child = spawn(process.execPath, [MAIN, "--config", world.configPath], {
+          env: { PATH: process.env.PATH, NOTIFY_SOCKET: socketPath, WATCHDOG_USEC: "2000000" },
+          stdio: "ignore",
+        });
+        const exited = new Promise((resolve) => child?.on("exit", resolve));
+        const statusPath = join(world.config.state_dir, "status.json");
+        await waitFor(
+          "READY and a watchdog ping",
+          () =>
+            existsSync(received) &&
+            /WATCHDOG=1/.test(readFileSync(received, "utf8")) &&
+            existsSync(statusPath) &&
+            JSON.parse(readFileSync(statusPath, "utf8")).cycles >= 1,
+          () => {},
+        );
+        child.kill("SIGTERM");
+        expect(await exited).toBe(0);
+        await waitFor(
+          "STOPPING",
+          () => /STOPPING=1/.test(readFileSync(received, "utf8")),
+          () => {},
+        );
+        expect(readFileSync(received, "utf8")).toMatch(/^READY=1/);
+      } finally {
+        receiver.kill("SIGTERM");
+      }
+    },
+  );
 });
