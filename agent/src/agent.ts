@@ -36,6 +36,7 @@ export interface AgentDeps {
 }
 
 const HOUR_MS = 3_600_000;
+const REFUSED_WRITES = "refused_writes";
 
 /**
  * The agent: identity, enrollment, then cycles that never overlap: poll for orders, run the
@@ -115,7 +116,9 @@ export async function runAgent(deps: AgentDeps, stop: AbortSignal): Promise<Agen
 
   const ids = { tenantId: enrollment.tenant_id, applianceId: enrollment.appliance_id };
   Object.assign(status, { tenant_id: ids.tenantId, appliance_id: ids.applianceId });
-  const journal = openJournal(join(config.state_dir, "journal.sqlite"), ids, identity.signer);
+  const journal = openJournal(join(config.state_dir, "journal.sqlite"), ids, identity.signer, {
+    maxBytes: config.journal_max_mb * 1024 * 1024,
+  });
   const transport = deps.transport({
     keyPem: identity.tlsKeyPem,
     certPem: enrollment.clientCertPem,
@@ -136,38 +139,73 @@ export async function runAgent(deps: AgentDeps, stop: AbortSignal): Promise<Agen
     agent_version: deps.agentVersion,
   });
 
-  journal.append(
-    freshlyEnrolled && journal.head().seq === 0
-      ? [lifecycle("key_generated"), lifecycle("enrolled"), lifecycle("started")]
-      : [lifecycle("started")],
-    clock.now(),
-  );
-  recoverInterruptedOrder(executeDeps);
   status.state = "running";
 
   let nextContactAt = 0;
   let lastPruneAt = 0;
+  // A full journal (or disk): SQLite refuses the write and rolls back, so nothing is torn.
+  // (The journal itself first prunes receipted bundles to make room.) One alert opens and one
+  // closes each episode of refused writes.
+  // Kept in the journal's state (writable from the reserve), so a restart continues the episode.
+  let refusedWrites = Number(journal.getState(REFUSED_WRITES) ?? "0");
+  const countRefused = (n: number) => {
+    refusedWrites = n;
+    try {
+      journal.setState(REFUSED_WRITES, String(n));
+    } catch {}
+  };
   const stepFailed = (step: string, error: unknown) => {
     status.last_error = `${step}: ${describeError(error)}`;
     log.log(isAgentError(error, "unreachable") ? "warn" : "error", `${step} failed`, {
       error: describeError(error),
     });
-    if (isAgentError(error, "disk_full")) {
-      try {
-        journal.append(
-          [
-            {
-              kind: "alert",
-              code: "disk_full",
-              severity: "critical",
-              message: `${step}: the disk is full`,
-            },
-          ],
-          clock.now(),
-        );
-      } catch {}
-    }
+    if (!isAgentError(error, "disk_full")) return;
+    countRefused(refusedWrites + 1);
+    if (refusedWrites > 1) return;
+    try {
+      journal.append(
+        [
+          {
+            kind: "alert",
+            code: "journal_full",
+            severity: "critical",
+            message: `${step}: the journal is full; new events are not recorded until there is room`,
+          },
+        ],
+        clock.now(),
+        { reserve: true },
+      );
+    } catch {}
   };
+  const journalHasRoom = () => {
+    if (refusedWrites === 0) return;
+    journal.append(
+      [
+        {
+          kind: "alert",
+          code: "journal_recovered",
+          severity: "high",
+          message: `the journal has room again; ${refusedWrites} writes were refused while it was full`,
+        },
+      ],
+      clock.now(),
+    );
+    log.log("info", "journal has room again", { refused_writes: refusedWrites });
+    countRefused(0);
+  };
+
+  try {
+    journal.append(
+      freshlyEnrolled && journal.head().seq === 0
+        ? [lifecycle("key_generated"), lifecycle("enrolled"), lifecycle("started")]
+        : [lifecycle("started")],
+      clock.now(),
+    );
+    recoverInterruptedOrder(executeDeps);
+  } catch (error) {
+    if (!isAgentError(error, "disk_full")) throw error;
+    stepFailed("start", error);
+  }
 
   async function cycle(): Promise<void> {
     const started = clock.now();
@@ -198,6 +236,7 @@ export async function runAgent(deps: AgentDeps, stop: AbortSignal): Promise<Agen
       try {
         const results = await deps.checks.run(stepSignal());
         journal.append(results, clock.now());
+        if (results.length > 0) journalHasRoom();
       } catch (error) {
         stepFailed("checks", error);
       }

@@ -40,6 +40,11 @@ export const AgentConfig = z.strictObject({
   step_timeout_s: z.int().min(1).max(3600).default(300),
   /** Receipted bundles are kept locally this long before pruning; unreceipted ones never go. */
   retention_days: z.number().min(0).max(3650).default(30),
+  /**
+   * Cap on the journal (MiB). Events may fill 90 % of it; the rest keeps receipts and alerts
+   * writable. When full, receipted bundles are pruned early, whatever retention_days says.
+   */
+  journal_max_mb: z.number().min(0.1).max(1_048_576).default(1024),
   /** SIGTERM/SIGINT: the current step may take this long before the agent exits anyway. */
   shutdown_timeout_s: z.int().min(1).max(300).default(20),
 });

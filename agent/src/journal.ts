@@ -52,8 +52,15 @@ export interface OutboxItem {
 
 export interface Journal {
   head(): ChainHead;
-  /** Seals and durably commits the events, in one transaction; returns the sealed bundles. */
-  append(events: readonly EvidenceEvent[], recordedAt: Date): SealedBundle[];
+  /**
+   * Seals and durably commits the events, in one transaction; returns the sealed bundles.
+   * Events may fill only 90 % of `maxBytes`; `reserve` lets an alert use the rest.
+   */
+  append(
+    events: readonly EvidenceEvent[],
+    recordedAt: Date,
+    options?: { reserve?: boolean },
+  ): SealedBundle[];
   /** Runs `work` and the appends it makes in one transaction (all or nothing). */
   transaction<T>(work: () => T): T;
   /** The highest seq covered without gap by stored receipts. */
@@ -75,7 +82,20 @@ export interface Journal {
   close(): void;
 }
 
-export function openJournal(path: string, identity: JournalIdentity, signer: Signer): Journal {
+export interface JournalOptions {
+  /** Cap on the journal's size; writes beyond it fail as disk_full instead of filling the disk. */
+  readonly maxBytes?: number;
+}
+
+/** Share of the cap that events may use; the rest keeps receipts, state and alerts writable. */
+const EVENT_SHARE = 0.9;
+
+export function openJournal(
+  path: string,
+  identity: JournalIdentity,
+  signer: Signer,
+  options: JournalOptions = {},
+): Journal {
   let db: DatabaseSync;
   try {
     db = new DatabaseSync(path);
@@ -93,6 +113,16 @@ export function openJournal(path: string, identity: JournalIdentity, signer: Sig
   const selectFrom = q("SELECT seq, hash, body FROM bundles WHERE seq >= ? ORDER BY seq LIMIT ?");
   const selectHash = q("SELECT hash FROM bundles WHERE seq = ?");
   let depth = 0;
+  const pageSize = (db.prepare("PRAGMA page_size").get() as { page_size: number }).page_size;
+  const fullPages = options.maxBytes ? Math.max(16, Math.floor(options.maxBytes / pageSize)) : 0;
+  const eventPages = Math.floor(fullPages * EVENT_SHARE);
+  let currentLimit = -1;
+  const limitPages = (pages: number) => {
+    if (fullPages === 0 || pages === currentLimit) return;
+    // An integer we computed; SQLite keeps the limit at least at the current size.
+    db.exec(`PRAGMA max_page_count = ${Math.trunc(pages)}`);
+    currentLimit = pages;
+  };
 
   const state = (key: string) => (getState.get(key) as { value: string } | undefined)?.value;
   const head = (): ChainHead => {
@@ -100,10 +130,11 @@ export function openJournal(path: string, identity: JournalIdentity, signer: Sig
     return raw === undefined ? GENESIS_HEAD : (JSON.parse(raw) as ChainHead);
   };
 
-  const transaction = <T>(work: () => T): T => {
+  const transaction = <T>(work: () => T, pages = fullPages): T => {
     if (depth > 0) return work();
     depth++;
     try {
+      limitPages(pages);
       db.exec("BEGIN IMMEDIATE");
       const result = work();
       db.exec("COMMIT");
@@ -116,12 +147,14 @@ export function openJournal(path: string, identity: JournalIdentity, signer: Sig
     }
   };
 
-  return {
-    head,
-    transaction,
-    append(events, recordedAt) {
-      if (events.length === 0) return [];
-      return transaction(() => {
+  const appendNow = (
+    events: readonly EvidenceEvent[],
+    recordedAt: Date,
+    appendOptions?: { reserve?: boolean },
+  ): SealedBundle[] => {
+    if (events.length === 0) return [];
+    return transaction(
+      () => {
         let current = head();
         const sealed: SealedBundle[] = [];
         const recorded_at = recordedAt.toISOString();
@@ -142,7 +175,35 @@ export function openJournal(path: string, identity: JournalIdentity, signer: Sig
         }
         setState.run("head", JSON.stringify(current));
         return sealed;
-      });
+      },
+      appendOptions?.reserve ? fullPages : eventPages,
+    );
+  };
+
+  const pruneBefore = (cutoff: Date): number =>
+    transaction(() => {
+      const result = q("DELETE FROM bundles WHERE seq <= ? AND seq < ? AND recorded_at < ?").run(
+        Number(state("receipted_seq") ?? "0"),
+        head().seq,
+        cutoff.toISOString(),
+      );
+      return Number(result.changes);
+    });
+
+  return {
+    head,
+    transaction: (work) => transaction(work),
+    append(events, recordedAt, appendOptions) {
+      try {
+        return appendNow(events, recordedAt, appendOptions);
+      } catch (error) {
+        // Full: receipted bundles are safe at the control plane, so make room with them
+        // (whatever the retention) and try once more before refusing the events.
+        if (!(error instanceof AgentError && error.code === "disk_full") || depth > 0) throw error;
+        // (A year past 9999 would print as "+010000-…" and sort before every timestamp.)
+        if (pruneBefore(new Date("9999-12-31T23:59:59.999Z")) === 0) throw error;
+        return appendNow(events, recordedAt, appendOptions);
+      }
     },
     receiptedSeq: () => Number(state("receipted_seq") ?? "0"),
     bundlesFrom(seq, limit) {
@@ -200,16 +261,7 @@ export function openJournal(path: string, identity: JournalIdentity, signer: Sig
     dequeue(id) {
       transaction(() => q("DELETE FROM outbox WHERE id = ?").run(id));
     },
-    prune(cutoff) {
-      return transaction(() => {
-        const result = q("DELETE FROM bundles WHERE seq <= ? AND seq < ? AND recorded_at < ?").run(
-          Number(state("receipted_seq") ?? "0"),
-          head().seq,
-          cutoff.toISOString(),
-        );
-        return Number(result.changes);
-      });
-    },
+    prune: (cutoff) => pruneBefore(cutoff),
     close() {
       try {
         db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
