@@ -5,12 +5,12 @@ import { backoffDelay, jitteredInterval } from "./backoff.ts";
 import type { AgentConfig } from "./config.ts";
 import { enroll, readEnrollment } from "./enrollment.ts";
 import { isAgentError } from "./errors.ts";
-import { executeOrders, flushReports, recoverInterruptedOrder } from "./execute.ts";
+import { executeOrders, flushReports, recoverInterruptedOrder, untilAborted } from "./execute.ts";
 import { loadOrCreateIdentity } from "./identity.ts";
 import { openJournal } from "./journal.ts";
 import { describeError, type Logger } from "./log.ts";
 import { type Notifier, silentNotifier } from "./notify.ts";
-import { type AcceptedOrder, LAST_ORDER_SEQ, pollOnce } from "./orders.ts";
+import { type AcceptedOrder, clip, LAST_ORDER_SEQ, pollOnce } from "./orders.ts";
 import type { CheckRunner, Clock, Host, RunbookAllowlist, RunbookExecutor } from "./ports.ts";
 import { pushEvidence } from "./push.ts";
 import { type AgentStatus, initialStatus, writeStatus } from "./status.ts";
@@ -124,7 +124,8 @@ export async function runAgent(deps: AgentDeps, stop: AbortSignal): Promise<Agen
     certPem: enrollment.clientCertPem,
   });
   const settings = enrollment.settings;
-  const intervalMs = settings.poll_interval_s * 1000;
+  const intervalMs = (config.poll_interval_s ?? settings.poll_interval_s ?? 60) * 1000;
+  const jitter = config.poll_jitter ?? settings.poll_jitter ?? 0.1;
   const executeDeps = {
     journal,
     clock,
@@ -234,11 +235,30 @@ export async function runAgent(deps: AgentDeps, stop: AbortSignal): Promise<Agen
     }
     if (!stop.aborted) {
       try {
-        const results = await deps.checks.run(stepSignal());
+        const signal = stepSignal();
+        const results = await untilAborted(deps.checks.run(signal), signal);
         journal.append(results, clock.now());
         if (results.length > 0) journalHasRoom();
       } catch (error) {
         stepFailed("checks", error);
+        if (!isAgentError(error, "disk_full")) {
+          try {
+            journal.append(
+              [
+                {
+                  kind: "alert",
+                  code: "checks_failed",
+                  severity: "high",
+                  subject: "check_runner",
+                  message: clip(describeError(error)),
+                },
+              ],
+              clock.now(),
+            );
+          } catch (inner) {
+            stepFailed("checks", inner);
+          }
+        }
       }
     }
     if (accepted.length > 0) {
@@ -278,7 +298,7 @@ export async function runAgent(deps: AgentDeps, stop: AbortSignal): Promise<Agen
         status.contact_failures - 1,
         intervalMs,
         config.max_backoff_s * 1000,
-        settings.poll_jitter,
+        jitter,
         random,
       );
       nextContactAt = now.getTime() + wait;
@@ -318,10 +338,7 @@ export async function runAgent(deps: AgentDeps, stop: AbortSignal): Promise<Agen
       ping();
       if (deps.maxCycles !== undefined && status.cycles >= deps.maxCycles) break;
       // Cycles never overlap: the next starts one jittered interval after this one started.
-      let wait =
-        cycleStart +
-        jitteredInterval(intervalMs, settings.poll_jitter, random) -
-        clock.now().getTime();
+      let wait = cycleStart + jitteredInterval(intervalMs, jitter, random) - clock.now().getTime();
       while (wait > 0 && !stop.aborted) {
         const chunk = deps.watchdogMs ? Math.min(wait, deps.watchdogMs) : wait;
         await clock.sleep(chunk, stop);

@@ -13,10 +13,12 @@ const valid = {
 
 describe("agent config", () => {
   it("accepts the minimal file and fills the documented defaults", () => {
-    expect(parseConfig(valid)).toMatchObject({
-      poll_interval_s: 60,
-      poll_jitter: 0.1,
+    const config = parseConfig(valid);
+    // The poll period comes from the control plane's signed settings unless overridden here.
+    expect(config.poll_interval_s).toBeUndefined();
+    expect(config).toMatchObject({
       max_backoff_s: 900,
+      journal_max_mb: 1024,
       retention_days: 30,
       shutdown_timeout_s: 20,
     });

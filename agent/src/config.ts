@@ -30,9 +30,12 @@ export const AgentConfig = z.strictObject({
   tls_key_path: AbsolutePath,
   /** File holding the one-time enrollment token, if one was provisioned. */
   enrollment_token_path: AbsolutePath.optional(),
-  /** Used until the control plane's signed settings arrive with enrollment. */
-  poll_interval_s: z.int().min(1).max(3600).default(60),
-  poll_jitter: z.number().min(0).max(0.5).default(0.1),
+  /**
+   * Local override of the poll period and its uniform jitter (0.1 = ±10 %). When absent, the
+   * control plane's signed settings from enrollment apply; without those, 60 s ± 10 %.
+   */
+  poll_interval_s: z.int().min(1).max(3600).optional(),
+  poll_jitter: z.number().min(0).max(0.5).optional(),
   /** Longest wait between contact attempts while the control plane is unreachable. */
   max_backoff_s: z.int().min(1).max(86_400).default(900),
   /** Each HTTPS request and each check or runbook step is cut off after this long. */

@@ -46,7 +46,7 @@ export async function executeOrders(
     let detail: string | undefined;
     const signal = AbortSignal.any([stop, AbortSignal.timeout(deps.stepTimeoutMs)]);
     try {
-      const result = await raceAbort(
+      const result = await untilAborted(
         deps.executor.execute(order, {
           signal,
           record: (event) => {
@@ -113,7 +113,8 @@ function finish(
   });
 }
 
-function raceAbort<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+/** Settles with `work`, or rejects as soon as `signal` aborts (a step that ignores its signal). */
+export function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     const onAbort = () => reject(new AgentError("stopped", "step timed out or the agent stopped"));
     if (signal.aborted) return onAbort();

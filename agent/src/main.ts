@@ -46,14 +46,24 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
     return 0;
   }
   const stop = new AbortController();
+  let shutdownTimeoutS = 20;
   for (const signal of ["SIGTERM", "SIGINT"] as const) {
     process.once(signal, () => {
       log.log("info", "stop requested", { signal });
       stop.abort();
+      // Last resort: every acknowledged event is already committed, so leaving is safe.
+      setTimeout(
+        () => {
+          log.log("error", "shutdown timed out; exiting", { after_s: shutdownTimeoutS + 5 });
+          process.exit(0);
+        },
+        (shutdownTimeoutS + 5) * 1000,
+      ).unref();
     });
   }
   try {
     const config = loadConfig(args.values.config, env);
+    shutdownTimeoutS = config.shutdown_timeout_s;
     const caPem = readFileSync(config.ca_bundle_path, "utf8");
     const watchdogUsec = Number(env.WATCHDOG_USEC ?? "0");
     await runAgent(
