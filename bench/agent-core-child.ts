@@ -35,6 +35,7 @@ function memory() {
     Number(new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(text)?.[1] ?? "0");
   return {
     rss_mib: +(kib(status, "VmRSS") / 1024).toFixed(1),
+    peak_rss_mib: +(kib(status, "VmHWM") / 1024).toFixed(1),
     anonymous_mib: +(kib(rollup, "Anonymous") / 1024).toFixed(1),
     heap_used_mib: +(process.memoryUsage().heapUsed / 1048576).toFixed(1),
   };

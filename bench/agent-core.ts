@@ -1,6 +1,6 @@
 /**
  * bench/agent-core: the agent's evidence throughput and memory. Prints one JSON object.
- *   npm run bench:agent      (BENCH_NODE_FLAGS="--max-semi-space-size=1 --jitless" to compare)
+ *   npm run bench:agent      (BENCH_NODE_FLAGS="--max-semi-space-size=1" to compare flags)
  *
  * - appends/s: sign + chain + durable SQLite write (WAL, synchronous=FULL), batched in
  *   transactions of 100 and one event per transaction;
@@ -21,11 +21,11 @@ import { build } from "esbuild";
 import { createSigner, generateEd25519KeyPair } from "#protocol";
 import { openJournal } from "../agent/src/index.ts";
 import { createAgentWorld } from "../agent/src/testing/fixture.ts";
-import { buildAgent } from "../scripts/build-agent.ts";
+import { AGENT_NODE_FLAGS, buildAgent } from "../scripts/build-agent.ts";
 
-const FLAGS = (process.env.BENCH_NODE_FLAGS ?? "--max-semi-space-size=1")
-  .split(/\s+/)
-  .filter(Boolean);
+const FLAGS = process.env.BENCH_NODE_FLAGS
+  ? process.env.BENCH_NODE_FLAGS.split(/\s+/).filter(Boolean)
+  : [...AGENT_NODE_FLAGS];
 const dir = mkdtempSync(join(tmpdir(), "bench-agent-"));
 const ids = { tenantId: "clinic-a", applianceId: "clinic-a-01" };
 const event = (n: number) => ({
@@ -65,8 +65,10 @@ function appendRate(batch: number, total: number): number {
 function procMemory(pid: number) {
   const kib = (text: string, field: string) =>
     Number(new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(text)?.[1] ?? "0");
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
   return {
-    rss_mib: +(kib(readFileSync(`/proc/${pid}/status`, "utf8"), "VmRSS") / 1024).toFixed(1),
+    rss_mib: +(kib(status, "VmRSS") / 1024).toFixed(1),
+    peak_rss_mib: +(kib(status, "VmHWM") / 1024).toFixed(1),
     anonymous_mib: +(
       kib(readFileSync(`/proc/${pid}/smaps_rollup`, "utf8"), "Anonymous") / 1024
     ).toFixed(1),
@@ -116,25 +118,38 @@ async function outageRun() {
   };
 }
 
-async function realBundleIdle() {
-  const world = await createAgentWorld();
-  const bundle = join(dir, "agent.mjs");
-  await buildAgent(bundle);
-  const child = spawn(process.execPath, [...FLAGS, bundle, "--config", world.configPath], {
+/** Starts the real bundle, waits for its first cycle and a quiet moment, measures, stops it. */
+async function runBundleOnce(bundle: string, configPath: string, statusPath: string) {
+  const child = spawn(process.execPath, [...FLAGS, bundle, "--config", configPath], {
     stdio: "ignore",
   });
-  const statusPath = join(world.config.state_dir, "status.json");
+  const startedAt = existsSync(statusPath)
+    ? JSON.parse(readFileSync(statusPath, "utf8")).cycles
+    : -1;
   for (let i = 0; i < 600; i++) {
-    if (existsSync(statusPath) && JSON.parse(readFileSync(statusPath, "utf8")).cycles >= 1) break;
+    if (existsSync(statusPath)) {
+      const status = JSON.parse(readFileSync(statusPath, "utf8"));
+      if (status.pid === child.pid && status.cycles >= 1 && startedAt !== null) break;
+    }
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
   await new Promise((resolve) => setTimeout(resolve, 3000));
   const memory = procMemory(child.pid ?? 0);
   const exited = new Promise((resolve) => child.on("exit", resolve));
   child.kill("SIGTERM");
-  const code = await exited;
+  return { ...memory, exit_code_after_sigterm: await exited };
+}
+
+async function realBundleIdle() {
+  const world = await createAgentWorld();
+  const bundle = join(dir, "agent.mjs");
+  await buildAgent(bundle);
+  const statusPath = join(world.config.state_dir, "status.json");
+  // First start enrolls (and so loads the x509 code); a restart is the steady state.
+  const firstStart = await runBundleOnce(bundle, world.configPath, statusPath);
+  const restart = await runBundleOnce(bundle, world.configPath, statusPath);
   await world.cleanup();
-  return { ...memory, exit_code_after_sigterm: code };
+  return { first_start_with_enrollment: firstStart, restart_enrolled: restart };
 }
 
 try {

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { type AgentWorld, createAgentWorld } from "../agent/src/testing/fixture.ts";
-import { buildAgent } from "./build-agent.ts";
+import { AGENT_NODE_FLAGS, buildAgent } from "./build-agent.ts";
 
 /**
  * The shipped artifact: one file that runs with nothing beside it. Built into a directory
@@ -30,13 +30,17 @@ describe("the agent bundle", () => {
     expect(help.stdout).toMatch(/^compliance-agent /);
   });
 
-  it("enrolls (CSR through the bundled x509 code), cycles and stops on SIGTERM", async () => {
+  it("runs with its V8 flags: enrolls (CSR through the bundled x509 code), cycles, stops on SIGTERM", async () => {
     world = await createAgentWorld();
-    const child = spawn(process.execPath, [bundle, "--config", world.configPath], {
-      cwd: out,
-      env: { PATH: process.env.PATH },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
+    const child = spawn(
+      process.execPath,
+      [...AGENT_NODE_FLAGS, bundle, "--config", world.configPath],
+      {
+        cwd: out,
+        env: { PATH: process.env.PATH },
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
     let stderr = "";
     child.stderr.on("data", (c: Buffer) => {
       stderr += c.toString("utf8");

@@ -8,6 +8,17 @@ import { build } from "esbuild";
 
 const root = join(import.meta.dirname, "..");
 
+/**
+ * The V8 flags the agent runs with (the NixOS unit should pass the same): a 1 MiB young
+ * generation, no JIT (the agent's hot paths are native crypto and SQLite; see bench/agent-core)
+ * and V8's smaller-footprint heuristics.
+ */
+export const AGENT_NODE_FLAGS = [
+  "--max-semi-space-size=1",
+  "--jitless",
+  "--optimize-for-size",
+] as const;
+
 export async function buildAgent(outfile = join(root, "agent", "dist", "agent.mjs")) {
   return build({
     entryPoints: [join(root, "agent", "src", "main.ts")],

@@ -22,6 +22,13 @@ export interface JournalIdentity {
   readonly applianceId: string;
 }
 
+export interface RawBundle {
+  readonly seq: number;
+  readonly hash: string;
+  /** The bundle exactly as JSON.stringify wrote it when it was sealed. */
+  readonly json: string;
+}
+
 export interface StoredBundle {
   readonly seq: number;
   readonly hash: string;
@@ -66,6 +73,8 @@ export interface Journal {
   /** The highest seq covered without gap by stored receipts. */
   receiptedSeq(): number;
   bundlesFrom(seq: number, limit: number): StoredBundle[];
+  /** The same rows as stored JSON text, for pushing without parsing and re-serializing. */
+  rawBundlesFrom(seq: number, limit: number): RawBundle[];
   hashAt(seq: number): string | undefined;
   backlog(): number;
   storeReceipt(receipt: EvidenceReceipt): void;
@@ -209,6 +218,11 @@ export function openJournal(
     bundlesFrom(seq, limit) {
       return (selectFrom.all(seq, limit) as { seq: number; hash: string; body: string }[]).map(
         (row) => ({ seq: row.seq, hash: row.hash, bundle: JSON.parse(row.body) as EvidenceBundle }),
+      );
+    },
+    rawBundlesFrom(seq, limit) {
+      return (selectFrom.all(seq, limit) as { seq: number; hash: string; body: string }[]).map(
+        (row) => ({ seq: row.seq, hash: row.hash, json: row.body }),
       );
     },
     hashAt: (seq) => (selectHash.get(seq) as { hash: string } | undefined)?.hash,

@@ -36,24 +36,23 @@ export async function pushEvidence(deps: PushDeps, signal: AbortSignal): Promise
   let receipted = 0;
   let gapResends = 0;
   while (!signal.aborted && cursor <= journal.head().seq) {
-    const batch = journal.bundlesFrom(cursor, batchSize);
+    const batch = journal.rawBundlesFrom(cursor, batchSize);
     const first = batch[0];
     const last = batch.at(-1);
     if (!first || !last || first.seq !== cursor) {
       alert(deps, "evidence_unavailable", `bundle ${cursor} is no longer in the local journal`);
       return receipted;
     }
-    const answer = await deps.transport.post(
-      APPLIANCE_API.evidence,
-      {
-        v: 1,
-        type: "evidence_upload",
-        tenant_id: identity.tenantId,
-        appliance_id: identity.applianceId,
-        bundles: batch.map((b) => b.bundle),
-      },
-      signal,
-    );
+    // The stored JSON of each bundle is exactly what was sealed; the envelope is built around it.
+    const envelope = JSON.stringify({
+      v: 1,
+      type: "evidence_upload",
+      tenant_id: identity.tenantId,
+      appliance_id: identity.applianceId,
+      bundles: [],
+    });
+    const rawJson = `${envelope.slice(0, -2)}${batch.map((b) => b.json).join(",")}]}`;
+    const answer = await deps.transport.post(APPLIANCE_API.evidence, { rawJson }, signal);
     if (!answer.ok) {
       const problem = answer.problem;
       if (answer.status === 409 && problem?.code === "evidence_gap" && problem.expected_seq) {

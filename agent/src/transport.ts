@@ -14,10 +14,21 @@ export type TransportAnswer =
   | { readonly ok: true; readonly status: number; readonly body: unknown }
   | { readonly ok: false; readonly status: number; readonly problem: Problem | null };
 
+/**
+ * A request body already serialized by the agent itself (an evidence upload assembled from the
+ * journal's stored JSON), so a batch of bundles is never parsed and re-serialized.
+ */
+export interface RawJson {
+  readonly rawJson: string;
+}
+
+export const isRawJson = (body: unknown): body is RawJson =>
+  typeof body === "object" && body !== null && typeof (body as RawJson).rawJson === "string";
+
 export interface Transport {
   post<Req extends z.ZodType, Res extends z.ZodType>(
     route: ApplianceRoute<Req, Res>,
-    body: z.infer<Req>,
+    body: z.infer<Req> | RawJson,
     signal?: AbortSignal,
   ): Promise<TransportAnswer>;
 }
@@ -44,7 +55,7 @@ export function httpsTransport(options: HttpsTransportOptions): Transport {
           ),
         );
       }
-      const payload = Buffer.from(JSON.stringify(body), "utf8");
+      const payload = Buffer.from(isRawJson(body) ? body.rawJson : JSON.stringify(body), "utf8");
       const url = new URL(route.path, base);
       return new Promise<TransportAnswer>((resolve, reject) => {
         const req = httpsRequest(
