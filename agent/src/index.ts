@@ -13,6 +13,7 @@ export { type Notifier, systemdNotifier } from "./notify.ts";
 export { type AcceptedOrder, type PollOutcome, pollOnce } from "./orders.ts";
 export * from "./ports.ts";
 export { pushEvidence } from "./push.ts";
+export { simulatedChecks, simulatedExecutor } from "./simulated.ts";
 export { type AgentStatus, writeStatus } from "./status.ts";
 export { httpsTransport, type Transport, type TransportAnswer } from "./transport.ts";
 export { AGENT_VERSION } from "./version.ts";

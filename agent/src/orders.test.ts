@@ -1,14 +1,18 @@
 import { randomUUID } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import {
   createSigner,
   type EvidenceBundle,
   generateEd25519KeyPair,
   type PollResponse,
+  privateKeyFromPem,
   randomNonce,
   signDocument,
 } from "#protocol";
 import { runAgent } from "./agent.ts";
+import { openJournal } from "./journal.ts";
 import type { RunbookAllowlist } from "./ports.ts";
 import { type AgentWorld, createAgentWorld, TEST_RUNBOOKS } from "./testing/fixture.ts";
 
@@ -160,4 +164,71 @@ describe("orders", () => {
       expect(cp.orderResults.map((r) => r.order_seq)).toEqual([1]);
     },
   );
+});
+
+describe("an order that does not finish", () => {
+  it("is cut off at the shutdown bound, reported failed on the next start, never run again", async () => {
+    world = await createAgentWorld();
+    const { cp } = world;
+    await runAgent(world.deps(), new AbortController().signal);
+    cp.queueOrder({ runbook_id: "RB-SERVICE-001-crash", params: { unit: "chronyd.service" } });
+    // SIGTERM arrives while the runbook runs, and the runbook never returns.
+    let stop = new AbortController();
+    const dies = world.deps({
+      executor: {
+        execute: () => {
+          stop.abort();
+          return new Promise(() => {});
+        },
+      },
+      config: { ...world.config, shutdown_timeout_s: 1 },
+    });
+    await runAgent(dies, stop.signal);
+    // Cut off by the shutdown bound; the report waits in the outbox for the next contact.
+    expect(cp.orderResults).toEqual([]);
+
+    stop = new AbortController();
+    const status = await runAgent(world.deps(), stop.signal);
+    expect(world.executed).toEqual([]);
+    expect(status.last_order_seq).toBe(1);
+    expect(cp.orderResults).toEqual([expect.objectContaining({ order_seq: 1, outcome: "failed" })]);
+    const results = cp.bundles.filter((b) => b.event.kind === "order_result");
+    expect(results).toHaveLength(1);
+  });
+
+  it("is reported failed on the next start when the agent died while it ran (kill -9)", async () => {
+    world = await createAgentWorld();
+    const { cp } = world;
+    await runAgent(world.deps(), new AbortController().signal);
+    // What a kill -9 during execution leaves behind: the order accepted, its id in flight.
+    const signer = createSigner(
+      privateKeyFromPem(readFileSync(world.config.evidence_key_path, "utf8")),
+    );
+    const journal = openJournal(
+      join(world.config.state_dir, "journal.sqlite"),
+      { tenantId: cp.tenantId, applianceId: cp.applianceId },
+      signer,
+    );
+    const orderId = randomUUID();
+    journal.setState(
+      "in_flight_order",
+      JSON.stringify({ id: orderId, seq: 1, runbook: "RB-SERVICE-001-crash" }),
+    );
+    journal.close();
+
+    await runAgent(world.deps(), new AbortController().signal);
+    expect(world.executed).toEqual([]);
+    expect(cp.orderResults).toEqual([
+      expect.objectContaining({
+        order_id: orderId,
+        outcome: "failed",
+        detail: expect.stringMatching(/interrupted/),
+      }),
+    ]);
+    expect(cp.bundles.filter((b) => b.event.kind === "order_result")).toEqual([
+      expect.objectContaining({
+        event: expect.objectContaining({ order_id: orderId, outcome: "failed" }),
+      }),
+    ]);
+  });
 });

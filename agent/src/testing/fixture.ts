@@ -11,7 +11,8 @@ import {
 import type { AgentDeps } from "../agent.ts";
 import { type AgentConfig, parseConfig } from "../config.ts";
 import { memoryLogger } from "../log.ts";
-import { acceleratedClock, type CheckRunner, type RunbookExecutor } from "../ports.ts";
+import { acceleratedClock } from "../ports.ts";
+import { simulatedChecks, simulatedExecutor } from "../simulated.ts";
 import { httpsTransport } from "../transport.ts";
 import {
   startTestControlPlane,
@@ -40,18 +41,7 @@ export interface AgentWorld {
 export const TEST_RUNBOOKS = new Set(["RB-SERVICE-001-crash", "RB-BACKUP-001-failure"]);
 
 /** A check runner that reports one passing check per cycle. */
-export const oneCheck: CheckRunner = {
-  run: async () => [
-    {
-      kind: "check_result",
-      check_id: "services",
-      status: "pass",
-      severity: "low",
-      findings: [],
-      duration_ms: 1,
-    },
-  ],
-};
+export const oneCheck = simulatedChecks(["services"]);
 
 export async function createAgentWorld(
   options: Partial<Omit<TestControlPlaneOptions, "pki" | "signer">> & {
@@ -77,25 +67,7 @@ export async function createAgentWorld(
   writeFileSync(configPath, JSON.stringify(raw));
   const config = parseConfig(raw);
   const executed: Order[] = [];
-  const executor: RunbookExecutor = {
-    async execute(order, context) {
-      executed.push(order);
-      context.record({
-        kind: "healing_step",
-        runbook_id: order.runbook_id,
-        runbook_version: 1,
-        tier: order.tier,
-        order_id: order.order_id,
-        step: 0,
-        action: "systemd.restart",
-        phase: "step",
-        outcome: "succeeded",
-        duration_ms: 1,
-        findings: [],
-      });
-      return { outcome: "succeeded" };
-    },
-  };
+  const executor = simulatedExecutor(executed);
   return {
     dir,
     configPath,
