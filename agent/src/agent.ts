@@ -1,18 +1,16 @@
-import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { publicKeyFromBase64, verificationKey } from "#protocol";
 import { backoffDelay, jitteredInterval } from "./backoff.ts";
 import type { AgentConfig } from "./config.ts";
-import { enroll, readEnrollment } from "./enrollment.ts";
 import { isAgentError } from "./errors.ts";
 import { executeOrders, flushReports, recoverInterruptedOrder, untilAborted } from "./execute.ts";
-import { loadOrCreateIdentity } from "./identity.ts";
 import { openJournal } from "./journal.ts";
+import { fullJournalAlerts } from "./journal-alerts.ts";
 import { describeError, type Logger } from "./log.ts";
 import { type Notifier, silentNotifier } from "./notify.ts";
 import { type AcceptedOrder, clip, LAST_ORDER_SEQ, pollOnce } from "./orders.ts";
 import type { CheckRunner, Clock, Host, RunbookAllowlist, RunbookExecutor } from "./ports.ts";
 import { pushEvidence } from "./push.ts";
+import { startUp } from "./startup.ts";
 import { type AgentStatus, initialStatus, writeStatus } from "./status.ts";
 import type { Transport } from "./transport.ts";
 
@@ -36,7 +34,6 @@ export interface AgentDeps {
 }
 
 const HOUR_MS = 3_600_000;
-const REFUSED_WRITES = "refused_writes";
 
 /**
  * The agent: identity, enrollment, then cycles that never overlap: poll for orders, run the
@@ -62,57 +59,21 @@ export async function runAgent(deps: AgentDeps, stop: AbortSignal): Promise<Agen
     );
   };
 
-  mkdirSync(config.state_dir, { recursive: true, mode: 0o700 });
-  // Ready once the config and state dir are usable: a pending enrollment may wait for hours.
+  // Ready once the config is usable: a pending enrollment may wait for hours.
   notify("READY=1").catch((e) =>
     log.log("warn", "ready notify failed", { error: describeError(e) }),
   );
-  const identity = loadOrCreateIdentity({
-    evidenceKeyPath: config.evidence_key_path,
-    tlsKeyPath: config.tls_key_path,
-  });
-  status.evidence_key_fingerprint = identity.fingerprint;
-  log.log("info", "agent starting", {
-    version: deps.agentVersion,
-    fingerprint: identity.fingerprint,
-  });
-  const pinnedKey = verificationKey(publicKeyFromBase64(config.order_signing_public_key));
-
-  let enrollment = readEnrollment(config.state_dir, identity.fingerprint);
-  const freshlyEnrolled = enrollment === null;
-  if (enrollment === null) {
-    status.state = "enrolling";
+  const started = await startUp(deps, stop, (fingerprint) => {
+    Object.assign(status, { state: "enrolling", evidence_key_fingerprint: fingerprint });
     writeStatus(statusPath, status);
-    const token = config.enrollment_token_path
-      ? readFileSync(config.enrollment_token_path, "utf8").trim()
-      : undefined;
-    enrollment = await enroll(
-      {
-        stateDir: config.state_dir,
-        identity,
-        pinnedKey,
-        pinnedKeyBase64: config.order_signing_public_key,
-        ...(token ? { enrollmentToken: token } : {}),
-        agentVersion: deps.agentVersion,
-        host: deps.host,
-        transport: deps.transport(),
-        clock,
-        log,
-        maxBackoffMs: config.max_backoff_s * 1000,
-        random,
-      },
-      stop,
-    );
-    if (enrollment === null) {
-      status.state = "stopped";
-      writeStatus(statusPath, status);
-      return status;
-    }
-    log.log("info", "enrolled", {
-      tenant: enrollment.tenant_id,
-      appliance: enrollment.appliance_id,
-    });
+  });
+  if (started === null) {
+    status.state = "stopped";
+    writeStatus(statusPath, status);
+    return status;
   }
+  const { identity, pinnedKey, enrollment, freshlyEnrolled } = started;
+  status.evidence_key_fingerprint = identity.fingerprint;
 
   const ids = { tenantId: enrollment.tenant_id, applianceId: enrollment.appliance_id };
   Object.assign(status, { tenant_id: ids.tenantId, appliance_id: ids.applianceId });
@@ -144,55 +105,13 @@ export async function runAgent(deps: AgentDeps, stop: AbortSignal): Promise<Agen
 
   let nextContactAt = 0;
   let lastPruneAt = 0;
-  // A full journal (or disk): SQLite refuses the write and rolls back, so nothing is torn.
-  // (The journal itself first prunes receipted bundles to make room.) One alert opens and one
-  // closes each episode of refused writes.
-  // Kept in the journal's state (writable from the reserve), so a restart continues the episode.
-  let refusedWrites = Number(journal.getState(REFUSED_WRITES) ?? "0");
-  const countRefused = (n: number) => {
-    refusedWrites = n;
-    try {
-      journal.setState(REFUSED_WRITES, String(n));
-    } catch {}
-  };
+  const fullJournal = fullJournalAlerts(journal, clock);
   const stepFailed = (step: string, error: unknown) => {
     status.last_error = `${step}: ${describeError(error)}`;
     log.log(isAgentError(error, "unreachable") ? "warn" : "error", `${step} failed`, {
       error: describeError(error),
     });
-    if (!isAgentError(error, "disk_full")) return;
-    countRefused(refusedWrites + 1);
-    if (refusedWrites > 1) return;
-    try {
-      journal.append(
-        [
-          {
-            kind: "alert",
-            code: "journal_full",
-            severity: "critical",
-            message: `${step}: the journal is full; new events are not recorded until there is room`,
-          },
-        ],
-        clock.now(),
-        { reserve: true },
-      );
-    } catch {}
-  };
-  const journalHasRoom = () => {
-    if (refusedWrites === 0) return;
-    journal.append(
-      [
-        {
-          kind: "alert",
-          code: "journal_recovered",
-          severity: "high",
-          message: `the journal has room again; ${refusedWrites} writes were refused while it was full`,
-        },
-      ],
-      clock.now(),
-    );
-    log.log("info", "journal has room again", { refused_writes: refusedWrites });
-    countRefused(0);
+    if (isAgentError(error, "disk_full")) fullJournal.refused(step);
   };
 
   try {
@@ -238,7 +157,8 @@ export async function runAgent(deps: AgentDeps, stop: AbortSignal): Promise<Agen
         const signal = stepSignal();
         const results = await untilAborted(deps.checks.run(signal), signal);
         journal.append(results, clock.now());
-        if (results.length > 0) journalHasRoom();
+        const refused = results.length > 0 ? fullJournal.hasRoom() : 0;
+        if (refused > 0) log.log("info", "journal has room again", { refused_writes: refused });
       } catch (error) {
         stepFailed("checks", error);
         if (!isAgentError(error, "disk_full")) {
