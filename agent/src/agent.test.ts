@@ -1,4 +1,4 @@
-import { readFileSync, statSync } from "node:fs";
+import { readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { GENESIS_HEAD, publicKeyFromBase64, verificationKey, verifyChain } from "#protocol";
@@ -79,5 +79,16 @@ describe("the agent against a control plane on loopback HTTPS (mTLS)", () => {
     } finally {
       await other.cleanup();
     }
+  });
+
+  it("fails at once, naming the token file, when the token cannot be valid", async () => {
+    world = await createAgentWorld();
+    const tokenPath = join(world.dir, "token");
+    writeFileSync(tokenPath, "short\n", { mode: 0o600 });
+    const deps = world.deps({ config: { ...world.config, enrollment_token_path: tokenPath } });
+    await expect(runAgent(deps, new AbortController().signal)).rejects.toThrow(
+      /enrollment token file/,
+    );
+    expect(world.cp.enrollments).toHaveLength(0);
   });
 });

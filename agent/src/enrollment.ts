@@ -5,7 +5,7 @@ import {
   AgentSettings,
   APPLIANCE_API,
   ApplianceId,
-  type EnrollmentRequest,
+  EnrollmentRequest,
   EnrollmentResponse,
   TenantId,
   tryParseMessage,
@@ -99,6 +99,14 @@ export async function enroll(deps: EnrollDeps, signal: AbortSignal): Promise<Enr
   };
   if (request.mac_addresses.length === 0) {
     throw new AgentError("host_failure", "no MAC address found on any network interface");
+  }
+  // Checked here, not by the control plane: a bad token file should fail at once, not forever.
+  const problem = tryParseMessage(EnrollmentRequest, request);
+  if (!problem.ok) {
+    const what = /enrollment_token/.test(problem.problem)
+      ? "the enrollment token file (16-256 characters expected)"
+      : "the enrollment request";
+    throw new AgentError("invalid_config", `${what} is invalid:\n${problem.problem}`);
   }
   for (let attempt = 0; !signal.aborted; attempt++) {
     let waitMs = backoffDelay(attempt, 5_000, deps.maxBackoffMs, 0.1, deps.random);

@@ -63,6 +63,8 @@ describe("the evidence journal", () => {
     expect(journal.receiptedSeq()).toBe(2);
     expect(journal.prune(new Date("2026-12-01T00:00:00Z"))).toBe(2);
     expect(journal.bundlesFrom(1, 10).map((b) => b.seq)).toEqual([3, 4]);
+    // The newest receipt stays even when the bundles it covers are gone.
+    expect(journal.receipts().map((r) => r.last_seq)).toEqual([2]);
     journal.close();
 
     // Reopened: head, receipts and the chain continue.

@@ -196,6 +196,11 @@ export function openJournal(
         head().seq,
         cutoff.toISOString(),
       );
+      // Receipts go with the bundles they cover; the newest receipt always stays.
+      q(
+        `DELETE FROM receipts WHERE last_seq < (SELECT MIN(seq) FROM bundles)
+           AND last_seq < (SELECT MAX(last_seq) FROM receipts)`,
+      ).run();
       return Number(result.changes);
     });
 
