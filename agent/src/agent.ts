@@ -190,7 +190,7 @@ export async function runAgent(deps: AgentDeps, stop: AbortSignal): Promise<Agen
     }
     if (contact === true && !stop.aborted) {
       try {
-        await flushReports({ journal, transport, log }, stepSignal());
+        // Evidence first: each report names the bundle that records it (evidence_seq).
         await pushEvidence(
           {
             journal,
@@ -202,6 +202,7 @@ export async function runAgent(deps: AgentDeps, stop: AbortSignal): Promise<Agen
           },
           stepSignal(),
         );
+        await flushReports({ journal, transport, log }, stepSignal());
       } catch (error) {
         contact = false;
         stepFailed("push", error);
