@@ -1,0 +1,29 @@
+/**
+ * The one error class of the agent. Expected outcomes (a refused order, an unreachable control
+ * plane during a cycle) are results; an AgentError means something the agent cannot work around
+ * by itself: a bad config file, an unusable key, a journal it cannot open, an enrollment answer
+ * that is not from the pinned control plane.
+ */
+export type AgentErrorCode =
+  | "invalid_config"
+  | "invalid_key"
+  | "journal_failure"
+  | "disk_full"
+  | "unreachable"
+  | "bad_response"
+  | "untrusted_response"
+  | "host_failure"
+  | "stopped";
+
+export class AgentError extends Error {
+  override readonly name = "AgentError";
+  readonly code: AgentErrorCode;
+
+  constructor(code: AgentErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+  }
+}
+
+export const isAgentError = (error: unknown, code?: AgentErrorCode): error is AgentError =>
+  error instanceof AgentError && (code === undefined || error.code === code);

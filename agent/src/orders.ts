@@ -1,0 +1,163 @@
+import {
+  APPLIANCE_API,
+  type EvidenceEvent,
+  type Order,
+  type OrderResult,
+  type OrderVerdict,
+  randomNonce,
+  type VerificationKey,
+  verifyPollResponse,
+} from "#protocol";
+import { AgentError } from "./errors.ts";
+import type { Journal, JournalIdentity } from "./journal.ts";
+import type { Clock, RunbookAllowlist } from "./ports.ts";
+import type { Transport } from "./transport.ts";
+
+/**
+ * One poll: a fresh nonce, the response verified as a whole and order by order with protocol/
+ * (TUF/Uptane defences), then, in ONE journal transaction before anything runs: the new
+ * last_order_seq, the seen order ids, an order_accepted or order_rejected bundle per order and
+ * the reports of rejected orders queued for the control plane. A response refused as a whole is
+ * an alert bundle and nothing else.
+ */
+export interface PollDeps {
+  readonly journal: Journal;
+  readonly transport: Transport;
+  readonly clock: Clock;
+  readonly identity: JournalIdentity;
+  readonly pinnedKey: VerificationKey;
+  readonly allowlist: RunbookAllowlist;
+  readonly agentVersion: string;
+}
+
+export interface AcceptedOrder {
+  readonly order: Order;
+  readonly evidenceSeq: number;
+}
+
+export type PollOutcome =
+  | {
+      readonly kind: "orders";
+      readonly accepted: readonly AcceptedOrder[];
+      readonly rejected: number;
+    }
+  | { readonly kind: "refused"; readonly reason: string };
+
+export const LAST_ORDER_SEQ = "last_order_seq";
+
+export async function pollOnce(deps: PollDeps, signal: AbortSignal): Promise<PollOutcome> {
+  const { journal, identity } = deps;
+  const nonce = randomNonce();
+  const lastOrderSeq = Number(journal.getState(LAST_ORDER_SEQ) ?? "0");
+  const answer = await deps.transport.post(
+    APPLIANCE_API.poll,
+    {
+      v: 1,
+      type: "poll_request",
+      tenant_id: identity.tenantId,
+      appliance_id: identity.applianceId,
+      nonce,
+      last_order_seq: lastOrderSeq,
+      evidence_head: journal.head(),
+      agent_version: deps.agentVersion,
+      sent_at: deps.clock.now().toISOString(),
+    },
+    signal,
+  );
+  if (!answer.ok) {
+    throw new AgentError(
+      "bad_response",
+      `poll answered ${answer.status} ${answer.problem?.code ?? "(no problem body)"}`,
+    );
+  }
+  const now = deps.clock.now();
+  const verdict = verifyPollResponse(answer.body, {
+    key: deps.pinnedKey,
+    tenantId: identity.tenantId,
+    applianceId: identity.applianceId,
+    nonce,
+    lastOrderSeq,
+    seenOrderIds: { has: (id) => journal.hasSeenOrder(id) },
+    runbooks: deps.allowlist,
+    ...(deps.allowlist.checkParams
+      ? { checkParams: deps.allowlist.checkParams.bind(deps.allowlist) }
+      : {}),
+    now,
+  });
+  if (!verdict.ok) {
+    journal.append(
+      [
+        {
+          kind: "alert",
+          code: `poll_${verdict.reason}`,
+          severity: "high",
+          subject: "poll_response",
+          message: clip(`poll response refused as a whole (${verdict.reason}): ${verdict.detail}`),
+        },
+      ],
+      now,
+    );
+    return { kind: "refused", reason: verdict.reason };
+  }
+
+  return journal.transaction(() => {
+    journal.setState(LAST_ORDER_SEQ, String(verdict.lastOrderSeq));
+    journal.rememberOrders(verdict.response.orders.map((o) => ({ id: o.order_id, seq: o.seq })));
+    const sealed = journal.append(verdict.orders.map(evidenceFor), now);
+    const accepted: AcceptedOrder[] = [];
+    let rejected = 0;
+    verdict.orders.forEach((v, i) => {
+      const evidenceSeq = sealed[i]?.head.seq ?? 0;
+      if (v.ok) {
+        accepted.push({ order: v.order, evidenceSeq });
+        return;
+      }
+      rejected++;
+      const claimed = v.claimed;
+      if (!claimed) return;
+      const report: OrderResult = {
+        v: 1,
+        type: "order_result",
+        tenant_id: identity.tenantId,
+        appliance_id: identity.applianceId,
+        order_id: claimed.order_id,
+        order_seq: claimed.seq,
+        runbook_id: claimed.runbook_id,
+        outcome: v.reason === "expired" ? "expired" : "rejected",
+        reason: v.reason,
+        detail: clip(v.detail),
+        evidence_seq: evidenceSeq,
+        finished_at: now.toISOString(),
+      };
+      journal.enqueue("order_result", report);
+    });
+    return { kind: "orders" as const, accepted, rejected };
+  });
+}
+
+function evidenceFor(verdict: OrderVerdict): EvidenceEvent {
+  if (verdict.ok) {
+    return {
+      kind: "order_accepted",
+      order_id: verdict.order.order_id,
+      order_seq: verdict.order.seq,
+      runbook_id: verdict.order.runbook_id,
+      tier: verdict.order.tier,
+      order_hash: verdict.orderHash,
+    };
+  }
+  const claimed = verdict.claimed;
+  return {
+    kind: "order_rejected",
+    outcome: verdict.reason === "expired" ? "expired" : "rejected",
+    reason: verdict.reason,
+    detail: clip(verdict.detail),
+    ...(claimed
+      ? { order_id: claimed.order_id, order_seq: claimed.seq, runbook_id: claimed.runbook_id }
+      : {}),
+    ...(verdict.orderHash ? { order_hash: verdict.orderHash } : {}),
+  };
+}
+
+export const clip = (text: string, max = 500): string =>
+  text.length <= max ? text : `${text.slice(0, max - 1)}…`;

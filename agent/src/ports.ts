@@ -1,0 +1,84 @@
+import type { EvidenceEvent, Order } from "#protocol";
+
+/**
+ * The agent sees the machine only through these ports; main.ts builds the real ones, tests and
+ * the lab build their own (an accelerated clock, a simulated host).
+ */
+export interface Clock {
+  now(): Date;
+  /** Resolves after `ms` (or at once when `signal` aborts; never rejects). */
+  sleep(ms: number, signal?: AbortSignal): Promise<void>;
+}
+
+export interface Host {
+  /** Lower-case colon-separated MAC addresses of the physical interfaces. */
+  macAddresses(): string[];
+  hostname(): string;
+}
+
+/** A check result as evidence (the checks themselves come with issue 5). */
+export type CheckResultEvent = Extract<EvidenceEvent, { kind: "check_result" }>;
+
+export interface CheckRunner {
+  run(signal: AbortSignal): Promise<readonly CheckResultEvent[]>;
+}
+
+export type ExecutionOutcome = "succeeded" | "failed" | "rolled_back";
+
+export interface ExecutionContext {
+  readonly signal: AbortSignal;
+  /** Records evidence (healing steps) durably before returning. */
+  record(event: EvidenceEvent): void;
+}
+
+/** Runs one accepted order's runbook (issue 5 fills it in with the runbook engine). */
+export interface RunbookExecutor {
+  execute(
+    order: Order,
+    context: ExecutionContext,
+  ): Promise<{ outcome: ExecutionOutcome; detail?: string }>;
+}
+
+export interface RunbookAllowlist {
+  has(runbookId: string): boolean;
+  /** The runbook's own parameter check: a problem, or null when the params are valid. */
+  checkParams?(runbookId: string, params: Order["params"]): string | null;
+}
+
+export const systemClock: Clock = {
+  now: () => new Date(),
+  sleep: (ms, signal) =>
+    new Promise<void>((resolve) => {
+      if (signal?.aborted) return resolve();
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        signal?.removeEventListener("abort", done);
+        resolve();
+      }
+      signal?.addEventListener("abort", done, { once: true });
+    }),
+};
+
+/** A clock whose sleep advances time at once: for simulating a day of cycles in a test. */
+export function acceleratedClock(start: Date): Clock & { advance(ms: number): void } {
+  let now = start.getTime();
+  return {
+    now: () => new Date(now),
+    advance: (ms) => {
+      now += ms;
+    },
+    sleep: async (ms) => {
+      now += ms;
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    },
+  };
+}
+
+/** Until issue 5 lands: no checks run, which the loop records as nothing. */
+export const noChecks: CheckRunner = { run: async () => [] };
+
+/** Until issue 5 lands: nothing can be executed, so an accepted order fails honestly. */
+export const noExecutor: RunbookExecutor = {
+  execute: async () => ({ outcome: "failed", detail: "no runbook engine in this build" }),
+};

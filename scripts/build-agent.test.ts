@@ -1,0 +1,64 @@
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { type AgentWorld, createAgentWorld } from "../agent/src/testing/fixture.ts";
+import { AGENT_NODE_FLAGS, buildAgent } from "./build-agent.ts";
+
+/**
+ * The shipped artifact: one file that runs with nothing beside it. Built into a directory
+ * outside the repository, so no node_modules can be found, then run for real.
+ */
+const out = mkdtempSync(join(tmpdir(), "agent-bundle-"));
+const bundle = join(out, "agent.mjs");
+let world: AgentWorld | undefined;
+afterAll(async () => {
+  await world?.cleanup();
+  rmSync(out, { recursive: true, force: true });
+});
+
+describe("the agent bundle", () => {
+  it("builds into one file that answers --help with no node_modules beside it", async () => {
+    const result = await buildAgent(bundle);
+    expect(Object.keys(result.metafile.outputs)).toHaveLength(1);
+    const inputs = Object.keys(result.metafile.inputs);
+    expect(inputs.some((i) => i.endsWith(".node"))).toBe(false);
+    expect(inputs.some((i) => i.includes("control-plane/"))).toBe(false);
+    const help = spawnSync(process.execPath, [bundle, "--help"], { cwd: out, encoding: "utf8" });
+    expect(help.status).toBe(0);
+    expect(help.stdout).toMatch(/^compliance-agent /);
+  });
+
+  it("runs with its V8 flags: enrolls (CSR through the bundled x509 code), cycles, stops on SIGTERM", async () => {
+    world = await createAgentWorld();
+    const child = spawn(
+      process.execPath,
+      [...AGENT_NODE_FLAGS, bundle, "--config", world.configPath],
+      {
+        cwd: out,
+        env: { PATH: process.env.PATH },
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
+    let stderr = "";
+    child.stderr.on("data", (c: Buffer) => {
+      stderr += c.toString("utf8");
+    });
+    child.stdout.resume();
+    const exited = new Promise<number | null>((resolve) => child.on("exit", resolve));
+    const statusPath = join(world.config.state_dir, "status.json");
+    for (let i = 0; i < 400; i++) {
+      if (existsSync(statusPath) && JSON.parse(readFileSync(statusPath, "utf8")).cycles >= 1) break;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    child.kill("SIGTERM");
+    expect(await exited).toBe(0);
+    expect(stderr).toBe("");
+    expect(JSON.parse(readFileSync(statusPath, "utf8"))).toMatchObject({
+      state: "stopped",
+      cycles: 1,
+    });
+    expect(world.cp.bundles.length).toBeGreaterThan(0);
+  });
+});

@@ -1,0 +1,46 @@
+/**
+ * Builds the agent into one self-contained ESM file, agent/dist/agent.mjs, run by Node 24 on
+ * the appliance (no node_modules beside it, no native addon: node:sqlite is built in).
+ *   npm run build:agent            (or: node scripts/build-agent.ts <outfile>)
+ */
+import { join } from "node:path";
+import { build } from "esbuild";
+
+const root = join(import.meta.dirname, "..");
+
+/**
+ * The V8 flags the agent runs with (the NixOS unit should pass the same): a 1 MiB young
+ * generation, no JIT (the agent's hot paths are native crypto and SQLite; see bench/agent-core)
+ * and V8's smaller-footprint heuristics.
+ */
+export const AGENT_NODE_FLAGS = [
+  "--max-semi-space-size=1",
+  "--jitless",
+  "--optimize-for-size",
+] as const;
+
+export async function buildAgent(outfile = join(root, "agent", "dist", "agent.mjs")) {
+  return build({
+    entryPoints: [join(root, "agent", "src", "main.ts")],
+    outfile,
+    bundle: true,
+    platform: "node",
+    format: "esm",
+    target: "node24",
+    minify: true,
+    keepNames: true,
+    legalComments: "none",
+    metafile: true,
+    logLevel: "warning",
+    // CommonJS dependencies (tsyringe under @peculiar/x509) call require() for builtins.
+    banner: {
+      js: "import { createRequire as __agentRequire } from 'node:module'; const require = __agentRequire(import.meta.url);",
+    },
+  });
+}
+
+if (import.meta.main) {
+  const result = await buildAgent(process.argv[2]);
+  const [file, output] = Object.entries(result.metafile?.outputs ?? {})[0] ?? [];
+  process.stdout.write(`${file}: ${Math.round((output?.bytes ?? 0) / 1024)} KiB\n`);
+}
