@@ -28,6 +28,12 @@ export const AgentConfig = z.strictObject({
   evidence_key_path: AbsolutePath,
   /** ECDSA P-256 mTLS client key (PKCS #8 PEM, 0600); generated on first start. */
   tls_key_path: AbsolutePath,
+  /**
+   * Folder holding baseline/ and runbooks/ (shipped in the appliance's Nix closure). Its
+   * runbooks are the local allowlist and their parameter schemas check every order; without it
+   * no order can run (each is refused as unknown_runbook).
+   */
+  catalog_dir: AbsolutePath.optional(),
   /** File holding the one-time enrollment token, if one was provisioned. */
   enrollment_token_path: AbsolutePath.optional(),
   /**

@@ -11,6 +11,7 @@ import { systemHost } from "./host.ts";
 import { describeError, jsonLogger } from "./log.ts";
 import { systemdNotifier } from "./notify.ts";
 import { noChecks, noExecutor, systemClock } from "./ports.ts";
+import { loadRunbookAllowlist } from "./runbook-allowlist.ts";
 import { httpsTransport } from "./transport.ts";
 import { AGENT_VERSION } from "./version.ts";
 
@@ -82,7 +83,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
           }),
         checks: noChecks,
         executor: noExecutor,
-        allowlist: new Set<string>(),
+        allowlist: await loadRunbookAllowlist(config.catalog_dir),
         notify: systemdNotifier(env),
         ...(watchdogUsec > 0 ? { watchdogMs: Math.max(1000, watchdogUsec / 2000) } : {}),
       },
