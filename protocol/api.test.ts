@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { APPLIANCE_API } from "./api.ts";
+import * as protocol from "./index.ts";
 
 describe("APPLIANCE_API", () => {
   const routes = Object.values(APPLIANCE_API);
@@ -14,5 +15,10 @@ describe("APPLIANCE_API", () => {
     expect(routes.filter((r) => !r.clientCertificate).map((r) => r.path)).toEqual([
       "/v1/appliance/enroll",
     ]);
+  });
+
+  it("is part of the public surface both sides import (#protocol)", () => {
+    expect(protocol.APPLIANCE_API).toBe(APPLIANCE_API);
+    expect(protocol.MAX_APPLIANCE_BODY_BYTES).toBeGreaterThan(0);
   });
 });

@@ -2,6 +2,11 @@
  * protocol/: the contract between the appliance agent and the control plane. Pure: zod and
  * node:crypto (tweetnacl for the portable fallback), no I/O. Both sides import only this file.
  */
+export {
+  APPLIANCE_API,
+  type ApplianceRoute,
+  MAX_APPLIANCE_BODY_BYTES,
+} from "./api.ts";
 export { canonicalBytes, canonicalize, type JsonValue } from "./canonical-json.ts";
 export {
   generateEd25519KeyPair,
