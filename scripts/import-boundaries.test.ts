@@ -88,6 +88,11 @@ describe("import boundaries", () => {
       'import { readFileSync } from "node:fs";\nimport fc from "fast-check";',
     ],
     [
+      "a prefix-only builtin such as node:sqlite",
+      "agent/src/journal.ts",
+      'import { DatabaseSync } from "node:sqlite";',
+    ],
+    [
       "protocol using its own files",
       "protocol/a.ts",
       'import { z } from "zod";\nimport { b } from "./b.ts";',

@@ -53,7 +53,8 @@ export function findViolations(
             problem: "protocol/ may use only zod, node:crypto and tweetnacl",
           });
         }
-        if (builtinModules.includes(specifier)) {
+        // Node lists prefix-only builtins (node:sqlite, node:test) with their prefix.
+        if (!specifier.startsWith("node:") && builtinModules.includes(specifier)) {
           violations.push({ file, specifier, problem: `write node:${specifier}` });
         }
         continue;
