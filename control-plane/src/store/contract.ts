@@ -196,8 +196,8 @@ export function storeContract(
 
     it("keeps admin tokens, operators and sessions", async () => {
       await store.addAdminToken("a".repeat(64), "init", at);
-      expect(await store.hasAdminToken("a".repeat(64))).toBe(true);
-      expect(await store.hasAdminToken("b".repeat(64))).toBe(false);
+      expect((await store.findAdminToken("a".repeat(64)))?.label).toBe("init");
+      expect(await store.findAdminToken("b".repeat(64))).toBeUndefined();
       const op = {
         operatorId: randomUUID(),
         username: "alice",

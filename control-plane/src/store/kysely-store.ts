@@ -501,13 +501,13 @@ export class KyselyStore implements Store {
       .execute();
   }
 
-  async hasAdminToken(tokenHash: string) {
+  async findAdminToken(tokenHash: string) {
     const row = await this.#db
       .selectFrom("admin_tokens")
-      .select("token_hash")
+      .select(["token_hash", "label"])
       .where("token_hash", "=", tokenHash)
       .executeTakeFirst();
-    return row !== undefined;
+    return row ? { tokenHash: row.token_hash, label: row.label } : undefined;
   }
 
   async createOperator(o: OperatorRecord, at: string) {

@@ -217,7 +217,7 @@ export interface Store {
   ): Promise<{ incidentId: string; applianceId: string; status: string; bodyJson: string }[]>;
 
   addAdminToken(tokenHash: string, label: string, at: string): Promise<void>;
-  hasAdminToken(tokenHash: string): Promise<boolean>;
+  findAdminToken(tokenHash: string): Promise<{ tokenHash: string; label: string } | undefined>;
 
   createOperator(operator: OperatorRecord, at: string): Promise<boolean>;
   getOperatorByName(username: string): Promise<OperatorRecord | undefined>;
