@@ -16,6 +16,7 @@ import { enrollRoutes } from "./routes/appliance/enroll.ts";
 import { evidenceRoutes } from "./routes/appliance/evidence.ts";
 import { pollRoutes } from "./routes/appliance/poll.ts";
 import { reportRoutes } from "./routes/appliance/reports.ts";
+import { operatorRoutes } from "./routes/operator.ts";
 import { opsRoutes } from "./routes/ops.ts";
 
 const ADMIN_BODY_BYTES = 256 * 1024;
@@ -62,6 +63,9 @@ export function createApp(deps: AppDeps) {
     adminAuth(deps.store),
   );
   app.route("/v1/admin", adminRoutes(services));
+
+  app.use("/v1/operator/*", bodyLimit({ maxSize: ADMIN_BODY_BYTES, onError: tooLarge }));
+  app.route("/v1/operator", operatorRoutes(services));
 
   app.route("/", opsRoutes(services));
 
