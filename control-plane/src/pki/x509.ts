@@ -1,5 +1,5 @@
 import "reflect-metadata";
-import { createHash, createPrivateKey, webcrypto } from "node:crypto";
+import { createHash, createPrivateKey, webcrypto, X509Certificate } from "node:crypto";
 import * as x509 from "@peculiar/x509";
 
 /**
@@ -124,12 +124,22 @@ export function fingerprintOfPem(pem: string): string {
   return certificateFingerprint(new x509.X509Certificate(pem).rawData);
 }
 
-/** True when `certDer` is signed by the CA in `caPem` and valid at `now`. */
-export async function isIssuedBy(certDer: Uint8Array, caPem: string, now = new Date()) {
+/**
+ * True when `certDer` is signed by the CA in `caPem` and valid at `now`. Uses node:crypto's
+ * native X509Certificate (synchronous, fast): this runs on the first request of every
+ * appliance connection.
+ */
+export function isIssuedBy(certDer: Uint8Array, caPem: string, now = new Date()): boolean {
   try {
-    const cert = new x509.X509Certificate(certDer);
-    const ca = new x509.X509Certificate(caPem);
-    return await cert.verify({ publicKey: ca.publicKey, date: now });
+    const cert = new X509Certificate(certDer);
+    const ca = new X509Certificate(caPem);
+    const t = now.getTime();
+    return (
+      cert.checkIssued(ca) &&
+      cert.verify(ca.publicKey) &&
+      t >= Date.parse(cert.validFrom) &&
+      t <= Date.parse(cert.validTo)
+    );
   } catch {
     return false;
   }

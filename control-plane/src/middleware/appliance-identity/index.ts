@@ -1,3 +1,4 @@
+import { X509Certificate } from "node:crypto";
 import type { TLSSocket } from "node:tls";
 import { createMiddleware } from "hono/factory";
 import type { AppEnv } from "../../env.ts";
@@ -21,7 +22,8 @@ export function applianceIdentity(
   now: () => Date,
   peerCertificate: (env: unknown) => Uint8Array | undefined = nodePeerCertificate,
 ) {
-  const issuedBy = new Map<string, boolean>();
+  // fingerprint → validity window, once its signature by the tenant CA has been verified.
+  const verified = new Map<string, { tenantId: string; notBefore: number; notAfter: number }>();
   return createMiddleware<AppEnv>(async (c, next) => {
     const der = peerCertificate(c.env);
     if (!der || der.byteLength === 0) {
@@ -35,19 +37,27 @@ export function applianceIdentity(
     if (appliance.status !== "active") {
       throw new ControlPlaneError("forbidden", "the appliance is not active");
     }
-    const key = `${appliance.tenantId}/${fingerprint}`;
-    let ok = issuedBy.get(key);
-    if (ok === undefined) {
+    let known = verified.get(fingerprint);
+    if (known?.tenantId !== appliance.tenantId) {
       const tenant = await store.getTenant(appliance.tenantId);
-      ok = tenant ? await isIssuedBy(der, tenant.caCertPem, now()) : false;
-      if (issuedBy.size > 100_000) issuedBy.clear();
-      issuedBy.set(key, ok);
+      if (!tenant || !isIssuedBy(der, tenant.caCertPem, now())) {
+        throw new ControlPlaneError(
+          "forbidden",
+          "the client certificate is not valid for its tenant",
+        );
+      }
+      const cert = new X509Certificate(der);
+      known = {
+        tenantId: appliance.tenantId,
+        notBefore: Date.parse(cert.validFrom),
+        notAfter: Date.parse(cert.validTo),
+      };
+      if (verified.size > 200_000) verified.clear();
+      verified.set(fingerprint, known);
     }
-    if (!ok || !withinValidity(der, now())) {
-      throw new ControlPlaneError(
-        "forbidden",
-        "the client certificate is not valid for its tenant",
-      );
+    const t = now().getTime();
+    if (t < known.notBefore || t > known.notAfter) {
+      throw new ControlPlaneError("forbidden", "the client certificate is outside its validity");
     }
     c.set("appliance", appliance);
     await next();
@@ -61,20 +71,4 @@ export function nodePeerCertificate(env: unknown): Uint8Array | undefined {
   if (!socket || typeof socket.getPeerCertificate !== "function") return undefined;
   const cert = socket.getPeerCertificate(false);
   return cert && "raw" in cert && cert.raw ? new Uint8Array(cert.raw) : undefined;
-}
-
-const validityCache = new Map<string, { notBefore: number; notAfter: number }>();
-
-function withinValidity(der: Uint8Array, now: Date): boolean {
-  const key = certificateFingerprint(der);
-  let validity = validityCache.get(key);
-  if (!validity) {
-    const { X509Certificate } = process.getBuiltinModule("node:crypto");
-    const cert = new X509Certificate(der);
-    validity = { notBefore: Date.parse(cert.validFrom), notAfter: Date.parse(cert.validTo) };
-    if (validityCache.size > 100_000) validityCache.clear();
-    validityCache.set(key, validity);
-  }
-  const t = now.getTime();
-  return t >= validity.notBefore && t <= validity.notAfter;
 }
