@@ -32,7 +32,12 @@ const app = createApp({
   logger: silentLogger,
   applianceRateLimit: { perMinute: 1_000_000, burst: 1_000_000 },
 });
-const server = await startServer(app, spec.tls, { port: 0, host: "127.0.0.1" });
+const server = await startServer(app, spec.tls, {
+  port: 0,
+  host: "127.0.0.1",
+  // The kept-alive phase measures polls on open connections: do not let idle ones close.
+  keepAliveTimeoutMs: 300_000,
+});
 process.stdout.write(`listening on ${server.url}\n`);
 process.once("SIGTERM", async () => {
   await server.close();

@@ -9,7 +9,7 @@ import { problemResponse, toProblem } from "./http/problem.ts";
 import { createMetrics } from "./metrics.ts";
 import { adminAuth } from "./middleware/admin-auth/index.ts";
 import { applianceIdentity } from "./middleware/appliance-identity/index.ts";
-import { applianceRateLimit } from "./middleware/rate-limit/index.ts";
+import { byAppliance, byClientAddress, rateLimit } from "./middleware/rate-limit/index.ts";
 import { requestContext } from "./middleware/request-context/index.ts";
 import { adminRoutes } from "./routes/admin/index.ts";
 import { enrollRoutes } from "./routes/appliance/enroll.ts";
@@ -48,7 +48,11 @@ export function createApp(deps: AppDeps) {
   // Appliance API: the body limit first, then (except enrollment) mTLS identity and rate limit.
   app.use("/v1/appliance/*", bodyLimit({ maxSize: MAX_APPLIANCE_BODY_BYTES, onError: tooLarge }));
   const identity = applianceIdentity(deps.store, now, deps.peerCertificate);
-  const limit = applianceRateLimit(deps.applianceRateLimit ?? { perMinute: 120, burst: 60 });
+  const limit = rateLimit(deps.applianceRateLimit ?? { perMinute: 120, burst: 60 }, byAppliance);
+  app.use(
+    "/v1/appliance/enroll",
+    rateLimit(deps.enrollmentRateLimit ?? { perMinute: 60, burst: 30 }, byClientAddress),
+  );
   for (const path of ["poll", "evidence", "order-results", "incidents"]) {
     app.use(`/v1/appliance/${path}`, identity, limit);
   }

@@ -17,6 +17,8 @@ export interface AppDeps {
   readonly clientCertDays?: number;
   /** Per-appliance request budget: `perMinute` sustained, `burst` at once. */
   readonly applianceRateLimit?: { readonly perMinute: number; readonly burst: number };
+  /** Enrollment attempts per client address (unauthenticated; each may cost a CSR signature). */
+  readonly enrollmentRateLimit?: { readonly perMinute: number; readonly burst: number };
   /** Reads the DER client certificate of the TLS peer; the default reads the Node TLS socket. */
   readonly peerCertificate?: (env: unknown) => Uint8Array | undefined;
 }

@@ -23,7 +23,7 @@ export interface RunningServer {
 export function startServer(
   app: App,
   tls: TlsMaterial,
-  options: { port: number; host: string },
+  options: { port: number; host: string; keepAliveTimeoutMs?: number },
 ): Promise<RunningServer> {
   return new Promise((resolve, reject) => {
     const server = serve(
@@ -57,5 +57,7 @@ export function startServer(
     const https = server as Server;
     https.headersTimeout = 15_000;
     https.requestTimeout = 30_000;
+    if (options.keepAliveTimeoutMs !== undefined)
+      https.keepAliveTimeout = options.keepAliveTimeoutMs;
   });
 }

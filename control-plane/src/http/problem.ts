@@ -12,7 +12,7 @@ export function toProblem(error: unknown, instance?: string): Problem {
   // Only our own client-facing messages (validation of the caller's input) become detail.
   if (known && status < 500 && known.message) problem.detail = known.message.slice(0, 2000);
   if (known?.extra.expected_seq !== undefined) problem.expected_seq = known.extra.expected_seq;
-  if (instance) problem.instance = instance;
+  if (instance) problem.instance = instance.slice(0, 200);
   return problem;
 }
 

@@ -45,6 +45,7 @@ export async function createHarness(
     signer,
     secretBox: createSecretBox(randomBytes(32)),
     logger: silentLogger,
+    enrollmentRateLimit: { perMinute: 10_000, burst: 10_000 },
     ...overrides,
   });
   return {

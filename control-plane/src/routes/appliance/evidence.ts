@@ -135,17 +135,19 @@ async function ingest(
   let last: ChainHead = head;
   if (fresh.length > 0) {
     const verdict = verifyChain(fresh, { key, tenantId, applianceId, from: head });
-    if (!verdict.ok) await refuse(verdict.break, head, alert);
-    for (const bundle of fresh) {
-      const hash = bundleHash(bundle);
+    if (!verdict.ok) return refuse(verdict.break, head, alert);
+    // verifyChain checked every link, so bundle i's hash is bundle i+1's prev_hash and the last
+    // one is the verdict's head: no second canonicalization.
+    for (const [i, bundle] of fresh.entries()) {
+      const next = fresh[i + 1];
       rows.push({
         seq: bundle.seq,
-        hash,
+        hash: next ? next.prev_hash : verdict.head.hash,
         prevHash: bundle.prev_hash,
         bundleJson: JSON.stringify(bundle),
       });
-      last = { seq: bundle.seq, hash };
     }
+    last = verdict.head;
     const receivedAt = s.now().toISOString();
     if (!(await s.store.appendEvidence(tenantId, applianceId, head, rows, receivedAt)))
       return "conflict";
