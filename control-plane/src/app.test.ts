@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   EnrollmentResponse,
@@ -368,6 +369,52 @@ describe.each(backends)("control-plane app on %s", (_name, open) => {
   });
 
   describe("refusals are 4xx problems, never 5xx", () => {
+    it("answers arbitrary JSON on every appliance and admin route with a 4xx problem", async () => {
+      const { call } = await enrolledAppliance("clinic-f", "f-01");
+      const anonymous = asAppliance(h, undefined);
+      const routes = ["poll", "evidence", "order-results", "incidents"].map(
+        (r) => `/v1/appliance/${r}`,
+      );
+      await fc.assert(
+        fc.asyncProperty(
+          fc.jsonValue({ maxDepth: 4 }),
+          fc.constantFrom(...routes),
+          async (value, route) => {
+            const res = await call(route, value);
+            expect(res.status).toBeGreaterThanOrEqual(400);
+            expect(res.status).toBeLessThan(500);
+            parseMessage(Problem, res.json, "problem");
+            const enrollRes = await anonymous("/v1/appliance/enroll", value);
+            expect(enrollRes.status).toBeGreaterThanOrEqual(400);
+            expect(enrollRes.status).toBeLessThan(500);
+          },
+        ),
+        { numRuns: 40 },
+      );
+      for (const body of [
+        {},
+        { tenant_id: "x" },
+        {
+          tenant_id: "new-t",
+          appliance_id: "n-01",
+          mac_addresses: ["02:00:00:00:00:99"],
+          ca_cert_pem: "junk",
+          ca_key_pem: "junk",
+        },
+      ]) {
+        const res = await h.admin("/sites", body);
+        expect(res.status).toBe(400);
+      }
+      expect(
+        (
+          await h.admin("/tenants/nope/appliances/none/orders", {
+            runbook_id: "RB-SVC-001-restart",
+          })
+        ).status,
+      ).toBe(404);
+      expect((await h.admin("/tenants/Bad_Id/appliances/none")).status).toBe(400);
+    });
+
     it("handles malformed, wrong-type, non-JSON and oversized bodies", async () => {
       const { call } = await enrolledAppliance("clinic-m", "m-01");
       expectProblem(await call("/v1/appliance/poll", { v: 1 }), 400, "invalid_request");
