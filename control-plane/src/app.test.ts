@@ -1,3 +1,4 @@
+import { X509Certificate } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -102,6 +103,25 @@ describe.each(backends)("control-plane app on %s", (_name, open) => {
         appliance_id: "a-01",
         settings: { poll_interval_s: 60 },
       });
+    });
+
+    it("makes the tenant CA when a new tenant is registered without one", async () => {
+      const probe = await simulatedAppliance();
+      const res = await h.admin("/sites", {
+        tenant_id: "clinic-g",
+        appliance_id: "g-01",
+        mac_addresses: [probe.mac],
+      });
+      expect(res.status).toBe(201);
+      const site = (await res.json()) as {
+        enrollment_token: string;
+        tenant_ca_certificate_pem: string;
+      };
+      const response = await enroll(h, await simulatedAppliance(site.enrollment_token, probe.mac));
+      if (response.status !== "enrolled") throw new Error("not enrolled");
+      expect(response.ca_certificate_pem).toBe(site.tenant_ca_certificate_pem);
+      const cert = new X509Certificate(response.client_certificate_pem);
+      expect(cert.verify(new X509Certificate(site.tenant_ca_certificate_pem).publicKey)).toBe(true);
     });
 
     it("refuses a replayed token, a wrong token and a MAC that does not match", async () => {

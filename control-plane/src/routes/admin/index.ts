@@ -4,7 +4,11 @@ import { z } from "zod";
 import { ApplianceId, sha256Hex, TenantId } from "#protocol";
 import type { AppEnv, Services } from "../../env.ts";
 import { ControlPlaneError } from "../../errors.ts";
-import { checkCertificateAuthority } from "../../pki/index.ts";
+import {
+  type CertificateAuthority,
+  checkCertificateAuthority,
+  createCertificateAuthority,
+} from "../../pki/index.ts";
 import type { ApplianceRecord } from "../../store/index.ts";
 import { Approve, CreateOrder, RegisterSite } from "./schemas.ts";
 
@@ -18,26 +22,31 @@ export function adminRoutes(s: Services) {
   app.post("/sites", async (c) => {
     const body = await readBody(c, RegisterSite);
     const existing = await s.store.getTenant(body.tenant_id);
+    let caCertPem = existing?.caCertPem ?? "";
     if (existing) {
       if (body.ca_cert_pem !== undefined && body.ca_cert_pem.trim() !== existing.caCertPem.trim()) {
         throw new ControlPlaneError("conflict", "the tenant is registered with another CA");
       }
     } else {
-      if (!body.ca_cert_pem || !body.ca_key_pem) {
+      let ca: CertificateAuthority;
+      if (body.ca_cert_pem === undefined && body.ca_key_pem === undefined) {
+        // No tenant PKI supplied (lab, tests): the control plane makes the tenant CA itself.
+        ca = await createCertificateAuthority(`${body.tenant_id} tenant CA`);
+      } else if (body.ca_cert_pem === undefined || body.ca_key_pem === undefined) {
         throw new ControlPlaneError(
           "invalid_request",
-          "a new tenant needs ca_cert_pem and ca_key_pem",
+          "give both ca_cert_pem and ca_key_pem, or neither",
         );
+      } else {
+        ca = { certPem: body.ca_cert_pem, keyPem: body.ca_key_pem };
+        const problem = await checkCertificateAuthority(ca);
+        if (problem) throw new ControlPlaneError("invalid_request", problem);
       }
-      const problem = await checkCertificateAuthority({
-        certPem: body.ca_cert_pem,
-        keyPem: body.ca_key_pem,
-      });
-      if (problem) throw new ControlPlaneError("invalid_request", problem);
+      caCertPem = ca.certPem;
       await s.store.upsertTenant({
         tenantId: body.tenant_id,
-        caCertPem: body.ca_cert_pem,
-        caKeySealed: s.secretBox.seal(body.ca_key_pem),
+        caCertPem: ca.certPem,
+        caKeySealed: s.secretBox.seal(ca.keyPem),
         retentionDays: body.retention_days,
       });
     }
@@ -82,6 +91,7 @@ export function adminRoutes(s: Services) {
         // Shown once; only its hash is stored.
         ...(token ? { enrollment_token: token } : {}),
         token_expires_at: tokenExpiresAt,
+        tenant_ca_certificate_pem: caCertPem,
       },
       201,
     );

@@ -21,7 +21,10 @@ export const RegisterSite = z
   .strictObject({
     tenant_id: TenantId,
     appliance_id: ApplianceId,
-    /** Required the first time a tenant is registered; must match afterwards. */
+    /**
+     * The tenant CA (ECDSA P-256) the first time a tenant is registered; must match afterwards.
+     * Omit both for a new tenant and the control plane makes the CA (lab, tests).
+     */
     ca_cert_pem: z.string().max(16_384).optional(),
     ca_key_pem: z.string().max(16_384).optional(),
     mac_addresses: z.array(MacAddress).min(1).max(16),

@@ -7,9 +7,23 @@ import type { SqliteDatabase, SqliteStatement } from "kysely";
  * addon: node:sqlite is built into Node 24).
  */
 export function nodeSqliteDatabase(db: DatabaseSync): SqliteDatabase {
+  // Kysely prepares every query afresh; the same few SQL texts repeat on every poll, so keep
+  // their prepared statements (bounded: the oldest goes first).
+  const cache = new Map<string, SqliteStatement>();
   return {
-    close: () => db.close(),
-    prepare: (sql: string): SqliteStatement => statement(db.prepare(sql)),
+    close: () => {
+      cache.clear();
+      db.close();
+    },
+    prepare: (sql: string): SqliteStatement => {
+      let stmt = cache.get(sql);
+      if (!stmt) {
+        stmt = statement(db.prepare(sql));
+        if (cache.size >= 256) cache.delete(cache.keys().next().value as string);
+        cache.set(sql, stmt);
+      }
+      return stmt;
+    },
   };
 }
 
