@@ -545,6 +545,10 @@ describe.each(backends)("control-plane app on %s", (_name, open) => {
       >[0];
       expect(entries.length).toBeGreaterThan(5);
       expect(verifyAuditChain(entries)).toBeNull();
+      expect(await (await h.admin("/audit/verify")).json()).toMatchObject({
+        ok: true,
+        first_broken_seq: null,
+      });
       const tampered = entries.map((e, i) => (i === 2 ? { ...e, target: "someone-else" } : e));
       expect(verifyAuditChain(tampered)).toBe(entries[2]?.seq);
     });

@@ -2,6 +2,7 @@ import { randomBytes, randomUUID } from "node:crypto";
 import { type Context, Hono } from "hono";
 import { z } from "zod";
 import { ApplianceId, sha256Hex, TenantId } from "#protocol";
+import { verifyAuditChain } from "../../audit.ts";
 import type { AppEnv, Services } from "../../env.ts";
 import { ControlPlaneError } from "../../errors.ts";
 import {
@@ -188,6 +189,18 @@ export function adminRoutes(s: Services) {
   app.get("/tenants/:tenant/incidents", async (c) => {
     const rows = await s.store.listIncidents(param(c, "tenant", TenantId));
     return c.json(rows.map((r) => ({ status: r.status, incident: JSON.parse(r.bodyJson) })));
+  });
+
+  app.get("/audit/verify", async (c) => {
+    const entries = [];
+    for (let after = 0; ; ) {
+      const page = await s.store.listAudit(after, 1000);
+      entries.push(...page);
+      if (page.length < 1000) break;
+      after = (page.at(-1) as { seq: number }).seq;
+    }
+    const broken = verifyAuditChain(entries);
+    return c.json({ ok: broken === null, entries: entries.length, first_broken_seq: broken });
   });
 
   app.get("/audit", async (c) => {
