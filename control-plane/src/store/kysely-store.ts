@@ -452,18 +452,15 @@ export class KyselyStore implements Store {
     at: string,
   ): Promise<"created" | "duplicate" | "conflict"> {
     return this.#db.transaction().execute(async (tx) => {
+      // Scoped to the appliance: incident ids of other tenants are invisible here.
       const existing = await tx
         .selectFrom("incidents")
-        .select(["tenant_id", "appliance_id", "body_json"])
+        .select("body_json")
+        .where("tenant_id", "=", tenantId)
+        .where("appliance_id", "=", applianceId)
         .where("incident_id", "=", incidentId)
         .executeTakeFirst();
-      if (existing) {
-        const same =
-          existing.tenant_id === tenantId &&
-          existing.appliance_id === applianceId &&
-          existing.body_json === bodyJson;
-        return same ? "duplicate" : "conflict";
-      }
+      if (existing) return existing.body_json === bodyJson ? "duplicate" : "conflict";
       await tx
         .insertInto("incidents")
         .values({

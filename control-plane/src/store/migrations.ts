@@ -96,7 +96,7 @@ const migrations: Record<string, Migration> = {
         .addColumn("status", "text", (c) => c.notNull())
         .addColumn("body_json", "text", (c) => c.notNull())
         .addColumn("received_at", "text", (c) => c.notNull())
-        .addPrimaryKeyConstraint("incidents_pk", ["incident_id"])
+        .addPrimaryKeyConstraint("incidents_pk", ["tenant_id", "appliance_id", "incident_id"])
         .execute();
       await db.schema
         .createTable("admin_tokens")

@@ -204,7 +204,10 @@ export interface Store {
   recordAlert(alert: AlertRecord): Promise<void>;
   listAlerts(tenantId: string): Promise<AlertRecord[]>;
 
-  /** "duplicate" when the same incident id was already stored for this appliance. */
+  /**
+   * Incident ids are unique per appliance: "duplicate" for an identical resend, "conflict" for a
+   * different body under a used id.
+   */
   recordIncident(
     tenantId: string,
     applianceId: string,
