@@ -301,6 +301,19 @@ describe.each(backends)("control-plane app on %s", (_name, open) => {
         "evidence_bad_signature",
       );
 
+      // A malformed bundle, new or resent, is refused as an invalid segment (no alert).
+      const broken = { ...(later.bundles[0] as object), event: { kind: "nope" } };
+      expectProblem(
+        await call("/v1/appliance/evidence", upload("clinic-e", "e-01", [broken])),
+        422,
+        "evidence_invalid",
+      );
+      expectProblem(
+        await call("/v1/appliance/evidence", upload("clinic-e", "e-01", [{ seq: 1 }])),
+        422,
+        "evidence_invalid",
+      );
+
       const alerts = (await (await h.admin("/tenants/clinic-e/alerts")).json()) as {
         code: string;
       }[];

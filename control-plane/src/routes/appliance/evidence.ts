@@ -1,13 +1,17 @@
 import { Hono } from "hono";
+import { z } from "zod";
 import {
   APPLIANCE_API,
   bundleHash,
   type ChainHead,
-  type EvidenceBundle,
+  EvidenceBundle,
   type EvidenceReceipt,
+  EvidenceUpload,
+  MAX_BUNDLES_PER_UPLOAD,
   publicKeyFromBase64,
   signDocument,
   signingBytes,
+  tryParseMessage,
   type VerificationKey,
   verificationKey,
   verifyChain,
@@ -26,6 +30,19 @@ import { sameIdentity } from "./identity.ts";
  * again when identical. A gap asks for `expected_seq`; a fork or a bad signature is refused and
  * raises an alert on the site.
  */
+/**
+ * The upload envelope, with bundles left unparsed: verifyChain parses each bundle strictly
+ * itself, so parsing them here too would only double the cost of every upload.
+ */
+const UploadEnvelope = EvidenceUpload.extend({
+  bundles: z.array(z.unknown()).min(1).max(MAX_BUNDLES_PER_UPLOAD),
+});
+
+const claimedSeq = (raw: unknown): number => {
+  const seq = typeof raw === "object" && raw !== null ? (raw as { seq?: unknown }).seq : undefined;
+  return typeof seq === "number" ? seq : Number.POSITIVE_INFINITY;
+};
+
 export function evidenceRoutes(s: Services) {
   const app = new Hono<AppEnv>();
   const keys = new Map<string, VerificationKey>();
@@ -42,7 +59,7 @@ export function evidenceRoutes(s: Services) {
 
   app.post(APPLIANCE_API.evidence.path, async (c) => {
     let appliance = c.get("appliance");
-    const upload = await readMessage(c, APPLIANCE_API.evidence.request, "evidence upload");
+    const upload = await readMessage(c, UploadEnvelope, "evidence upload");
     sameIdentity(appliance, upload);
     const key = keyOf(appliance);
     // One retry: a concurrent upload may have moved the head between our read and our write.
@@ -72,7 +89,7 @@ async function ingest(
   s: Services,
   appliance: ApplianceRecord,
   key: VerificationKey,
-  bundles: readonly EvidenceBundle[],
+  bundles: readonly unknown[],
 ): Promise<"conflict" | { receipt: EvidenceReceipt; stored: number }> {
   const { tenantId, applianceId } = appliance;
   const head = appliance.evidenceHead;
@@ -93,9 +110,14 @@ async function ingest(
 
   // 1. Bundles at or below the stored head: a retry. They must be identical to what is stored.
   let split = 0;
-  while (split < bundles.length && (bundles[split] as EvidenceBundle).seq <= head.seq) split++;
-  const resent = bundles.slice(0, split);
-  const fresh = bundles.slice(split);
+  while (split < bundles.length && claimedSeq(bundles[split]) <= head.seq) split++;
+  const resent = bundles.slice(0, split).map((raw) => {
+    const parsed = tryParseMessage(EvidenceBundle, raw);
+    if (!parsed.ok) throw new ControlPlaneError("evidence_invalid", parsed.problem);
+    return parsed.value;
+  });
+  // Parsed and verified by verifyChain below; typed once it said ok.
+  const fresh = bundles.slice(split) as EvidenceBundle[];
   if (resent.length > 0) {
     const first = (resent[0] as EvidenceBundle).seq;
     const consecutive = resent.every((b, i) => b.seq === first + i);
@@ -163,7 +185,7 @@ async function ingest(
       receipt_id: crypto.randomUUID(),
       tenant_id: tenantId,
       appliance_id: applianceId,
-      first_seq: (bundles[0] as EvidenceBundle).seq,
+      first_seq: (resent[0] ?? (fresh[0] as EvidenceBundle)).seq,
       last_seq: last.seq,
       last_hash: last.hash,
       received_at: s.now().toISOString(),
