@@ -1,7 +1,7 @@
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
-import { MAX_APPLIANCE_BODY_BYTES } from "#protocol";
+import { APPLIANCE_API, MAX_APPLIANCE_BODY_BYTES } from "#protocol";
 import { createAuditLog } from "./audit.ts";
 import type { AppDeps, AppEnv, Services } from "./env.ts";
 import { ControlPlaneError } from "./errors.ts";
@@ -53,8 +53,9 @@ export function createApp(deps: AppDeps) {
     "/v1/appliance/enroll",
     rateLimit(deps.enrollmentRateLimit ?? { perMinute: 60, burst: 30 }, byClientAddress),
   );
-  for (const path of ["poll", "evidence", "order-results", "incidents"]) {
-    app.use(`/v1/appliance/${path}`, identity, limit);
+  // Derived from the contract table, so a route added there is certificate-bound by default.
+  for (const route of Object.values(APPLIANCE_API)) {
+    if (route.clientCertificate) app.use(route.path, identity, limit);
   }
   app.route("/", enrollRoutes(services));
   app.route("/", pollRoutes(services));
@@ -69,6 +70,8 @@ export function createApp(deps: AppDeps) {
   app.route("/v1/admin", adminRoutes(services));
 
   app.use("/v1/operator/*", bodyLimit({ maxSize: ADMIN_BODY_BYTES, onError: tooLarge }));
+  // Per-account lockout stops guessing one password; this stops spraying many accounts.
+  app.use("/v1/operator/login", rateLimit({ perMinute: 30, burst: 10 }, byClientAddress));
   app.route("/v1/operator", operatorRoutes(services));
 
   app.route("/", opsRoutes(services));
