@@ -1,0 +1,46 @@
+/**
+ * The control plane under test for bench/control-plane: a separate process (so the load
+ * generator does not share its event loop), built like main.ts from a JSON spec on argv[2].
+ */
+import { createSigner, privateKeyFromPem } from "#protocol";
+import { createApp } from "../../control-plane/src/app.ts";
+import { silentLogger } from "../../control-plane/src/logger.ts";
+import { createSecretBox } from "../../control-plane/src/pki/index.ts";
+import { startServer } from "../../control-plane/src/server.ts";
+import { openPostgresStore, openSqliteStore } from "../../control-plane/src/store/index.ts";
+
+interface Spec {
+  store: { kind: "sqlite"; path: string } | { kind: "postgres"; url: string; schema: string };
+  orderKeyPem: string;
+  secretKeyB64: string;
+  tls: { certPem: string; keyPem: string };
+}
+
+const spec = JSON.parse(process.argv[2] ?? "{}") as Spec;
+const store =
+  spec.store.kind === "sqlite"
+    ? openSqliteStore(spec.store.path)
+    : openPostgresStore({
+        connectionString: spec.store.url,
+        schema: spec.store.schema,
+        maxConnections: 16,
+      });
+const app = createApp({
+  store,
+  signer: createSigner(privateKeyFromPem(spec.orderKeyPem)),
+  secretBox: createSecretBox(Buffer.from(spec.secretKeyB64, "base64")),
+  logger: silentLogger,
+  applianceRateLimit: { perMinute: 1_000_000, burst: 1_000_000 },
+});
+const server = await startServer(app, spec.tls, {
+  port: 0,
+  host: "127.0.0.1",
+  // The kept-alive phase measures polls on open connections: do not let idle ones close.
+  keepAliveTimeoutMs: 300_000,
+});
+process.stdout.write(`listening on ${server.url}\n`);
+process.once("SIGTERM", async () => {
+  await server.close();
+  await store.close();
+  process.exit(0);
+});

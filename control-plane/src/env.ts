@@ -1,0 +1,44 @@
+import type { Signer } from "#protocol";
+import type { AuditLog } from "./audit.ts";
+import type { Logger } from "./logger.ts";
+import type { Metrics } from "./metrics.ts";
+import type { SecretBox } from "./pki/index.ts";
+import type { ApplianceRecord, Store } from "./store/index.ts";
+
+/** Everything the app needs from outside, built only in main.ts (or a test). */
+export interface AppDeps {
+  readonly store: Store;
+  /** The control plane's Ed25519 order-signing key (orders, polls, receipts, enrollment). */
+  readonly signer: Signer;
+  readonly secretBox: SecretBox;
+  readonly logger: Logger;
+  readonly clock?: () => Date;
+  /** Validity of issued appliance client certificates, in days. */
+  readonly clientCertDays?: number;
+  /** Per-appliance request budget: `perMinute` sustained, `burst` at once. */
+  readonly applianceRateLimit?: { readonly perMinute: number; readonly burst: number };
+  /** Enrollment attempts per client address (unauthenticated; each may cost a CSR signature). */
+  readonly enrollmentRateLimit?: { readonly perMinute: number; readonly burst: number };
+  /** Reads the DER client certificate of the TLS peer; the default reads the Node TLS socket. */
+  readonly peerCertificate?: (env: unknown) => Uint8Array | undefined;
+}
+
+/** Resolved dependencies shared by routes (defaults filled in by createApp). */
+export interface Services {
+  readonly store: Store;
+  readonly signer: Signer;
+  readonly secretBox: SecretBox;
+  readonly logger: Logger;
+  readonly now: () => Date;
+  readonly clientCertDays: number;
+  readonly audit: AuditLog;
+  readonly metrics: Metrics;
+}
+
+export interface AppEnv {
+  Variables: {
+    requestId: string;
+    appliance: ApplianceRecord;
+    adminActor: string;
+  };
+}

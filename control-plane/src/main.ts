@@ -1,0 +1,237 @@
+#!/usr/bin/env node
+import { randomBytes, randomUUID } from "node:crypto";
+import { chmodSync, existsSync } from "node:fs";
+import { isIP } from "node:net";
+import { parseArgs } from "node:util";
+import {
+  createSigner,
+  generateEd25519KeyPair,
+  privateKeyFromPem,
+  privateKeyToPem,
+  publicKeyToBase64,
+  publicKeyToPem,
+  sha256Hex,
+} from "#protocol";
+import { createApp } from "./app.ts";
+import { createAuditLog } from "./audit.ts";
+import { readText, writeNew } from "./cli/files.ts";
+import { type Config, ConfigError, dataDirLayout, loadConfig } from "./config.ts";
+import { jsonLogger } from "./logger.ts";
+import { generatePassword, hashPassword } from "./operator/password.ts";
+import {
+  createCertificateAuthority,
+  createSecretBox,
+  issueServerCertificate,
+} from "./pki/index.ts";
+import { startServer } from "./server.ts";
+import { openPostgresStore, openSqliteStore, type Store } from "./store/index.ts";
+
+/**
+ * `control-plane init|serve`: the only place concrete objects are built. Exit codes: 0 done,
+ * 1 failed, 2 usage or configuration error. `serve` prints `listening on https://HOST:PORT`
+ * on stdout once ready; logs are JSON lines on stderr.
+ */
+const USAGE = `usage:
+  control-plane init  --data-dir DIR [--operator NAME] [--operator-password-file FILE]
+                      [--admin-token-file FILE] [--hosts localhost,127.0.0.1] [--database-url URL]
+  control-plane serve (--data-dir DIR | --config FILE) [--port N] [--host H] [--database-url URL]`;
+
+const OPTIONS = {
+  "data-dir": { type: "string" },
+  config: { type: "string" },
+  port: { type: "string" },
+  host: { type: "string" },
+  "database-url": { type: "string" },
+  operator: { type: "string" },
+  "operator-password-file": { type: "string" },
+  "admin-token-file": { type: "string" },
+  hosts: { type: "string" },
+  help: { type: "boolean" },
+} as const;
+
+class UsageError extends Error {}
+
+function openStore(config: Config): Store {
+  return config.store.kind === "postgres"
+    ? openPostgresStore({
+        connectionString: config.store.url,
+        ...(config.store.schema ? { schema: config.store.schema } : {}),
+      })
+    : openSqliteStore(config.store.path ?? dataDirLayout(config.data_dir).sqlite);
+}
+
+async function init(values: Record<string, string | boolean | undefined>): Promise<void> {
+  const dataDir = values["data-dir"];
+  if (typeof dataDir !== "string") throw new UsageError("init needs --data-dir");
+  const config = loadConfig({ dataDir, overrides: { database_url: values["database-url"] } });
+  const files = dataDirLayout(dataDir);
+  if (existsSync(files.orderKey))
+    throw new Error(`${files.dir} is already initialised; refusing to replace its keys`);
+
+  const orderKey = generateEd25519KeyPair();
+  writeNew(files.orderKey, privateKeyToPem(orderKey.privateKey), true);
+  writeNew(files.orderPub, publicKeyToPem(orderKey.publicKey), false);
+  writeNew(files.orderPubB64, `${publicKeyToBase64(orderKey.publicKey)}\n`, false);
+  writeNew(files.secretKey, `${randomBytes(32).toString("base64")}\n`, true);
+
+  const hosts = String(values.hosts ?? "localhost,127.0.0.1")
+    .split(",")
+    .map((h) => h.trim())
+    .filter(Boolean);
+  const ca = await createCertificateAuthority("MSP control plane server CA");
+  const server = await issueServerCertificate(ca, {
+    dns: hosts.filter((h) => isIP(h) === 0),
+    ip: hosts.filter((h) => isIP(h) !== 0),
+  });
+  writeNew(files.tlsCa, ca.certPem, false);
+  writeNew(files.tlsCaKey, ca.keyPem, true);
+  writeNew(files.tlsCert, server.certPem, false);
+  writeNew(files.tlsKey, server.keyPem, true);
+
+  const store = openStore(config);
+  try {
+    await store.migrate();
+    // The database holds hashes and sealed CA keys: owner only (SQLite's -wal/-shm follow it).
+    if (config.store.kind === "sqlite") chmodSync(config.store.path ?? files.sqlite, 0o600);
+    const now = new Date().toISOString();
+    const username = typeof values.operator === "string" ? values.operator : "admin";
+    const passwordFile = values["operator-password-file"];
+    const password =
+      typeof passwordFile === "string"
+        ? readText(passwordFile, "password file").trimEnd()
+        : generatePassword();
+    if (password.length < 12)
+      throw new UsageError("the operator password must have at least 12 characters");
+    await store.createOperator(
+      {
+        operatorId: randomUUID(),
+        username,
+        passwordHash: await hashPassword(password),
+        failedAttempts: 0,
+        lockedUntil: null,
+      },
+      now,
+    );
+    const token = randomBytes(32).toString("base64url");
+    await store.addAdminToken(sha256Hex(new TextEncoder().encode(token)), "init", now);
+    await createAuditLog(store, () => new Date()).record(
+      "cli",
+      "control_plane.initialised",
+      files.dir,
+      {
+        operator: username,
+        order_signing_key_id: createSigner(orderKey.privateKey).keyId,
+      },
+    );
+
+    const out = (line: string) => process.stdout.write(`${line}\n`);
+    out(`initialised ${files.dir}`);
+    out(`order signing public key (base64): ${publicKeyToBase64(orderKey.publicKey)}`);
+    out(`server CA for appliances to pin: ${files.tlsCa}`);
+    if (typeof passwordFile !== "string")
+      out(`operator ${username} password (shown once): ${password}`);
+    const tokenFile = values["admin-token-file"];
+    if (typeof tokenFile === "string") {
+      writeNew(tokenFile, `${token}\n`, true);
+      out(`admin token written to ${tokenFile}`);
+    } else {
+      out(`admin token (shown once): ${token}`);
+    }
+  } finally {
+    await store.close();
+  }
+}
+
+async function serve(values: Record<string, string | boolean | undefined>): Promise<void> {
+  const configFile = typeof values.config === "string" ? values.config : undefined;
+  const dataDir = typeof values["data-dir"] === "string" ? values["data-dir"] : undefined;
+  if (!configFile && !dataDir) throw new UsageError("serve needs --data-dir or --config");
+  const port = values.port === undefined ? undefined : Number(values.port);
+  if (port !== undefined && !Number.isInteger(port))
+    throw new UsageError("--port must be an integer");
+  const config = loadConfig({
+    ...(configFile ? { configFile } : {}),
+    ...(dataDir ? { dataDir } : {}),
+    overrides: { port, host: values.host, database_url: values["database-url"] },
+  });
+  const files = dataDirLayout(config.data_dir);
+  const logger = jsonLogger((line) => process.stderr.write(line), config.log_level);
+  const signer = createSigner(privateKeyFromPem(readText(files.orderKey, "order-signing key")));
+  const secretBox = createSecretBox(
+    Buffer.from(readText(files.secretKey, "secret-box key").trim(), "base64"),
+  );
+  const tls = {
+    certPem: readText(config.tls.cert ?? files.tlsCert, "TLS certificate"),
+    keyPem: readText(config.tls.key ?? files.tlsKey, "TLS key"),
+  };
+  const store = openStore(config);
+  await store.migrate();
+  const app = createApp({
+    store,
+    signer,
+    secretBox,
+    logger,
+    clientCertDays: config.client_cert_days,
+    applianceRateLimit: {
+      perMinute: config.appliance_rate_limit.per_minute,
+      burst: config.appliance_rate_limit.burst,
+    },
+  });
+  const server = await startServer(app, tls, config.listen);
+  const expiry = setInterval(() => {
+    store
+      .expireOrders(new Date().toISOString())
+      .catch(() => logger.log("warn", "order expiry failed"));
+  }, 60_000);
+  expiry.unref();
+  logger.log("info", "serving", {
+    url: server.url,
+    store: store.dialect,
+    order_key_id: signer.keyId,
+  });
+  process.stdout.write(`listening on ${server.url}\n`);
+
+  const stop = async (signal: string) => {
+    logger.log("info", "stopping", { signal });
+    clearInterval(expiry);
+    await server.close();
+    await store.close();
+    process.exit(0);
+  };
+  process.once("SIGTERM", () => void stop("SIGTERM"));
+  process.once("SIGINT", () => void stop("SIGINT"));
+}
+
+async function main(argv: string[]): Promise<number> {
+  try {
+    const { values, positionals } = parseArgs({
+      args: argv,
+      options: OPTIONS,
+      allowPositionals: true,
+      strict: true,
+    });
+    const command = positionals[0];
+    if (values.help || !command) throw new UsageError("");
+    if (positionals.length > 1) throw new UsageError(`unexpected argument ${positionals[1]}`);
+    if (command === "init") await init(values);
+    else if (command === "serve") await serve(values);
+    else throw new UsageError(`unknown command ${command}`);
+    return 0;
+  } catch (error) {
+    if (
+      error instanceof UsageError ||
+      error instanceof ConfigError ||
+      (error as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")
+    ) {
+      if ((error as Error).message)
+        process.stderr.write(`control-plane: ${(error as Error).message}\n`);
+      process.stderr.write(`${USAGE}\n`);
+      return 2;
+    }
+    process.stderr.write(`control-plane: ${(error as Error).message}\n`);
+    return 1;
+  }
+}
+
+const code = await main(process.argv.slice(2));
+if (code !== 0) process.exit(code);

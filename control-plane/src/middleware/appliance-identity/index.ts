@@ -1,0 +1,74 @@
+import { X509Certificate } from "node:crypto";
+import type { TLSSocket } from "node:tls";
+import { createMiddleware } from "hono/factory";
+import type { AppEnv } from "../../env.ts";
+import { ControlPlaneError } from "../../errors.ts";
+import { certificateFingerprint, isIssuedBy } from "../../pki/index.ts";
+import type { Store } from "../../store/index.ts";
+
+/**
+ * mTLS identity for appliance routes. The TLS listener asks for a client certificate but does
+ * not reject (so enrollment works on the same port); this middleware decides, on EVERY request,
+ * because a resumed TLS session skips certificate re-validation:
+ * 1. a client certificate must be present (401);
+ * 2. its SHA-256 fingerprint must be bound to an appliance (401) that is active, not
+ *    revoked (403): the binding is what we issued at enrollment;
+ * 3. it must still be signed by that appliance's tenant CA and within its validity (403);
+ *    cached per fingerprint for the signature, dates checked each time.
+ * The tenant and appliance identity then come from the binding, never from the body.
+ */
+export function applianceIdentity(
+  store: Store,
+  now: () => Date,
+  peerCertificate: (env: unknown) => Uint8Array | undefined = nodePeerCertificate,
+) {
+  // fingerprint → validity window, once its signature by the tenant CA has been verified.
+  const verified = new Map<string, { tenantId: string; notBefore: number; notAfter: number }>();
+  return createMiddleware<AppEnv>(async (c, next) => {
+    const der = peerCertificate(c.env);
+    if (!der || der.byteLength === 0) {
+      throw new ControlPlaneError("unauthenticated", "a client certificate is required");
+    }
+    const fingerprint = certificateFingerprint(der);
+    const appliance = await store.findByCertFingerprint(fingerprint);
+    if (!appliance) {
+      throw new ControlPlaneError("unauthenticated", "the client certificate is not enrolled");
+    }
+    if (appliance.status !== "active") {
+      throw new ControlPlaneError("forbidden", "the appliance is not active");
+    }
+    let known = verified.get(fingerprint);
+    if (known?.tenantId !== appliance.tenantId) {
+      const tenant = await store.getTenant(appliance.tenantId);
+      if (!tenant || !isIssuedBy(der, tenant.caCertPem, now())) {
+        throw new ControlPlaneError(
+          "forbidden",
+          "the client certificate is not valid for its tenant",
+        );
+      }
+      const cert = new X509Certificate(der);
+      known = {
+        tenantId: appliance.tenantId,
+        notBefore: Date.parse(cert.validFrom),
+        notAfter: Date.parse(cert.validTo),
+      };
+      if (verified.size > 200_000) verified.clear();
+      verified.set(fingerprint, known);
+    }
+    const t = now().getTime();
+    if (t < known.notBefore || t > known.notAfter) {
+      throw new ControlPlaneError("forbidden", "the client certificate is outside its validity");
+    }
+    c.set("appliance", appliance);
+    await next();
+  });
+}
+
+/** Reads the peer certificate from @hono/node-server's bindings (an HTTPS TLS socket). */
+export function nodePeerCertificate(env: unknown): Uint8Array | undefined {
+  const socket = (env as { incoming?: { socket?: Partial<TLSSocket> } } | undefined)?.incoming
+    ?.socket;
+  if (!socket || typeof socket.getPeerCertificate !== "function") return undefined;
+  const cert = socket.getPeerCertificate(false);
+  return cert && "raw" in cert && cert.raw ? new Uint8Array(cert.raw) : undefined;
+}

@@ -1,0 +1,194 @@
+import { Hono } from "hono";
+import {
+  APPLIANCE_API,
+  constantTimeEqual,
+  type EnrollmentRequest,
+  type EnrollmentResponse,
+  keyId,
+  ProtocolError,
+  publicKeyFromBase64,
+  publicKeyToBase64,
+  sha256Hex,
+  signDocument,
+} from "#protocol";
+import type { AppEnv, Services } from "../../env.ts";
+import { ControlPlaneError } from "../../errors.ts";
+import { readMessage } from "../../http/problem.ts";
+import { CsrError, signClientCsr } from "../../pki/index.ts";
+import type { ApplianceRecord, EnrollmentClaim } from "../../store/index.ts";
+
+/** How long a pending appliance waits before asking again. */
+const PENDING_RETRY_S = 30;
+
+/**
+ * Enrollment over server-authenticated TLS (ARCHITECTURE.md, trust model "Appliance identity").
+ * A MAC only finds the registration; proof is the one-time token (hashed, single use, expiring,
+ * compared in constant time) or an operator's approval of the presented key fingerprint.
+ */
+export function enrollRoutes(s: Services) {
+  const app = new Hono<AppEnv>();
+  app.post(APPLIANCE_API.enroll.path, async (c) => {
+    const req = await readMessage(c, APPLIANCE_API.enroll.request, "enrollment request");
+    checkFingerprint(req);
+    const claim: EnrollmentClaim = {
+      evidencePublicKey: req.evidence_public_key,
+      evidenceKeyFingerprint: req.evidence_key_fingerprint,
+      csrPem: req.tls_csr_pem,
+      hostname: req.hostname,
+      agentVersion: req.agent_version,
+    };
+    const response =
+      req.enrollment_token !== undefined
+        ? await enrollWithToken(s, req, req.enrollment_token, claim)
+        : await enrollWithApproval(s, req, claim);
+    return c.json(response);
+  });
+  return app;
+}
+
+function checkFingerprint(req: EnrollmentRequest): void {
+  let fingerprint: string;
+  try {
+    fingerprint = keyId(publicKeyFromBase64(req.evidence_public_key));
+  } catch (cause) {
+    if (cause instanceof ProtocolError) {
+      throw new ControlPlaneError("invalid_request", "evidence_public_key is not an Ed25519 key", {
+        cause,
+      });
+    }
+    throw cause;
+  }
+  if (fingerprint !== req.evidence_key_fingerprint) {
+    throw new ControlPlaneError(
+      "invalid_request",
+      "evidence_key_fingerprint is not the key id of evidence_public_key",
+    );
+  }
+}
+
+async function enrollWithToken(
+  s: Services,
+  req: EnrollmentRequest,
+  token: string,
+  claim: EnrollmentClaim,
+): Promise<EnrollmentResponse> {
+  const hash = sha256Hex(new TextEncoder().encode(token));
+  const reg = await s.store.findByTokenHash(hash);
+  const now = s.now();
+  const valid =
+    reg !== undefined &&
+    reg.tokenHash !== null &&
+    constantTimeEqual(reg.tokenHash, hash) &&
+    reg.tokenUsedAt === null &&
+    reg.tokenExpiresAt !== null &&
+    Date.parse(reg.tokenExpiresAt) > now.getTime() &&
+    (reg.status === "registered" || reg.status === "pending") &&
+    req.mac_addresses.some((mac) => reg.macs.includes(mac));
+  if (!reg || !valid) {
+    s.logger.log("warn", "enrollment token refused", {
+      reason: "invalid, used, expired or MAC mismatch",
+    });
+    throw new ControlPlaneError("token_invalid", "");
+  }
+  return issue(s, reg, claim, true);
+}
+
+async function enrollWithApproval(
+  s: Services,
+  req: EnrollmentRequest,
+  claim: EnrollmentClaim,
+): Promise<EnrollmentResponse> {
+  const candidates = await s.store.findEnrollableByMac(req.mac_addresses);
+  if (candidates.length !== 1) {
+    // None: nothing is registered for these MACs. Several: ambiguous, a token is required.
+    throw new ControlPlaneError(
+      "enrollment_refused",
+      "no single site is registered for these MAC addresses",
+    );
+  }
+  const reg = candidates[0] as ApplianceRecord;
+  if (reg.status === "approved") {
+    if (reg.evidenceKeyFingerprint !== claim.evidenceKeyFingerprint) {
+      throw new ControlPlaneError("enrollment_refused", "an operator approved a different key");
+    }
+    return issue(s, reg, claim, false);
+  }
+  // registered or pending: record (or replace) the claim; the operator compares fingerprints.
+  if (!(await s.store.setPending(reg.tenantId, reg.applianceId, claim))) {
+    throw new ControlPlaneError("conflict", "the registration changed; retry");
+  }
+  s.logger.log("info", "enrollment pending", {
+    tenant_id: reg.tenantId,
+    appliance_id: reg.applianceId,
+    evidence_key_fingerprint: claim.evidenceKeyFingerprint,
+  });
+  return signDocument<Extract<EnrollmentResponse, { status: "pending" }>>(
+    {
+      v: 1,
+      type: "enrollment_response",
+      status: "pending",
+      evidence_key_fingerprint: claim.evidenceKeyFingerprint,
+      retry_after_s: PENDING_RETRY_S,
+    },
+    s.signer,
+  );
+}
+
+async function issue(
+  s: Services,
+  reg: ApplianceRecord,
+  claim: EnrollmentClaim,
+  consumeToken: boolean,
+): Promise<EnrollmentResponse> {
+  const tenant = await s.store.getTenant(reg.tenantId);
+  if (!tenant) throw new ControlPlaneError("internal", "registration without tenant");
+  const ca = { certPem: tenant.caCertPem, keyPem: s.secretBox.open(tenant.caKeySealed) };
+  let cert: { certPem: string; fingerprint: string };
+  try {
+    cert = await signClientCsr(ca, claim.csrPem, reg, s.clientCertDays, s.now());
+  } catch (cause) {
+    if (cause instanceof CsrError)
+      throw new ControlPlaneError("invalid_request", cause.message, { cause });
+    throw cause;
+  }
+  const at = s.now().toISOString();
+  const activated = await s.store.activate(
+    reg.tenantId,
+    reg.applianceId,
+    { ...claim, certPem: cert.certPem, certFingerprint: cert.fingerprint, at },
+    consumeToken,
+  );
+  if (!activated) {
+    // Lost a race with another use of the same token or approval: single use holds.
+    throw new ControlPlaneError(consumeToken ? "token_invalid" : "enrollment_refused", "");
+  }
+  await s.audit.record(
+    `appliance:${reg.tenantId}/${reg.applianceId}`,
+    "appliance.enrolled",
+    `${reg.tenantId}/${reg.applianceId}`,
+    {
+      via: consumeToken ? "token" : "approval",
+      evidence_key_fingerprint: claim.evidenceKeyFingerprint,
+      certificate_fingerprint: cert.fingerprint,
+    },
+  );
+  s.logger.log("info", "appliance enrolled", {
+    tenant_id: reg.tenantId,
+    appliance_id: reg.applianceId,
+  });
+  return signDocument<Extract<EnrollmentResponse, { status: "enrolled" }>>(
+    {
+      v: 1,
+      type: "enrollment_response",
+      status: "enrolled",
+      tenant_id: reg.tenantId,
+      appliance_id: reg.applianceId,
+      evidence_key_fingerprint: claim.evidenceKeyFingerprint,
+      client_certificate_pem: cert.certPem,
+      ca_certificate_pem: tenant.caCertPem,
+      order_signing_public_key: publicKeyToBase64(s.signer.publicKey),
+      settings: reg.settings,
+    },
+    s.signer,
+  );
+}

@@ -1,0 +1,78 @@
+import { Hono } from "hono";
+import {
+  APPLIANCE_API,
+  MAX_ORDERS_PER_POLL,
+  type Order,
+  type PollResponse,
+  signDocument,
+} from "#protocol";
+import type { AppEnv, Services } from "../../env.ts";
+import { readMessage } from "../../http/problem.ts";
+import { sameIdentity } from "./identity.ts";
+
+/**
+ * A poll answers with a signed response echoing the nonce, the highest order sequence number
+ * issued to this appliance, and exactly the next consecutive orders after the appliance's
+ * `last_order_seq` (at most MAX_ORDERS_PER_POLL). Orders are stored unsigned and signed per
+ * poll, each carrying this poll's nonce (TUF 5.4: freshness, freeze and rollback).
+ */
+export function pollRoutes(s: Services) {
+  const app = new Hono<AppEnv>();
+  app.post(APPLIANCE_API.poll.path, async (c) => {
+    const appliance = c.get("appliance");
+    const req = await readMessage(c, APPLIANCE_API.poll.request, "poll request");
+    sameIdentity(appliance, req);
+    const { tenantId, applianceId, orderSeq } = appliance;
+    const stored =
+      req.last_order_seq < orderSeq
+        ? await s.store.ordersAfter(tenantId, applianceId, req.last_order_seq, MAX_ORDERS_PER_POLL)
+        : [];
+    // Orders created after the appliance row was read wait for the next poll.
+    const due = stored.filter((o) => o.seq <= orderSeq);
+    const orders = due.map((o) =>
+      signDocument<Order>(
+        {
+          v: 1,
+          type: "order",
+          order_id: o.orderId,
+          tenant_id: tenantId,
+          appliance_id: applianceId,
+          seq: o.seq,
+          nonce: req.nonce,
+          runbook_id: o.runbookId,
+          params: o.params,
+          tier: o.tier,
+          issued_at: o.issuedAt,
+          expires_at: o.expiresAt,
+        },
+        s.signer,
+      ),
+    );
+    const now = s.now();
+    await s.store.markDelivered(
+      tenantId,
+      applianceId,
+      due.map((o) => o.orderId),
+    );
+    // last_seen_at is informative: write it at most every 30 s, not on every poll.
+    const lastSeen = appliance.lastSeenAt ? Date.parse(appliance.lastSeenAt) : 0;
+    if (now.getTime() - lastSeen > 30_000)
+      await s.store.touch(tenantId, applianceId, now.toISOString());
+    s.metrics.inc("cp_polls_total", "Poll requests answered.");
+    const response = signDocument<PollResponse>(
+      {
+        v: 1,
+        type: "poll_response",
+        tenant_id: tenantId,
+        appliance_id: applianceId,
+        nonce: req.nonce,
+        order_seq: orderSeq,
+        orders,
+        issued_at: now.toISOString(),
+      },
+      s.signer,
+    );
+    return c.json(response);
+  });
+  return app;
+}

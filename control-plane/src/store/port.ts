@@ -1,0 +1,243 @@
+import type { z } from "zod";
+import type { AgentSettings, ChainHead, OrderParams, Tier } from "#protocol";
+
+/**
+ * The Store port: everything the control plane keeps, behind one interface with a SQLite and a
+ * PostgreSQL adapter that pass the same contract suite (store/contract.ts). Every appliance-facing
+ * method takes the tenant id and scopes its query by it: no query reads across tenants.
+ */
+export type ApplianceStatus = "registered" | "pending" | "approved" | "active" | "revoked";
+
+export interface TenantRecord {
+  readonly tenantId: string;
+  readonly caCertPem: string;
+  /** The tenant CA private key, sealed with the data directory's secret key (never plain). */
+  readonly caKeySealed: string;
+  readonly retentionDays: number;
+}
+
+/** A site registration that becomes the enrolled appliance (one row through its life). */
+export interface ApplianceRecord {
+  readonly tenantId: string;
+  readonly applianceId: string;
+  readonly status: ApplianceStatus;
+  readonly macs: readonly string[];
+  readonly settings: AgentSettings;
+  readonly tokenHash: string | null;
+  readonly tokenExpiresAt: string | null;
+  readonly tokenUsedAt: string | null;
+  readonly evidencePublicKey: string | null;
+  readonly evidenceKeyFingerprint: string | null;
+  readonly csrPem: string | null;
+  readonly certPem: string | null;
+  readonly certFingerprint: string | null;
+  readonly hostname: string | null;
+  readonly agentVersion: string | null;
+  readonly orderSeq: number;
+  readonly evidenceHead: ChainHead;
+  readonly createdAt: string;
+  readonly enrolledAt: string | null;
+  readonly revokedAt: string | null;
+  readonly lastSeenAt: string | null;
+}
+
+export interface NewRegistration {
+  readonly tenantId: string;
+  readonly applianceId: string;
+  readonly macs: readonly string[];
+  readonly settings: AgentSettings;
+  readonly tokenHash: string | null;
+  readonly tokenExpiresAt: string | null;
+  readonly createdAt: string;
+}
+
+export interface EnrollmentClaim {
+  readonly evidencePublicKey: string;
+  readonly evidenceKeyFingerprint: string;
+  readonly csrPem: string;
+  readonly hostname: string;
+  readonly agentVersion: string;
+}
+
+export type OrderStatus = "pending" | "delivered" | "succeeded" | "failed" | "rejected" | "expired";
+
+export interface StoredOrder {
+  readonly orderId: string;
+  readonly tenantId: string;
+  readonly applianceId: string;
+  readonly seq: number;
+  readonly runbookId: string;
+  readonly params: z.infer<typeof OrderParams>;
+  readonly tier: Tier;
+  readonly issuedAt: string;
+  readonly expiresAt: string;
+  readonly status: OrderStatus;
+  readonly result: unknown;
+}
+
+export interface NewOrder {
+  readonly orderId: string;
+  readonly runbookId: string;
+  readonly params: z.infer<typeof OrderParams>;
+  readonly tier: Tier;
+  readonly issuedAt: string;
+  readonly expiresAt: string;
+}
+
+export interface EvidenceRow {
+  readonly seq: number;
+  readonly hash: string;
+  readonly prevHash: string;
+  /** The bundle as received (JSON text), so an export reproduces the signed bytes. */
+  readonly bundleJson: string;
+}
+
+export interface AlertRecord {
+  readonly tenantId: string;
+  readonly applianceId: string;
+  readonly code: string;
+  readonly detail: string;
+  readonly createdAt: string;
+}
+
+export interface OperatorRecord {
+  readonly operatorId: string;
+  readonly username: string;
+  readonly passwordHash: string;
+  readonly failedAttempts: number;
+  readonly lockedUntil: string | null;
+}
+
+export interface SessionRecord {
+  readonly idHash: string;
+  readonly operatorId: string;
+  readonly csrfHash: string;
+  readonly expiresAt: string;
+}
+
+export interface AuditEntry {
+  readonly seq: number;
+  readonly at: string;
+  readonly actor: string;
+  readonly action: string;
+  readonly target: string;
+  readonly detailJson: string;
+  readonly prevHash: string;
+  readonly hash: string;
+}
+
+export interface Store {
+  readonly dialect: "sqlite" | "postgres";
+  migrate(): Promise<void>;
+  ping(): Promise<void>;
+  close(): Promise<void>;
+
+  upsertTenant(tenant: TenantRecord): Promise<void>;
+  getTenant(tenantId: string): Promise<TenantRecord | undefined>;
+
+  /** Refuses (returns false) when the appliance id is already registered for the tenant. */
+  registerAppliance(registration: NewRegistration): Promise<boolean>;
+  getAppliance(tenantId: string, applianceId: string): Promise<ApplianceRecord | undefined>;
+  listAppliances(tenantId: string): Promise<ApplianceRecord[]>;
+  /** Registrations not yet active whose expected MACs include any of these. */
+  findEnrollableByMac(macs: readonly string[]): Promise<ApplianceRecord[]>;
+  findByTokenHash(tokenHash: string): Promise<ApplianceRecord | undefined>;
+  findByCertFingerprint(fingerprint: string): Promise<ApplianceRecord | undefined>;
+  /** Records the claim of an appliance waiting for an operator (status registered/pending). */
+  setPending(tenantId: string, applianceId: string, claim: EnrollmentClaim): Promise<boolean>;
+  /** pending → approved, only when the fingerprint is the one the appliance presented. */
+  approve(tenantId: string, applianceId: string, fingerprint: string): Promise<boolean>;
+  /**
+   * registered/pending/approved → active with the issued certificate. With `consumeToken`,
+   * atomically requires the token to be unused (single use under concurrency).
+   */
+  activate(
+    tenantId: string,
+    applianceId: string,
+    enrolment: EnrollmentClaim & { certPem: string; certFingerprint: string; at: string },
+    consumeToken: boolean,
+  ): Promise<boolean>;
+  revoke(tenantId: string, applianceId: string, at: string): Promise<boolean>;
+  touch(tenantId: string, applianceId: string, at: string): Promise<void>;
+
+  /** Allocates the next sequence number of the appliance atomically. */
+  createOrder(tenantId: string, applianceId: string, order: NewOrder): Promise<StoredOrder>;
+  ordersAfter(
+    tenantId: string,
+    applianceId: string,
+    afterSeq: number,
+    limit: number,
+  ): Promise<StoredOrder[]>;
+  markDelivered(tenantId: string, applianceId: string, orderIds: readonly string[]): Promise<void>;
+  getOrder(tenantId: string, orderId: string): Promise<StoredOrder | undefined>;
+  /** Returns false when no such order exists for this appliance. */
+  setOrderResult(
+    tenantId: string,
+    applianceId: string,
+    orderId: string,
+    status: OrderStatus,
+    result: unknown,
+  ): Promise<boolean>;
+  expireOrders(now: string): Promise<number>;
+
+  evidenceHashes(
+    tenantId: string,
+    applianceId: string,
+    fromSeq: number,
+    toSeq: number,
+  ): Promise<Map<number, string>>;
+  /** Appends after `from` only if it is still the stored head (compare-and-swap). */
+  appendEvidence(
+    tenantId: string,
+    applianceId: string,
+    from: ChainHead,
+    rows: readonly EvidenceRow[],
+    receivedAt: string,
+  ): Promise<boolean>;
+  listEvidence(
+    tenantId: string,
+    applianceId: string,
+    afterSeq: number,
+    limit: number,
+  ): Promise<EvidenceRow[]>;
+
+  recordAlert(alert: AlertRecord): Promise<void>;
+  listAlerts(tenantId: string): Promise<AlertRecord[]>;
+
+  /**
+   * Incident ids are unique per appliance: "duplicate" for an identical resend, "conflict" for a
+   * different body under a used id.
+   */
+  recordIncident(
+    tenantId: string,
+    applianceId: string,
+    incidentId: string,
+    bodyJson: string,
+    at: string,
+  ): Promise<"created" | "duplicate" | "conflict">;
+  listIncidents(
+    tenantId: string,
+  ): Promise<{ incidentId: string; applianceId: string; status: string; bodyJson: string }[]>;
+
+  addAdminToken(tokenHash: string, label: string, at: string): Promise<void>;
+  findAdminToken(tokenHash: string): Promise<{ tokenHash: string; label: string } | undefined>;
+
+  createOperator(operator: OperatorRecord, at: string): Promise<boolean>;
+  getOperatorByName(username: string): Promise<OperatorRecord | undefined>;
+  getOperator(operatorId: string): Promise<OperatorRecord | undefined>;
+  setOperatorLoginState(
+    operatorId: string,
+    failedAttempts: number,
+    lockedUntil: string | null,
+  ): Promise<void>;
+  createSession(session: SessionRecord): Promise<void>;
+  getSession(idHash: string): Promise<SessionRecord | undefined>;
+  deleteSession(idHash: string): Promise<void>;
+
+  /** Appends one entry, computing its link with `seal` from the current last hash atomically. */
+  appendAudit(
+    entry: Omit<AuditEntry, "seq" | "prevHash" | "hash">,
+    seal: (seq: number, prevHash: string) => string,
+  ): Promise<AuditEntry>;
+  listAudit(afterSeq: number, limit: number): Promise<AuditEntry[]>;
+}

@@ -1,0 +1,127 @@
+/** Row types for Kysely. Times are RFC 3339 text and JSON is text, so both dialects agree. */
+export interface TenantsTable {
+  tenant_id: string;
+  ca_cert_pem: string;
+  ca_key_sealed: string;
+  retention_days: number;
+}
+
+export interface AppliancesTable {
+  tenant_id: string;
+  appliance_id: string;
+  status: string;
+  macs_json: string;
+  settings_json: string;
+  token_hash: string | null;
+  token_expires_at: string | null;
+  token_used_at: string | null;
+  evidence_public_key: string | null;
+  evidence_key_fingerprint: string | null;
+  csr_pem: string | null;
+  cert_pem: string | null;
+  cert_fingerprint: string | null;
+  hostname: string | null;
+  agent_version: string | null;
+  order_seq: number;
+  evidence_head_seq: number;
+  evidence_head_hash: string;
+  created_at: string;
+  enrolled_at: string | null;
+  revoked_at: string | null;
+  last_seen_at: string | null;
+}
+
+export interface ApplianceMacsTable {
+  mac: string;
+  tenant_id: string;
+  appliance_id: string;
+}
+
+export interface OrdersTable {
+  order_id: string;
+  tenant_id: string;
+  appliance_id: string;
+  seq: number;
+  runbook_id: string;
+  params_json: string;
+  tier: string;
+  issued_at: string;
+  expires_at: string;
+  status: string;
+  result_json: string | null;
+}
+
+export interface EvidenceTable {
+  tenant_id: string;
+  appliance_id: string;
+  seq: number;
+  hash: string;
+  prev_hash: string;
+  bundle_json: string;
+  received_at: string;
+}
+
+export interface AlertsTable {
+  id: string;
+  tenant_id: string;
+  appliance_id: string;
+  code: string;
+  detail: string;
+  created_at: string;
+}
+
+export interface IncidentsTable {
+  tenant_id: string;
+  appliance_id: string;
+  incident_id: string;
+  status: string;
+  body_json: string;
+  received_at: string;
+}
+
+export interface AdminTokensTable {
+  token_hash: string;
+  label: string;
+  created_at: string;
+}
+
+export interface OperatorsTable {
+  operator_id: string;
+  username: string;
+  password_hash: string;
+  failed_attempts: number;
+  locked_until: string | null;
+  created_at: string;
+}
+
+export interface SessionsTable {
+  id_hash: string;
+  operator_id: string;
+  csrf_hash: string;
+  expires_at: string;
+}
+
+export interface AuditLogTable {
+  seq: number;
+  at: string;
+  actor: string;
+  action: string;
+  target: string;
+  detail_json: string;
+  prev_hash: string;
+  hash: string;
+}
+
+export interface Database {
+  tenants: TenantsTable;
+  appliances: AppliancesTable;
+  appliance_macs: ApplianceMacsTable;
+  orders: OrdersTable;
+  evidence: EvidenceTable;
+  alerts: AlertsTable;
+  incidents: IncidentsTable;
+  admin_tokens: AdminTokensTable;
+  operators: OperatorsTable;
+  sessions: SessionsTable;
+  audit_log: AuditLogTable;
+}

@@ -1,0 +1,194 @@
+import { randomBytes } from "node:crypto";
+import { request } from "node:https";
+import {
+  createSigner,
+  type EnrollmentRequest,
+  generateEd25519KeyPair,
+  keyId,
+  publicKeyToBase64,
+  randomNonce,
+  type Signer,
+  sha256Hex,
+} from "#protocol";
+import { createApp } from "../app.ts";
+import type { AppDeps } from "../env.ts";
+import { silentLogger } from "../logger.ts";
+import { createCertificateAuthority, createClientCsr, createSecretBox } from "../pki/index.ts";
+import type { Store } from "../store/index.ts";
+
+/**
+ * Test fixtures: an app on a real store with a fresh order-signing key, an admin token, tenant
+ * CAs and simulated appliances that make their keys and CSRs the way the agent does.
+ */
+export interface Harness {
+  readonly app: ReturnType<typeof createApp>;
+  readonly store: Store;
+  readonly signer: Signer;
+  readonly adminToken: string;
+  admin(path: string, body?: unknown, method?: string): Promise<Response>;
+}
+
+export async function createHarness(
+  store: Store,
+  overrides: Partial<AppDeps> = {},
+): Promise<Harness> {
+  await store.migrate();
+  const signer = createSigner(generateEd25519KeyPair().privateKey);
+  const adminToken = randomBytes(32).toString("base64url");
+  await store.addAdminToken(
+    sha256Hex(new TextEncoder().encode(adminToken)),
+    "test",
+    new Date().toISOString(),
+  );
+  const app = createApp({
+    store,
+    signer,
+    secretBox: createSecretBox(randomBytes(32)),
+    logger: silentLogger,
+    enrollmentRateLimit: { perMinute: 10_000, burst: 10_000 },
+    ...overrides,
+  });
+  return {
+    app,
+    store,
+    signer,
+    adminToken,
+    admin: (path, body, method = body === undefined ? "GET" : "POST") =>
+      Promise.resolve(
+        app.request(`/v1/admin${path}`, {
+          method,
+          headers: { authorization: `Bearer ${adminToken}`, "content-type": "application/json" },
+          ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        }),
+      ),
+  };
+}
+
+let macCounter = 0;
+export function nextMac(): string {
+  macCounter++;
+  const hex = macCounter.toString(16).padStart(6, "0");
+  return `02:00:00:${hex.slice(0, 2)}:${hex.slice(2, 4)}:${hex.slice(4, 6)}`;
+}
+
+export interface SimulatedAppliance {
+  readonly mac: string;
+  readonly evidenceSigner: Signer;
+  readonly tlsKeyPem: string;
+  readonly request: EnrollmentRequest;
+}
+
+export async function simulatedAppliance(
+  token?: string,
+  mac = nextMac(),
+): Promise<SimulatedAppliance> {
+  const evidenceSigner = createSigner(generateEd25519KeyPair().privateKey);
+  const csr = await createClientCsr("appliance");
+  return {
+    mac,
+    evidenceSigner,
+    tlsKeyPem: csr.keyPem,
+    request: {
+      v: 1,
+      type: "enrollment_request",
+      mac_addresses: [mac],
+      hostname: "clinic-box",
+      agent_version: "0.1.0-test",
+      evidence_public_key: publicKeyToBase64(evidenceSigner.publicKey),
+      evidence_key_fingerprint: keyId(evidenceSigner.publicKey),
+      tls_csr_pem: csr.csrPem,
+      ...(token ? { enrollment_token: token } : {}),
+    },
+  };
+}
+
+export async function registerSite(
+  h: Harness,
+  tenantId: string,
+  applianceId: string,
+  mac: string,
+  options: { approvalOnly?: boolean; ca?: { certPem: string; keyPem: string } } = {},
+): Promise<{ token?: string; ca: { certPem: string; keyPem: string } }> {
+  const ca = options.ca ?? (await createCertificateAuthority(`${tenantId} CA`));
+  const res = await h.admin("/sites", {
+    tenant_id: tenantId,
+    appliance_id: applianceId,
+    ca_cert_pem: ca.certPem,
+    ca_key_pem: ca.keyPem,
+    mac_addresses: [mac],
+    settings: { poll_interval_s: 60, poll_jitter: 0.1, evidence_batch_max: 100 },
+    ...(options.approvalOnly ? { approval_only: true } : {}),
+  });
+  if (res.status !== 201) throw new Error(`register failed: ${res.status} ${await res.text()}`);
+  const body = (await res.json()) as { enrollment_token?: string };
+  return body.enrollment_token ? { token: body.enrollment_token, ca } : { ca };
+}
+
+export function pollBody(tenantId: string, applianceId: string, lastOrderSeq = 0) {
+  return {
+    v: 1,
+    type: "poll_request",
+    tenant_id: tenantId,
+    appliance_id: applianceId,
+    nonce: randomNonce(),
+    last_order_seq: lastOrderSeq,
+    evidence_head: { seq: 0, hash: "0".repeat(64) },
+    agent_version: "0.1.0-test",
+    sent_at: new Date().toISOString(),
+  };
+}
+
+/** An HTTPS JSON POST with optional client certificate, over a real TLS connection. */
+export function httpsPost(
+  url: string,
+  body: unknown,
+  tls: { ca: string; cert?: string; key?: string; session?: Buffer },
+  raw?: string | Buffer,
+): Promise<{
+  status: number;
+  json: unknown;
+  session?: Buffer;
+  reused: boolean;
+  contentType: string;
+}> {
+  return new Promise((resolve, reject) => {
+    const payload = raw ?? JSON.stringify(body);
+    const req = request(
+      url,
+      {
+        method: "POST",
+        ca: tls.ca,
+        ...(tls.cert ? { cert: tls.cert, key: tls.key } : {}),
+        agent: false,
+        ...(tls.session ? { session: tls.session } : {}),
+        headers: {
+          "content-type": "application/json",
+          "content-length": Buffer.byteLength(payload),
+        },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("end", () => {
+          const text = Buffer.concat(chunks).toString("utf8");
+          const socket = res.socket as import("node:tls").TLSSocket;
+          let json: unknown;
+          try {
+            json = JSON.parse(text);
+          } catch {
+            json = text;
+          }
+          resolve({
+            status: res.statusCode ?? 0,
+            json,
+            session: socket.getSession?.(),
+            reused: socket.isSessionReused?.() ?? false,
+            contentType: String(res.headers["content-type"] ?? ""),
+          });
+        });
+      },
+    );
+    req.on("error", reject);
+    req.end(payload);
+  });
+}

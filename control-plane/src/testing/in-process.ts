@@ -1,0 +1,89 @@
+import { X509Certificate } from "node:crypto";
+import {
+  type BundleDraft,
+  type ChainHead,
+  type EnrollmentResponse,
+  type EvidenceBundle,
+  GENESIS_HEAD,
+  type Signer,
+  sealBundle,
+} from "#protocol";
+import type { Harness, SimulatedAppliance } from "./harness.ts";
+
+/**
+ * Calls the app in-process as an appliance holding `certPem`: the peer certificate is handed
+ * to the app exactly as @hono/node-server's bindings do (env.incoming.socket), no backdoor.
+ */
+export function asAppliance(h: Harness, certPem: string | undefined) {
+  const raw = certPem ? new X509Certificate(certPem).raw : undefined;
+  const env = { incoming: { socket: { getPeerCertificate: () => (raw ? { raw } : {}) } } };
+  return async (path: string, body: unknown, init: { raw?: string; contentType?: string } = {}) => {
+    const res = await h.app.request(
+      path,
+      {
+        method: "POST",
+        headers: { "content-type": init.contentType ?? "application/json" },
+        body: init.raw ?? JSON.stringify(body),
+      },
+      env,
+    );
+    const text = await res.text();
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      json = text;
+    }
+    return {
+      status: res.status,
+      json: json as Record<string, unknown>,
+      contentType: res.headers.get("content-type") ?? "",
+    };
+  };
+}
+
+export async function enroll(
+  h: Harness,
+  appliance: SimulatedAppliance,
+): Promise<EnrollmentResponse> {
+  const res = await h.app.request("/v1/appliance/enroll", {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(appliance.request),
+  });
+  if (res.status !== 200) throw new Error(`enroll: ${res.status} ${await res.text()}`);
+  return (await res.json()) as EnrollmentResponse;
+}
+
+/** Seals `count` alert bundles after `from`, as the agent's journal does. */
+export function chain(
+  signer: Signer,
+  tenantId: string,
+  applianceId: string,
+  count: number,
+  from: ChainHead = GENESIS_HEAD,
+): { bundles: EvidenceBundle[]; head: ChainHead } {
+  const bundles: EvidenceBundle[] = [];
+  let head = from;
+  for (let i = 0; i < count; i++) {
+    const draft: BundleDraft = {
+      tenant_id: tenantId,
+      appliance_id: applianceId,
+      recorded_at: new Date().toISOString(),
+      event: {
+        kind: "alert",
+        code: "test_event",
+        severity: "low",
+        message: `event ${head.seq + 1}`,
+      },
+    };
+    const sealed = sealBundle(draft, head, signer);
+    bundles.push(sealed.bundle);
+    head = sealed.head;
+  }
+  return { bundles, head };
+}
+
+export function upload(tenantId: string, applianceId: string, bundles: readonly unknown[]) {
+  return { v: 1, type: "evidence_upload", tenant_id: tenantId, appliance_id: applianceId, bundles };
+}
