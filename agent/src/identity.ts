@@ -1,5 +1,6 @@
 import { createPrivateKey, generateKeyPairSync, type KeyObject } from "node:crypto";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { dirname } from "node:path";
 import {
   createSigner,
   keyId,
@@ -30,6 +31,10 @@ export function loadOrCreateIdentity(paths: {
   tlsKeyPath: string;
 }): Identity {
   let generated = false;
+  // The key folders may not exist yet on first start; only this process may enter them.
+  for (const path of [paths.evidenceKeyPath, paths.tlsKeyPath]) {
+    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  }
   if (!existsSync(paths.evidenceKeyPath)) {
     const { privateKey } = generateKeyPairSync("ed25519");
     writeFileAtomic(paths.evidenceKeyPath, privateKeyToPem(privateKey), 0o600);
