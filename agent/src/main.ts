@@ -12,6 +12,7 @@ import { describeError, jsonLogger } from "./log.ts";
 import { systemdNotifier } from "./notify.ts";
 import { noChecks, noExecutor, systemClock } from "./ports.ts";
 import { loadRunbookAllowlist } from "./runbook-allowlist.ts";
+import { simulatedChecks, simulatedExecutor } from "./simulated.ts";
 import { httpsTransport } from "./transport.ts";
 import { AGENT_VERSION } from "./version.ts";
 
@@ -20,6 +21,8 @@ const HELP = `compliance-agent ${AGENT_VERSION}: the MSP compliance appliance ag
 Usage: node agent.mjs [--config PATH]
 
   --config PATH   the JSON config file (default /etc/compliance-agent/config.json)
+  --lab           LAB MODE: simulated checks and a simulated runbook executor that touch
+                  nothing on this host (every healing step is recorded as lab.simulated)
   --version       print the version and exit
   --help          print this help and exit
 
@@ -66,6 +69,9 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
     const config = loadConfig(args.values.config, env);
     shutdownTimeoutS = config.shutdown_timeout_s;
     const caPem = readFileSync(config.ca_bundle_path, "utf8");
+    const lab = args.values.lab;
+    if (lab)
+      log.log("warn", "LAB MODE: simulated checks and executor; nothing on this host changes");
     const watchdogUsec = Number(env.WATCHDOG_USEC ?? "0");
     await runAgent(
       {
@@ -81,8 +87,8 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
             ...(client ? { clientKeyPem: client.keyPem, clientCertPem: client.certPem } : {}),
             timeoutMs: config.request_timeout_s * 1000,
           }),
-        checks: noChecks,
-        executor: noExecutor,
+        checks: lab ? simulatedChecks() : noChecks,
+        executor: lab ? simulatedExecutor() : noExecutor,
         allowlist: await loadRunbookAllowlist(config.catalog_dir),
         notify: systemdNotifier(env),
         ...(watchdogUsec > 0 ? { watchdogMs: Math.max(1000, watchdogUsec / 2000) } : {}),
@@ -101,6 +107,7 @@ function parse(argv: readonly string[]) {
     args: [...argv],
     options: {
       config: { type: "string", default: "/etc/compliance-agent/config.json" },
+      lab: { type: "boolean", default: false },
       help: { type: "boolean", default: false },
       version: { type: "boolean", default: false },
     },

@@ -1,0 +1,143 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { request } from "node:https";
+import { networkInterfaces } from "node:os";
+import { createInterface } from "node:readline";
+
+/**
+ * Helpers for end-to-end tests that run the real control plane and the real agent as child
+ * processes (process.execPath runs their TypeScript entry points directly on Node 24). The
+ * tests see both only from outside: CLI, files, HTTPS.
+ */
+export interface Child {
+  readonly process: ChildProcess;
+  readonly output: string[];
+  /** Resolves with the first output line matching `pattern`, or rejects after `timeoutMs`. */
+  waitFor(pattern: RegExp, timeoutMs?: number): Promise<string>;
+  /** SIGTERM, then the exit code (SIGKILL after `graceMs`). */
+  stop(graceMs?: number): Promise<number | null>;
+}
+
+export function startChild(
+  args: readonly string[],
+  cwd: string,
+  env: NodeJS.ProcessEnv = {},
+): Child {
+  const child = spawn(process.execPath, args, {
+    cwd,
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const output: string[] = [];
+  const waiters: { pattern: RegExp; resolve: (line: string) => void }[] = [];
+  for (const stream of [child.stdout, child.stderr]) {
+    createInterface({ input: stream }).on("line", (line) => {
+      output.push(line);
+      for (const w of waiters.filter((w) => w.pattern.test(line))) {
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve(line);
+      }
+    });
+  }
+  const exited = new Promise<number | null>((resolve) =>
+    child.once("exit", (code) => resolve(code)),
+  );
+  return {
+    process: child,
+    output,
+    waitFor(pattern, timeoutMs = 20_000) {
+      const seen = output.find((line) => pattern.test(line));
+      if (seen !== undefined) return Promise.resolve(seen);
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => {
+          reject(
+            new Error(
+              `no line matching ${pattern} within ${timeoutMs} ms:\n${output.slice(-20).join("\n")}`,
+            ),
+          );
+        }, timeoutMs);
+        waiters.push({
+          pattern,
+          resolve: (line) => {
+            clearTimeout(timer);
+            resolve(line);
+          },
+        });
+        child.once("exit", () => {
+          clearTimeout(timer);
+          reject(new Error(`process exited before ${pattern}:\n${output.slice(-20).join("\n")}`));
+        });
+      });
+    },
+    async stop(graceMs = 15_000) {
+      if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
+      child.kill("SIGTERM");
+      const timer = setTimeout(() => child.kill("SIGKILL"), graceMs);
+      const code = await exited;
+      clearTimeout(timer);
+      return code;
+    },
+  };
+}
+
+/** A JSON request over HTTPS that trusts only `caPem`. */
+export function httpsJson(
+  url: string,
+  options: { method?: string; body?: unknown; caPem: string; token?: string },
+): Promise<{ status: number; body: unknown }> {
+  const payload = options.body === undefined ? undefined : JSON.stringify(options.body);
+  return new Promise((resolve, reject) => {
+    const req = request(
+      url,
+      {
+        method: options.method ?? (payload ? "POST" : "GET"),
+        ca: options.caPem,
+        headers: {
+          ...(payload ? { "content-type": "application/json" } : {}),
+          ...(options.token ? { authorization: `Bearer ${options.token}` } : {}),
+        },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (chunk: Buffer) => chunks.push(chunk));
+        res.on("end", () => {
+          const text = Buffer.concat(chunks).toString("utf8");
+          resolve({ status: res.statusCode ?? 0, body: text ? JSON.parse(text) : null });
+        });
+      },
+    );
+    req.on("error", reject);
+    req.end(payload);
+  });
+}
+
+/** The MAC addresses the agent will report for this machine (non-internal interfaces). */
+export function machineMacs(): string[] {
+  const macs = new Set<string>();
+  for (const addresses of Object.values(networkInterfaces())) {
+    for (const a of addresses ?? []) {
+      if (
+        !a.internal &&
+        /^[0-9a-f]{2}(?::[0-9a-f]{2}){5}$/.test(a.mac) &&
+        a.mac !== "00:00:00:00:00:00"
+      ) {
+        macs.add(a.mac);
+      }
+    }
+  }
+  return [...macs].sort();
+}
+
+/** Polls `probe` until it returns a value other than undefined, or fails after `timeoutMs`. */
+export async function eventually<T>(
+  what: string,
+  probe: () => Promise<T | undefined>,
+  timeoutMs = 30_000,
+): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
