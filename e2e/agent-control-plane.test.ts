@@ -3,7 +3,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { privateKeyFromPem, publicKeyOf, verificationKey, verifyChain } from "#protocol";
-import { type Child, eventually, httpsJson, machineMacs, startChild } from "./harness.ts";
+import {
+  type Child,
+  eventually,
+  httpsJson,
+  machineMacs,
+  startChild,
+} from "../scripts/child-processes.ts";
 
 /**
  * The real pair: the control plane (`control-plane init` + `serve`) and the agent (its entry

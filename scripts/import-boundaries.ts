@@ -15,7 +15,7 @@ export const ALLOWED_AREA_IMPORTS: Readonly<Record<string, readonly string[] | "
   agent: ["protocol", "catalog"],
   "control-plane": ["protocol", "catalog"],
   components: ["protocol", "catalog"],
-  e2e: ["protocol"],
+  e2e: ["protocol", "scripts"],
   bench: "any",
   scripts: "any",
   nix: ["protocol", "catalog"],

@@ -5,14 +5,18 @@ import { expect, it } from "vitest";
 
 const run = promisify(execFile);
 
-it("the lab (npm start) runs the trust loop end to end as a real child process", async () => {
+it("the lab (npm start) runs the real control plane and agent end to end", async () => {
   const root = join(import.meta.dirname, "..");
-  const { stdout } = await run(process.execPath, [join(root, "scripts", "lab.ts")], { cwd: root });
+  const { stdout } = await run(process.execPath, [join(root, "scripts", "lab.ts")], {
+    cwd: root,
+    timeout: 110_000,
+  });
   const lines = stdout.trim().split("\n");
   expect(lines[0]).toMatch(/^\[lab\] LAB MODE/);
-  expect(stdout).toMatch(/order 1 accepted: RB-SERVICE-001-crash/);
-  expect(stdout).toMatch(/order 2 refused: bad_signature/);
-  expect(stdout).toMatch(/order 3 refused: replayed/);
-  expect(stdout).toMatch(/auditor: 7 bundles, chain intact/);
+  expect(stdout).toMatch(/control plane \(SQLite\) at https:\/\/127\.0\.0\.1:\d+/);
+  expect(stdout).toMatch(/agent enrolled; evidence key fingerprint [0-9a-f]{16}/);
+  expect(stdout).toMatch(/order 1 RB-SERVICE-001-crash \{"unit":"chronyd.service"\} → succeeded/);
+  expect(stdout).toMatch(/order 2 RB-NOPE-001-unknown \{\} → rejected/);
+  expect(stdout).toMatch(/chain intact from genesis/);
   expect(stdout).toMatch(/after rewriting bundle 2, detected bad_signature at seq 2/);
-});
+}, 120_000);

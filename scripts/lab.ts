@@ -1,177 +1,179 @@
 /**
- * The lab: the whole trust loop on one machine with no cloud account, labelled as a lab.
+ * The lab (`npm start`): the embedded default on one machine, no cloud account, labelled LAB.
  *
- * What exists so far is the protocol layer, so the lab walks through it in memory: a lab
- * appliance records check results as a signed evidence chain, a lab control plane answers a
- * poll with a signed order, the appliance accepts it, refuses a forged and a replayed one
- * (each refusal is itself evidence), and an auditor verifies the chain and sees tampering.
- * Later work replaces these in-memory stand-ins with the real agent and control plane.
+ * It initialises a control plane (SQLite) in a fresh data directory and serves it on loopback,
+ * registers a lab clinic with a one-time enrollment token, and starts the real agent in lab
+ * mode (simulated checks and runbook executor: nothing on this machine is changed). The agent
+ * enrolls over TLS, polls over mTLS, runs a signed order, refuses an order outside its runbook
+ * allowlist, and pushes its evidence, which the control plane verifies and receipts. The lab
+ * then verifies the stored chain itself with the appliance key and shows that a rewritten
+ * bundle is caught. Options: --keep leaves both running until Ctrl-C; --data-dir DIR keeps
+ * the lab's files there instead of a temporary folder.
  */
-import { randomUUID } from "node:crypto";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { parseArgs } from "node:util";
 import {
-  type ChainHead,
-  createSigner,
   type EvidenceBundle,
-  type EvidenceEvent,
-  GENESIS_HEAD,
-  generateEd25519KeyPair,
-  type Order,
-  type OrderContext,
-  type PollResponse,
-  randomNonce,
-  sealBundle,
-  signDocument,
+  privateKeyFromPem,
+  publicKeyOf,
   verificationKey,
   verifyChain,
-  verifyPollResponse,
 } from "#protocol";
+import { type Child, eventually, httpsJson, machineMacs, startChild } from "./child-processes.ts";
 
 const TENANT = "lab-clinic";
 const APPLIANCE = "lab-clinic-01";
+const root = resolve(import.meta.dirname, "..");
 const say = (line: string) => process.stdout.write(`[lab] ${line}\n`);
 
-say("LAB MODE: simulated appliance and control plane on this machine; no real host is changed.");
-
-const appliance = createSigner(generateEd25519KeyPair().privateKey);
-const controlPlane = createSigner(generateEd25519KeyPair().privateKey);
-say(
-  `appliance evidence key ${appliance.keyId.slice(0, 16)}…  control-plane key ${controlPlane.keyId.slice(0, 16)}…`,
-);
-
-const journal: EvidenceBundle[] = [];
-let head: ChainHead = GENESIS_HEAD;
-function record(event: EvidenceEvent): void {
-  const sealed = sealBundle(
-    { tenant_id: TENANT, appliance_id: APPLIANCE, recorded_at: new Date().toISOString(), event },
-    head,
-    appliance,
-  );
-  journal.push(sealed.bundle);
-  head = sealed.head;
-}
-
-record({ kind: "agent_lifecycle", event: "started", agent_version: "lab" });
-record({
-  kind: "check_result",
-  check_id: "services",
-  status: "drift",
-  severity: "high",
-  findings: [
-    { code: "unit_inactive", subject: "chronyd.service", expected: "active", observed: "failed" },
-  ],
-  duration_ms: 3,
+const { values } = parseArgs({
+  options: { keep: { type: "boolean", default: false }, "data-dir": { type: "string" } },
 });
-say("drift detected: chronyd.service is failed (simulated)");
+const dir = values["data-dir"]
+  ? resolve(values["data-dir"])
+  : await mkdtemp(join(tmpdir(), "msp-lab-"));
+const children: Child[] = [];
 
-// One poll: the appliance sends a fresh nonce; the control plane signs its whole answer.
-const nonce = randomNonce();
-const now = new Date();
-const issue = (seq: number, signer = controlPlane, orderId: string = randomUUID()): Order =>
-  signDocument<Order>(
-    {
-      v: 1,
-      type: "order",
-      order_id: orderId,
-      tenant_id: TENANT,
-      appliance_id: APPLIANCE,
-      seq,
-      nonce,
-      runbook_id: "RB-SERVICE-001-crash",
-      params: { unit: "chronyd.service" },
-      tier: "L1",
-      issued_at: now.toISOString(),
-      expires_at: new Date(now.getTime() + 15 * 60_000).toISOString(),
-    },
-    signer,
+async function main(): Promise<void> {
+  say("LAB MODE: a real control plane and a real agent on this machine; the agent's checks and");
+  say("runbook executor are simulated, so nothing on this machine is changed.");
+  const data = join(dir, "control-plane");
+  const init = startChild(
+    [
+      "control-plane/src/main.ts",
+      "init",
+      "--data-dir",
+      data,
+      "--admin-token-file",
+      join(dir, "admin-token"),
+    ],
+    root,
   );
-const genuine = issue(1);
-const forged = issue(2, createSigner(generateEd25519KeyPair().privateKey));
-const replayed = issue(3, controlPlane, genuine.order_id);
-const response = signDocument<PollResponse>(
-  {
-    v: 1,
-    type: "poll_response",
+  const initCode = await new Promise((r) => init.process.once("exit", r));
+  if (initCode !== 0) throw new Error(`control-plane init failed:\n${init.output.join("\n")}`);
+  const caPem = await readFile(join(data, "tls", "ca.pem"), "utf8");
+  const token = (await readFile(join(dir, "admin-token"), "utf8")).trim();
+
+  const controlPlane = startChild(
+    [
+      "control-plane/src/main.ts",
+      "serve",
+      "--data-dir",
+      data,
+      "--port",
+      "0",
+      "--host",
+      "127.0.0.1",
+    ],
+    root,
+  );
+  children.push(controlPlane);
+  const base = (await controlPlane.waitFor(/^listening on https:\/\//)).replace(
+    "listening on ",
+    "",
+  );
+  say(`control plane (SQLite) at ${base}, data in ${data}`);
+  const admin = (path: string, body?: unknown) =>
+    httpsJson(`${base}/v1/admin${path}`, { caPem, token, body });
+
+  const site = await admin("/sites", {
     tenant_id: TENANT,
     appliance_id: APPLIANCE,
-    nonce,
-    order_seq: 3,
-    orders: [genuine, forged, replayed],
-    issued_at: now.toISOString(),
-  },
-  controlPlane,
-);
+    mac_addresses: machineMacs(),
+  });
+  if (site.status !== 201)
+    throw new Error(`site registration failed: ${JSON.stringify(site.body)}`);
+  say(`registered ${TENANT}/${APPLIANCE} with a one-time enrollment token`);
 
-const context: OrderContext = {
-  key: verificationKey(controlPlane.publicKey),
-  tenantId: TENANT,
-  applianceId: APPLIANCE,
-  nonce,
-  lastOrderSeq: 0,
-  seenOrderIds: new Set(),
-  runbooks: new Set(["RB-SERVICE-001-crash"]),
-  now,
-};
-const poll = verifyPollResponse(response, context);
-if (!poll.ok) throw new Error(`lab poll response refused: ${poll.reason}`);
-for (const verdict of poll.orders) {
-  if (verdict.ok) {
-    const { order } = verdict;
-    say(`order ${order.seq} accepted: ${order.runbook_id} ${JSON.stringify(order.params)}`);
-    record({
-      kind: "order_accepted",
-      order_id: order.order_id,
-      order_seq: order.seq,
-      runbook_id: order.runbook_id,
-      tier: order.tier,
-      order_hash: verdict.orderHash,
+  const agentDir = join(dir, "agent");
+  const config = {
+    control_plane_url: base,
+    order_signing_public_key: (
+      await readFile(join(data, "keys", "order-signing.pub.b64"), "utf8")
+    ).trim(),
+    ca_bundle_path: join(data, "tls", "ca.pem"),
+    state_dir: join(agentDir, "state"),
+    evidence_key_path: join(agentDir, "keys", "evidence-key.pem"),
+    tls_key_path: join(agentDir, "keys", "tls-key.pem"),
+    enrollment_token_path: join(agentDir, "enrollment-token"),
+    catalog_dir: root,
+    poll_interval_s: 2,
+    max_backoff_s: 5,
+  };
+  const { enrollment_token } = site.body as { enrollment_token: string };
+  await writeFileDeep(config.enrollment_token_path, enrollment_token);
+  await writeFileDeep(join(agentDir, "config.json"), JSON.stringify(config, null, 2));
+  const agent = startChild(
+    ["agent/src/main.ts", "--config", join(agentDir, "config.json"), "--lab"],
+    root,
+  );
+  children.push(agent);
+
+  const appliance = `/tenants/${TENANT}/appliances/${APPLIANCE}`;
+  const enrolled = await eventually("enrollment", async () => {
+    const res = await admin(appliance);
+    const body = res.body as { status?: string; evidence_key_fingerprint?: string };
+    return body.status === "active" ? body : undefined;
+  });
+  say(
+    `agent enrolled; evidence key fingerprint ${enrolled.evidence_key_fingerprint?.slice(0, 16)}…`,
+  );
+
+  const order = async (runbook_id: string, params: Record<string, string>) => {
+    const res = await admin(`${appliance}/orders`, { runbook_id, params, tier: "L3", ttl_s: 600 });
+    const { order_id, seq } = res.body as { order_id: string; seq: number };
+    const done = await eventually(`order ${seq}`, async () => {
+      const r = await admin(`/tenants/${TENANT}/orders/${order_id}`);
+      const b = r.body as { status: string };
+      return ["succeeded", "failed", "rejected", "expired"].includes(b.status) ? b : undefined;
     });
-    record({
-      kind: "order_result",
-      order_id: order.order_id,
-      order_seq: order.seq,
-      runbook_id: order.runbook_id,
-      outcome: "succeeded",
-      duration_ms: 12,
-    });
-  } else {
-    say(`order ${verdict.claimed?.seq ?? "?"} refused: ${verdict.reason} (${verdict.detail})`);
-    record({
-      kind: "order_rejected",
-      outcome: verdict.reason === "expired" ? "expired" : "rejected",
-      reason: verdict.reason,
-      detail: verdict.detail,
-      ...(verdict.claimed && {
-        order_id: verdict.claimed.order_id,
-        order_seq: verdict.claimed.seq,
-      }),
-    });
+    say(`order ${seq} ${runbook_id} ${JSON.stringify(params)} → ${done.status}`);
+  };
+  await order("RB-SERVICE-001-crash", { unit: "chronyd.service" });
+  await order("RB-NOPE-001-unknown", {});
+
+  const evidence = await eventually("receipted evidence", async () => {
+    const res = await admin(`${appliance}/evidence?limit=1000`);
+    const body = res.body as { bundles: EvidenceBundle[] };
+    const kinds = body.bundles.map((b) => b.event.kind);
+    return kinds.includes("order_rejected") ? body.bundles : undefined;
+  });
+  const key = verificationKey(
+    publicKeyOf(privateKeyFromPem(await readFile(config.evidence_key_path, "utf8"))),
+  );
+  const audit = { key, tenantId: TENANT, applianceId: APPLIANCE };
+  const verdict = verifyChain(evidence, audit);
+  say(
+    `auditor: ${evidence.length} bundles held by the control plane (${[...new Set(evidence.map((b) => b.event.kind))].join(", ")}); chain ${verdict.ok ? "intact from genesis" : `BROKEN: ${verdict.break.reason}`}`,
+  );
+  const rewritten = evidence.map((b) =>
+    b.seq === 2 ? { ...b, recorded_at: "2026-01-01T00:00:00Z" } : b,
+  );
+  const caught = verifyChain(rewritten, audit);
+  say(
+    `auditor: after rewriting bundle 2, ${caught.ok ? "NOT DETECTED" : `detected ${caught.break.reason} at seq ${caught.break.seq}`}`,
+  );
+  if (!verdict.ok || caught.ok) process.exitCode = 1;
+
+  if (values.keep) {
+    say("running; Ctrl-C stops both");
+    await new Promise((r) => process.once("SIGINT", r));
   }
 }
-record({
-  kind: "check_result",
-  check_id: "services",
-  status: "pass",
-  severity: "high",
-  findings: [],
-  duration_ms: 2,
-});
-say("healed: services check passes again (simulated)");
 
-// The auditor's view: verify the chain against the appliance key and the known head.
-const audit = {
-  key: verificationKey(appliance.publicKey),
-  tenantId: TENANT,
-  applianceId: APPLIANCE,
-};
-const verdict = verifyChain(journal, { ...audit, expectedHead: head });
-say(
-  `auditor: ${journal.length} bundles, chain ${verdict.ok ? "intact" : "BROKEN"}, head ${head.hash.slice(0, 16)}…`,
-);
-const tampered = journal.map((b) =>
-  b.seq === 2 ? { ...b, recorded_at: "2026-01-01T00:00:00Z" } : b,
-);
-const caught = verifyChain(tampered, { ...audit, expectedHead: head });
-say(
-  `auditor: after rewriting bundle 2, ${caught.ok ? "NOT DETECTED" : `detected ${caught.break.reason} at seq ${caught.break.seq}`}`,
-);
-if (!verdict.ok || caught.ok) process.exitCode = 1;
+async function writeFileDeep(path: string, content: string): Promise<void> {
+  await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+  await writeFile(path, content, { mode: 0o600 });
+}
+
+try {
+  await main();
+} catch (error) {
+  say(`failed: ${error instanceof Error ? error.message : String(error)}`);
+  process.exitCode = 1;
+} finally {
+  for (const child of children.reverse()) await child.stop();
+  if (!values["data-dir"]) await rm(dir, { recursive: true, force: true });
+}

@@ -4,9 +4,9 @@ import { networkInterfaces } from "node:os";
 import { createInterface } from "node:readline";
 
 /**
- * Helpers for end-to-end tests that run the real control plane and the real agent as child
- * processes (process.execPath runs their TypeScript entry points directly on Node 24). The
- * tests see both only from outside: CLI, files, HTTPS.
+ * Running the real control plane and the real agent as child processes (process.execPath runs
+ * their TypeScript entry points directly on Node 24), for the lab and the end-to-end tests,
+ * which see both only from outside: CLI, files, HTTPS.
  */
 export interface Child {
   readonly process: ChildProcess;
