@@ -17,11 +17,10 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
-import { build } from "esbuild";
 import { createSigner, generateEd25519KeyPair } from "#protocol";
 import { openJournal } from "../agent/src/index.ts";
 import { createAgentWorld } from "../agent/src/testing/fixture.ts";
-import { AGENT_NODE_FLAGS, buildAgent } from "../scripts/build-agent.ts";
+import { AGENT_NODE_FLAGS, buildAgent, bundleAgentEntry } from "../scripts/build-agent.ts";
 
 const FLAGS = process.env.BENCH_NODE_FLAGS
   ? process.env.BENCH_NODE_FLAGS.split(/\s+/).filter(Boolean)
@@ -80,20 +79,7 @@ async function outageRun() {
     settings: { poll_interval_s: 60, poll_jitter: 0.1, evidence_batch_max: 500 },
   });
   const childFile = join(dir, "agent-core-child.mjs");
-  await build({
-    entryPoints: [join(import.meta.dirname, "agent-core-child.ts")],
-    outfile: childFile,
-    bundle: true,
-    platform: "node",
-    format: "esm",
-    target: "node24",
-    minify: true,
-    keepNames: true,
-    logLevel: "warning",
-    banner: {
-      js: "import { createRequire as __r } from 'node:module'; const require = __r(import.meta.url);",
-    },
-  });
+  await bundleAgentEntry(join(import.meta.dirname, "agent-core-child.ts"), childFile);
   const child = spawn(
     process.execPath,
     [...FLAGS, childFile, world.configPath, world.config.ca_bundle_path],

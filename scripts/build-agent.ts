@@ -19,9 +19,10 @@ export const AGENT_NODE_FLAGS = [
   "--optimize-for-size",
 ] as const;
 
-export async function buildAgent(outfile = join(root, "agent", "dist", "agent.mjs")) {
+/** Bundles one agent entry point the way the appliance runs it (the bench bundles its child too). */
+export function bundleAgentEntry(entry: string, outfile: string) {
   return build({
-    entryPoints: [join(root, "agent", "src", "main.ts")],
+    entryPoints: [entry],
     outfile,
     bundle: true,
     platform: "node",
@@ -37,6 +38,10 @@ export async function buildAgent(outfile = join(root, "agent", "dist", "agent.mj
       js: "import { createRequire as __agentRequire } from 'node:module'; const require = __agentRequire(import.meta.url);",
     },
   });
+}
+
+export function buildAgent(outfile = join(root, "agent", "dist", "agent.mjs")) {
+  return bundleAgentEntry(join(root, "agent", "src", "main.ts"), outfile);
 }
 
 if (import.meta.main) {
