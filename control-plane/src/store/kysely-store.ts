@@ -167,20 +167,20 @@ export class KyselyStore implements Store {
     return rows.map(toAppliance);
   }
 
-  async findByTokenHash(tokenHash: string) {
-    const row = await this.#db
-      .selectFrom("appliances")
-      .selectAll()
-      .where("token_hash", "=", tokenHash)
-      .executeTakeFirst();
-    return row ? toAppliance(row) : undefined;
+  findByTokenHash(tokenHash: string) {
+    return this.#applianceWhere("token_hash", tokenHash);
   }
 
-  async findByCertFingerprint(fingerprint: string) {
+  findByCertFingerprint(fingerprint: string) {
+    return this.#applianceWhere("cert_fingerprint", fingerprint);
+  }
+
+  /** The one appliance whose unique credential column holds `value`. */
+  async #applianceWhere(column: "token_hash" | "cert_fingerprint", value: string) {
     const row = await this.#db
       .selectFrom("appliances")
       .selectAll()
-      .where("cert_fingerprint", "=", fingerprint)
+      .where(column, "=", value)
       .executeTakeFirst();
     return row ? toAppliance(row) : undefined;
   }
@@ -524,20 +524,19 @@ export class KyselyStore implements Store {
     return true;
   }
 
-  async getOperatorByName(username: string) {
-    const row = await this.#db
-      .selectFrom("operators")
-      .selectAll()
-      .where("username", "=", username)
-      .executeTakeFirst();
-    return row ? toOperator(row) : undefined;
+  getOperatorByName(username: string) {
+    return this.#operatorWhere("username", username);
   }
 
-  async getOperator(operatorId: string) {
+  getOperator(operatorId: string) {
+    return this.#operatorWhere("operator_id", operatorId);
+  }
+
+  async #operatorWhere(column: "username" | "operator_id", value: string) {
     const row = await this.#db
       .selectFrom("operators")
       .selectAll()
-      .where("operator_id", "=", operatorId)
+      .where(column, "=", value)
       .executeTakeFirst();
     return row ? toOperator(row) : undefined;
   }
