@@ -66,7 +66,7 @@ export {
   todayUtc,
 } from "./lint-catalog.ts";
 export { checkOrderParams, runbookParamsSchema } from "./order-params.ts";
-export { PARAM_KINDS, ParamKind } from "./param-kinds.ts";
+export { PARAM_KINDS, ParamKind, SystemdUnitName } from "./param-kinds.ts";
 export { CATALOG_PATHS } from "./read-files.ts";
 export {
   isParamRef,

@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { isAbsolute } from "node:path";
 import { z } from "zod";
+import { DRIFT_CHECK_IDS, SystemdUnitName } from "#catalog";
 import { Ed25519PublicKeyBase64 } from "#protocol";
 import { AgentError } from "./errors.ts";
 
@@ -8,6 +9,74 @@ const AbsolutePath = z
   .string()
   .min(1)
   .refine(isAbsolute, "use an absolute path, for example /var/lib/compliance-agent");
+
+const WEEKDAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"] as const;
+
+/** A short identifier of the host: a backup job, a LUKS mapping name. */
+const HostName = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$/, "use letters, digits, '.', '_', '@' or '-'");
+
+/**
+ * When disruptive runbooks (a rebuild, a reboot) may run, in the clinic's own time zone. Without
+ * a window they are never run automatically: each is recorded as deferred.
+ */
+export const MaintenanceWindow = z.strictObject({
+  days: z.array(z.enum(WEEKDAYS)).min(1),
+  /** Local start time, 24-hour HH:MM. */
+  start: z.string().regex(/^(?:[01]\d|2[0-3]):[0-5]\d$/, "use 24-hour HH:MM, for example 02:00"),
+  duration_minutes: z
+    .int()
+    .min(15)
+    .max(24 * 60),
+  /** IANA time zone of the clinic, for example America/Chicago. */
+  time_zone: z.string().refine(isTimeZone, "use an IANA time zone such as America/Chicago"),
+});
+export type MaintenanceWindow = z.infer<typeof MaintenanceWindow>;
+
+function isTimeZone(zone: string): boolean {
+  try {
+    new Intl.DateTimeFormat("en", { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * What this appliance is expected to be. Thresholds (patch age, backup age, retention) come from
+ * the baseline in catalog_dir; these are the facts only the appliance's own configuration knows.
+ */
+export const ExpectedHost = z.strictObject({
+  /** The system the control plane expects (/nix/store/…-nixos-system-…); absent: not compared. */
+  expected_system: z
+    .string()
+    .regex(
+      /^\/nix\/store\/[0-9a-z]{32}-[^/]+$/,
+      "use a Nix store path such as /nix/store/<hash>-nixos-system-<name>",
+    )
+    .optional(),
+  /** Units that must be active; absent: the baseline's critical-units-running list. */
+  critical_services: z.array(SystemdUnitName).optional(),
+  /** Backup jobs (services.restic.backups.<name>) whose freshness and test restores are checked. */
+  backup_jobs: z.array(HostName).default([]),
+  /** LUKS mappings (/dev/mapper/<name>) that must be open. */
+  luks_volumes: z.array(HostName).default([]),
+  /** The baseline nftables ruleset of this generation, as `nft -j list ruleset` JSON. */
+  firewall_ruleset_path: AbsolutePath.optional(),
+});
+export type ExpectedHost = z.infer<typeof ExpectedHost>;
+
+/** How the healer may act. Audit: detect and record, never change the host. */
+export const HealingPolicy = z.strictObject({
+  mode: z.enum(["enforce", "audit"]).default("enforce"),
+  /** Checks whose drift is recorded but never healed, whatever the mode. */
+  audit_only_checks: z.array(z.enum(DRIFT_CHECK_IDS)).default([]),
+  maintenance_window: MaintenanceWindow.optional(),
+  /** How often the six checks run. */
+  check_interval_s: z.int().min(10).max(86_400).default(300),
+});
+export type HealingPolicy = z.infer<typeof HealingPolicy>;
 
 /**
  * The agent's one config file (JSON, written by the NixOS module). Strict: an unknown field is an
@@ -56,6 +125,8 @@ export const AgentConfig = z.strictObject({
   journal_max_mb: z.number().min(0.1).max(1_048_576).default(1024),
   /** SIGTERM/SIGINT: the current step may take this long before the agent exits anyway. */
   shutdown_timeout_s: z.int().min(1).max(300).default(20),
+  host: ExpectedHost.default({ backup_jobs: [], luks_volumes: [] }),
+  healing: HealingPolicy.default({ mode: "enforce", audit_only_checks: [], check_interval_s: 300 }),
 });
 export type AgentConfig = z.infer<typeof AgentConfig>;
 
