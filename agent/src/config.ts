@@ -103,6 +103,11 @@ export const AgentConfig = z.strictObject({
    * no order can run (each is refused as unknown_runbook).
    */
   catalog_dir: AbsolutePath.optional(),
+  /**
+   * UNIX socket of the privileged helper (a separate root service that accepts only allowlisted
+   * actions). Absent: the agent changes nothing that needs root, and says so in evidence.
+   */
+  privileged_socket_path: AbsolutePath.optional(),
   /** File holding the one-time enrollment token, if one was provisioned. */
   enrollment_token_path: AbsolutePath.optional(),
   /**
