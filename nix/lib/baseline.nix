@@ -32,7 +32,7 @@ in
     root-password-locked = "nixos";
     sudo-reauthenticates = "nixos";
     unique-user-ids = "alert-only";
-    emergency-access-account = "module";
+    emergency-access-account = "nixos";
     login-failure-alert = "module";
     ssh-modern-crypto = "nixos";
     agent-tls-min-version = "module";
@@ -60,12 +60,14 @@ in
     cpu-load-max = "module";
   };
 
-  # b: the rendered baseline JSON; backupJobs: restic job names; timeServers: NTS servers.
+  # b: the rendered baseline JSON; backupJobs: restic job names; timeServers: NTS servers;
+  # breakglassKeys: SSH keys of the emergency account (held by the MSP under two-person control).
   settings =
     {
       b,
       backupJobs,
       timeServers,
+      breakglassKeys,
     }:
     let
       t = b.toggles;
@@ -102,7 +104,22 @@ in
       networking.nftables.enable = true;
 
       users.mutableUsers = t.users-declarative;
-      users.users.root.hashedPassword = t.root-password-locked;
+      users.users = {
+        root.hashedPassword = t.root-password-locked;
+      }
+      // (
+        if breakglassKeys == [ ] then
+          { }
+        else
+          {
+            # Key-only login; its sudo password is set by the site (hashedPasswordFile).
+            ${t.emergency-access-account} = {
+              isNormalUser = true;
+              extraGroups = [ "wheel" ];
+              openssh.authorizedKeys.keys = breakglassKeys;
+            };
+          }
+      );
       security.sudo.wheelNeedsPassword = t.sudo-reauthenticates;
       security.sudo.execWheelOnly = t.sudo-reauthenticates;
 

@@ -26,6 +26,7 @@
   requestTimeout = 30;
   stepTimeout = 300;
   shutdownTimeout = 20;
+  breakglassKeys = [ ];
   timeServers = [
     "time.cloudflare.com"
     "nts.netnod.se"
