@@ -9,10 +9,10 @@ const tmp = tempDir("nix-bundles-");
 afterAll(tmp.remove);
 
 describe("the committed bundles the flake builds from", () => {
-  it.each(COMMITTED_BUNDLES)("$committed is what its sources build to", async (bundle) => {
+  it.each(COMMITTED_BUNDLES)("$name is what its sources build to", async (bundle) => {
     const fresh = join(tmp.dir, "fresh.mjs");
     await bundleAgentEntry(bundle.entry, fresh);
     const same = readFileSync(fresh).equals(readFileSync(bundle.committed));
-    expect(same, `${bundle.committed} is stale: run ${bundle.refresh} and commit it`).toBe(true);
+    expect(same, `${bundle.name} is stale: run ${bundle.refresh} and commit it`).toBe(true);
   });
 });

@@ -12,11 +12,13 @@ const root = join(import.meta.dirname, "..", "..");
 
 export const COMMITTED_BUNDLES = [
   {
+    name: "agent/dist/agent.mjs",
     entry: join(root, "agent", "src", "main.ts"),
     committed: join(root, "agent", "dist", "agent.mjs"),
     refresh: "npm run build:agent",
   },
   {
+    name: "nix/tests/dist/scenario-control-plane.mjs",
     entry: join(root, "nix", "tests", "scenario-control-plane.ts"),
     committed: join(root, "nix", "tests", "dist", "scenario-control-plane.mjs"),
     refresh: "npm run nix:vm-driver",
