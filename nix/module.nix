@@ -406,10 +406,17 @@ in
     {
       assertions =
         own.assertions settings
-        ++ map (job: {
-          assertion = config.services.restic.backups ? ${job};
-          message = "services.compliance-agent.backupJobs names ${job}, but services.restic.backups.${job} is not defined.";
-        }) cfg.backupJobs
+        ++ map (
+          job:
+          let
+            # The baseline's schedule creates the job's attribute either way: ask for a repository.
+            backup = config.services.restic.backups.${job} or { };
+          in
+          {
+            assertion = (backup.repository or null) != null || (backup.repositoryFile or null) != null;
+            message = "services.compliance-agent.backupJobs names ${job}, but services.restic.backups.${job} has no repository (or repositoryFile).";
+          }
+        ) cfg.backupJobs
         ++ map (volume: {
           assertion = config.boot.initrd.luks.devices ? ${volume};
           message = "services.compliance-agent.expectedLuksVolumes names ${volume}, but boot.initrd.luks.devices.${volume} is not defined.";
