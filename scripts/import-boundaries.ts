@@ -18,7 +18,7 @@ export const ALLOWED_AREA_IMPORTS: Readonly<Record<string, readonly string[] | "
   e2e: ["protocol", "scripts"],
   bench: "any",
   scripts: "any",
-  nix: ["protocol", "catalog"],
+  nix: ["protocol", "catalog", "agent", "scripts"],
 };
 
 /** The only packages protocol/'s shipped (non-test) code may use: it does no I/O. */

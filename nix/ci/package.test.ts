@@ -1,0 +1,69 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { privateKeyFromSeed, publicKeyOf, publicKeyToBase64 } from "#protocol";
+import { parseConfig } from "../../agent/src/config.ts";
+import { AGENT_NODE_FLAGS } from "../../scripts/build-agent.ts";
+import { TEST_ORDER_KEY_SEED } from "../tests/scenario-control-plane.ts";
+import { NIX_DIR, REPO_ROOT, renderAppliance, run, tempDir } from "./tools.ts";
+
+describe("packages.compliance-agent", () => {
+  it("the wrapper's flags let the agent run under MemoryDenyWriteExecute, and the check can fail", () => {
+    // PR_SET_MDWE (Linux 6.3+) is the kernel's form of the unit's MemoryDenyWriteExecute=yes;
+    // python3 sets it, then execs Node on the committed bundle the package wraps. (Not on the
+    // .ts sources: Node strips types with WebAssembly, which --jitless turns off.)
+    const mdwe = (flags: readonly string[]) =>
+      run([
+        "python3",
+        "-c",
+        "import ctypes, os, sys\n" +
+          "libc = ctypes.CDLL(None, use_errno=True)\n" +
+          "if libc.prctl(65, 1, 0, 0, 0) != 0: sys.exit(77)\n" +
+          "os.execv(sys.argv[1], sys.argv[1:])",
+        process.execPath,
+        ...flags,
+        join(REPO_ROOT, "agent", "dist", "agent.mjs"),
+        "--help",
+      ]);
+    const jitless = mdwe(AGENT_NODE_FLAGS);
+    if (jitless.code === 77) throw new Error("this kernel has no PR_SET_MDWE (Linux 6.3+ needed)");
+    expect(jitless.stdout).toMatch(/^compliance-agent /);
+    expect(jitless.code).toBe(0);
+    // Without --jitless V8 needs W+X memory and aborts: the flag is what makes the setting safe.
+    const jit = mdwe(AGENT_NODE_FLAGS.filter((f) => f !== "--jitless"));
+    expect(jit.code).not.toBe(0);
+  });
+});
+
+describe("the example site and the VM tests", () => {
+  it("the example site (nix/sites/example.json) renders with no failed assertion", () => {
+    const site = JSON.parse(readFileSync(join(NIX_DIR, "sites", "example.json"), "utf8"));
+    const tmp = tempDir("nix-site-");
+    const rendered = renderAppliance({
+      siteId: site.siteId,
+      controlPlaneUrl: site.controlPlaneUrl,
+      controlPlanePublicKey: site.controlPlanePublicKey,
+      caFile: "/nix/store/00000000000000000000000000000000-example-ca.pem",
+      egressAllowlist: site.egressAllowlist,
+      firewall: { enable: true, managementNetworks: site.managementNetworks },
+      maintenanceWindow: { ...site.maintenanceWindow, timeZone: site.timeZone },
+      backupJobs: [site.backup.job],
+      mode: site.mode,
+      agentExecutable:
+        "/nix/store/00000000000000000000000000000000-compliance-agent/bin/compliance-agent",
+      configFile: "/nix/store/00000000000000000000000000000000-config.json",
+      catalogDir: "/nix/store/00000000000000000000000000000000-compliance-agent/share/catalog",
+      helperPath: ["/run/current-system/sw/bin"],
+      firewallRulesetPath: null,
+    });
+    tmp.remove();
+    expect(rendered.failedAssertions).toEqual([]);
+    expect(parseConfig(JSON.parse(rendered.configJson)).healing.mode).toBe("audit");
+  });
+
+  it("the VM tests pin the public half of the scenario control plane's test key", () => {
+    const nix = readFileSync(join(NIX_DIR, "tests", "appliance-scenarios.nix"), "utf8");
+    const key = publicKeyToBase64(publicKeyOf(privateKeyFromSeed(TEST_ORDER_KEY_SEED)));
+    expect(nix).toContain(`testOrderPublicKey = "${key}";`);
+  });
+});

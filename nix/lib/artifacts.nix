@@ -1,0 +1,53 @@
+# Everything the module deploys that CI can check, from one set of resolved settings: the
+# module's option values plus the store paths it resolved (agentExecutable, configFile,
+# catalogDir, helperPath, firewallRulesetPath). The module and nix/ci/render.nix both call this.
+s:
+let
+  units = import ./units.nix;
+  agentConfig = import ./agent-config.nix;
+  # The agent itself may reach only these allowlist entries; NTP, backups and the Nix cache are
+  # for other units (chronyd, restic), so the agent's own unit denies them.
+  agentPurposes = [
+    "control-plane"
+    "worm"
+    "dns"
+  ];
+  agentAddresses = map (e: e.address) (
+    builtins.filter (e: builtins.elem e.purpose agentPurposes) s.egressAllowlist
+  );
+  execStart = [ s.agentExecutable ];
+  privilegedSocketPath = if s.privilegedHelper.enable then units.socketPath else null;
+in
+{
+  config = agentConfig (s // { inherit privilegedSocketPath; });
+  ruleset = import ./nftables.nix s;
+  inherit agentAddresses;
+  units = {
+    "compliance-agent.service" = units.agent {
+      inherit execStart;
+      inherit (s)
+        configFile
+        stateDir
+        siteId
+        stepTimeout
+        shutdownTimeout
+        enrollmentTokenFile
+        ;
+      allowedAddresses = agentAddresses;
+    };
+  }
+  // (
+    if s.privilegedHelper.enable then
+      {
+        "compliance-agent-privileged.socket" = units.helperSocket;
+        "compliance-agent-privileged.service" = units.helper {
+          inherit execStart;
+          inherit (s) configFile;
+          path = s.helperPath;
+        };
+      }
+    else
+      { }
+  );
+  renderUnit = units.render;
+}
