@@ -12,7 +12,7 @@ import { ComponentArgsError } from "./errors.ts";
  */
 export const NAMESPACE = "msp";
 
-const json = (schema: z.ZodType) =>
+const json = <T extends z.ZodType>(schema: T) =>
   z.preprocess((v) => {
     if (typeof v !== "string") return v;
     try {
@@ -21,7 +21,7 @@ const json = (schema: z.ZodType) =>
       return v;
     }
   }, schema);
-const int = (schema: z.ZodInt) =>
+const int = <T extends z.ZodInt>(schema: T) =>
   z.preprocess((v) => (typeof v === "string" && /^-?\d+$/.test(v) ? Number(v) : v), schema);
 
 const Hostname = z

@@ -4,7 +4,8 @@ import type * as pulumi from "@pulumi/pulumi";
  * The dynamic provider behind ApplianceEnrollment: a site registration in the control plane's
  * admin API. Pulumi serializes this object's closure into the state and runs it later in its
  * own process (PITFALLS: closure serialization is fragile), so it stays a plain object whose
- * methods capture only the small functions of this file and load Node built-ins inside. The
+ * methods capture only the small functions of this file and take Node built-ins from
+ * `process.getBuiltinModule` inside (no module import for the serializer to chase). The
  * admin token is read from the environment in every call and never becomes an input, an
  * output or part of the serialized closure; the enrollment token is made here, sent only as
  * its SHA-256, and returned as a secret output (`additionalSecretOutputs`).
@@ -48,8 +49,8 @@ async function adminCall(
   path: string,
   body?: unknown,
 ): Promise<AdminAnswer> {
-  const https = await import("node:https");
-  const fs = await import("node:fs");
+  const https = process.getBuiltinModule("node:https");
+  const fs = process.getBuiltinModule("node:fs");
   const file = process.env.MSP_ADMIN_TOKEN_FILE;
   const token = process.env.MSP_ADMIN_TOKEN ?? (file ? fs.readFileSync(file, "utf8").trim() : "");
   if (!token) {
@@ -106,7 +107,7 @@ function appliancePath(inputs: { readonly tenantId: string; readonly applianceId
 
 /** A 256-bit one-time token and its SHA-256 (hex), which is all the control plane keeps. */
 async function newToken(): Promise<{ token: string; sha256: string }> {
-  const crypto = await import("node:crypto");
+  const crypto = process.getBuiltinModule("node:crypto");
   const token = crypto.randomBytes(32).toString("base64url");
   return { token, sha256: crypto.createHash("sha256").update(token, "utf8").digest("hex") };
 }
