@@ -8,9 +8,9 @@ import {
   one,
   type Recorded,
   recordResources,
+  resolvedValue,
   settled,
   unwrap,
-  valueOf,
 } from "./testing/mocks.ts";
 
 /**
@@ -248,7 +248,7 @@ describe("ApplianceEnrollment", () => {
 describe("stack outputs", () => {
   it("gives the operator what the docs promise", async () => {
     const plain = Object.fromEntries(
-      await Promise.all(Object.entries(outputs).map(async ([k, o]) => [k, await valueOf(o)])),
+      await Promise.all(Object.entries(outputs).map(async ([k, o]) => [k, await resolvedValue(o)])),
     );
     expect(plain).toMatchObject({
       clientName: "Riverside Family Clinic",

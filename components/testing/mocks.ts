@@ -193,13 +193,13 @@ export function isWireSecret(value: unknown): boolean {
 }
 
 /** The value of an output (mocks run in update mode, so it resolves). */
-export function valueOf<T>(output: pulumi.Output<T>): Promise<T> {
+export function resolvedValue<T>(output: pulumi.Output<T>): Promise<T> {
   return new Promise((resolve) => output.apply((v) => resolve(v)));
 }
 
 /** Waits until the registrations of a program have all reached the mock monitor. */
 export async function settled(outputs: Record<string, pulumi.Output<unknown>>): Promise<void> {
-  await Promise.all(Object.values(outputs).map((o) => valueOf(o)));
+  await Promise.all(Object.values(outputs).map((o) => resolvedValue(o)));
 }
 
 export function one(recorded: readonly Recorded[], type: string, name?: string): Recorded {
