@@ -28,6 +28,7 @@ function centralStack(config: CentralStackConfig) {
     controlPlaneCaCertificate: host.caCertificatePem,
     orderSigningPublicKey: host.orderSigningPublicKey,
     controlPlaneIpv4: host.ipv4,
+    controlPlaneServerId: host.serverId,
   };
 }
 

@@ -16,6 +16,8 @@ export interface Recorded {
   /** As sent to the engine: a secret input appears wrapped in Pulumi's secret signature. */
   readonly wireInputs: Record<string, unknown>;
   readonly urn: string;
+  /** The id the mock gave it (numbers as text for hcloud, as the provider returns them). */
+  readonly id: string;
   readonly parentUrn: string;
   readonly additionalSecretOutputs: readonly string[];
 }
@@ -88,16 +90,17 @@ const NUMERIC_IDS = new Set([
 /** Sets the mocks for `stack` and returns the live list the program fills. */
 export async function recordResources(stack: string): Promise<Recorded[]> {
   const recorded: Recorded[] = [];
-  const seen = new Map<string, Record<string, unknown>>();
+  const seen = new Map<string, { inputs: Record<string, unknown>; id: string }>();
   let counter = 0;
   await pulumi.runtime.setMocks(
     {
       newResource(args) {
         counter++;
         const inputs = args.inputs as Record<string, unknown>;
-        seen.set(`${args.type}::${args.name}`, inputs);
+        const id = NUMERIC_IDS.has(args.type) ? String(1000 + counter) : `${args.name}-id`;
+        seen.set(`${args.type}::${args.name}`, { inputs, id });
         return {
-          id: NUMERIC_IDS.has(args.type) ? String(1000 + counter) : `${args.name}-id`,
+          id,
           state: { ...inputs, ...computed(args.type, args.name, inputs) },
         };
       },
@@ -130,7 +133,8 @@ export async function recordResources(stack: string): Promise<Recorded[]> {
         recorded.push({
           type: req.getType(),
           name: req.getName(),
-          inputs: seen.get(`${req.getType()}::${req.getName()}`) ?? {},
+          inputs: seen.get(`${req.getType()}::${req.getName()}`)?.inputs ?? {},
+          id: seen.get(`${req.getType()}::${req.getName()}`)?.id ?? "",
           wireInputs: req.getObject().toJavaScript() as Record<string, unknown>,
           urn: res.getUrn(),
           parentUrn: req.getParent(),
@@ -150,7 +154,8 @@ export async function recordResources(stack: string): Promise<Recorded[]> {
         recorded.push({
           type: req.getType(),
           name: req.getName(),
-          inputs: seen.get(`${req.getType()}::${req.getName()}`) ?? {},
+          inputs: seen.get(`${req.getType()}::${req.getName()}`)?.inputs ?? {},
+          id: seen.get(`${req.getType()}::${req.getName()}`)?.id ?? "",
           wireInputs: req.getProperties().toJavaScript() as Record<string, unknown>,
           urn: res.getUrn(),
           parentUrn: req.getParent(),
