@@ -66,7 +66,10 @@ export class EvidenceVault extends pulumi.ComponentResource {
     // Access logs: a plain bucket (SSE-S3, which log delivery requires), public access blocked.
     const logs = new aws.s3.Bucket(
       `${name}-access-logs`,
-      { bucketPrefix: `msp-${a.tenantId}-logs-`, tags },
+      {
+        bucketPrefix: `msp-${a.tenantId}-logs-`,
+        tags: { ...tags, "msp:purpose": "evidence-access-logs" },
+      },
       parent,
     );
     const logsPab = new aws.s3.BucketPublicAccessBlock(

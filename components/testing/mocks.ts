@@ -20,6 +20,8 @@ export interface Recorded {
   readonly id: string;
   readonly parentUrn: string;
   readonly additionalSecretOutputs: readonly string[];
+  /** Input name → URNs of the resources that input's value came from. */
+  readonly propertyDependencies: Readonly<Record<string, readonly string[]>>;
 }
 
 export const CENTRAL_OUTPUTS = {
@@ -139,6 +141,7 @@ export async function recordResources(stack: string): Promise<Recorded[]> {
           urn: res.getUrn(),
           parentUrn: req.getParent(),
           additionalSecretOutputs: req.getAdditionalsecretoutputsList(),
+          propertyDependencies: dependenciesOf(req),
         });
       }
       cb(err, res);
@@ -160,6 +163,7 @@ export async function recordResources(stack: string): Promise<Recorded[]> {
           urn: res.getUrn(),
           parentUrn: req.getParent(),
           additionalSecretOutputs: [],
+          propertyDependencies: {},
         });
       }
       cb(err, res);
@@ -180,6 +184,17 @@ interface RegisterRequest {
   getParent(): string;
   getObject(): { toJavaScript(): unknown };
   getAdditionalsecretoutputsList(): string[];
+  getPropertydependenciesMap(): {
+    forEach(fn: (value: { getUrnsList(): string[] }, key: string) => void): void;
+  };
+}
+
+function dependenciesOf(req: RegisterRequest): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  req.getPropertydependenciesMap().forEach((value, key) => {
+    out[key] = value.getUrnsList();
+  });
+  return out;
 }
 
 /** Pulumi's wire signature of a secret value. */
@@ -203,8 +218,26 @@ export function resolvedValue<T>(output: pulumi.Output<T>): Promise<T> {
 }
 
 /** Waits until the registrations of a program have all reached the mock monitor. */
-export async function settled(outputs: Record<string, pulumi.Output<unknown>>): Promise<void> {
-  await Promise.all(Object.values(outputs).map((o) => resolvedValue(o)));
+export async function settled(
+  outputs: Record<string, pulumi.Output<unknown>>,
+  timeoutMs = 10_000,
+): Promise<void> {
+  // A failed registration leaves its outputs unresolved for ever: fail fast instead of hanging.
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(
+          new Error(`stack outputs unresolved after ${timeoutMs} ms (a registration failed?)`),
+        ),
+      timeoutMs,
+    );
+  });
+  try {
+    await Promise.race([Promise.all(Object.values(outputs).map((o) => resolvedValue(o))), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 export function one(recorded: readonly Recorded[], type: string, name?: string): Recorded {
