@@ -2,6 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, describe, expect, it } from "vitest";
 import { DESTRUCTIVE_ACTIONS, type PolicyDocument } from "./evidence-vault/policies.ts";
 import { runProgram } from "./program.ts";
+import { TENANT_CONFIG } from "./testing/configs.ts";
 import {
   CENTRAL_OUTPUTS,
   isWireSecret,
@@ -20,13 +21,9 @@ import {
  */
 const CANARY = "admin-token-canary-0123456789";
 const config = {
-  "msp:kind": "tenant",
-  "msp:clientName": "Riverside Family Clinic",
-  "msp:clientSlug": "riverside",
+  ...TENANT_CONFIG,
+  // two MACs, out of order: the registration sorts them
   "msp:applianceMacs": '["52:54:00:12:34:57","52:54:00:12:34:56"]',
-  "msp:dnsZone": "clinics.example.net",
-  "msp:cloudflareZoneId": "0123456789abcdef0123456789abcdef",
-  "msp:centralStack": "organization/msp-compliance/central",
 };
 
 let recorded: Recorded[];

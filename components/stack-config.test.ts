@@ -1,26 +1,15 @@
 import { describe, expect, it } from "vitest";
 import { ComponentArgsError } from "./errors.ts";
 import { parseStackConfig } from "./stack-config.ts";
+import { CENTRAL_CONFIG, TENANT_CONFIG } from "./testing/configs.ts";
 
 const tenant = {
-  "msp:kind": "tenant",
-  "msp:clientName": "Riverside Family Clinic",
-  "msp:clientSlug": "riverside",
-  "msp:applianceMacs": '["52:54:00:12:34:56"]',
-  "msp:dnsZone": "clinics.example.net",
-  "msp:cloudflareZoneId": "0123456789abcdef0123456789abcdef",
-  "msp:centralStack": "organization/msp-compliance/central",
+  ...TENANT_CONFIG,
   "aws:region": "us-east-2", // a provider's key: not ours to judge
 };
 const central = {
-  "msp:kind": "central",
-  "msp:hostname": "cp.example.net",
-  "msp:cloudflareZoneId": "fedcba9876543210fedcba9876543210",
-  "msp:tenantDnsZone": "clinics.example.net",
+  ...CENTRAL_CONFIG,
   "msp:adminCidrs": '["203.0.113.7/32","2001:db8::/48"]',
-  "msp:sshPublicKeys": '["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExample ops@msp"]',
-  "msp:releaseUrl": "https://downloads.example.net/msp-control-plane-0.1.0.tar.gz",
-  "msp:releaseSha256": "a".repeat(64),
   "hcloud:token": "secret",
 };
 

@@ -7,6 +7,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { runProgram } from "../program.ts";
+import { CENTRAL_CONFIG } from "../testing/configs.ts";
 import {
   isWireSecret,
   one,
@@ -20,16 +21,7 @@ import { CONTROL_PLANE_CONFIG, INSTALL_DIR, SYSTEMD_UNIT } from "./cloud-init.ts
 import { rawEd25519PublicKeyBase64 } from "./index.ts";
 
 /** The central stack under Pulumi's mocks, and its cloud-init checked against the real tools. */
-const config = {
-  "msp:kind": "central",
-  "msp:hostname": "cp.example.net",
-  "msp:cloudflareZoneId": "fedcba9876543210fedcba9876543210",
-  "msp:tenantDnsZone": "clinics.example.net",
-  "msp:adminCidrs": '["203.0.113.7/32"]',
-  "msp:sshPublicKeys": '["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExample ops@msp"]',
-  "msp:releaseUrl": "https://downloads.example.net/msp-control-plane-0.1.0.tar.gz",
-  "msp:releaseSha256": "ab".repeat(32),
-};
+const config = CENTRAL_CONFIG;
 const root = resolve(import.meta.dirname, "..", "..");
 
 let recorded: Recorded[];

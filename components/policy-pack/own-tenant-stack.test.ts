@@ -1,19 +1,12 @@
 import { describe, expect, it } from "vitest";
+import { TENANT_CONFIG } from "../testing/configs.ts";
 import { isEvidenceBucket } from "./policies/evidence-buckets.ts";
 import { build, runPack } from "./testing.ts";
 
 /** The tenant stack passes the platform's own policy pack; without a protection it fails. */
 describe("the policy pack on the tenant stack", () => {
   it("passes the tenant stack, and fails it when a protection is taken away", async () => {
-    const resources = await build("riverside", {
-      "msp:kind": "tenant",
-      "msp:clientName": "Riverside Family Clinic",
-      "msp:clientSlug": "riverside",
-      "msp:applianceMacs": '["52:54:00:12:34:56"]',
-      "msp:dnsZone": "clinics.example.net",
-      "msp:cloudflareZoneId": "0123456789abcdef0123456789abcdef",
-      "msp:centralStack": "organization/msp-compliance/central",
-    });
+    const resources = await build("riverside", TENANT_CONFIG);
     expect(resources.filter(isEvidenceBucket)).toHaveLength(1);
     expect(runPack(resources)).toEqual([]);
 

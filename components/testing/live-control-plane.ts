@@ -84,15 +84,12 @@ export async function startControlPlane(): Promise<LiveControlPlane> {
   };
 }
 
-/** An ECDSA P-256 tenant CA made by OpenSSL (the shape TenantPki makes with the tls provider). */
-export function opensslTenantCa(dir: string, name: string): { certPem: string; keyPem: string } {
-  const key = join(dir, `${name}.key`);
-  const cert = join(dir, `${name}.pem`);
-  execFileSync(
+/** `openssl req -new` with a new ECDSA P-256 key written to `keyFile`; returns stdout. */
+function p256Request(keyFile: string, extra: readonly string[]): string {
+  return execFileSync(
     "openssl",
     [
       "req",
-      "-x509",
       "-new",
       "-newkey",
       "ec",
@@ -100,20 +97,30 @@ export function opensslTenantCa(dir: string, name: string): { certPem: string; k
       "ec_paramgen_curve:prime256v1",
       "-nodes",
       "-keyout",
-      key,
-      "-out",
-      cert,
-      "-days",
-      "30",
-      "-subj",
-      `/CN=${name} tenant CA`,
-      "-addext",
-      "basicConstraints=critical,CA:TRUE",
-      "-addext",
-      "keyUsage=critical,keyCertSign,cRLSign",
+      keyFile,
+      ...extra,
     ],
-    { stdio: "ignore" },
+    { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] },
   );
+}
+
+/** An ECDSA P-256 tenant CA made by OpenSSL (the shape TenantPki makes with the tls provider). */
+export function opensslTenantCa(dir: string, name: string): { certPem: string; keyPem: string } {
+  const key = join(dir, `${name}.key`);
+  const cert = join(dir, `${name}.pem`);
+  p256Request(key, [
+    "-x509",
+    "-out",
+    cert,
+    "-days",
+    "30",
+    "-subj",
+    `/CN=${name} tenant CA`,
+    "-addext",
+    "basicConstraints=critical,CA:TRUE",
+    "-addext",
+    "keyUsage=critical,keyCertSign,cRLSign",
+  ]);
   return { certPem: readFileSync(cert, "utf8"), keyPem: readFileSync(key, "utf8") };
 }
 
@@ -128,23 +135,7 @@ export async function enrollAs(
 ): Promise<{ http: number; status: unknown }> {
   const { generateEd25519KeyPair, keyId, publicKeyToBase64 } = await import("#protocol");
   const key = join(cp.dir, `csr-${Date.now()}-${Math.random()}.key`);
-  const csr = execFileSync(
-    "openssl",
-    [
-      "req",
-      "-new",
-      "-newkey",
-      "ec",
-      "-pkeyopt",
-      "ec_paramgen_curve:prime256v1",
-      "-nodes",
-      "-keyout",
-      key,
-      "-subj",
-      "/CN=appliance",
-    ],
-    { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] },
-  );
+  const csr = p256Request(key, ["-subj", "/CN=appliance"]);
   const evidence = generateEd25519KeyPair();
   const body = JSON.stringify({
     v: 1,

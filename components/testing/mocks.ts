@@ -122,66 +122,59 @@ export async function recordResources(stack: string): Promise<Recorded[]> {
     false,
   );
   // The mock monitor knows each registration's parent; record it beside the mock's view.
-  const monitor = pulumi.runtime.getMonitor() as unknown as {
-    registerResource(
-      req: RegisterRequest,
-      cb: (err: unknown, res: { getUrn(): string }) => void,
-    ): void;
+  // (Stack references are read, not registered.)
+  const tap = <R extends Tapped>(
+    method: "registerResource" | "readResource",
+    wire: (
+      req: R,
+    ) => Pick<Recorded, "wireInputs" | "additionalSecretOutputs" | "propertyDependencies">,
+  ) => {
+    const monitor = pulumi.runtime.getMonitor() as unknown as Record<
+      string,
+      (req: R, cb: (err: unknown, res: { getUrn(): string }) => void) => void
+    >;
+    const original = (monitor[method] as NonNullable<(typeof monitor)[string]>).bind(monitor);
+    monitor[method] = (req, cb) =>
+      original(req, (err, res) => {
+        if (!err) {
+          const mocked = seen.get(`${req.getType()}::${req.getName()}`);
+          recorded.push({
+            type: req.getType(),
+            name: req.getName(),
+            inputs: mocked?.inputs ?? {},
+            id: mocked?.id ?? "",
+            urn: res.getUrn(),
+            parentUrn: req.getParent(),
+            ...wire(req),
+          });
+        }
+        cb(err, res);
+      });
   };
-  const original = monitor.registerResource.bind(monitor);
-  monitor.registerResource = (req, cb) =>
-    original(req, (err, res) => {
-      if (!err) {
-        recorded.push({
-          type: req.getType(),
-          name: req.getName(),
-          inputs: seen.get(`${req.getType()}::${req.getName()}`)?.inputs ?? {},
-          id: seen.get(`${req.getType()}::${req.getName()}`)?.id ?? "",
-          wireInputs: req.getObject().toJavaScript() as Record<string, unknown>,
-          urn: res.getUrn(),
-          parentUrn: req.getParent(),
-          additionalSecretOutputs: req.getAdditionalsecretoutputsList(),
-          propertyDependencies: dependenciesOf(req),
-        });
-      }
-      cb(err, res);
-    });
-  // Stack references are read, not registered.
-  const reader = monitor as unknown as {
-    readResource(req: ReadRequest, cb: (err: unknown, res: { getUrn(): string }) => void): void;
-  };
-  const originalRead = reader.readResource.bind(reader);
-  reader.readResource = (req, cb) =>
-    originalRead(req, (err, res) => {
-      if (!err) {
-        recorded.push({
-          type: req.getType(),
-          name: req.getName(),
-          inputs: seen.get(`${req.getType()}::${req.getName()}`)?.inputs ?? {},
-          id: seen.get(`${req.getType()}::${req.getName()}`)?.id ?? "",
-          wireInputs: req.getProperties().toJavaScript() as Record<string, unknown>,
-          urn: res.getUrn(),
-          parentUrn: req.getParent(),
-          additionalSecretOutputs: [],
-          propertyDependencies: {},
-        });
-      }
-      cb(err, res);
-    });
+  tap<RegisterRequest>("registerResource", (req) => ({
+    wireInputs: req.getObject().toJavaScript() as Record<string, unknown>,
+    additionalSecretOutputs: req.getAdditionalsecretoutputsList(),
+    propertyDependencies: dependenciesOf(req),
+  }));
+  tap<ReadRequest>("readResource", (req) => ({
+    wireInputs: req.getProperties().toJavaScript() as Record<string, unknown>,
+    additionalSecretOutputs: [],
+    propertyDependencies: {},
+  }));
   return recorded;
 }
 
-interface ReadRequest {
+interface Tapped {
   getType(): string;
   getName(): string;
   getParent(): string;
+}
+
+interface ReadRequest extends Tapped {
   getProperties(): { toJavaScript(): unknown };
 }
 
-interface RegisterRequest {
-  getType(): string;
-  getName(): string;
-  getParent(): string;
+interface RegisterRequest extends Tapped {
   getObject(): { toJavaScript(): unknown };
   getAdditionalsecretoutputsList(): string[];
   getPropertydependenciesMap(): {
