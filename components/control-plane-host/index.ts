@@ -3,20 +3,26 @@ import * as cloudflare from "@pulumi/cloudflare";
 import * as hcloud from "@pulumi/hcloud";
 import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
+import { ComponentArgsError } from "../errors.ts";
 import type { CentralStackConfig } from "../stack-config.ts";
-import { renderCloudInit } from "./cloud-init.ts";
+import { renderCloudInit, SAFE_URL } from "./cloud-init.ts";
 
 export type ControlPlaneHostArgs = Omit<CentralStackConfig, "kind">;
 
 /** Pure checks beyond the stack schema (which already parsed every field). */
 export function validateControlPlaneHostArgs(args: ControlPlaneHostArgs): ControlPlaneHostArgs {
-  if (
-    args.hostname.endsWith(`.${args.tenantDnsZone}`) &&
-    args.hostname.split(".").length === args.tenantDnsZone.split(".").length + 1
-  ) {
-    // A tenant slug could take the same name as the control plane.
-    throw new Error(
-      `ControlPlaneHost: hostname ${args.hostname} lies in tenantDnsZone ${args.tenantDnsZone}; use another name`,
+  const labels = args.hostname.split(".");
+  if (labels.slice(1).join(".") === args.tenantDnsZone) {
+    // <slug>.<tenantDnsZone> is a client's name: a client could take the control plane's.
+    throw new ComponentArgsError(
+      "invalid_args",
+      `ControlPlaneHost: hostname: ${args.hostname} is a name in tenantDnsZone ${args.tenantDnsZone}; use a name outside it`,
+    );
+  }
+  if (!SAFE_URL.test(args.releaseUrl)) {
+    throw new ComponentArgsError(
+      "invalid_args",
+      "ControlPlaneHost: releaseUrl: use only letters, digits and . - _ ~ / : % + @ = (it is written into a shell-sourced file)",
     );
   }
   return args;
