@@ -12,6 +12,7 @@ import { applianceIdentity } from "./middleware/appliance-identity/index.ts";
 import { byAppliance, byClientAddress, rateLimit } from "./middleware/rate-limit/index.ts";
 import { requestContext } from "./middleware/request-context/index.ts";
 import { adminRoutes } from "./routes/admin/index.ts";
+import { siteLifecycleRoutes } from "./routes/admin/site-lifecycle.ts";
 import { enrollRoutes } from "./routes/appliance/enroll.ts";
 import { evidenceRoutes } from "./routes/appliance/evidence.ts";
 import { pollRoutes } from "./routes/appliance/poll.ts";
@@ -68,6 +69,7 @@ export function createApp(deps: AppDeps) {
     adminAuth(deps.store),
   );
   app.route("/v1/admin", adminRoutes(services));
+  app.route("/v1/admin", siteLifecycleRoutes(services));
 
   app.use("/v1/operator/*", bodyLimit({ maxSize: ADMIN_BODY_BYTES, onError: tooLarge }));
   // Per-account lockout stops guessing one password; this stops spraying many accounts.

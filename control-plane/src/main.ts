@@ -8,6 +8,7 @@ import {
   generateEd25519KeyPair,
   privateKeyFromPem,
   privateKeyToPem,
+  publicKeyOf,
   publicKeyToBase64,
   publicKeyToPem,
   sha256Hex,
@@ -34,6 +35,7 @@ import { openPostgresStore, openSqliteStore, type Store } from "./store/index.ts
 const USAGE = `usage:
   control-plane init  --data-dir DIR [--operator NAME] [--operator-password-file FILE]
                       [--admin-token-file FILE] [--hosts localhost,127.0.0.1] [--database-url URL]
+                      [--order-signing-key-file FILE]
   control-plane serve (--data-dir DIR | --config FILE) [--port N] [--host H] [--database-url URL]`;
 
 const OPTIONS = {
@@ -46,6 +48,7 @@ const OPTIONS = {
   "operator-password-file": { type: "string" },
   "admin-token-file": { type: "string" },
   hosts: { type: "string" },
+  "order-signing-key-file": { type: "string" },
   help: { type: "boolean" },
 } as const;
 
@@ -60,6 +63,18 @@ function openStore(config: Config): Store {
     : openSqliteStore(config.store.path ?? dataDirLayout(config.data_dir).sqlite);
 }
 
+function keyPairFromPem(pem: string) {
+  try {
+    const privateKey = privateKeyFromPem(pem);
+    return { privateKey, publicKey: publicKeyOf(privateKey) };
+  } catch (cause) {
+    throw new UsageError(
+      "--order-signing-key-file must hold an Ed25519 private key (PKCS #8 PEM)",
+      { cause },
+    );
+  }
+}
+
 async function init(values: Record<string, string | boolean | undefined>): Promise<void> {
   const dataDir = values["data-dir"];
   if (typeof dataDir !== "string") throw new UsageError("init needs --data-dir");
@@ -68,7 +83,12 @@ async function init(values: Record<string, string | boolean | undefined>): Promi
   if (existsSync(files.orderKey))
     throw new Error(`${files.dir} is already initialised; refusing to replace its keys`);
 
-  const orderKey = generateEd25519KeyPair();
+  // A key made elsewhere (the central Pulumi stack keeps it as a secret) or a new one.
+  const importedKey = values["order-signing-key-file"];
+  const orderKey =
+    typeof importedKey === "string"
+      ? keyPairFromPem(readText(importedKey, "order-signing key file"))
+      : generateEd25519KeyPair();
   writeNew(files.orderKey, privateKeyToPem(orderKey.privateKey), true);
   writeNew(files.orderPub, publicKeyToPem(orderKey.publicKey), false);
   writeNew(files.orderPubB64, `${publicKeyToBase64(orderKey.publicKey)}\n`, false);

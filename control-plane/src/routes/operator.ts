@@ -11,6 +11,7 @@ import {
 } from "../middleware/operator-session/index.ts";
 import { DUMMY_HASH, verifyPassword } from "../operator/password.ts";
 import { adminRoutes } from "./admin/index.ts";
+import { siteLifecycleRoutes } from "./admin/site-lifecycle.ts";
 
 const Login = z.strictObject({
   username: z.string().min(1).max(64),
@@ -85,5 +86,6 @@ export function operatorRoutes(s: Services) {
   app.get("/me", session, (c) => c.json({ actor: c.get("adminActor") }));
   app.use("/*", session);
   app.route("/", adminRoutes(s));
+  app.route("/", siteLifecycleRoutes(s));
   return app;
 }

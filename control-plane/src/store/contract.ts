@@ -227,6 +227,41 @@ export function storeContract(
       expect(await store.getSession("s".repeat(64))).toBeUndefined();
     });
 
+    it("deletes only a registration that never enrolled, with its MACs", async () => {
+      expect(await register("clinic-a", "a-del", ["02:00:00:00:0d:01"], "3".repeat(64))).toBe(true);
+      expect(await store.deleteRegistration("clinic-b", "a-del")).toBe(false); // other tenant
+      expect(await store.deleteRegistration("clinic-a", "a-del")).toBe(true);
+      expect(await store.getAppliance("clinic-a", "a-del")).toBeUndefined();
+      expect(await store.findEnrollableByMac(["02:00:00:00:0d:01"])).toEqual([]);
+      expect(await store.findByTokenHash("3".repeat(64))).toBeUndefined();
+      expect(await store.deleteRegistration("clinic-a", "a-del")).toBe(false);
+      // a-01 is active: it stays (the admin route revokes it instead)
+      expect(await store.deleteRegistration("clinic-a", "a-01")).toBe(false);
+      expect((await store.getAppliance("clinic-a", "a-01"))?.status).not.toBe(undefined);
+      // the id can be registered again afterwards
+      expect(await register("clinic-a", "a-del", ["02:00:00:00:0d:02"], null)).toBe(true);
+    });
+
+    it("resets the one-time token only before enrollment", async () => {
+      expect(await register("clinic-a", "a-tok", ["02:00:00:00:0e:01"], "4".repeat(64))).toBe(true);
+      const later = "2026-12-24T00:00:00.000Z";
+      expect(await store.resetEnrollmentToken("clinic-a", "a-tok", "5".repeat(64), later)).toBe(
+        true,
+      );
+      expect(await store.findByTokenHash("4".repeat(64))).toBeUndefined();
+      expect(await store.findByTokenHash("5".repeat(64))).toMatchObject({
+        applianceId: "a-tok",
+        tokenExpiresAt: later,
+        tokenUsedAt: null,
+      });
+      expect(await store.resetEnrollmentToken("clinic-a", "a-01", "6".repeat(64), later)).toBe(
+        false,
+      );
+      expect(await store.resetEnrollmentToken("clinic-b", "a-tok", "6".repeat(64), later)).toBe(
+        false,
+      );
+    });
+
     it("chains the audit log without forks under concurrent writers", async () => {
       const seal = (seq: number, prev: string) => `${prev.slice(0, 8)}-${seq}`;
       await Promise.all(

@@ -619,6 +619,42 @@ export class KyselyStore implements Store {
       hash: r.hash,
     }));
   }
+
+  async deleteRegistration(tenantId: string, applianceId: string) {
+    return this.#db.transaction().execute(async (tx) => {
+      const result = await tx
+        .deleteFrom("appliances")
+        .where("tenant_id", "=", tenantId)
+        .where("appliance_id", "=", applianceId)
+        .where("status", "in", ["registered", "pending", "approved"])
+        .where("evidence_head_seq", "=", 0)
+        .where("order_seq", "=", 0)
+        .executeTakeFirst();
+      if (Number(result.numDeletedRows) !== 1) return false;
+      await tx
+        .deleteFrom("appliance_macs")
+        .where("tenant_id", "=", tenantId)
+        .where("appliance_id", "=", applianceId)
+        .execute();
+      return true;
+    });
+  }
+
+  async resetEnrollmentToken(
+    tenantId: string,
+    applianceId: string,
+    tokenHash: string,
+    expiresAt: string,
+  ) {
+    const result = await this.#db
+      .updateTable("appliances")
+      .set({ token_hash: tokenHash, token_expires_at: expiresAt, token_used_at: null })
+      .where("tenant_id", "=", tenantId)
+      .where("appliance_id", "=", applianceId)
+      .where("status", "in", ["registered", "pending"])
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) === 1;
+  }
 }
 
 async function appendAuditIn(

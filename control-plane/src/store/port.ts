@@ -240,4 +240,18 @@ export interface Store {
     seal: (seq: number, prevHash: string) => string,
   ): Promise<AuditEntry>;
   listAudit(afterSeq: number, limit: number): Promise<AuditEntry[]>;
+
+  /**
+   * Removes a registration that never enrolled (registered, pending or approved, no order, no
+   * evidence) together with its MACs; false otherwise. An enrolled appliance is revoked instead,
+   * so its evidence stays.
+   */
+  deleteRegistration(tenantId: string, applianceId: string): Promise<boolean>;
+  /** A new one-time token (hash) for a registration not yet enrolled (registered or pending). */
+  resetEnrollmentToken(
+    tenantId: string,
+    applianceId: string,
+    tokenHash: string,
+    expiresAt: string,
+  ): Promise<boolean>;
 }

@@ -211,7 +211,7 @@ export function adminRoutes(s: Services) {
   return app;
 }
 
-async function readBody<S extends z.ZodType>(c: Context, schema: S): Promise<z.infer<S>> {
+export async function readBody<S extends z.ZodType>(c: Context, schema: S): Promise<z.infer<S>> {
   let raw: unknown;
   try {
     raw = await c.req.json();
@@ -225,13 +225,13 @@ async function readBody<S extends z.ZodType>(c: Context, schema: S): Promise<z.i
   return parsed.data as z.infer<S>;
 }
 
-function param(c: Context, name: string, schema: z.ZodType<string>): string {
+export function param(c: Context, name: string, schema: z.ZodType<string>): string {
   const parsed = schema.safeParse(c.req.param(name));
   if (!parsed.success) throw new ControlPlaneError("invalid_request", `invalid ${name}`);
   return parsed.data;
 }
 
-async function applianceOf(c: Context, s: Services): Promise<ApplianceRecord> {
+export async function applianceOf(c: Context, s: Services): Promise<ApplianceRecord> {
   const a = await s.store.getAppliance(
     param(c, "tenant", TenantId),
     param(c, "appliance", ApplianceId),
@@ -241,7 +241,7 @@ async function applianceOf(c: Context, s: Services): Promise<ApplianceRecord> {
 }
 
 /** What the admin API shows of an appliance: no token hash, no CA material. */
-function describe(a: ApplianceRecord) {
+export function describe(a: ApplianceRecord) {
   return {
     tenant_id: a.tenantId,
     appliance_id: a.applianceId,

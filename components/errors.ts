@@ -1,0 +1,22 @@
+import type { z } from "zod";
+
+/** Closed set of reasons a component or the stack program refuses its input. */
+export type ComponentErrorCode = "invalid_args" | "invalid_config";
+
+/** The components' one error class (CONVENTIONS.md rule 5): a code, a readable message, a cause. */
+export class ComponentArgsError extends Error {
+  readonly code: ComponentErrorCode;
+  constructor(code: ComponentErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "ComponentArgsError";
+    this.code = code;
+  }
+
+  /** `Component: field: problem` lines, one per issue. */
+  static fromZod(component: string, error: z.ZodError): ComponentArgsError {
+    const lines = error.issues.map(
+      (i) => `${component}: ${i.path.join(".") || "(args)"}: ${i.message}`,
+    );
+    return new ComponentArgsError("invalid_args", lines.join("\n"), { cause: error });
+  }
+}
