@@ -10,7 +10,12 @@ const dir = mkdtempSync(join(tmpdir(), "linux-host-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const run = (script: string, extra: Partial<Parameters<typeof linuxHost.exec>[0]> = {}) =>
-  linuxHost.exec({ argv: [node, "-e", script], timeoutMs: 10_000, maxOutputBytes: 65_536, ...extra });
+  linuxHost.exec({
+    argv: [node, "-e", script],
+    timeoutMs: 10_000,
+    maxOutputBytes: 65_536,
+    ...extra,
+  });
 
 /** Running, not a zombie (a killed orphan may wait for a reaper that never comes in a container). */
 const alive = (pid: number) => {
@@ -29,7 +34,15 @@ const alive = (pid: number) => {
 
 describe("linuxHost.exec", () => {
   it("passes every argv element literally: no shell ever sees them", async () => {
-    const tricky = ["two words", `"double" 'single'`, "$(touch pwned)", "; rm -rf /", "*", "", "a\nb"];
+    const tricky = [
+      "two words",
+      `"double" 'single'`,
+      "$(touch pwned)",
+      "; rm -rf /",
+      "*",
+      "",
+      "a\nb",
+    ];
     const result = await linuxHost.exec({
       argv: [node, "-e", "process.stdout.write(JSON.stringify(process.argv.slice(1)))", ...tricky],
       timeoutMs: 10_000,
@@ -45,15 +58,29 @@ describe("linuxHost.exec", () => {
       "let s='';process.stdin.on('data',d=>s+=d).on('end',()=>{process.stdout.write(s.toUpperCase());process.stderr.write('warn');process.exit(3)})",
       { stdin: "hello lab" },
     );
-    expect(result).toEqual({ kind: "exited", code: 3, stdout: "HELLO LAB", stderr: "warn", truncated: false });
+    expect(result).toEqual({
+      kind: "exited",
+      code: 3,
+      stdout: "HELLO LAB",
+      stderr: "warn",
+      truncated: false,
+    });
   });
 
   it("says not_found for a program that does not exist", async () => {
     expect(
-      await linuxHost.exec({ argv: ["no-such-program-4f2a9"], timeoutMs: 5000, maxOutputBytes: 10 }),
+      await linuxHost.exec({
+        argv: ["no-such-program-4f2a9"],
+        timeoutMs: 5000,
+        maxOutputBytes: 10,
+      }),
     ).toEqual({ kind: "not_found" });
     expect(
-      await linuxHost.exec({ argv: [join(dir, "absent", "tool")], timeoutMs: 5000, maxOutputBytes: 10 }),
+      await linuxHost.exec({
+        argv: [join(dir, "absent", "tool")],
+        timeoutMs: 5000,
+        maxOutputBytes: 10,
+      }),
     ).toEqual({ kind: "not_found" });
   });
 
