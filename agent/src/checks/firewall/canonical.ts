@@ -80,7 +80,9 @@ export function canonicalRuleset(input: unknown): CanonicalRuleset | undefined {
         return undefined;
       }
       const key = `${family} ${table} ${chain}`;
-      (rules[key] ??= []).push(canonicalize(rest));
+      const chainRules = rules[key] ?? [];
+      chainRules.push(canonicalize(rest));
+      rules[key] = chainRules;
       continue;
     }
     if (kind === "chain" && typeof clean.hook === "string") {
