@@ -1,7 +1,7 @@
 import type { CheckFinding, DriftCheck, PreState } from "../contract.ts";
 import { failed, skipped, verdict } from "../contract.ts";
 import { firstLine, numericToggle, runTool, tenths, toggleValue } from "../support.ts";
-import { parseSystemctlShow, unitById } from "../systemd-show.ts";
+import { showUnits, unitById } from "../systemd-show.ts";
 
 /**
  * A unit restarted by systemd more often than this since it was last started by hand is
@@ -103,19 +103,14 @@ export const services = {
     const findings: CheckFinding<"services">[] = [];
     const state: PreState = {};
 
-    const show = await runTool(host, context, [
-      "systemctl",
-      "show",
-      "--timestamp=unix",
-      "--property=Id,LoadState,ActiveState,SubState,Result,NRestarts",
-      "--",
-      ...units,
-    ]);
+    const show = await showUnits(
+      host,
+      context,
+      ["Id", "LoadState", "ActiveState", "SubState", "Result", "NRestarts"],
+      units,
+    );
     if (!show.ok) return failed(show.reason);
-    if (show.code !== 0)
-      return failed(`systemctl show exited ${show.code}: ${firstLine(show.stderr)}`);
-    const blocks = parseSystemctlShow(show.stdout);
-    if (!blocks) return failed("systemctl show printed lines that are not Key=Value");
+    const blocks = show.units;
     for (const unit of units) {
       const u = unitById(blocks, unit);
       const active = u?.get("ActiveState");
