@@ -118,6 +118,18 @@ export function cleanLabState(now: Date): LabState {
       disk_usage_bytes: 412 * 1024 * 1024,
       accepts_messages: true,
     },
+    audit: {
+      enabled: 1,
+      // Rules of the baseline's audit-rules-loaded toggle, as auditctl -l prints them.
+      rules: [
+        "-w /etc/passwd -p wa -k identity",
+        "-w /etc/group -p wa -k identity",
+        "-w /etc/shadow -p wa -k identity",
+        "-w /etc/sudoers -p wa -k scope",
+        "-a always,exit -F arch=b64 -S adjtimex,settimeofday,clock_settime -F key=time-change",
+        "-a always,exit -F path=/run/wrappers/bin/sudo -F perm=x -F auid>=1000 -F auid!=unset -F key=privileged",
+      ],
+    },
     luks: {
       cryptroot: {
         device: "sda2",

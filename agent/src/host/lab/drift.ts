@@ -35,6 +35,8 @@ export const Drift = z.discriminatedUnion("kind", [
   z.strictObject({ kind: z.literal("firewall_ssh_exposed") }),
   z.strictObject({ kind: z.literal("firewall_egress_open") }),
   z.strictObject({ kind: z.literal("firewall_rule_reordered") }),
+  z.strictObject({ kind: z.literal("audit_rules_cleared") }),
+  z.strictObject({ kind: z.literal("audit_disabled") }),
   z.strictObject({ kind: z.literal("journald_stopped") }),
   z.strictObject({ kind: z.literal("journald_dropping") }),
   z.strictObject({ kind: z.literal("journald_volatile") }),
@@ -116,6 +118,16 @@ export const DRIFT_KINDS: {
     description: "the first two input rules swapped places (same rules, another order)",
     example: { kind: "firewall_rule_reordered" },
     detects: { check: "firewall", finding: "inbound_policy_drift" },
+  },
+  audit_rules_cleared: {
+    description: "the kernel holds no audit rules (auditctl -D)",
+    example: { kind: "audit_rules_cleared" },
+    detects: { check: "logging", finding: "audit_rules_missing" },
+  },
+  audit_disabled: {
+    description: "kernel auditing is switched off (auditctl -e 0)",
+    example: { kind: "audit_disabled" },
+    detects: { check: "logging", finding: "audit_rules_missing" },
   },
   journald_stopped: {
     description: "systemd-journald is stopped",
@@ -296,6 +308,12 @@ export function applyDrift(state: LabState, input: Drift, now: Date = new Date()
       [list[a], list[b]] = [list[b] as Record<string, unknown>, list[a] as Record<string, unknown>];
       break;
     }
+    case "audit_rules_cleared":
+      s.audit.rules = [];
+      break;
+    case "audit_disabled":
+      s.audit.enabled = 0;
+      break;
     case "journald_stopped":
       Object.assign(unit("systemd-journald.service"), {
         active_state: "inactive",

@@ -113,6 +113,8 @@ export const LabState = z.strictObject({
   nftables: z.strictObject({ nftables: z.array(z.record(z.string(), z.unknown())) }),
   journald: LabJournald,
   luks: z.record(z.string(), LabLuksVolume),
+  /** The kernel's audit state: enabled 0 (off), 1 (on) or 2 (locked); rules as auditctl -l. */
+  audit: z.strictObject({ enabled: z.int().min(0).max(2), rules: z.array(z.string().min(1)) }),
   mounts: z.array(LabMount),
   cpu: z.strictObject({
     cores: z.int().min(1),
