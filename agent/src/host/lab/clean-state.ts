@@ -130,6 +130,17 @@ export function cleanLabState(now: Date): LabState {
         "-a always,exit -F path=/run/wrappers/bin/sudo -F perm=x -F auid>=1000 -F auid!=unset -F key=privileged",
       ],
     },
+    // NixOS swapDevices.*.randomEncryption: plain dm-crypt with a key made fresh at every boot.
+    swaps: [
+      {
+        device: "/dev/dm-2",
+        type: "partition",
+        size_kb: 8_388_604,
+        used_kb: 0,
+        priority: -2,
+        dm_uuid: "CRYPT-PLAIN-sda3",
+      },
+    ],
     luks: {
       cryptroot: {
         device: "sda2",

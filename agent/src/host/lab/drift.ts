@@ -42,6 +42,7 @@ export const Drift = z.discriminatedUnion("kind", [
   z.strictObject({ kind: z.literal("journald_volatile") }),
   z.strictObject({ kind: z.literal("journal_oversize") }),
   z.strictObject({ kind: z.literal("luks_volume_closed"), volume: Name }),
+  z.strictObject({ kind: z.literal("swap_unencrypted") }),
   z.strictObject({ kind: z.literal("luks_weak_cipher"), volume: Name }),
   z.strictObject({ kind: z.literal("disk_full"), mount: z.string().startsWith("/") }),
   z.strictObject({ kind: z.literal("cpu_load_high"), unit: Unit.default("auditd.service") }),
@@ -153,6 +154,11 @@ export const DRIFT_KINDS: {
     description: "an expected LUKS volume is not open",
     example: { kind: "luks_volume_closed", volume: "cryptdata" },
     detects: { check: "encryption", finding: "luks_volume_unencrypted" },
+  },
+  swap_unencrypted: {
+    description: "swap runs on the raw partition /dev/sda3, not through dm-crypt",
+    example: { kind: "swap_unencrypted" },
+    detects: { check: "encryption", finding: "swap_unencrypted" },
   },
   luks_weak_cipher: {
     description: "an expected LUKS volume uses aes-cbc-essiv:sha256 with a 256-bit key",
@@ -329,6 +335,18 @@ export function applyDrift(state: LabState, input: Drift, now: Date = new Date()
       break;
     case "journal_oversize":
       Object.assign(s.journald, { disk_usage_bytes: 3 * 1024 ** 3, system_max_use: null });
+      break;
+    case "swap_unencrypted":
+      s.swaps = [
+        {
+          device: "/dev/sda3",
+          type: "partition",
+          size_kb: 8_388_604,
+          used_kb: 0,
+          priority: -2,
+          dm_uuid: null,
+        },
+      ];
       break;
     case "luks_volume_closed":
       volume(drift.volume).active = false;
