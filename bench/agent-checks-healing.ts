@@ -8,7 +8,7 @@
  * lab world and the bare exec round-trip measured in the same run, so its figures can be given
  * as ratios against it, as the other figures are.
  */
-import type { LabCheckWorld } from "../agent/src/testing/lab-checks.ts";
+import type { LabCheckWorld } from "../agent/src/checks/testing.ts";
 
 export interface BenchContext {
   /** A fresh clean lab host, its runner and `run(checkId)`. */

@@ -16,10 +16,10 @@
  */
 import { cpus } from "node:os";
 import { DRIFT_CHECK_IDS } from "#catalog";
+import { instantClock, labCheckWorld } from "../agent/src/checks/testing.ts";
 import { cleanLabState, createLabHost } from "../agent/src/host/lab/index.ts";
 import { linuxHost } from "../agent/src/host/linux.ts";
 import { acceleratedClock } from "../agent/src/ports.ts";
-import { instantClock, labCheckWorld } from "../agent/src/testing/lab-checks.ts";
 import { HEALING_SECTIONS } from "./agent-checks-healing.ts";
 
 const CYCLES = Number(process.env.BENCH_CYCLES ?? 200);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { DRIFT_CHECK_IDS } from "#catalog";
 import type { Host } from "../ports.ts";
-import { instantClock, labCheckWorld } from "../testing/lab-checks.ts";
+import { instantClock, labCheckWorld } from "./testing.ts";
 
 /**
  * A check that cannot see what it checks must never pass. For every check, every program it

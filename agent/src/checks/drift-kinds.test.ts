@@ -4,14 +4,14 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { DRIFT_KINDS, type DriftKind, injectDrift } from "../host/lab/drift.ts";
 import { cleanLabState, createLabHost, writeLabStateFile } from "../host/lab/index.ts";
+import { createCheckRunner } from "./runner.ts";
 import {
   instantClock,
   labCheckWorld,
   labExpected,
   RESTORE_TEST_DIR,
   repoBaseline,
-} from "../testing/lab-checks.ts";
-import { createCheckRunner } from "./runner.ts";
+} from "./testing.ts";
 
 /** Every drift the lab can inject is seen by the check the catalog says observes it. */
 const detectable = (Object.keys(DRIFT_KINDS) as DriftKind[]).filter((k) => DRIFT_KINDS[k].detects);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { acceleratedClock } from "../ports.ts";
-import { labCheckWorld } from "../testing/lab-checks.ts";
+import { labCheckWorld } from "./testing.ts";
 
 /**
  * The issue's target: no false positive on a clean lab host over 1,000 cycles. Each cycle runs

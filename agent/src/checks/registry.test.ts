@@ -2,8 +2,8 @@ import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { CITATION_PATTERN, DRIFT_CHECK_IDS, DRIFT_CHECKS, isDeclaredFinding } from "#catalog";
-import { repoBaseline, togglesFor } from "../testing/lab-checks.ts";
 import { CHECKS } from "./registry.ts";
+import { repoBaseline, togglesFor } from "./testing.ts";
 
 /**
  * Conformance of the drift checks (the many-similar-units rule): the registry, the folders

@@ -2,15 +2,10 @@ import { describe, expect, it } from "vitest";
 import { DRIFT_CHECK_IDS } from "#catalog";
 import { EvidenceEvent } from "#protocol";
 import { acceleratedClock, type Host } from "../ports.ts";
-import {
-  instantClock,
-  labCheckWorld,
-  RESTORE_TEST_DIR,
-  repoBaseline,
-} from "../testing/lab-checks.ts";
 import type { DriftCheck } from "./contract.ts";
 import { CHECKS } from "./registry.ts";
 import { type CheckRunnerOptions, createCheckRunner, everyInterval } from "./runner.ts";
+import { instantClock, labCheckWorld, RESTORE_TEST_DIR, repoBaseline } from "./testing.ts";
 
 const signal = () => new AbortController().signal;
 

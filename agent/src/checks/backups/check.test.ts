@@ -1,12 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { Host } from "../../ports.ts";
-import {
-  fixture,
-  instantClock,
-  labCheckWorld,
-  RESTORE_TEST_DIR,
-  withOutput,
-} from "../../testing/lab-checks.ts";
+import { fixture, instantClock, labCheckWorld, RESTORE_TEST_DIR, withOutput } from "../testing.ts";
 import { RestoreTestRecord, restoreTestPath } from "./check.ts";
 
 const here = import.meta.dirname;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { renderLsblk } from "../../host/lab/commands/lsblk.ts";
 import type { Host } from "../../ports.ts";
-import { fixture, instantClock, labCheckWorld, withOutput } from "../../testing/lab-checks.ts";
+import { fixture, instantClock, labCheckWorld, withOutput } from "../testing.ts";
 import { cryptDevices, parseCryptStatus, parseProcSwaps } from "./check.ts";
 
 const here = import.meta.dirname;

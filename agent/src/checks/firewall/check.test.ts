@@ -2,7 +2,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { LAB_BASELINE_RULESET } from "../../host/lab/baseline-ruleset.ts";
 import { janssonCompact } from "../../host/lab/commands/nft.ts";
-import { fixture, instantClock, labCheckWorld, withOutput } from "../../testing/lab-checks.ts";
+import { fixture, instantClock, labCheckWorld, withOutput } from "../testing.ts";
 import { canonicalRuleset, diffRulesets } from "./canonical.ts";
 import { opensSsh } from "./check.ts";
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { ExecResult, Host } from "../../ports.ts";
-import { fixture, instantClock, labCheckWorld, withOutput } from "../../testing/lab-checks.ts";
+import { fixture, instantClock, labCheckWorld, withOutput } from "../testing.ts";
 import {
   CANARY_TAG,
   journalHasMessage,

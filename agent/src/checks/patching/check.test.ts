@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { fixture, instantClock, labCheckWorld, withOutput } from "../../testing/lab-checks.ts";
+import { fixture, instantClock, labCheckWorld, withOutput } from "../testing.ts";
 import { versionDate } from "./check.ts";
 
 const here = import.meta.dirname;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { Host } from "../../ports.ts";
-import { fixture, instantClock, labCheckWorld, withOutput } from "../../testing/lab-checks.ts";
+import { fixture, instantClock, labCheckWorld, withOutput } from "../testing.ts";
 import { countCpus, MAX_AUTOMATIC_RESTARTS, parseDf } from "./check.ts";
 import { parseSshdT, sshdSeconds } from "./sshd.ts";
 

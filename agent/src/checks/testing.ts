@@ -1,8 +1,6 @@
 import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { type Baseline, type DriftCheckId, loadCatalog } from "#catalog";
-import { createCheckRunner, type DriftCheckRunner } from "../checks/runner.ts";
-import { togglesOf } from "../checks/support.ts";
 import type { ExpectedHost } from "../config.ts";
 import { applyDrift, type Drift } from "../host/lab/drift.ts";
 import {
@@ -16,6 +14,8 @@ import {
 } from "../host/lab/index.ts";
 import type { CheckResultEvent, Host } from "../ports.ts";
 import { type Clock, systemClock } from "../ports.ts";
+import { createCheckRunner, type DriftCheckRunner } from "./runner.ts";
+import { togglesOf } from "./support.ts";
 
 /** Test support: the repository's baseline, a clean lab host, and the facts that match it. */
 const repoRoot = resolve(import.meta.dirname, "../../..");
