@@ -7,7 +7,7 @@ import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { runAgent } from "./agent.ts";
 import { loadConfig } from "./config.ts";
-import { systemHost } from "./host.ts";
+import { linuxHost } from "./host/linux.ts";
 import { describeError, jsonLogger } from "./log.ts";
 import { systemdNotifier } from "./notify.ts";
 import { noChecks, noExecutor, systemClock } from "./ports.ts";
@@ -78,7 +78,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
         config,
         agentVersion: AGENT_VERSION,
         clock: systemClock,
-        host: systemHost,
+        host: linuxHost,
         log,
         transport: (client) =>
           httpsTransport({
