@@ -102,6 +102,7 @@ export const EvidenceEvent = z.discriminatedUnion("kind", [
     incident_id: Uuid.optional(),
     outcome: z.enum([
       "healed",
+      "notified",
       "failed",
       "reverted",
       "deferred",

@@ -1,14 +1,26 @@
-import { type Baseline, type DriftCheckId, isDriftCheckId, type Runbook, runbookParamsSchema } from "#catalog";
-import type { EvidenceEvent, Finding, OrderParams, SealedBundle } from "#protocol";
 import type { z } from "zod";
+import {
+  type Baseline,
+  type DriftCheckId,
+  isDriftCheckId,
+  type Runbook,
+  runbookParamsSchema,
+} from "#catalog";
+import type { EvidenceEvent, Finding, OrderParams, SealedBundle } from "#protocol";
 import type { Journal, JournalIdentity } from "../journal.ts";
 import type { CheckResultEvent, Clock } from "../ports.ts";
 import { type AttemptLedger, attemptLedger } from "./attempts.ts";
-import { buildIncident, driftKey, OUTBOX_INCIDENT, type OpenIncidents, openIncidents } from "./incidents.ts";
+import {
+  buildIncident,
+  driftKey,
+  type OpenIncidents,
+  OUTBOX_INCIDENT,
+  openIncidents,
+} from "./incidents.ts";
 import { type KillSwitch, killSwitch } from "./kill-switch.ts";
 import type { L1Engine } from "./l1-engine.ts";
 import type { EffectivePolicy } from "./policy.ts";
-import { type RunnerDeps, runRunbook } from "./runbook-runner.ts";
+import { changesHost, type RunnerDeps, runRunbook } from "./runbook-runner.ts";
 
 /**
  * The L1 healer: after each round of checks, every drift finding is matched to an L1 rule and
@@ -62,7 +74,10 @@ export async function healDrift(
     const event = bundle.bundle.event;
     if (event.kind !== "check_result" || !isDriftCheckId(event.check_id)) continue;
     if (event.status === "pass" || event.status === "drift") {
-      state.incidents.settle(event.check_id, new Set(event.findings.map((f) => driftKey(event.check_id, f))));
+      state.incidents.settle(
+        event.check_id,
+        new Set(event.findings.map((f) => driftKey(event.check_id, f))),
+      );
     }
     if (event.status !== "drift") continue;
     await healResult(deps, state, event, bundle, signal);
@@ -78,8 +93,15 @@ async function healResult(
 ): Promise<void> {
   const check = event.check_id as DriftCheckId;
   const record = (attempt: Omit<Attempt, "kind" | "tier" | "check_id">) =>
-    deps.journal.append([{ kind: "healing_attempt", tier: "L1", check_id: check, ...attempt }], deps.clock.now());
-  const escalate = (findings: readonly Finding[], keys: readonly string[], localL1: Parameters<typeof buildIncident>[0]["localL1"]) => {
+    deps.journal.append(
+      [{ kind: "healing_attempt", tier: "L1", check_id: check, ...attempt }],
+      deps.clock.now(),
+    );
+  const escalate = (
+    findings: readonly Finding[],
+    keys: readonly string[],
+    localL1: Parameters<typeof buildIncident>[0]["localL1"],
+  ) => {
     const incident = buildIncident({
       identity: deps.identity,
       check,
@@ -91,7 +113,14 @@ async function healResult(
     });
     deps.journal.transaction(() => {
       deps.journal.append(
-        [{ kind: "incident_opened", incident_id: incident.incident_id, check_id: check, severity: event.severity }],
+        [
+          {
+            kind: "incident_opened",
+            incident_id: incident.incident_id,
+            check_id: check,
+            severity: event.severity,
+          },
+        ],
         deps.clock.now(),
       );
       deps.journal.enqueue(OUTBOX_INCIDENT, incident);
@@ -125,13 +154,26 @@ async function healResult(
 
   if (unmatched.length > 0) {
     const why = `no L1 rule for ${[...new Set(unmatched.map((f) => f.code))].join(", ")}`;
-    const incidentId = escalate(unmatched, unmatched.map((f) => driftKey(check, f)), { attempted: false, why_not: why.slice(0, 200) });
+    const incidentId = escalate(
+      unmatched,
+      unmatched.map((f) => driftKey(check, f)),
+      { attempted: false, why_not: why.slice(0, 200) },
+    );
     record({ outcome: "no_rule", incident_id: incidentId, detail: why.slice(0, 500) });
   }
   for (const { finding, runbook, problem } of invalid) {
     const why = `the finding cannot fill ${runbook.id}'s params: ${problem}`.slice(0, 200);
-    const incidentId = escalate([finding], [driftKey(check, finding)], { attempted: false, why_not: why });
-    record({ outcome: "failed", runbook_id: runbook.id, runbook_version: runbook.version, incident_id: incidentId, detail: why });
+    const incidentId = escalate([finding], [driftKey(check, finding)], {
+      attempted: false,
+      why_not: why,
+    });
+    record({
+      outcome: "failed",
+      runbook_id: runbook.id,
+      runbook_version: runbook.version,
+      incident_id: incidentId,
+      detail: why,
+    });
   }
 
   for (const group of groups.values()) {
@@ -139,7 +181,9 @@ async function healResult(
     const { runbook } = group;
     const base = { runbook_id: runbook.id, runbook_version: runbook.version };
     const now = deps.clock.now();
-    const audit = deps.policy.auditOnly(check) ? deps.policy.auditBlocks(runbook) ?? `audit-only check: ${check}` : null;
+    const audit = deps.policy.auditOnly(check)
+      ? (deps.policy.auditBlocks(runbook) ?? `audit-only check: ${check}`)
+      : null;
     if (audit !== null) {
       const incidentId = escalate(group.findings, group.keys, { attempted: false, why_not: audit });
       record({ ...base, outcome: "audit_only", incident_id: incidentId, detail: audit });
@@ -154,16 +198,35 @@ async function healResult(
     }
     const verdict = state.ledger.check(runbook, now);
     if (verdict.kind === "cooldown") {
-      record({ ...base, outcome: "cooldown", attempt: verdict.attempts, detail: `next attempt after ${verdict.until.toISOString()}` });
+      record({
+        ...base,
+        outcome: "cooldown",
+        attempt: verdict.attempts,
+        detail: `next attempt after ${verdict.until.toISOString()}`,
+      });
       continue;
     }
     if (verdict.kind === "exhausted") {
-      const incidentId = escalate(group.findings, group.keys, { attempted: true, runbook_id: runbook.id, outcome: "failed" });
-      record({ ...base, outcome: "exhausted", attempt: verdict.attempts, incident_id: incidentId, detail: `max_attempts ${runbook.max_attempts} reached` });
+      const incidentId = escalate(group.findings, group.keys, {
+        attempted: true,
+        runbook_id: runbook.id,
+        outcome: "failed",
+      });
+      record({
+        ...base,
+        outcome: "exhausted",
+        attempt: verdict.attempts,
+        incident_id: incidentId,
+        detail: `max_attempts ${runbook.max_attempts} reached`,
+      });
       continue;
     }
     if (runbook.disruptive && !deps.policy.inWindow(now)) {
-      record({ ...base, outcome: "deferred", detail: "disruptive: waits for the maintenance window" });
+      record({
+        ...base,
+        outcome: "deferred",
+        detail: "disruptive: waits for the maintenance window",
+      });
       continue;
     }
     const attempt = state.ledger.record(runbook, now);
@@ -173,15 +236,30 @@ async function healResult(
       (e) => deps.journal.append([e], deps.clock.now()),
       signal,
     );
-    if (report.outcome === "succeeded") {
+    if (report.outcome === "succeeded" && !changesHost(runbook)) {
+      // An alert-only runbook (encryption) ran, but the drift stays until a person acts.
+      const why = `${runbook.id} only alerts; a person must act`;
+      const incidentId = escalate(group.findings, group.keys, { attempted: false, why_not: why });
+      record({ ...base, outcome: "notified", attempt, incident_id: incidentId, detail: why });
+    } else if (report.outcome === "succeeded") {
       record({ ...base, outcome: "healed", attempt, detail: report.detail });
     } else if (report.outcome === "precondition_failed") {
       const why = `precondition not met: ${report.detail}`.slice(0, 200);
       const incidentId = escalate(group.findings, group.keys, { attempted: false, why_not: why });
-      record({ ...base, outcome: "precondition_failed", attempt, incident_id: incidentId, detail: why });
+      record({
+        ...base,
+        outcome: "precondition_failed",
+        attempt,
+        incident_id: incidentId,
+        detail: why,
+      });
     } else {
       const outcome = report.outcome === "rolled_back" ? "rolled_back" : "failed";
-      const incidentId = escalate(group.findings, group.keys, { attempted: true, runbook_id: runbook.id, outcome });
+      const incidentId = escalate(group.findings, group.keys, {
+        attempted: true,
+        runbook_id: runbook.id,
+        outcome,
+      });
       record({
         ...base,
         outcome: report.outcome === "rolled_back" ? "reverted" : "failed",
@@ -207,5 +285,7 @@ export function paramsFromFinding(
   if (finding.subject === undefined) return "the finding names no subject";
   const raw = Object.fromEntries(declared.map((p) => [p.name, finding.subject as string]));
   const parsed = runbookParamsSchema(runbook, { baseline: baseline as Baseline }).safeParse(raw);
-  return parsed.success ? (parsed.data as z.infer<typeof OrderParams>) : parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ");
+  return parsed.success
+    ? (parsed.data as z.infer<typeof OrderParams>)
+    : parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ");
 }

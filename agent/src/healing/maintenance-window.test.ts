@@ -66,7 +66,12 @@ describe("inMaintenanceWindow", () => {
   });
 
   it("uses the clinic's zone, not the machine's", () => {
-    const w = window({ days: ["mon"], start: "09:00", duration_minutes: 60, time_zone: "Asia/Kolkata" });
+    const w = window({
+      days: ["mon"],
+      start: "09:00",
+      duration_minutes: 60,
+      time_zone: "Asia/Kolkata",
+    });
     expect(inMaintenanceWindow(w, at("2026-11-23T03:30:00Z"))).toBe(true); // 09:00 IST
     expect(inMaintenanceWindow(w, at("2026-11-23T09:00:00Z"))).toBe(false);
   });

@@ -1,3 +1,4 @@
+import type { z } from "zod";
 import {
   ACTIONS,
   actionParamsSchema,
@@ -9,7 +10,6 @@ import {
   type Step,
 } from "#catalog";
 import type { EvidenceEvent, Finding, OrderParams, Tier } from "#protocol";
-import type { z } from "zod";
 import type { ExpectedHost } from "../config.ts";
 import { describeError } from "../log.ts";
 import type { Clock, Host } from "../ports.ts";

@@ -1,7 +1,12 @@
 import type { ActionName } from "#catalog";
 import { checkPasses, findingAbsent, findingPresent } from "./check.ts";
 import type { ActionImpl } from "./context.ts";
-import { backupRun, backupTestRestore, journaldVacuum, nftablesRestoreBaseline } from "./host-actions.ts";
+import {
+  backupRun,
+  backupTestRestore,
+  journaldVacuum,
+  nftablesRestoreBaseline,
+} from "./host-actions.ts";
 import { collectGarbage, generationAvailable, rollback, switchGeneration } from "./nixos.ts";
 import { alertRaise, certificateRenew } from "./notify.ts";
 import { resetFailed, restart, start, unitActive } from "./systemd.ts";
@@ -30,4 +35,10 @@ export const ACTION_IMPLEMENTATIONS: { readonly [K in ActionName]: ActionImpl } 
   "systemd.unit_active": unitActive,
 };
 
-export type { ActionContext, ActionImpl, OneCheckRunner, RunMemory, StepResult } from "./context.ts";
+export type {
+  ActionContext,
+  ActionImpl,
+  OneCheckRunner,
+  RunMemory,
+  StepResult,
+} from "./context.ts";

@@ -21,6 +21,7 @@ export async function alertRaise(params: ActionParams, ctx: ActionContext): Prom
 export async function certificateRenew(): Promise<StepResult> {
   return {
     ok: false,
-    detail: "certificate renewal is not supported by this protocol version; re-enroll the appliance",
+    detail:
+      "certificate renewal is not supported by this protocol version; re-enroll the appliance",
   };
 }
