@@ -11,6 +11,7 @@ import { linuxHost } from "./host/linux.ts";
 import { describeError, jsonLogger } from "./log.ts";
 import { systemdNotifier } from "./notify.ts";
 import { noChecks, noExecutor, systemClock } from "./ports.ts";
+import { helperMain } from "./privileged/helper-main.ts";
 import { loadRunbookAllowlist } from "./runbook-allowlist.ts";
 import { simulatedChecks, simulatedExecutor } from "./simulated.ts";
 import { httpsTransport } from "./transport.ts";
@@ -19,6 +20,7 @@ import { AGENT_VERSION } from "./version.ts";
 const HELP = `compliance-agent ${AGENT_VERSION}: the MSP compliance appliance agent (pull-only, no listening socket)
 
 Usage: node agent.mjs [--config PATH]
+       node agent.mjs privileged-helper --config PATH [--socket PATH]
 
   --config PATH   the JSON config file (default /etc/compliance-agent/config.json)
   --lab           LAB MODE: simulated checks and a simulated runbook executor that touch
@@ -33,6 +35,7 @@ Logs are JSON lines on stdout; state lives in the config's state_dir (see agent/
 SIGTERM or SIGINT: finish the current step, record a stopping bundle, exit 0.`;
 
 export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
+  if (argv[0] === "privileged-helper") return helperMain(argv.slice(1), env);
   const log = jsonLogger((line) => process.stdout.write(line));
   let args: ReturnType<typeof parse>;
   try {
