@@ -1,4 +1,5 @@
 import type { Order } from "#protocol";
+import type { RunbookAllowlist } from "../ports.ts";
 import type { StateStore } from "./attempts.ts";
 
 /**
@@ -62,6 +63,19 @@ export function killSwitch(store: StateStore): KillSwitch {
         return { event: "resumed" };
       }
       return { problem: `${order.runbook_id} is not a healing control runbook` };
+    },
+  };
+}
+
+/** The local allowlist plus the two control runbooks (no params), for verifying orders. */
+export function withControlRunbooks(allowlist: RunbookAllowlist): RunbookAllowlist {
+  return {
+    has: (id) => CONTROL_RUNBOOKS.has(id) || allowlist.has(id),
+    checkParams: (id, params) => {
+      if (CONTROL_RUNBOOKS.has(id)) {
+        return Object.keys(params).length === 0 ? null : `${id} takes no params`;
+      }
+      return allowlist.checkParams?.(id, params) ?? null;
     },
   };
 }
