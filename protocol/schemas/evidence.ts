@@ -5,6 +5,7 @@ import {
   Finding,
   ProtocolVersion,
   RunbookId,
+  Scalar,
   SequenceNumber,
   Severity,
   Sha256Hex,
@@ -28,6 +29,32 @@ export const EvidenceEvent = z.discriminatedUnion("kind", [
     severity: Severity,
     findings: z.array(Finding).max(64),
     duration_ms: z.number().min(0),
+    /** The HIPAA Security Rule citations this result bears on (from the baseline's toggles). */
+    citations: z
+      .array(
+        z
+          .string()
+          .regex(/^45 CFR 164\.\d{3}\([a-z]\)[()0-9a-zA-Z]*$/)
+          .max(64),
+      )
+      .max(32)
+      .optional(),
+    /** Why a check was skipped or could not see what it checks (status skipped or error). */
+    reason: z.string().max(500).optional(),
+    /**
+     * The state the check observed, flat names and scalars (the pre-state a heal starts from):
+     * system paths, unit states, hashes, counts; never log lines or file contents.
+     */
+    pre_state: z
+      .record(
+        z
+          .string()
+          .regex(/^[a-z][a-z0-9_.@:-]*$/)
+          .max(128),
+        Scalar,
+      )
+      .refine((r) => Object.keys(r).length <= 64, "at most 64 entries")
+      .optional(),
   }),
   z.strictObject({
     kind: z.literal("healing_step"),
