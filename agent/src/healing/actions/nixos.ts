@@ -37,8 +37,9 @@ export async function generationAvailable(
 ): Promise<StepResult> {
   const system = await resolveGeneration(params.generation, ctx);
   if (typeof system !== "string") return system;
-  const stat = await ctx.host.stat(`${system}/bin/switch-to-configuration`);
-  return stat?.kind === "file"
+  // The closure's top directory exists only once the store holds it (a GC removes it whole).
+  const stat = await ctx.host.stat(system);
+  return stat?.kind === "directory"
     ? { ok: true }
     : { ok: false, detail: "the generation's closure is not in the Nix store" };
 }
