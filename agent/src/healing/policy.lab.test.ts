@@ -15,7 +15,10 @@ import { PAUSE_HEALING, RESUME_HEALING } from "./kill-switch.ts";
  * kill switch delivered as an order.
  */
 let lab: HealingLab | undefined;
-afterEach(() => lab?.close());
+afterEach(() => {
+  lab?.close();
+  lab = undefined;
+});
 const MIN = 60_000;
 
 const crash = (unit: string) => (s: LabState) =>

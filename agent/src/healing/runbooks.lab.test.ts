@@ -1,7 +1,8 @@
-import { readFileSync } from "node:fs";
+import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { LAB_BACKUP_JOB, type LabState } from "../host/lab/index.ts";
+import { LAB_BACKUP_JOB } from "../host/lab/index.ts";
+import { HEALING_SCENARIOS } from "../testing/healing-drift.ts";
 import {
   attempts,
   checkResult,
@@ -18,16 +19,16 @@ import {
  * verification and the evidence; then the next cycle finds the check passing again.
  */
 let lab: HealingLab | undefined;
-afterEach(() => lab?.close());
+afterEach(() => {
+  lab?.close();
+  lab = undefined;
+});
 const GiB = 1024 ** 3;
-const HOUR = 3_600_000;
-const SSH_EXPOSED = JSON.parse(
-  readFileSync(
-    join(import.meta.dirname, "..", "checks", "firewall", "fixtures", "ssh-exposed.json"),
-    "utf8",
-  ),
-) as LabState["nftables"];
-const hoursAgo = (now: Date, hours: number) => new Date(now.getTime() - hours * HOUR).toISOString();
+const drift = (id: string): HealingLabOptions => {
+  const scenario = HEALING_SCENARIOS[id];
+  if (!scenario) throw new Error(`no drift scenario for ${id}`);
+  return { mutate: scenario.mutate };
+};
 
 async function healsOnce(options: HealingLabOptions, check: string, runbookId: string) {
   lab = createHealingLab(options);
@@ -63,16 +64,20 @@ describe("clean", () => {
 });
 
 describe("each runbook heals its drift on the lab appliance", () => {
+  it("covers every runbook of runbooks/", () => {
+    const files = readdirSync(join(import.meta.dirname, "..", "..", "..", "runbooks"))
+      .filter((f) => f.endsWith(".yaml"))
+      .map((f) => f.replace(/-[a-z0-9-]+\.yaml$/, ""));
+    expect(
+      Object.keys(HEALING_SCENARIOS)
+        .map((id) => id.replace(/-[a-z0-9-]+$/, ""))
+        .sort(),
+    ).toEqual(files.sort());
+  });
+
   it("RB-SERVICE-001-crash: a failed chronyd is reset and restarted", async () => {
     const { done } = await healsOnce(
-      {
-        mutate: (s) =>
-          Object.assign(s.units["chronyd.service"] as object, {
-            active_state: "failed",
-            sub_state: "failed",
-            result: "exit-code",
-          }),
-      },
+      drift("RB-SERVICE-001-crash"),
       "services",
       "RB-SERVICE-001-crash",
     );
@@ -86,15 +91,7 @@ describe("each runbook heals its drift on the lab appliance", () => {
 
   it("RB-BACKUP-001-failure: a stale backup is run again", async () => {
     const { done } = await healsOnce(
-      {
-        mutate: (s, now) => {
-          const job = s.backups[LAB_BACKUP_JOB];
-          if (job)
-            job.snapshots = job.snapshots
-              .slice(0, 1)
-              .map((x) => ({ ...x, time: hoursAgo(now, 80) }));
-        },
-      },
+      drift("RB-BACKUP-001-failure"),
       "backups",
       "RB-BACKUP-001-failure",
     );
@@ -103,20 +100,7 @@ describe("each runbook heals its drift on the lab appliance", () => {
   });
 
   it("RB-RESTORE-001-test: an overdue test restore runs", async () => {
-    await healsOnce(
-      {
-        mutate: (s, now) => {
-          const job = s.backups[LAB_BACKUP_JOB];
-          if (job)
-            job.restore_tests = job.restore_tests.map((t) => ({
-              ...t,
-              finished_at: hoursAgo(now, 24 * 9),
-            }));
-        },
-      },
-      "backups",
-      "RB-RESTORE-001-test",
-    );
+    await healsOnce(drift("RB-RESTORE-001-test"), "backups", "RB-RESTORE-001-test");
     expect(lab?.host.state().backups[LAB_BACKUP_JOB]?.restore_tests.at(-1)).toMatchObject({
       result: "passed",
       files_checked: 50,
@@ -124,17 +108,7 @@ describe("each runbook heals its drift on the lab appliance", () => {
   });
 
   it("RB-DISK-001-full: old generations and archived journals are removed until there is room", async () => {
-    const { done } = await healsOnce(
-      {
-        mutate: (s) => {
-          const root = s.mounts.find((m) => m.target === "/");
-          if (root) root.used_bytes = root.size_bytes - 10 * GiB;
-          s.healing.garbage_bytes = 120 * GiB;
-        },
-      },
-      "services",
-      "RB-DISK-001-full",
-    );
+    const { done } = await healsOnce(drift("RB-DISK-001-full"), "services", "RB-DISK-001-full");
     expect(done.map((s) => s.action)).toEqual([
       "check.finding_present",
       "nix.collect_garbage",
@@ -144,16 +118,12 @@ describe("each runbook heals its drift on the lab appliance", () => {
   });
 
   it("RB-FIREWALL-001-drift: an opened port is closed by loading the baseline atomically", async () => {
-    await healsOnce(
-      { mutate: (s) => void (s.nftables = structuredClone(SSH_EXPOSED)) },
-      "firewall",
-      "RB-FIREWALL-001-drift",
-    );
+    await healsOnce(drift("RB-FIREWALL-001-drift"), "firewall", "RB-FIREWALL-001-drift");
   });
 
   it("RB-LOGGING-001-journald: an over-budget journal is vacuumed and journald restarted", async () => {
     const { done } = await healsOnce(
-      { mutate: (s) => void (s.journald.disk_usage_bytes = 5 * GiB) },
+      drift("RB-LOGGING-001-journald"),
       "logging",
       "RB-LOGGING-001-journald",
     );
@@ -168,7 +138,7 @@ describe("each runbook heals its drift on the lab appliance", () => {
 
   it("RB-PATCH-001-generation: a switched-away system returns to the expected generation", async () => {
     const { done } = await healsOnce(
-      { mutate: (s) => void (s.nixos.current = 2) },
+      drift("RB-PATCH-001-generation"),
       "patching",
       "RB-PATCH-001-generation",
     );
@@ -184,9 +154,7 @@ describe("each runbook heals its drift on the lab appliance", () => {
   });
 
   it("RB-ENCRYPTION-001-luks: an unencrypted volume only raises a critical alert and an incident", async () => {
-    lab = createHealingLab({
-      mutate: (s) => void ((s.luks.cryptdata as { active: boolean }).active = false),
-    });
+    lab = createHealingLab(drift("RB-ENCRYPTION-001-luks"));
     const events = await lab.cycle();
     expect(checkResult(events, "encryption")).toMatchObject({ status: "drift" });
     expect(attempts(events)).toEqual([
@@ -212,9 +180,7 @@ describe("each runbook heals its drift on the lab appliance", () => {
   });
 
   it("RB-CPU-001-high (L2/L3 only): no local rule; an incident, then a signed order heals", async () => {
-    lab = createHealingLab({
-      mutate: (s) => Object.assign(s.cpu, { load1: 40, load5: 40, load15: 40 }),
-    });
+    lab = createHealingLab(drift("RB-CPU-001-high"));
     const events = await lab.cycle();
     expect(attempts(events)).toEqual([
       expect.objectContaining({ outcome: "no_rule", check_id: "services" }),
@@ -241,7 +207,7 @@ describe("each runbook heals its drift on the lab appliance", () => {
   });
 
   it("RB-CERT-001-expiry: without an expiring certificate the order changes nothing", async () => {
-    lab = createHealingLab();
+    lab = createHealingLab(drift("RB-CERT-001-expiry"));
     const run = await lab.order("RB-CERT-001-expiry");
     expect(run.outcome).toBe("failed");
     expect(steps(run.events)).toEqual([
@@ -355,7 +321,7 @@ describe("rollback", () => {
 
 describe("maintenance window", () => {
   it("a disruptive runbook outside the window is deferred, then runs inside it", async () => {
-    lab = createHealingLab({ start: OUT_OF_WINDOW, mutate: (s) => void (s.nixos.current = 2) });
+    lab = createHealingLab({ ...drift("RB-PATCH-001-generation"), start: OUT_OF_WINDOW });
     const events = await lab.cycle();
     expect(attempts(events)).toEqual([
       expect.objectContaining({ runbook_id: "RB-PATCH-001-generation", outcome: "deferred" }),
