@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
-import type { LabState } from "../host/lab/index.ts";
+import { crashed } from "../testing/healing-drift.ts";
 import {
   attempts,
   checkResult,
@@ -21,12 +21,7 @@ afterEach(() => {
 });
 const MIN = 60_000;
 
-const crash = (unit: string) => (s: LabState) =>
-  Object.assign(s.units[unit] as object, {
-    active_state: "failed",
-    sub_state: "failed",
-    result: "exit-code",
-  });
+const crash = crashed;
 
 describe("cooldown, max attempts and backoff", () => {
   it("a unit that keeps crashing is healed at growing intervals, then escalated; a restart changes nothing", async () => {
