@@ -61,9 +61,14 @@ export function parseCryptStatus(
   if (!lines[0]?.startsWith(`${path} `)) return undefined;
   const fields = new Map<string, string>();
   for (const line of lines.slice(1)) {
-    const m = /^\s+([a-z ]+):\s+(.*)$/.exec(line);
-    if (m) fields.set(m[1] as string, (m[2] as string).trim());
+    if (line === "") continue;
+    // Every line is "  key: value" in printable text; anything else means we did not get it all.
+    const m = /^\s+([a-z ]+):\s+([\x20-\x7e]*)$/.exec(line);
+    if (!m) return undefined;
+    fields.set(m[1] as string, (m[2] as string).trim());
   }
+  // The lines cryptsetup 2.x always prints; a cut-off answer lacks the last of them.
+  if (!["device", "size", "mode"].every((k) => fields.has(k))) return undefined;
   const bits = /^(\d+) bits$/.exec(fields.get("keysize") ?? "");
   const type = fields.get("type");
   const cipher = fields.get("cipher");

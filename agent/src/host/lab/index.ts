@@ -8,6 +8,7 @@ export {
   labStorePath,
 } from "./clean-state.ts";
 export { LAB_COMMANDS, resolveLabCommand } from "./commands/index.ts";
+export { applyDrift, DRIFT_KINDS, Drift, type DriftKind, injectDrift } from "./drift.ts";
 export { createLabHost, type LabHost, type LabHostOptions } from "./lab-host.ts";
 export type { LabCommand, LabCommandContext, LabJournalEntry, LabOutput } from "./registry.ts";
 export { LabState } from "./state.ts";
