@@ -11,17 +11,10 @@ import {
 } from "#protocol";
 import type { HealingHooks } from "../agent.ts";
 import { createCheckRunner, type DriftCheckRunner } from "../checks/runner.ts";
+import { labExpected, RESTORE_TEST_DIR } from "../checks/testing.ts";
 import { type AgentConfig, parseConfig } from "../config.ts";
 import { createHealing } from "../healing/index.ts";
-import {
-  cleanLabState,
-  createLabHost,
-  LAB_BACKUP_JOB,
-  LAB_FIREWALL_BASELINE_PATH,
-  LAB_LUKS_VOLUMES,
-  type LabHost,
-  type LabState,
-} from "../host/lab/index.ts";
+import { cleanLabState, createLabHost, type LabHost, type LabState } from "../host/lab/index.ts";
 import { type Journal, openJournal } from "../journal.ts";
 import { acceleratedClock } from "../ports.ts";
 
@@ -31,7 +24,8 @@ import { acceleratedClock } from "../ports.ts";
  * agent loop does; `order()` runs a signed order's runbook through the same executor.
  */
 export const REPO_ROOT = join(import.meta.dirname, "..", "..", "..");
-export const RESTORE_TEST_DIR = "/var/lib/compliance-agent/restore-tests";
+export { RESTORE_TEST_DIR };
+
 const catalog = await loadCatalog(REPO_ROOT);
 const ids = { tenantId: "clinic-lab", applianceId: "clinic-lab-01" };
 
@@ -77,9 +71,8 @@ export function createHealingLab(options: HealingLabOptions = {}): HealingLab {
   const dir = mkdtempSync(join(tmpdir(), "healing-lab-"));
   const clock = acceleratedClock(options.start ?? IN_WINDOW);
   const state = cleanLabState(clock.now());
-  // The clean state runs the expected generation; drift is injected after that is noted.
-  const expectedSystem = state.nixos.generations.find((g) => g.number === state.nixos.current)
-    ?.system as string;
+  // The clean state's facts are the expected ones; drift is injected after they are noted.
+  const expected = labExpected(state);
   options.mutate?.(state, clock.now());
   const host = createLabHost({ state, clock, restoreTestDir: RESTORE_TEST_DIR });
   const config = parseConfig({
@@ -91,12 +84,7 @@ export function createHealingLab(options: HealingLabOptions = {}): HealingLab {
     tls_key_path: join(dir, "tls.pem"),
     catalog_dir: REPO_ROOT,
     step_timeout_s: 30,
-    host: {
-      expected_system: expectedSystem,
-      backup_jobs: [LAB_BACKUP_JOB],
-      luks_volumes: [...LAB_LUKS_VOLUMES],
-      firewall_ruleset_path: LAB_FIREWALL_BASELINE_PATH,
-    },
+    host: expected,
     healing: { maintenance_window: WINDOW, ...options.healing },
   });
   const checks = createCheckRunner({
