@@ -149,6 +149,20 @@ export const PRIVILEGED_COMMANDS: readonly PrivilegedCommand[] = [
     },
   },
   exact("nix.gc", ["nix-store", "--gc"]),
+  {
+    id: "restic.snapshots",
+    shape: "restic-<job> snapshots --json --latest 1",
+    matches: (a) =>
+      a.length === 5 &&
+      /^restic-[a-z][a-z0-9-]{0,62}$/.test(a[0] ?? "") &&
+      a.slice(1).join(" ") === "snapshots --json --latest 1",
+    async validate(a, stdin, policy) {
+      const job = (a[0] as string).slice("restic-".length);
+      return policy.host.backup_jobs.includes(job)
+        ? noStdin(stdin)
+        : `${job} is not a configured backup job`;
+    },
+  },
   exact("nixos.switch", [SWITCH_COMMAND, "switch"]),
 ];
 

@@ -26,6 +26,8 @@ import { MAX_REQUEST_BYTES } from "./wire.ts";
 const MAIN = join(import.meta.dirname, "..", "main.ts");
 const REPO_ROOT = join(import.meta.dirname, "..", "..", "..");
 const PROGRAMS = [
+  "restic-clinic-data",
+  "restic-other",
   "systemctl",
   "journalctl",
   "nft",
@@ -153,6 +155,12 @@ describe("the privileged helper process", () => {
     expect(recorded().at(-1)?.argv).toEqual(["systemctl", "restart", "sshd.service"]);
   });
 
+  it("reads a configured backup job's snapshots (root-only: the repository password)", async () => {
+    const argv = ["restic-clinic-data", "snapshots", "--json", "--latest", "1"] as const;
+    expect(await run([...argv])).toMatchObject({ kind: "exited", code: 0 });
+    expect(recorded().at(-1)?.argv).toEqual(argv);
+  });
+
   it("loads only the baseline firewall ruleset", async () => {
     const document = nftRestoreDocument(JSON.stringify(BASELINE_RULESET)) as string;
     expect(await run(["nft", "-j", "-f", "-"], document)).toMatchObject({
@@ -174,6 +182,8 @@ describe("the privileged helper process", () => {
     [["systemctl", "start", "restic-backups-other.service"], /not a configured backup job/],
     [["journalctl", "--vacuum-size=$(id)"], /not_allowed/],
     [["cryptsetup", "status", "cryptroot"], /not a configured LUKS volume/],
+    [["restic-other", "snapshots", "--json", "--latest", "1"], /not a configured backup job/],
+    [["restic-clinic-data", "forget", "--prune"], /unknown_command/],
     [
       [
         "nix-env",
