@@ -47,7 +47,9 @@ export const HEALING_SCENARIOS: Readonly<Record<string, HealingScenario>> = {
   },
   "RB-CPU-001-high": {
     check: "services",
-    mutate: (s) => void Object.assign(s.cpu, { load1: 40, load5: 40, load15: 40 }),
+    mutate(s) {
+      Object.assign(s.cpu, { load1: 40, load5: 40, load15: 40 });
+    },
     order: { params: { unit: "chronyd.service" }, tier: "L2" },
   },
   "RB-DISK-001-full": {
@@ -60,20 +62,28 @@ export const HEALING_SCENARIOS: Readonly<Record<string, HealingScenario>> = {
   },
   "RB-ENCRYPTION-001-luks": {
     check: "encryption",
-    mutate: (s) => void ((s.luks.cryptdata as { active: boolean }).active = false),
+    mutate(s) {
+      (s.luks.cryptdata as { active: boolean }).active = false;
+    },
   },
   "RB-FIREWALL-001-drift": {
     check: "firewall",
-    mutate: (s) => void (s.nftables = structuredClone(SSH_EXPOSED)),
+    mutate(s) {
+      s.nftables = structuredClone(SSH_EXPOSED);
+    },
   },
   "RB-LOGGING-001-journald": {
     check: "logging",
-    mutate: (s) => void (s.journald.disk_usage_bytes = 5 * GiB),
+    mutate(s) {
+      s.journald.disk_usage_bytes = 5 * GiB;
+    },
   },
   "RB-PATCH-001-generation": {
     check: "patching",
     // Someone switched the running system back to an older generation (booted is still right).
-    mutate: (s) => void (s.nixos.current = 2),
+    mutate(s) {
+      s.nixos.current = 2;
+    },
   },
   "RB-RESTORE-001-test": {
     check: "backups",

@@ -36,7 +36,7 @@ function mutate(
   if (restore && verb === "start")
     return restoreTest(ctx, restore[2] as string, Number(restore[1]));
   const known = ctx.state.units[unit];
-  if (!known || known.load_state !== "loaded") {
+  if (known?.load_state !== "loaded") {
     return { code: 5, stdout: "", stderr: `Failed to ${verb} ${unit}: Unit ${unit} not found.\n` };
   }
   const now = ctx.now.toISOString();
