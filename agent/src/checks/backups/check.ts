@@ -2,7 +2,15 @@ import { join } from "node:path";
 import { z } from "zod";
 import type { CheckFinding, DriftCheck, PreState } from "../contract.ts";
 import { failed, skipped, verdict } from "../contract.ts";
-import { DAY_MS, firstLine, HOUR_MS, numericToggle, parseTime, runTool } from "../support.ts";
+import {
+  DAY_MS,
+  firstLine,
+  HOUR_MS,
+  numericToggle,
+  parseTime,
+  runTool,
+  tenths,
+} from "../support.ts";
 import { parseSystemctlShow, unitById } from "../systemd-show.ts";
 
 /** One element of `restic snapshots --json` (restic 0.14+); extra fields are allowed. */
@@ -126,15 +134,15 @@ export const backups = {
           observed: "no snapshot",
         });
       } else {
-        const ageH = Math.floor(((now - (latest.t as number)) / HOUR_MS) * 10) / 10;
+        const ageH = (now - (latest.t as number)) / HOUR_MS;
         state[`${job}.latest_snapshot`] = latest.s.id;
-        state[`${job}.backup_age_h`] = ageH;
+        state[`${job}.backup_age_h`] = tenths(ageH);
         if (ageH > maxAgeH) {
           findings.push({
             code: "backup_stale",
             subject: job,
             expected: `at most ${maxAgeH} h old`,
-            observed: ageH,
+            observed: tenths(ageH),
           });
         }
       }
@@ -155,15 +163,14 @@ export const backups = {
           .map((r) => Date.parse(r.finished_at));
         lastPassed = passed.length > 0 ? Math.max(...passed) : undefined;
       }
-      const ageD =
-        lastPassed === undefined ? null : Math.floor(((now - lastPassed) / DAY_MS) * 10) / 10;
-      state[`${job}.restore_test_age_d`] = ageD;
+      const ageD = lastPassed === undefined ? null : (now - lastPassed) / DAY_MS;
+      state[`${job}.restore_test_age_d`] = ageD === null ? null : tenths(ageD);
       if (ageD === null || ageD > restoreDays) {
         findings.push({
           code: "restore_test_overdue",
           subject: job,
           expected: `a passing test restore within ${restoreDays} days`,
-          observed: ageD === null ? "never" : ageD,
+          observed: ageD === null ? "never" : tenths(ageD),
         });
       }
     }

@@ -1,6 +1,6 @@
 import type { CheckFinding, DriftCheck, PreState } from "../contract.ts";
 import { failed, skipped, verdict } from "../contract.ts";
-import { firstLine, numericToggle, runTool, toggleValue } from "../support.ts";
+import { firstLine, numericToggle, runTool, tenths, toggleValue } from "../support.ts";
 import { parseSystemctlShow, unitById } from "../systemd-show.ts";
 
 /**
@@ -169,14 +169,14 @@ export const services = {
     const rows = parseDf(df.stdout)?.filter((r) => !PSEUDO_FS.has(r.fstype) && r.size > 0);
     if (!rows || rows.length === 0) return failed("df printed no file system it could measure");
     for (const r of rows) {
-      const freePercent = Math.floor((r.avail / (r.used + r.avail)) * 1000) / 10;
-      state[`disk:${r.target}.free_percent`] = freePercent;
+      const freePercent = (r.avail / (r.used + r.avail)) * 100;
+      state[`disk:${r.target}.free_percent`] = tenths(freePercent);
       if (freePercent < minFree) {
         findings.push({
           code: "disk_usage_high",
           subject: r.target,
           expected: `at least ${minFree}% free`,
-          observed: freePercent,
+          observed: tenths(freePercent),
         });
       }
     }

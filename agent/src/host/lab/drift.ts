@@ -251,16 +251,15 @@ export function applyDrift(state: LabState, input: Drift, now: Date = new Date()
     case "backup_stale": {
       const b = backup(drift.job);
       const cutoff = now.getTime() - drift.hours * HOUR;
-      b.snapshots = b.snapshots.filter((x) => Date.parse(x.time) <= cutoff);
-      if (b.snapshots.length === 0) {
-        const time = iso(drift.hours * HOUR);
-        b.snapshots.push({
-          id: hex64(`snapshot-${time}`),
-          time,
-          tree: hex64(`tree-${time}`),
-          paths: ["/var/lib/clinic"],
-        });
-      }
+      // The newest snapshot is then exactly `hours` old.
+      b.snapshots = b.snapshots.filter((x) => Date.parse(x.time) < cutoff);
+      const time = iso(drift.hours * HOUR);
+      b.snapshots.push({
+        id: hex64(`snapshot-${time}`),
+        time,
+        tree: hex64(`tree-${time}`),
+        paths: ["/var/lib/clinic"],
+      });
       break;
     }
     case "restore_test_overdue":
