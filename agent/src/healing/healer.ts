@@ -46,7 +46,36 @@ export interface HealingState {
   readonly incidents: OpenIncidents;
 }
 
-export function healingState(journal: Journal): HealingState {
+/** The L1 run in progress, so one cut short by a crash or a stop is recorded on the next start. */
+const IN_FLIGHT = "healing_in_flight";
+
+/**
+ * The healer's persisted state. An L1 run that was interrupted is recorded as failed (its attempt
+ * already counted); the next round of checks decides again from what the host now shows.
+ */
+export function healingState(journal: Journal, clock: Clock): HealingState {
+  const raw = journal.getState(IN_FLIGHT);
+  if (raw) {
+    try {
+      const run = JSON.parse(raw) as { runbook: string; check: string; attempt: number };
+      journal.append(
+        [
+          {
+            kind: "healing_attempt",
+            tier: "L1",
+            runbook_id: run.runbook,
+            check_id: run.check,
+            attempt: run.attempt,
+            outcome: "failed",
+            detail: "interrupted: the agent stopped while the runbook ran",
+          },
+        ],
+        clock.now(),
+      );
+    } finally {
+      journal.setState(IN_FLIGHT, "");
+    }
+  }
   return {
     ledger: attemptLedger(journal),
     killSwitch: killSwitch(journal),
@@ -230,12 +259,14 @@ async function healResult(
       continue;
     }
     const attempt = state.ledger.record(runbook, now);
+    deps.journal.setState(IN_FLIGHT, JSON.stringify({ runbook: runbook.id, check, attempt }));
     const report = await runRunbook(
       { runbook, params: group.params, tier: "L1" },
       deps.runner,
       (e) => deps.journal.append([e], deps.clock.now()),
       signal,
     );
+    deps.journal.setState(IN_FLIGHT, "");
     if (report.outcome === "succeeded" && !changesHost(runbook)) {
       // An alert-only runbook (encryption) ran, but the drift stays until a person acts.
       const why = `${runbook.id} only alerts; a person must act`;

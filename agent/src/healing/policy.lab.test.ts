@@ -147,3 +147,31 @@ describe("the kill switch", () => {
     expect(attempts(after)).toEqual([expect.objectContaining({ outcome: "healed" })]);
   });
 });
+
+describe("an interrupted L1 run", () => {
+  it("is recorded as failed on the next start, and the next round decides again", async () => {
+    lab = createHealingLab({ mutate: crash("chronyd.service") });
+    // The agent dies inside the runbook: the restart never answers, then the process is gone.
+    const host = lab.host;
+    const exec = host.exec.bind(host);
+    host.exec = (request) =>
+      request.argv[1] === "restart" ? new Promise(() => {}) : exec(request);
+    void lab.cycle();
+    await new Promise((r) => setTimeout(r, 200));
+    host.exec = exec;
+    lab.restart();
+    const recorded = lab.events().filter((e) => e.kind === "healing_attempt");
+    expect(recorded.at(-1)).toMatchObject({
+      runbook_id: "RB-SERVICE-001-crash",
+      outcome: "failed",
+      attempt: 1,
+      detail: expect.stringMatching(/interrupted/),
+    });
+    // The attempt counted: the next try waits for the cooldown, then heals.
+    expect(attempts(await lab.cycle())).toEqual([expect.objectContaining({ outcome: "cooldown" })]);
+    lab.clock.advance(15 * MIN);
+    expect(attempts(await lab.cycle())).toEqual([
+      expect.objectContaining({ outcome: "healed", attempt: 2 }),
+    ]);
+  });
+});
