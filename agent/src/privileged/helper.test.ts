@@ -244,7 +244,7 @@ describe("the privileged helper process", () => {
 
 // Under systemd the helper takes its listening socket from socket activation (LISTEN_FDS, fd 3).
 const activate = spawnSync("systemd-socket-activate", ["--help"]).error === undefined;
-describe.skipIf(!activate && !process.env.CI)("the helper under socket activation", () => {
+describe.skipIf(!activate && !process.env.CI)("the helper under socket activation (needs systemd-socket-activate)", () => {
   it("serves the socket systemd-socket-activate passes as fd 3", async () => {
     const activated = join(dir, "activated.sock");
     const child = spawn(
