@@ -1,13 +1,26 @@
 import { describe, expect, it } from "vitest";
 import { DRIFT_CHECK_IDS } from "#catalog";
 import { EvidenceEvent } from "#protocol";
-import { acceleratedClock } from "../ports.ts";
+import { acceleratedClock, type Host } from "../ports.ts";
 import type { DriftCheck } from "./contract.ts";
 import { CHECKS } from "./registry.ts";
-import { createCheckRunner, everyInterval } from "./runner.ts";
+import { type CheckRunnerOptions, createCheckRunner, everyInterval } from "./runner.ts";
 import { instantClock, labCheckWorld, RESTORE_TEST_DIR, repoBaseline } from "./testing.ts";
 
 const signal = () => new AbortController().signal;
+
+/** A runner over `host` with only the given (test) checks. */
+const runnerWith = async (host: Host, checks: CheckRunnerOptions["checks"]) =>
+  createCheckRunner({
+    host,
+    baseline: await repoBaseline(),
+    expected: { backup_jobs: [], luks_volumes: [] },
+    restoreTestDir: RESTORE_TEST_DIR,
+    clock: instantClock,
+    checkTimeoutMs: 1000,
+    toolTimeoutMs: 1000,
+    checks,
+  });
 
 describe("the check runner", () => {
   it("runs all six in catalog order, each result valid check_result evidence", async () => {
@@ -65,16 +78,7 @@ describe("the check runner", () => {
       ...CHECKS.firewall,
       run: async () => ({ status: "drift", findings: [{ code: "port_scan_detected" }], state: {} }),
     } as unknown as DriftCheck<"firewall">;
-    const runner = createCheckRunner({
-      host: world.host,
-      baseline: await repoBaseline(),
-      expected: { backup_jobs: [], luks_volumes: [] },
-      restoreTestDir: RESTORE_TEST_DIR,
-      clock: instantClock,
-      checkTimeoutMs: 1000,
-      toolTimeoutMs: 1000,
-      checks: { firewall: liar },
-    });
+    const runner = await runnerWith(world.host, { firewall: liar });
     expect(await runner.runOne("firewall", signal())).toMatchObject({
       status: "error",
       reason: "firewall reported undeclared finding port_scan_detected",
@@ -105,16 +109,7 @@ describe("the check runner", () => {
         ),
       }),
     } as unknown as DriftCheck<"services">;
-    const runner = createCheckRunner({
-      host: world.host,
-      baseline: await repoBaseline(),
-      expected: { backup_jobs: [], luks_volumes: [] },
-      restoreTestDir: RESTORE_TEST_DIR,
-      clock: instantClock,
-      checkTimeoutMs: 1000,
-      toolTimeoutMs: 1000,
-      checks: { services: loud },
-    });
+    const runner = await runnerWith(world.host, { services: loud });
     const clipped = await runner.runOne("services", signal());
     expect(EvidenceEvent.safeParse(clipped).success).toBe(true);
     expect(clipped.findings).toHaveLength(64);

@@ -11,7 +11,7 @@ import {
   runTool,
   tenths,
 } from "../support.ts";
-import { parseSystemctlShow, unitById } from "../systemd-show.ts";
+import { showUnits, unitById } from "../systemd-show.ts";
 
 /** One element of `restic snapshots --json` (restic 0.14+); extra fields are allowed. */
 const ResticSnapshot = z.looseObject({
@@ -67,19 +67,14 @@ export const backups = {
     const findings: CheckFinding<"backups">[] = [];
     const state: PreState = {};
     const units = expected.backup_jobs.map((job) => `restic-backups-${job}.service`);
-    const show = await runTool(host, context, [
-      "systemctl",
-      "show",
-      "--timestamp=unix",
-      "--property=Id,LoadState,ActiveState,Result,ExecMainExitTimestamp",
-      "--",
-      ...units,
-    ]);
+    const show = await showUnits(
+      host,
+      context,
+      ["Id", "LoadState", "ActiveState", "Result", "ExecMainExitTimestamp"],
+      units,
+    );
     if (!show.ok) return failed(show.reason);
-    if (show.code !== 0)
-      return failed(`systemctl show exited ${show.code}: ${firstLine(show.stderr)}`);
-    const blocks = parseSystemctlShow(show.stdout);
-    if (!blocks) return failed("systemctl show printed lines that are not Key=Value");
+    const blocks = show.units;
 
     for (const job of expected.backup_jobs) {
       const unit = unitById(blocks, `restic-backups-${job}.service`);

@@ -34,13 +34,36 @@ describe("services", () => {
       { kind: "disk_full", mount: "/var/lib/clinic" },
       { code: "disk_usage_high", subject: "/var/lib/clinic", observed: 5 },
     ],
-    [{ kind: "cpu_load_high" }, { code: "cpu_load_high", subject: "load15", observed: 3 }],
+    [
+      { kind: "cpu_load_high", unit: "chronyd.service" },
+      { code: "cpu_load_high", subject: "chronyd.service", observed: 3 },
+    ],
   ] as const)("reports %o", async (drift, finding) => {
     const result = await (await labCheckWorld({ drifts: [drift], clock: instantClock })).run(
       "services",
     );
     expect(result.status).toBe("drift");
     expect(result.findings).toEqual([expect.objectContaining(finding)]);
+  });
+
+  it("names no unit for high load when no allowlisted unit reports CPU time", async () => {
+    const world = await labCheckWorld({
+      drifts: [{ kind: "cpu_load_high" }],
+      clock: instantClock,
+      host: (lab) => ({
+        ...lab,
+        exec: async (r) => {
+          const out = await lab.exec(r);
+          return out.kind === "exited" && r.argv[0] === "systemctl"
+            ? { ...out, stdout: out.stdout.replace(/CPUUsageNSec=\d+/g, "CPUUsageNSec=[not set]") }
+            : out;
+        },
+      }),
+    });
+    const result = await world.run("services");
+    expect(result.findings).toEqual([
+      expect.objectContaining({ code: "cpu_load_high", subject: "load15" }),
+    ]);
   });
 
   it("takes the unit list from config host.critical_services over the baseline's", async () => {
