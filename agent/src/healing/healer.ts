@@ -130,7 +130,12 @@ async function healResult(
     findings: readonly Finding[],
     keys: readonly string[],
     localL1: Parameters<typeof buildIncident>[0]["localL1"],
+    policy = false,
   ) => {
+    // Already reported: a policy hold is not news; an L1 failure after a policy hold is.
+    const existing = keys.map((key) => state.incidents.openFor(key));
+    const [first] = existing;
+    if (first && existing.every((e) => e !== undefined && (policy || !e.policy))) return first.id;
     const incident = buildIncident({
       identity: deps.identity,
       check,
@@ -153,7 +158,7 @@ async function healResult(
         deps.clock.now(),
       );
       deps.journal.enqueue(OUTBOX_INCIDENT, incident);
-      state.incidents.open(keys, incident.incident_id);
+      state.incidents.open(keys, incident.incident_id, policy);
     });
     return incident.incident_id;
   };
@@ -162,7 +167,8 @@ async function healResult(
   const groups = new Map<string, Group>();
   const invalid: { finding: Finding; runbook: Runbook; problem: string }[] = [];
   for (const finding of event.findings) {
-    if (state.incidents.isOpen(driftKey(check, finding))) continue;
+    // Reported and beyond L1 (no rule, failed, exhausted): left to the control plane.
+    if (state.incidents.openFor(driftKey(check, finding))?.policy === false) continue;
     const rule = deps.engine.match(check, finding.code);
     const runbook = rule && deps.runbooks.find((r) => r.id === rule.runbookId);
     if (runbook === undefined) {
@@ -214,14 +220,24 @@ async function healResult(
       ? (deps.policy.auditBlocks(runbook) ?? `audit-only check: ${check}`)
       : null;
     if (audit !== null) {
-      const incidentId = escalate(group.findings, group.keys, { attempted: false, why_not: audit });
+      const incidentId = escalate(
+        group.findings,
+        group.keys,
+        { attempted: false, why_not: audit },
+        true,
+      );
       record({ ...base, outcome: "audit_only", incident_id: incidentId, detail: audit });
       continue;
     }
     const paused = state.killSwitch.paused();
     if (paused !== undefined) {
       const why = `healing paused by order ${paused.order_id}`;
-      const incidentId = escalate(group.findings, group.keys, { attempted: false, why_not: why });
+      const incidentId = escalate(
+        group.findings,
+        group.keys,
+        { attempted: false, why_not: why },
+        true,
+      );
       record({ ...base, outcome: "paused", incident_id: incidentId, detail: why });
       continue;
     }
