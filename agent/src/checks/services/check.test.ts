@@ -36,6 +36,14 @@ describe("services", () => {
       { code: "disk_usage_high", subject: "/var/lib/clinic", observed: 5 },
     ],
     [
+      { kind: "unneeded_service", unit: "avahi-daemon.service" },
+      {
+        code: "unexpected_service_enabled",
+        subject: "avahi-daemon.service",
+        observed: "active, enabled",
+      },
+    ],
+    [
       { kind: "cpu_load_high", unit: "chronyd.service" },
       { code: "cpu_load_high", subject: "chronyd.service", observed: 3 },
     ],

@@ -96,6 +96,12 @@ export function busiestAllowedUnit(
   return best?.unit;
 }
 
+/**
+ * The units of what the toggle unneeded-services-disabled turns off: printing (CUPS), mDNS
+ * discovery (Avahi) and graphical sessions (the display manager).
+ */
+export const UNNEEDED_UNITS = ["avahi-daemon.service", "cups.service", "display-manager.service"];
+
 export const services = {
   id: "services",
   title: "Critical services run, sshd is configured as the baseline says, disk and CPU leave room",
@@ -119,6 +125,7 @@ export const services = {
     "sshd_log_level_drift",
     "sshd_password_auth_enabled",
     "sshd_root_login_permitted",
+    "unexpected_service_enabled",
     "unit_failed",
     "unit_inactive",
   ],
@@ -143,8 +150,17 @@ export const services = {
     const show = await showUnits(
       host,
       context,
-      ["Id", "LoadState", "ActiveState", "SubState", "Result", "NRestarts", "CPUUsageNSec"],
-      units,
+      [
+        "Id",
+        "LoadState",
+        "ActiveState",
+        "SubState",
+        "Result",
+        "NRestarts",
+        "CPUUsageNSec",
+        "UnitFileState",
+      ],
+      [...units, ...UNNEEDED_UNITS],
     );
     if (!show.ok) return failed(show.reason);
     const blocks = show.units;
@@ -186,6 +202,24 @@ export const services = {
           expected: `at most ${MAX_AUTOMATIC_RESTARTS} automatic restarts`,
           observed: restarts,
           message: `${unit} is active but systemd restarted it ${restarts} times`,
+        });
+      }
+    }
+
+    // Services the appliance has no use for (toggle unneeded-services-disabled): present and
+    // running or enabled is drift; absent (not-found) is what the baseline wants.
+    for (const unit of UNNEEDED_UNITS) {
+      const u = unitById(blocks, unit);
+      const load = u?.get("LoadState");
+      if (!u || !load) return failed(`systemctl show did not describe ${unit}`);
+      const active = u.get("ActiveState") ?? "";
+      const enabled = u.get("UnitFileState") ?? "";
+      if (load === "loaded" && (active === "active" || enabled === "enabled")) {
+        findings.push({
+          code: "unexpected_service_enabled",
+          subject: unit,
+          expected: "absent or disabled",
+          observed: `${active}, ${enabled || "no unit file state"}`,
         });
       }
     }

@@ -19,6 +19,7 @@ export const Drift = z.discriminatedUnion("kind", [
     unit: Unit,
     restarts: z.int().min(1).default(7),
   }),
+  z.strictObject({ kind: z.literal("unneeded_service"), unit: Unit.default("cups.service") }),
   z.strictObject({ kind: z.literal("sshd_password_auth") }),
   z.strictObject({ kind: z.literal("sshd_root_login") }),
   z.strictObject({ kind: z.literal("sshd_log_level") }),
@@ -84,6 +85,11 @@ export const DRIFT_KINDS: {
     description: "a critical unit is active but systemd restarted it many times",
     example: { kind: "service_crash_loop", unit: "sshd.service" },
     detects: { check: "services", finding: "unit_failed" },
+  },
+  unneeded_service: {
+    description: "a service the appliance has no use for runs (default cups.service)",
+    example: { kind: "unneeded_service" },
+    detects: { check: "services", finding: "unexpected_service_enabled" },
   },
   sshd_password_auth: {
     description: "sshd accepts passwords (PasswordAuthentication yes)",
@@ -267,6 +273,21 @@ export function applyDrift(state: LabState, input: Drift, now: Date = new Date()
       break;
     case "service_crash_loop":
       unit(drift.unit).n_restarts = drift.restarts;
+      break;
+    case "unneeded_service":
+      s.units[drift.unit] = {
+        load_state: "loaded",
+        active_state: "active",
+        sub_state: "running",
+        result: "success",
+        n_restarts: 0,
+        cpu_usage_nsec: 1_000_000,
+        unit_file_state: "enabled",
+        main_pid: 3131,
+        changed_at: iso(0),
+        description: drift.unit,
+        type: "notify",
+      };
       break;
     case "sshd_password_auth":
       s.sshd.passwordauthentication = "yes";
