@@ -1,23 +1,11 @@
 import type { z } from "zod";
-import {
-  type Baseline,
-  type DriftCheckId,
-  isDriftCheckId,
-  type Runbook,
-  runbookParamsSchema,
-} from "#catalog";
+import { type Baseline, type DriftCheckId, isDriftCheckId, type Runbook } from "#catalog";
 import type { EvidenceEvent, Finding, OrderParams, SealedBundle } from "#protocol";
 import type { Journal, JournalIdentity } from "../journal.ts";
 import type { CheckResultEvent, Clock } from "../ports.ts";
-import { type AttemptLedger, attemptLedger } from "./attempts.ts";
-import {
-  buildIncident,
-  driftKey,
-  type OpenIncidents,
-  OUTBOX_INCIDENT,
-  openIncidents,
-} from "./incidents.ts";
-import { type KillSwitch, killSwitch } from "./kill-switch.ts";
+import { paramsFromFinding } from "./finding-params.ts";
+import { type HealingState, IN_FLIGHT } from "./healing-state.ts";
+import { buildIncident, driftKey, OUTBOX_INCIDENT } from "./incidents.ts";
 import type { L1Engine } from "./l1-engine.ts";
 import type { EffectivePolicy } from "./policy.ts";
 import { changesHost, type RunnerDeps, runRunbook } from "./runbook-runner.ts";
@@ -38,49 +26,6 @@ export interface HealerDeps {
   readonly engine: L1Engine;
   readonly policy: EffectivePolicy;
   readonly runner: RunnerDeps;
-}
-
-export interface HealingState {
-  readonly ledger: AttemptLedger;
-  readonly killSwitch: KillSwitch;
-  readonly incidents: OpenIncidents;
-}
-
-/** The L1 run in progress, so one cut short by a crash or a stop is recorded on the next start. */
-const IN_FLIGHT = "healing_in_flight";
-
-/**
- * The healer's persisted state. An L1 run that was interrupted is recorded as failed (its attempt
- * already counted); the next round of checks decides again from what the host now shows.
- */
-export function healingState(journal: Journal, clock: Clock): HealingState {
-  const raw = journal.getState(IN_FLIGHT);
-  if (raw) {
-    try {
-      const run = JSON.parse(raw) as { runbook: string; check: string; attempt: number };
-      journal.append(
-        [
-          {
-            kind: "healing_attempt",
-            tier: "L1",
-            runbook_id: run.runbook,
-            check_id: run.check,
-            attempt: run.attempt,
-            outcome: "failed",
-            detail: "interrupted: the agent stopped while the runbook ran",
-          },
-        ],
-        clock.now(),
-      );
-    } finally {
-      journal.setState(IN_FLIGHT, "");
-    }
-  }
-  return {
-    ledger: attemptLedger(journal),
-    killSwitch: killSwitch(journal),
-    incidents: openIncidents(journal),
-  };
 }
 
 interface Group {
@@ -316,23 +261,4 @@ async function healResult(
       });
     }
   }
-}
-
-/**
- * A runbook's params come from the finding's subject (the unit, the backup job), parsed with the
- * runbook's own schema, units against the baseline's allowed_units. A string is the problem.
- */
-export function paramsFromFinding(
-  runbook: Runbook,
-  finding: Finding,
-  baseline: Pick<Baseline, "allowed_units">,
-): z.infer<typeof OrderParams> | string {
-  const declared = runbook.params ?? [];
-  if (declared.length === 0) return {};
-  if (finding.subject === undefined) return "the finding names no subject";
-  const raw = Object.fromEntries(declared.map((p) => [p.name, finding.subject as string]));
-  const parsed = runbookParamsSchema(runbook, { baseline: baseline as Baseline }).safeParse(raw);
-  return parsed.success
-    ? (parsed.data as z.infer<typeof OrderParams>)
-    : parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ");
 }

@@ -1,7 +1,7 @@
 import type { Runbook } from "#catalog";
 import type { EvidenceEvent } from "#protocol";
 import type { Clock, ExecutionOutcome, RunbookExecutor } from "../ports.ts";
-import type { HealingState } from "./healer.ts";
+import type { HealingState } from "./healing-state.ts";
 import { CONTROL_RUNBOOKS } from "./kill-switch.ts";
 import type { EffectivePolicy } from "./policy.ts";
 import { type RunnerDeps, runRunbook } from "./runbook-runner.ts";
