@@ -65,6 +65,8 @@ beforeAll(async () => {
 const fs = require("node:fs");
 let stdin = "";
 try { stdin = fs.readFileSync(0, "utf8"); } catch {}
+// nix-store --gc stands for a long command: it takes a while before it is done.
+if (process.argv.includes("--gc")) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 600);
 fs.appendFileSync(${JSON.stringify(calls)}, JSON.stringify({ argv: [${JSON.stringify(program)}, ...process.argv.slice(2)], stdin, uid: process.getuid() }) + "\\n");
 process.stdout.write("ran " + process.argv.slice(2).join(" "));
 `,
@@ -201,6 +203,20 @@ describe("the privileged helper process", () => {
     expect(result.kind).toBe("failed");
     expect(result.kind === "failed" && result.message).toMatch(why);
     expect(recorded()).toHaveLength(before);
+  });
+
+  it("lets a started command finish when the agent hangs up (no half-done change)", async () => {
+    const stop = new AbortController();
+    setTimeout(() => stop.abort(), 100);
+    const result = await viaHelper(socket, {
+      argv: ["nix-store", "--gc"],
+      timeoutMs: 5000,
+      maxOutputBytes: 100,
+      signal: stop.signal,
+    });
+    expect(result).toMatchObject({ kind: "failed", message: "aborted" });
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(recorded().at(-1)?.argv).toEqual(["nix-store", "--gc"]);
   });
 
   it("refuses input to a command that takes none", async () => {
