@@ -47,6 +47,8 @@ export interface LabPair {
   runOrder(order: {
     runbook_id: string;
     params?: Record<string, string | number | boolean>;
+    /** Who decided; L3 (a person) unless given. */
+    tier?: "L1" | "L2" | "L3";
   }): Promise<{ order_id: string; seq: number; status: string }>;
   /** Resolves once the control plane lists the appliance as enrolled and active. */
   enrolled(): Promise<{ evidence_key_fingerprint: string }>;

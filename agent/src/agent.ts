@@ -1,9 +1,10 @@
 import { join } from "node:path";
+import type { AgentSettings, SealedBundle } from "#protocol";
 import { backoffDelay, jitteredInterval } from "./backoff.ts";
 import type { AgentConfig } from "./config.ts";
 import { isAgentError } from "./errors.ts";
 import { executeOrders, flushReports, recoverInterruptedOrder, untilAborted } from "./execute.ts";
-import { openJournal } from "./journal.ts";
+import { type Journal, type JournalIdentity, openJournal } from "./journal.ts";
 import { fullJournalAlerts } from "./journal-alerts.ts";
 import { describeError, type Logger } from "./log.ts";
 import { type Notifier, silentNotifier } from "./notify.ts";
@@ -31,6 +32,24 @@ export interface AgentDeps {
   readonly maxCycles?: number;
   /** Send WATCHDOG=1 at least this often while idle (half of systemd's WatchdogSec). */
   readonly watchdogMs?: number;
+  /**
+   * The healer (L1 rules after each round of checks, and the executor of signed orders), built
+   * once the journal is open; without it, orders go to `executor` and drift is only recorded.
+   */
+  readonly healing?: (env: HealingEnv) => HealingHooks;
+}
+
+export interface HealingEnv {
+  readonly journal: Journal;
+  readonly identity: JournalIdentity;
+  readonly settings: AgentSettings;
+}
+
+export interface HealingHooks {
+  readonly executor: RunbookExecutor;
+  /** For status.json: paused by the kill switch, audit-only, or acting. */
+  mode(): "enforce" | "audit" | "paused";
+  afterChecks(sealed: readonly SealedBundle[], signal: AbortSignal): Promise<void>;
 }
 
 const HOUR_MS = 3_600_000;
@@ -87,12 +106,15 @@ export async function runAgent(deps: AgentDeps, stop: AbortSignal): Promise<Agen
   const settings = enrollment.settings;
   const intervalMs = (config.poll_interval_s ?? settings.poll_interval_s ?? 60) * 1000;
   const jitter = config.poll_jitter ?? settings.poll_jitter ?? 0.1;
+  const healing = deps.healing?.({ journal, identity: ids, settings });
   const executeDeps = {
     journal,
     clock,
     identity: ids,
-    executor: deps.executor,
+    executor: healing?.executor ?? deps.executor,
     stepTimeoutMs: config.step_timeout_s * 1000,
+    // The healer bounds each run by its runbook's timeout (at most 2 h in the catalog schema).
+    ...(healing ? { orderTimeoutMs: 2 * HOUR_MS + config.step_timeout_s * 1000 } : {}),
     log,
   };
   const lifecycle = (event: "key_generated" | "enrolled" | "started" | "stopping") => ({
@@ -156,7 +178,9 @@ export async function runAgent(deps: AgentDeps, stop: AbortSignal): Promise<Agen
       try {
         const signal = stepSignal();
         const results = await untilAborted(deps.checks.run(signal), signal);
-        journal.append(results, clock.now());
+        const sealed = journal.append(results, clock.now());
+        // Healing is bounded by each runbook's own timeout, not the step timeout.
+        if (healing && !stop.aborted) await healing.afterChecks(sealed, hard.signal);
         const refused = results.length > 0 ? fullJournal.hasRoom() : 0;
         if (refused > 0) log.log("info", "journal has room again", { refused_writes: refused });
       } catch (error) {
@@ -244,6 +268,7 @@ export async function runAgent(deps: AgentDeps, stop: AbortSignal): Promise<Agen
     status.receipted_seq = journal.receiptedSeq();
     status.backlog = journal.backlog();
     status.last_order_seq = Number(journal.getState(LAST_ORDER_SEQ) ?? "0");
+    status.healing = healing?.mode() ?? null;
     try {
       writeStatus(statusPath, status);
     } catch (error) {

@@ -10,24 +10,27 @@ import { loadCatalog } from "#catalog";
 import { runAgent } from "./agent.ts";
 import { createCheckRunner, everyInterval } from "./checks/runner.ts";
 import { type AgentConfig, loadConfig } from "./config.ts";
+import { createHealing } from "./healing/index.ts";
+import { withControlRunbooks } from "./healing/kill-switch.ts";
 import { cleanLabState, createLabHost, writeLabStateFile } from "./host/lab/index.ts";
 import { linuxHost } from "./host/linux.ts";
 import { describeError, jsonLogger } from "./log.ts";
 import { systemdNotifier } from "./notify.ts";
 import { type Host, noExecutor, systemClock } from "./ports.ts";
+import { privilegedHost } from "./privileged/client.ts";
+import { helperMain } from "./privileged/helper-main.ts";
 import { catalogAllowlist } from "./runbook-allowlist.ts";
-import { simulatedExecutor } from "./simulated.ts";
 import { httpsTransport } from "./transport.ts";
 import { AGENT_VERSION } from "./version.ts";
 
 const HELP = `compliance-agent ${AGENT_VERSION}: the MSP compliance appliance agent (pull-only, no listening socket)
 
 Usage: node agent.mjs [--config PATH]
+       node agent.mjs privileged-helper --config PATH [--socket PATH]
 
   --config PATH   the JSON config file (default /etc/compliance-agent/config.json)
-  --lab           LAB MODE: the six checks run against a simulated NixOS appliance (the lab
-                  host) and a simulated runbook executor; nothing on this host is read or
-                  changed (every healing step is recorded as lab.simulated)
+  --lab           LAB MODE: the six checks and the healer run against a simulated NixOS
+                  appliance (the lab host); nothing on this host is read or changed
   --lab-state PATH  the lab host's state file (default <state_dir>/lab-host.json, created
                   clean when absent); another process may rewrite it to inject drift
   --version       print the version and exit
@@ -40,6 +43,7 @@ Logs are JSON lines on stdout; state lives in the config's state_dir (see agent/
 SIGTERM or SIGINT: finish the current step, record a stopping bundle, exit 0.`;
 
 export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
+  if (argv[0] === "privileged-helper") return helperMain(argv.slice(1), env);
   const log = jsonLogger((line) => process.stdout.write(line));
   let args: ReturnType<typeof parse>;
   try {
@@ -80,7 +84,10 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
     if (lab)
       log.log("warn", "LAB MODE: checks see a simulated appliance; nothing on this host changes");
     const catalog = config.catalog_dir ? await loadCatalog(config.catalog_dir) : undefined;
-    const host = lab ? openLabHost(config, args.values["lab-state"]) : linuxHost;
+    // Unprivileged; the commands of the privileged table go to the helper's socket.
+    const host = lab
+      ? openLabHost(config, args.values["lab-state"])
+      : privilegedHost(linuxHost, config.privileged_socket_path);
     const checkTimeoutMs = Math.min(config.step_timeout_s, 60) * 1000;
     const checks = createCheckRunner({
       host,
@@ -107,8 +114,11 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
             timeoutMs: config.request_timeout_s * 1000,
           }),
         checks: everyInterval(checks, config.healing.check_interval_s * 1000, systemClock),
-        executor: lab ? simulatedExecutor() : noExecutor,
-        allowlist: catalog ? catalogAllowlist(catalog) : { has: () => false },
+        executor: noExecutor,
+        ...(catalog
+          ? { healing: createHealing({ catalog, config, host, checks, clock: systemClock }) }
+          : {}),
+        allowlist: withControlRunbooks(catalog ? catalogAllowlist(catalog) : { has: () => false }),
         notify: systemdNotifier(env),
         ...(watchdogUsec > 0 ? { watchdogMs: Math.max(1000, watchdogUsec / 2000) } : {}),
       },

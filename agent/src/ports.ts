@@ -67,7 +67,7 @@ export interface CheckRunner {
   run(signal: AbortSignal): Promise<readonly CheckResultEvent[]>;
 }
 
-export type ExecutionOutcome = "succeeded" | "failed" | "rolled_back";
+export type ExecutionOutcome = "succeeded" | "failed" | "rolled_back" | "deferred";
 
 export interface ExecutionContext {
   readonly signal: AbortSignal;

@@ -115,6 +115,40 @@ export const EvidenceEvent = z.discriminatedUnion("kind", [
     subject: z.string().max(256).optional(),
     message: z.string().max(500),
   }),
+  /**
+   * What the healer decided for one drift (L1) or order: healed, or why not. `deferred` waits
+   * for the maintenance window; `reverted` means verification failed and the rollback ran.
+   */
+  z.strictObject({
+    kind: z.literal("healing_attempt"),
+    runbook_id: RunbookId.optional(),
+    runbook_version: z.int().min(1).optional(),
+    tier: Tier,
+    check_id: CheckId.optional(),
+    order_id: Uuid.optional(),
+    incident_id: Uuid.optional(),
+    outcome: z.enum([
+      "healed",
+      "notified",
+      "failed",
+      "reverted",
+      "deferred",
+      "audit_only",
+      "paused",
+      "cooldown",
+      "exhausted",
+      "no_rule",
+      "precondition_failed",
+    ]),
+    attempt: z.int().min(0).optional(),
+    detail: z.string().max(500).optional(),
+  }),
+  /** The kill switch: a signed order paused or resumed all healing on this appliance. */
+  z.strictObject({
+    kind: z.literal("healing_control"),
+    event: z.enum(["paused", "resumed"]),
+    order_id: Uuid,
+  }),
   z.strictObject({
     kind: z.literal("agent_lifecycle"),
     event: z.enum(["key_generated", "enrolled", "started", "stopping", "config_loaded"]),

@@ -189,6 +189,7 @@ export function cleanLabState(now: Date): LabState {
     ],
     cpu: { cores: 4, load1: 0.31, load5: 0.42, load15: 0.38 },
     faults: { missing: [], hang: [], garble: [] },
+    healing: { garbage_bytes: 0, fail_once: [], unstick: [] },
     files: {
       [LAB_FIREWALL_BASELINE_PATH]: {
         kind: "file",

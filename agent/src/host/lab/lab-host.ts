@@ -2,6 +2,7 @@ import { AgentError } from "../../errors.ts";
 import type { Clock, ExecRequest, ExecResult, FileStat, Host } from "../../ports.ts";
 import { systemClock } from "../../ports.ts";
 import { LAB_COMMANDS, resolveLabCommand } from "./commands/index.ts";
+import { withHealingCommands } from "./mutations/index.ts";
 import type { LabCommand, LabJournalEntry, LabOutput } from "./registry.ts";
 import type { LabFile, LabState } from "./state.ts";
 import { LabState as LabStateSchema } from "./state.ts";
@@ -38,7 +39,7 @@ const JOURNAL_KEEP = 2000;
  */
 export function createLabHost(options: LabHostOptions): LabHost {
   const clock = options.clock ?? systemClock;
-  const commands = { ...LAB_COMMANDS, ...options.commands };
+  const commands = withHealingCommands({ ...LAB_COMMANDS, ...options.commands });
   const file = options.stateFile;
   if (!file && !options.state) throw new Error("createLabHost needs state or stateFile");
   let current: LabState = options.state
@@ -195,10 +196,11 @@ function renderFiles(state: LabState, restoreTestDir: string | undefined): Map<s
       target: current.system,
       mtime: current.created_at,
     });
+    const profile = generation(state.healing.profile ?? current.number) ?? current;
     map.set("/nix/var/nix/profiles/system", {
       kind: "symlink",
-      target: `system-${current.number}-link`,
-      mtime: current.created_at,
+      target: `system-${profile.number}-link`,
+      mtime: profile.created_at,
     });
   }
   if (booted) {

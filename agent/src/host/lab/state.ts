@@ -150,6 +150,21 @@ export const LabState = z.strictObject({
       garble: z.array(z.string()),
     })
     .default({ missing: [], hang: [], garble: [] }),
+  /**
+   * What the healer's mutating emulators need beyond the checks' view: the system profile's
+   * generation (set by nix-env --set before switch-to-configuration activates it), store garbage
+   * nix-store --gc can free, and failure injection for rollback tests: `fail_once` programs
+   * (basename, or "systemctl <verb>") exit non-zero on their next run only; `unstick` units fail
+   * again right after a successful restart or start.
+   */
+  healing: z
+    .strictObject({
+      profile: z.int().min(1).optional(),
+      garbage_bytes: z.int().min(0),
+      fail_once: z.array(z.string()),
+      unstick: z.array(z.string()),
+    })
+    .default({ garbage_bytes: 0, fail_once: [], unstick: [] }),
   /** Plain files, directories and symlinks (the firewall baseline, ...). */
   files: z.record(z.string().startsWith("/"), LabFile),
 });
