@@ -1,5 +1,6 @@
 import type { z } from "zod";
 import type { AgentSettings, ChainHead, OrderParams, Tier } from "#protocol";
+import type { PlannerStore } from "./planner/port.ts";
 
 /**
  * The Store port: everything the control plane keeps, behind one interface with a SQLite and a
@@ -240,4 +241,7 @@ export interface Store {
     seal: (seq: number, prevHash: string) => string,
   ): Promise<AuditEntry>;
   listAudit(afterSeq: number, limit: number): Promise<AuditEntry[]>;
+
+  /** The incident pipeline, guardrails, decision chain and flywheel (store/planner/). */
+  readonly planner: PlannerStore;
 }
