@@ -89,6 +89,10 @@ export function plannerStoreContract(store: () => Store, at: string): void {
     });
     expect(await p.countAttempts({ tenantId: "clinic-a" })).toBe(2);
     expect(await p.countAttempts({ incidentId: incident })).toBe(1);
+    expect((await p.attemptsFor("clinic-a", "a-01", incident)).map((a) => a.orderId)).toEqual([
+      orders[0],
+    ]);
+    expect(await p.attemptsFor("clinic-b", "a-01", incident)).toEqual([]);
     expect(await p.countAttempts({ tenantId: "clinic-a", since: later })).toBe(1);
     expect(await p.countAttempts({ runbookId: base.runbookId, tiers: ["L1"] })).toBe(1);
     expect(await p.countAppliancesForRunbook(base.runbookId, at, ["L1", "L2"])).toBe(2);

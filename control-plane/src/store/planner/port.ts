@@ -126,6 +126,12 @@ export interface PlannerStore {
     at: string,
   ): Promise<IncidentAttempt | undefined>;
   countAttempts(filter: AttemptFilter): Promise<number>;
+  /** The orders issued for one incident, oldest first. */
+  attemptsFor(
+    tenantId: string,
+    applianceId: string,
+    incidentId: string,
+  ): Promise<IncidentAttempt[]>;
   /** Distinct appliances (across every tenant) given `runbookId` since `since`. */
   countAppliancesForRunbook(
     runbookId: string,

@@ -201,6 +201,18 @@ export class KyselyPlannerStore implements PlannerStore {
     return Number(row.n);
   }
 
+  async attemptsFor(tenantId: string, applianceId: string, incidentId: string) {
+    const rows = await this.#db
+      .selectFrom("incident_attempts")
+      .selectAll()
+      .where("tenant_id", "=", tenantId)
+      .where("appliance_id", "=", applianceId)
+      .where("incident_id", "=", incidentId)
+      .orderBy("created_at")
+      .execute();
+    return rows.map(toAttempt);
+  }
+
   async countAppliancesForRunbook(
     runbookId: string,
     since: string,
