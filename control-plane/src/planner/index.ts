@@ -57,6 +57,8 @@ type Ids = { tenantId: string; applianceId: string; incidentId: string };
 export interface Planner {
   submit(ids: Ids): Promise<void>;
   sweep(): Promise<number>;
+  /** At start-up (one instance): incidents left in planning go back to the queue, then a sweep. */
+  recover(): Promise<number>;
   drain(): Promise<void>;
   onOrderResult(result: OrderResult): Promise<void>;
   approve(
@@ -192,6 +194,23 @@ export function createPlanner(
       const waiting = await base.store.planner.incidentsIn("queued", null, 100);
       for (const s of waiting) ctx.schedule(s.tenantId, s.applianceId, s.incidentId);
       return waiting.length;
+    },
+    async recover() {
+      const stuck = await base.store.planner.incidentsIn("planning", null, 1000);
+      for (const s of stuck) {
+        await base.store.planner.transitionIncident(
+          s.tenantId,
+          s.applianceId,
+          s.incidentId,
+          ["planning"],
+          "queued",
+          base.now().toISOString(),
+          {
+            reason: "interrupted by a restart",
+          },
+        );
+      }
+      return stuck.length + (await this.sweep());
     },
     async drain() {
       while (pending.size > 0 || queue.length > 0) await Promise.all([...pending]);
