@@ -7,6 +7,7 @@ import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { runAgent } from "./agent.ts";
 import { loadConfig } from "./config.ts";
+import { flywheelRules } from "./flywheel/index.ts";
 import { systemHost } from "./host.ts";
 import { describeError, jsonLogger } from "./log.ts";
 import { systemdNotifier } from "./notify.ts";
@@ -73,6 +74,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
     if (lab)
       log.log("warn", "LAB MODE: simulated checks and executor; nothing on this host changes");
     const watchdogUsec = Number(env.WATCHDOG_USEC ?? "0");
+    const allowlist = await loadRunbookAllowlist(config.catalog_dir);
     await runAgent(
       {
         config,
@@ -89,7 +91,8 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
           }),
         checks: lab ? simulatedChecks() : noChecks,
         executor: lab ? simulatedExecutor() : noExecutor,
-        allowlist: await loadRunbookAllowlist(config.catalog_dir),
+        allowlist,
+        l1Rules: flywheelRules({ stateDir: config.state_dir, allowlist }),
         notify: systemdNotifier(env),
         ...(watchdogUsec > 0 ? { watchdogMs: Math.max(1000, watchdogUsec / 2000) } : {}),
       },

@@ -131,7 +131,7 @@ describe("L2 planner over the openai SDK", () => {
   });
 
   it("times out, retries once (bounded), then fails", async () => {
-    server.answer = () => ({ delayMs: 1500, then: choose("RB-SERVICE-001-crash") });
+    server.answer = () => ({ delayMs: 1500, reply: choose("RB-SERVICE-001-crash") });
     const { outcome, requests } = await run(incident(), { timeoutMs: 200, maxRetries: 1 });
     expect(outcome).toMatchObject({ kind: "failed", failure: "the model timed out" });
     expect(requests.length).toBe(2);

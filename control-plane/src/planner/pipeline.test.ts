@@ -101,7 +101,7 @@ describe("the incident pipeline", () => {
     [
       "a timeout",
       () => {
-        world.model.answer = () => ({ delayMs: 2500, then: choose("RB-SERVICE-001-crash") });
+        world.model.answer = () => ({ delayMs: 2500, reply: choose("RB-SERVICE-001-crash") });
       },
       /timed out/,
     ],

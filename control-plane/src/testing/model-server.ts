@@ -23,7 +23,7 @@ export type ModelReply =
   | { readonly content: string; readonly refusal?: undefined }
   | { readonly refusal: string; readonly content?: undefined }
   | { readonly status: number; readonly error: string }
-  | { readonly delayMs: number; readonly then: ModelReply };
+  | { readonly delayMs: number; readonly reply: ModelReply };
 
 export interface ModelServer {
   readonly baseUrl: string;
@@ -69,10 +69,10 @@ export async function startModelServer(
     requests.push(request);
     let reply = state.answer(request);
     while ("delayMs" in reply) {
-      const delayed: { delayMs: number; then: ModelReply } = reply;
+      const delayed: { delayMs: number; reply: ModelReply } = reply;
       await new Promise((r) => setTimeout(r, delayed.delayMs));
       if (res.destroyed) return;
-      reply = delayed.then;
+      reply = delayed.reply;
     }
     if ("status" in reply) {
       res.writeHead(reply.status, { "content-type": "application/json" });
