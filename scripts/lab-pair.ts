@@ -24,7 +24,9 @@ export interface LabPair {
   readonly controlPlane: Child;
   readonly agent: Child;
   /** A JSON request to the admin API (`/v1/admin` + path) with the admin token. */
-  admin(path: string, body?: unknown): Promise<{ status: number; body: unknown }>;
+  admin(path: string, body?: unknown, method?: string): Promise<{ status: number; body: unknown }>;
+  /** The control plane's server CA (PEM), for callers that talk to it directly. */
+  readonly caPem: string;
   /**
    * Creates an order through the admin API and resolves with it once it has finished
    * (succeeded, failed, rejected or expired); throws if the control plane refuses it.
@@ -44,6 +46,8 @@ export async function startLabPair(options: {
   tenantId: string;
   applianceId: string;
   pollIntervalS: number;
+  /** Extra control-plane config (for example `planner`); serve then runs with --config. */
+  controlPlaneConfig?: Record<string, unknown>;
 }): Promise<LabPair> {
   const { dir, tenantId, applianceId } = options;
   const data = join(dir, "control-plane");
@@ -57,14 +61,28 @@ export async function startLabPair(options: {
   const caPem = await readFile(join(data, "tls", "ca.pem"), "utf8");
   const adminToken = (await readFile(tokenFile, "utf8")).trim();
 
-  const serveArgs = ["serve", "--data-dir", data, "--port", "0", "--host", "127.0.0.1"];
+  let source = ["--data-dir", data];
+  if (options.controlPlaneConfig) {
+    const configFile = join(dir, "control-plane.json");
+    await writeSecret(
+      configFile,
+      JSON.stringify({ ...options.controlPlaneConfig, data_dir: data }),
+    );
+    source = ["--config", configFile];
+  }
+  const serveArgs = ["serve", ...source, "--port", "0", "--host", "127.0.0.1"];
   const controlPlane = startChild(["control-plane/src/main.ts", ...serveArgs], root);
   let agent: Child | undefined;
   try {
     const listening = await controlPlane.waitFor(/^listening on https:\/\//);
     const baseUrl = listening.replace(/^listening on /, "").trim();
-    const admin = (path: string, body?: unknown) =>
-      httpsJson(`${baseUrl}/v1/admin${path}`, { caPem, token: adminToken, body });
+    const admin = (path: string, body?: unknown, method?: string) =>
+      httpsJson(`${baseUrl}/v1/admin${path}`, {
+        caPem,
+        token: adminToken,
+        body,
+        ...(method ? { method } : {}),
+      });
 
     const site = await admin("/sites", {
       tenant_id: tenantId,
@@ -103,6 +121,7 @@ export async function startLabPair(options: {
       tenantId,
       applianceId,
       controlPlaneDir: data,
+      caPem,
       agentConfig,
       controlPlane,
       agent: started,
