@@ -114,7 +114,7 @@ describe("data flywheel, end to end", () => {
         check_id: "services",
         severity: "high",
         detected_at: new Date().toISOString(),
-        findings: [{ code: "unit_failed", subject: "chronyd.service" }],
+        findings: [{ code: "cpu_load_high", subject: "chronyd.service" }],
         evidence: { seq: 0, hash: "0".repeat(64) },
         local_l1: { attempted: false, why_not: "no local rule for this finding" },
       };
@@ -148,7 +148,7 @@ describe("data flywheel, end to end", () => {
       pattern: string;
       status: string;
     }[];
-    expect(proposals).toMatchObject([{ pattern: "services/unit_failed", status: "proposed" }]);
+    expect(proposals).toMatchObject([{ pattern: "services/cpu_load_high", status: "proposed" }]);
     const approved = await p.admin(
       `/tenants/${TENANT}/rule-proposals/${proposals[0]?.proposal_id}/approve`,
       { note: "five clean restarts" },
@@ -168,11 +168,11 @@ describe("data flywheel, end to end", () => {
         tenantId: TENANT,
         applianceId: APPLIANCE,
         currentVersion: 0,
-        runbooks: new Set(["RB-SERVICE-001-crash"]),
+        runbooks: new Set(["RB-CPU-001-high"]),
       }),
     ).toMatchObject({ ok: true });
     expect(persisted.rules).toMatchObject([
-      { check_id: "services", finding: "unit_failed", runbook_id: "RB-SERVICE-001-crash" },
+      { check_id: "services", finding: "cpu_load_high", runbook_id: "RB-CPU-001-high" },
     ]);
     // …and records it as evidence, which the control plane verified and stored.
     await eventually("the l1_rules_applied evidence", async () => {

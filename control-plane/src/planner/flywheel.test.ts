@@ -9,6 +9,11 @@ import { type PlannerWorld, startPlannerWorld } from "../testing/planner-world.t
  * own L1 answers the next occurrence without the model.
  */
 const N = 3;
+/** No shipped L1 rule covers cpu_load_high: RB-CPU-001-high is L2/L3 only in the catalog. */
+const CPU = {
+  check_id: "services",
+  findings: [{ code: "cpu_load_high", subject: "chronyd.service" }],
+};
 let world: PlannerWorld;
 
 beforeAll(async () => {
@@ -37,11 +42,15 @@ async function healedByL2(
   withoutEvidence = false,
 ) {
   const site = await world.site(tenant, `${tenant}-${i}`);
-  await site.incident({ check_id: "logging", findings: [{ code: "journald_inactive" }] });
+  await site.incident(CPU);
   const { orders } = await site.poll();
   const order = orders[0];
   if (!order) throw new Error("no order");
-  expect(order).toMatchObject({ tier: "L2", runbook_id: "RB-LOGGING-001-journald" });
+  expect(order).toMatchObject({
+    tier: "L2",
+    runbook_id: "RB-CPU-001-high",
+    params: { unit: "chronyd.service" },
+  });
   await site.report(order, outcome, { withoutEvidence });
   return site;
 }
@@ -55,8 +64,8 @@ describe("data flywheel", () => {
     await healedByL2("fly-a", N);
     const [proposal] = await proposals("fly-a");
     expect(proposal).toMatchObject({
-      pattern: "logging/journald_inactive",
-      runbook_id: "RB-LOGGING-001-journald",
+      pattern: "services/cpu_load_high",
+      runbook_id: "RB-CPU-001-high",
       successes: N,
       status: "proposed",
     });
@@ -88,9 +97,9 @@ describe("data flywheel", () => {
         version: 1,
         rules: [
           {
-            check_id: "logging",
-            finding: "journald_inactive",
-            runbook_id: "RB-LOGGING-001-journald",
+            check_id: "services",
+            finding: "cpu_load_high",
+            runbook_id: "RB-CPU-001-high",
           },
         ],
       },
@@ -101,9 +110,13 @@ describe("data flywheel", () => {
 
     // The next occurrence is decided by the control plane's L1 rule: the model is not asked.
     const asked = world.model.requests.length;
-    await site.incident({ check_id: "logging", findings: [{ code: "journald_inactive" }] });
+    await site.incident(CPU);
     const { orders } = await site.poll();
-    expect(orders[0]).toMatchObject({ tier: "L1", runbook_id: "RB-LOGGING-001-journald" });
+    expect(orders[0]).toMatchObject({
+      tier: "L1",
+      runbook_id: "RB-CPU-001-high",
+      params: { unit: "chronyd.service" },
+    });
     expect(world.model.requests.length).toBe(asked);
     expect((await site.decisions()).records.at(-1)?.decided_by).toMatch(/^control-plane:l1:/);
 
@@ -118,6 +131,18 @@ describe("data flywheel", () => {
     );
     expect(await revoked.json()).toEqual({ version: 2 });
     expect((await site.poll()).response.l1_rules).toMatchObject({ version: 2, rules: [] });
+  });
+
+  it("does not propose a finding the appliance's shipped catalog already heals at L1", async () => {
+    for (let i = 0; i < N; i++) {
+      const site = await world.site("fly-f", `fly-f-${i}`);
+      await site.incident({ check_id: "logging", findings: [{ code: "journald_inactive" }] });
+      const order = (await site.poll()).orders[0];
+      if (!order) throw new Error("no order");
+      expect(order.runbook_id).toBe("RB-LOGGING-001-journald");
+      await site.report(order, "succeeded");
+    }
+    expect(await proposals("fly-f")).toEqual([]);
   });
 
   it("does not propose a pattern that has failed, and a rejection is final", async () => {

@@ -11,6 +11,7 @@ import {
 import { ControlPlaneError } from "../errors.ts";
 import type { AttemptStatus, Store } from "../store/index.ts";
 import type { PlannerContext } from "./context.ts";
+import type { Runbook } from "./types.ts";
 
 /**
  * The data flywheel. Each order the planner or an operator issued for an incident gets its
@@ -94,6 +95,21 @@ export async function onOrderResult(ctx: PlannerContext, result: OrderResult): P
   }
 }
 
+/**
+ * Whether the catalog already gives the appliance an L1 rule for this finding. The appliance's
+ * L1 engine prefers its shipped catalog rules, so a flywheel rule there would never run: the
+ * flywheel proposes only for findings no shipped L1 rule covers (today: runbooks the catalog
+ * allows only at L2/L3, such as RB-CPU-001-high). The operator's approval is what promotes
+ * such a runbook to L1 for that one finding at that one site.
+ */
+function shippedL1Rule(runbooks: readonly Runbook[], check: string, finding: string): boolean {
+  return runbooks.some(
+    (r) =>
+      r.tiers.includes("L1") &&
+      r.triggers.some((t) => t.check === check && t.findings.includes(finding)),
+  );
+}
+
 /** The evidence bundle at `evidence_seq` records this very order with this outcome. */
 async function outcomeInEvidence(store: Store, result: OrderResult): Promise<boolean> {
   const [row] = await store.listEvidence(
@@ -131,10 +147,8 @@ async function maybePropose(
     .reduce((n, o) => n + o.count, 0);
   const otherRunbooks = outcomes.some((o) => o.status === "succeeded" && o.runbookId !== runbookId);
   if (successes < ctx.settings.flywheelMinSuccesses || failures > 0 || otherRunbooks) return;
-  const runbook = ctx.catalog?.runbooks.find((r) => r.id === runbookId);
-  // Only runbooks whose authors allow L1 may become local rules.
-  if (!runbook?.tiers.includes("L1")) return;
   const [checkId = "", finding = ""] = pattern.split("/");
+  if (!ctx.catalog || shippedL1Rule(ctx.catalog.runbooks, checkId, finding)) return;
   const proposalId = randomUUID();
   const created = await ctx.store.planner.createProposal({
     proposalId,
