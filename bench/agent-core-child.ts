@@ -7,6 +7,7 @@
  */
 import { readFileSync } from "node:fs";
 import { createInterface } from "node:readline";
+import { cleanLabState, createLabHost } from "../agent/src/host/lab/index.ts";
 import {
   acceleratedClock,
   type CheckRunner,
@@ -66,7 +67,7 @@ const deps = (maxCycles: number) => ({
   config,
   agentVersion: "bench",
   clock,
-  host: { macAddresses: () => ["52:54:00:12:34:56"], hostname: () => "bench-appliance" },
+  host: createLabHost({ state: { ...cleanLabState(new Date()), hostname: "bench-appliance" } }),
   log: jsonLogger(() => {}),
   transport: (client?: { keyPem: string; certPem: string }) =>
     httpsTransport({

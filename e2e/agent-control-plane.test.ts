@@ -74,6 +74,15 @@ describe("agent and control plane, end to end", () => {
         "order_rejected",
       ]),
     );
+    // The six drift checks ran against the clean lab host: each passed, with its citations.
+    const checks = bundles.flatMap((b) => (b.event.kind === "check_result" ? [b.event] : []));
+    expect(checks.slice(0, 6).map((c) => [c.check_id, c.status])).toEqual(
+      ["patching", "services", "backups", "firewall", "logging", "encryption"].map((id) => [
+        id,
+        "pass",
+      ]),
+    );
+    expect(checks.every((c) => (c.citations?.length ?? 0) > 0)).toBe(true);
     const refusal = bundles.find((b) => b.event.kind === "order_rejected")?.event;
     expect(refusal).toMatchObject({ outcome: "rejected", reason: "unknown_runbook" });
 

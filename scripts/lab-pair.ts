@@ -1,13 +1,24 @@
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
+import {
+  cleanLabState,
+  type Drift,
+  injectDrift,
+  LAB_BACKUP_JOB,
+  LAB_FIREWALL_BASELINE_PATH,
+  LAB_LUKS_VOLUMES,
+  writeLabStateFile,
+} from "../agent/src/host/lab/index.ts";
 import { type Child, eventually, httpsJson, machineMacs, startChild } from "./child-processes.ts";
 
 /**
  * The real control plane and the real agent, wired together on loopback in a data folder:
  * `control-plane init` and `serve` (SQLite), one site registered with a one-time token, and the
  * agent started in --lab mode with a config that pins the control plane's CA and order key and
- * takes its runbook allowlist from this repository's catalog. Used by the lab and the
- * end-to-end tests, which then drive the pair through the admin API.
+ * takes its runbook allowlist from this repository's catalog. The agent's checks see a lab host
+ * (a simulated NixOS appliance) whose state file `labStateFile` the caller may change with
+ * `injectDrift`. Used by the lab and the end-to-end tests, which then drive the pair through
+ * the admin API.
  */
 const root = resolve(import.meta.dirname, "..");
 const FINISHED = ["succeeded", "failed", "rejected", "expired"];
@@ -23,6 +34,10 @@ export interface LabPair {
   };
   readonly controlPlane: Child;
   readonly agent: Child;
+  /** The lab host's state file the agent reads (drift goes here). */
+  readonly labStateFile: string;
+  /** Changes the lab appliance under the running agent (see DRIFT_KINDS). */
+  injectDrift(drift: Drift): void;
   /** A JSON request to the admin API (`/v1/admin` + path) with the admin token. */
   admin(path: string, body?: unknown, method?: string): Promise<{ status: number; body: unknown }>;
   /** The control plane's server CA (PEM), for callers that talk to it directly. */
@@ -34,6 +49,8 @@ export interface LabPair {
   runOrder(order: {
     runbook_id: string;
     params?: Record<string, string | number | boolean>;
+    /** Who decided; L3 (a person) unless given. */
+    tier?: "L1" | "L2" | "L3";
   }): Promise<{ order_id: string; seq: number; status: string }>;
   /** Resolves once the control plane lists the appliance as enrolled and active. */
   enrolled(): Promise<{ evidence_key_fingerprint: string }>;
@@ -48,6 +65,8 @@ export async function startLabPair(options: {
   pollIntervalS: number;
   /** Extra control-plane config (for example `planner`); serve then runs with --config. */
   controlPlaneConfig?: Record<string, unknown>;
+  /** How often the agent runs its six checks (config healing.check_interval_s, at least 10). */
+  checkIntervalS?: number;
 }): Promise<LabPair> {
   const { dir, tenantId, applianceId } = options;
   const data = join(dir, "control-plane");
@@ -94,6 +113,12 @@ export async function startLabPair(options: {
     const { enrollment_token } = site.body as { enrollment_token: string };
 
     const agentDir = join(dir, "agent");
+    // The lab appliance: clean, with this machine's MACs (the site was registered with them).
+    const labStateFile = join(agentDir, "lab-host.json");
+    const lab = { ...cleanLabState(new Date()), macs: machineMacs() };
+    await mkdir(agentDir, { recursive: true, mode: 0o700 });
+    writeLabStateFile(labStateFile, lab);
+    const approved = lab.nixos.generations.find((g) => g.number === lab.nixos.current);
     const agentConfig = {
       control_plane_url: baseUrl,
       order_signing_public_key: (
@@ -108,11 +133,21 @@ export async function startLabPair(options: {
       poll_interval_s: options.pollIntervalS,
       poll_jitter: 0,
       max_backoff_s: Math.max(2, options.pollIntervalS * 2),
+      host: {
+        ...(approved ? { expected_system: approved.system } : {}),
+        backup_jobs: [LAB_BACKUP_JOB],
+        luks_volumes: [...LAB_LUKS_VOLUMES],
+        firewall_ruleset_path: LAB_FIREWALL_BASELINE_PATH,
+      },
+      healing: { check_interval_s: options.checkIntervalS ?? 10 },
     };
     await writeSecret(agentConfig.enrollment_token_path, enrollment_token);
     const configPath = join(agentDir, "config.json");
     await writeSecret(configPath, JSON.stringify(agentConfig, null, 2));
-    agent = startChild(["agent/src/main.ts", "--config", configPath, "--lab"], root);
+    agent = startChild(
+      ["agent/src/main.ts", "--config", configPath, "--lab", "--lab-state", labStateFile],
+      root,
+    );
     const started = agent;
 
     const appliancePath = `/tenants/${tenantId}/appliances/${applianceId}`;
@@ -125,6 +160,10 @@ export async function startLabPair(options: {
       agentConfig,
       controlPlane,
       agent: started,
+      labStateFile,
+      injectDrift: (drift) => {
+        injectDrift(labStateFile, drift);
+      },
       admin,
       runOrder: async (order) => {
         const created = await admin(`${appliancePath}/orders`, {

@@ -17,6 +17,10 @@ it("the lab (npm start) runs the real control plane and agent end to end", async
   expect(stdout).toMatch(/agent enrolled; evidence key fingerprint [0-9a-f]{16}/);
   expect(stdout).toMatch(/order 1 RB-SERVICE-001-crash \{"unit":"chronyd.service"\} → succeeded/);
   expect(stdout).toMatch(/order 2 RB-NOPE-001-unknown \{\} → rejected/);
+  expect(stdout).toMatch(
+    /checks: patching pass, services pass, backups pass, firewall pass, logging pass, encryption pass/,
+  );
+  expect(stdout).toMatch(/firewall check: drift ssh_exposed at rule inet filter input #5/);
   expect(stdout).toMatch(/chain intact from genesis/);
   expect(stdout).toMatch(/after rewriting bundle 2, detected bad_signature at seq 2/);
 }, 120_000);

@@ -3,7 +3,9 @@
  *
  * It initialises a control plane (SQLite) in a fresh data directory and serves it on loopback,
  * registers a lab clinic with a one-time enrollment token, and starts the real agent in lab
- * mode (simulated checks and runbook executor: nothing on this machine is changed). The agent
+ * mode (its six drift checks run against a simulated NixOS appliance, the lab host, and its
+ * runbook executor is simulated: nothing on this machine is read or changed). The lab injects
+ * drift into the lab host (SSH opened to everyone) and shows the firewall check naming it. The agent
  * enrolls over TLS, polls over mTLS, runs a signed order, refuses an order outside its runbook
  * allowlist, and pushes its evidence, which the control plane verifies and receipts. The lab
  * then verifies the stored chain itself with the appliance key and shows that a rewritten
@@ -37,8 +39,8 @@ const dir = values["data-dir"]
 let pair: LabPair | undefined;
 
 async function main(): Promise<void> {
-  say("LAB MODE: a real control plane and a real agent on this machine; the agent's checks and");
-  say("runbook executor are simulated, so nothing on this machine is changed.");
+  say("LAB MODE: a real control plane and a real agent on this machine; the agent's checks see a");
+  say("simulated NixOS appliance and its runbook executor is simulated: nothing here is changed.");
   pair = await startLabPair({ dir, tenantId: TENANT, applianceId: APPLIANCE, pollIntervalS: 2 });
   const { admin } = pair;
   say(`control plane (SQLite) at ${pair.baseUrl}, data in ${pair.controlPlaneDir}`);
@@ -56,6 +58,33 @@ async function main(): Promise<void> {
     const done = await pair.runOrder({ runbook_id, params });
     say(`order ${done.seq} ${runbook_id} ${JSON.stringify(params)} → ${done.status}`);
   }
+
+  const checkResults = async () => {
+    const res = await admin(`${appliance}/evidence?limit=1000`);
+    return (res.body as { bundles: EvidenceBundle[] }).bundles.flatMap((b) =>
+      b.event.kind === "check_result" ? [{ seq: b.seq, event: b.event }] : [],
+    );
+  };
+  const first = await eventually("the first six check results", async () => {
+    const results = await checkResults();
+    return results.length >= 6 ? results.slice(0, 6) : undefined;
+  });
+  say(`checks: ${first.map((r) => `${r.event.check_id} ${r.event.status}`).join(", ")}`);
+  pair.injectDrift({ kind: "firewall_ssh_exposed" });
+  say("injected drift into the lab host: the SSH rule no longer limits the source network");
+  const seen = await eventually("the firewall check to report the drift", async () =>
+    (await checkResults()).find(
+      (r) =>
+        r.seq > (first.at(-1)?.seq ?? 0) &&
+        r.event.check_id === "firewall" &&
+        r.event.status === "drift",
+    ),
+  );
+  const finding = seen.event.findings.find((f) => f.code === "ssh_exposed");
+  say(
+    `firewall check: drift ${finding?.code} at ${finding?.subject} (${seen.event.citations?.join(", ")})`,
+  );
+  pair.injectDrift({ kind: "reset" });
 
   const evidence = await eventually("receipted evidence", async () => {
     const res = await admin(`${appliance}/evidence?limit=1000`);

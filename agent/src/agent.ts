@@ -1,10 +1,11 @@
 import { join } from "node:path";
+import type { AgentSettings, SealedBundle } from "#protocol";
 import { backoffDelay, jitteredInterval } from "./backoff.ts";
 import type { AgentConfig } from "./config.ts";
 import { isAgentError } from "./errors.ts";
 import { executeOrders, flushReports, recoverInterruptedOrder, untilAborted } from "./execute.ts";
 import type { FlywheelRules } from "./flywheel/index.ts";
-import { openJournal } from "./journal.ts";
+import { type Journal, type JournalIdentity, openJournal } from "./journal.ts";
 import { fullJournalAlerts } from "./journal-alerts.ts";
 import { describeError, type Logger } from "./log.ts";
 import { type Notifier, silentNotifier } from "./notify.ts";
@@ -34,6 +35,22 @@ export interface AgentDeps {
   readonly watchdogMs?: number;
   /** The flywheel's signed L1 rule sets (the healer's L1RuleSource); fed from each poll. */
   readonly l1Rules?: FlywheelRules;
+  /**
+   * The healer (L1 rules after each round of checks, and the executor of signed orders), built
+   * once the journal is open; without it, orders go to `executor` and drift is only recorded.
+   */
+  readonly healing?: (env: HealingEnv) => HealingHooks;
+}
+
+export interface HealingEnv {
+  readonly journal: Journal;
+  readonly identity: JournalIdentity;
+  readonly settings: AgentSettings;
+}
+
+export interface HealingHooks {
+  readonly executor: RunbookExecutor;
+  afterChecks(sealed: readonly SealedBundle[], signal: AbortSignal): Promise<void>;
 }
 
 const HOUR_MS = 3_600_000;
@@ -100,11 +117,12 @@ export async function runAgent(deps: AgentDeps, stop: AbortSignal): Promise<Agen
   const settings = enrollment.settings;
   const intervalMs = (config.poll_interval_s ?? settings.poll_interval_s ?? 60) * 1000;
   const jitter = config.poll_jitter ?? settings.poll_jitter ?? 0.1;
+  const healing = deps.healing?.({ journal, identity: ids, settings });
   const executeDeps = {
     journal,
     clock,
     identity: ids,
-    executor: deps.executor,
+    executor: healing?.executor ?? deps.executor,
     stepTimeoutMs: config.step_timeout_s * 1000,
     log,
   };
@@ -176,7 +194,9 @@ export async function runAgent(deps: AgentDeps, stop: AbortSignal): Promise<Agen
       try {
         const signal = stepSignal();
         const results = await untilAborted(deps.checks.run(signal), signal);
-        journal.append(results, clock.now());
+        const sealed = journal.append(results, clock.now());
+        // Healing is bounded by each runbook's own timeout, not the step timeout.
+        if (healing && !stop.aborted) await healing.afterChecks(sealed, hard.signal);
         const refused = results.length > 0 ? fullJournal.hasRoom() : 0;
         if (refused > 0) log.log("info", "journal has room again", { refused_writes: refused });
       } catch (error) {

@@ -1,4 +1,10 @@
-import { Acknowledgement, APPLIANCE_API, type OrderResult, tryParseMessage } from "#protocol";
+import {
+  Acknowledgement,
+  APPLIANCE_API,
+  type Incident,
+  type OrderResult,
+  tryParseMessage,
+} from "#protocol";
 import { AgentError } from "./errors.ts";
 import type { Journal, JournalIdentity } from "./journal.ts";
 import { describeError, type Logger } from "./log.ts";
@@ -135,18 +141,23 @@ export async function flushReports(
   let sent = 0;
   for (const item of deps.journal.outbox(64)) {
     if (signal.aborted) break;
+    // Incidents (from the healer) share the queue, so reports leave in the order they were made.
+    const incident = item.kind === "incident" ? (item.body as Incident) : undefined;
     const report = item.body as OrderResult;
-    const answer = await deps.transport.post(APPLIANCE_API.orderResult, report, signal);
+    const ref = incident ? incident.incident_id : report.order_id;
+    const answer = incident
+      ? await deps.transport.post(APPLIANCE_API.incident, incident, signal)
+      : await deps.transport.post(APPLIANCE_API.orderResult, report, signal);
     if (answer.ok) {
       const ack = tryParseMessage(Acknowledgement, answer.body);
-      if (!ack.ok || ack.value.ref !== report.order_id) {
-        throw new AgentError("bad_response", "order result acknowledgement does not match");
+      if (!ack.ok || ack.value.ref !== ref) {
+        throw new AgentError("bad_response", `${item.kind} acknowledgement does not match`);
       }
     } else if (answer.status >= 500 || answer.status === 429 || answer.status === 408) {
-      throw new AgentError("unreachable", `order result answered ${answer.status}`);
+      throw new AgentError("unreachable", `${item.kind} answered ${answer.status}`);
     } else {
-      deps.log.log("warn", "order result refused; evidence keeps the record", {
-        order_id: report.order_id,
+      deps.log.log("warn", `${item.kind} refused; evidence keeps the record`, {
+        ref,
         status: answer.status,
         code: answer.problem?.code ?? null,
       });

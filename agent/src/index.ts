@@ -7,6 +7,7 @@ export { type Enrollment, enroll, readEnrollment, verifyEnrollmentResponse } fro
 export { AgentError, type AgentErrorCode, isAgentError } from "./errors.ts";
 export { executeOrders, flushReports, recoverInterruptedOrder } from "./execute.ts";
 export { type FlywheelRules, flywheelRules } from "./flywheel/index.ts";
+export * from "./host/index.ts";
 export { type Identity, loadOrCreateIdentity } from "./identity.ts";
 export { type Journal, openJournal, type StoredBundle } from "./journal.ts";
 export { jsonLogger, type Logger, memoryLogger } from "./log.ts";

@@ -3,27 +3,37 @@
  * HTTPS transport, systemd notifier, JSON logs on stdout). Run as
  *   node agent.mjs --config /etc/compliance-agent/config.json
  */
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { loadCatalog } from "#catalog";
 import { runAgent } from "./agent.ts";
-import { loadConfig } from "./config.ts";
+import { createCheckRunner, everyInterval } from "./checks/runner.ts";
+import { type AgentConfig, loadConfig } from "./config.ts";
 import { flywheelRules } from "./flywheel/index.ts";
-import { systemHost } from "./host.ts";
+import { createHealing } from "./healing/index.ts";
+import { withControlRunbooks } from "./healing/kill-switch.ts";
+import { cleanLabState, createLabHost, writeLabStateFile } from "./host/lab/index.ts";
+import { linuxHost } from "./host/linux.ts";
 import { describeError, jsonLogger } from "./log.ts";
 import { systemdNotifier } from "./notify.ts";
-import { noChecks, noExecutor, systemClock } from "./ports.ts";
-import { loadRunbookAllowlist } from "./runbook-allowlist.ts";
-import { simulatedChecks, simulatedExecutor } from "./simulated.ts";
+import { type Host, noExecutor, systemClock } from "./ports.ts";
+import { privilegedHost } from "./privileged/client.ts";
+import { helperMain } from "./privileged/helper-main.ts";
+import { catalogAllowlist } from "./runbook-allowlist.ts";
 import { httpsTransport } from "./transport.ts";
 import { AGENT_VERSION } from "./version.ts";
 
 const HELP = `compliance-agent ${AGENT_VERSION}: the MSP compliance appliance agent (pull-only, no listening socket)
 
 Usage: node agent.mjs [--config PATH]
+       node agent.mjs privileged-helper --config PATH [--socket PATH]
 
   --config PATH   the JSON config file (default /etc/compliance-agent/config.json)
-  --lab           LAB MODE: simulated checks and a simulated runbook executor that touch
-                  nothing on this host (every healing step is recorded as lab.simulated)
+  --lab           LAB MODE: the six checks and the healer run against a simulated NixOS
+                  appliance (the lab host); nothing on this host is read or changed
+  --lab-state PATH  the lab host's state file (default <state_dir>/lab-host.json, created
+                  clean when absent); another process may rewrite it to inject drift
   --version       print the version and exit
   --help          print this help and exit
 
@@ -34,6 +44,7 @@ Logs are JSON lines on stdout; state lives in the config's state_dir (see agent/
 SIGTERM or SIGINT: finish the current step, record a stopping bundle, exit 0.`;
 
 export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
+  if (argv[0] === "privileged-helper") return helperMain(argv.slice(1), env);
   const log = jsonLogger((line) => process.stdout.write(line));
   let args: ReturnType<typeof parse>;
   try {
@@ -72,15 +83,32 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
     const caPem = readFileSync(config.ca_bundle_path, "utf8");
     const lab = args.values.lab;
     if (lab)
-      log.log("warn", "LAB MODE: simulated checks and executor; nothing on this host changes");
+      log.log("warn", "LAB MODE: checks see a simulated appliance; nothing on this host changes");
+    const catalog = config.catalog_dir ? await loadCatalog(config.catalog_dir) : undefined;
+    // Unprivileged; the commands of the privileged table go to the helper's socket.
+    const host = lab
+      ? openLabHost(config, args.values["lab-state"])
+      : privilegedHost(linuxHost, config.privileged_socket_path);
+    const checkTimeoutMs = Math.min(config.step_timeout_s, 60) * 1000;
+    const checks = createCheckRunner({
+      host,
+      baseline: catalog?.baseline,
+      expected: config.host,
+      restoreTestDir: join(config.state_dir, "restore-tests"),
+      clock: systemClock,
+      checkTimeoutMs,
+      toolTimeoutMs: Math.min(config.request_timeout_s * 1000, checkTimeoutMs),
+    });
     const watchdogUsec = Number(env.WATCHDOG_USEC ?? "0");
-    const allowlist = await loadRunbookAllowlist(config.catalog_dir);
+    // The shipped runbooks: every order and every flywheel rule must name one of them.
+    const shipped = catalog ? catalogAllowlist(catalog) : { has: () => false };
+    const l1Rules = flywheelRules({ stateDir: config.state_dir, allowlist: shipped });
     await runAgent(
       {
         config,
         agentVersion: AGENT_VERSION,
         clock: systemClock,
-        host: systemHost,
+        host,
         log,
         transport: (client) =>
           httpsTransport({
@@ -89,10 +117,22 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
             ...(client ? { clientKeyPem: client.keyPem, clientCertPem: client.certPem } : {}),
             timeoutMs: config.request_timeout_s * 1000,
           }),
-        checks: lab ? simulatedChecks() : noChecks,
-        executor: lab ? simulatedExecutor() : noExecutor,
-        allowlist,
-        l1Rules: flywheelRules({ stateDir: config.state_dir, allowlist }),
+        checks: everyInterval(checks, config.healing.check_interval_s * 1000, systemClock),
+        executor: noExecutor,
+        ...(catalog
+          ? {
+              healing: createHealing({
+                catalog,
+                config,
+                host,
+                checks,
+                clock: systemClock,
+                rules: l1Rules,
+              }),
+            }
+          : {}),
+        allowlist: withControlRunbooks(shipped),
+        l1Rules,
         notify: systemdNotifier(env),
         ...(watchdogUsec > 0 ? { watchdogMs: Math.max(1000, watchdogUsec / 2000) } : {}),
       },
@@ -105,12 +145,25 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
   }
 }
 
+/** The lab appliance, from its state file; a missing file starts a clean one with our MACs. */
+function openLabHost(config: AgentConfig, stateFile: string | undefined): Host {
+  const file = stateFile ?? join(config.state_dir, "lab-host.json");
+  if (!existsSync(file)) {
+    writeLabStateFile(file, { ...cleanLabState(new Date()), macs: linuxHost.macAddresses() });
+  }
+  return createLabHost({
+    stateFile: file,
+    restoreTestDir: join(config.state_dir, "restore-tests"),
+  });
+}
+
 function parse(argv: readonly string[]) {
   return parseArgs({
     args: [...argv],
     options: {
       config: { type: "string", default: "/etc/compliance-agent/config.json" },
       lab: { type: "boolean", default: false },
+      "lab-state": { type: "string" },
       help: { type: "boolean", default: false },
       version: { type: "boolean", default: false },
     },

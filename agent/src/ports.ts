@@ -10,10 +10,54 @@ export interface Clock {
   sleep(ms: number, signal?: AbortSignal): Promise<void>;
 }
 
+/** One program run as argv: never a shell string, always bounded in time and output. */
+export interface ExecRequest {
+  /** argv[0] is the program (looked up on PATH); every element is passed literally. */
+  readonly argv: readonly [string, ...string[]];
+  /** The whole process group is killed when this passes. */
+  readonly timeoutMs: number;
+  /** stdout and stderr are each capped at this many bytes; `truncated` says so. */
+  readonly maxOutputBytes: number;
+  readonly stdin?: string;
+  readonly signal?: AbortSignal;
+}
+
+export type ExecResult =
+  | {
+      readonly kind: "exited";
+      readonly code: number;
+      readonly stdout: string;
+      readonly stderr: string;
+      readonly truncated: boolean;
+    }
+  | { readonly kind: "timed_out" }
+  /** The program does not exist. */
+  | { readonly kind: "not_found" }
+  /** Could not start, was killed by a signal, or was aborted. */
+  | { readonly kind: "failed"; readonly message: string };
+
+export interface FileStat {
+  readonly kind: "file" | "directory" | "symlink" | "other";
+  readonly size: number;
+  readonly mode: number;
+  readonly mtimeMs: number;
+}
+
+/**
+ * The machine as the agent sees it. The real adapter is the Linux host (host/linux.ts); the lab
+ * host (host/lab/) simulates a NixOS appliance whose programs print what the real tools print.
+ */
 export interface Host {
   /** Lower-case colon-separated MAC addresses of the physical interfaces. */
   macAddresses(): string[];
   hostname(): string;
+  exec(request: ExecRequest): Promise<ExecResult>;
+  /** At most `maxBytes` bytes as UTF-8; undefined when the file does not exist. */
+  readFile(path: string, maxBytes: number): Promise<string | undefined>;
+  /** lstat: a symlink is reported as a symlink; undefined when the path does not exist. */
+  stat(path: string): Promise<FileStat | undefined>;
+  /** The link's target; undefined when the path does not exist or is not a symlink. */
+  readlink(path: string): Promise<string | undefined>;
 }
 
 /** A check result as evidence (the checks themselves come with issue 5). */
@@ -23,7 +67,7 @@ export interface CheckRunner {
   run(signal: AbortSignal): Promise<readonly CheckResultEvent[]>;
 }
 
-export type ExecutionOutcome = "succeeded" | "failed" | "rolled_back";
+export type ExecutionOutcome = "succeeded" | "failed" | "rolled_back" | "deferred";
 
 export interface ExecutionContext {
   readonly signal: AbortSignal;

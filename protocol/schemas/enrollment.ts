@@ -1,6 +1,7 @@
 import { z } from "zod";
 import {
   ApplianceId,
+  CheckId,
   Ed25519PublicKeyBase64,
   ProtocolVersion,
   Sha256Hex,
@@ -47,6 +48,17 @@ export const AgentSettings = z.strictObject({
   /** Uniform jitter as a fraction of the interval: 0.1 means ±10 %. */
   poll_jitter: z.number().min(0).max(0.5),
   evidence_batch_max: z.int().min(1).max(1000),
+  /**
+   * The site's healing policy, set by the operator. It can only restrict: audit here makes the
+   * appliance audit-only whatever its local config says, and the checks listed are added to the
+   * local audit-only checks.
+   */
+  healing: z
+    .strictObject({
+      mode: z.enum(["enforce", "audit"]),
+      audit_only_checks: z.array(CheckId).max(32),
+    })
+    .optional(),
 });
 export type AgentSettings = z.infer<typeof AgentSettings>;
 

@@ -5,6 +5,7 @@ import {
   Finding,
   ProtocolVersion,
   RunbookId,
+  Scalar,
   SequenceNumber,
   Severity,
   Sha256Hex,
@@ -29,6 +30,32 @@ export const EvidenceEvent = z.discriminatedUnion("kind", [
     severity: Severity,
     findings: z.array(Finding).max(64),
     duration_ms: z.number().min(0),
+    /** The HIPAA Security Rule citations this result bears on (from the baseline's toggles). */
+    citations: z
+      .array(
+        z
+          .string()
+          .regex(/^45 CFR 164\.\d{3}\([a-z]\)[()0-9a-zA-Z]*$/)
+          .max(64),
+      )
+      .max(32)
+      .optional(),
+    /** Why a check was skipped or could not see what it checks (status skipped or error). */
+    reason: z.string().max(500).optional(),
+    /**
+     * The state the check observed, flat names and scalars (the pre-state a heal starts from):
+     * system paths, unit states, hashes, counts; never log lines or file contents.
+     */
+    pre_state: z
+      .record(
+        z
+          .string()
+          .regex(/^[a-z][a-z0-9_.@:-]*$/)
+          .max(128),
+        Scalar,
+      )
+      .refine((r) => Object.keys(r).length <= 64, "at most 64 entries")
+      .optional(),
   }),
   z.strictObject({
     kind: z.literal("healing_step"),
@@ -88,6 +115,40 @@ export const EvidenceEvent = z.discriminatedUnion("kind", [
     severity: Severity,
     subject: z.string().max(256).optional(),
     message: z.string().max(500),
+  }),
+  /**
+   * What the healer decided for one drift (L1) or order: healed, or why not. `deferred` waits
+   * for the maintenance window; `reverted` means verification failed and the rollback ran.
+   */
+  z.strictObject({
+    kind: z.literal("healing_attempt"),
+    runbook_id: RunbookId.optional(),
+    runbook_version: z.int().min(1).optional(),
+    tier: Tier,
+    check_id: CheckId.optional(),
+    order_id: Uuid.optional(),
+    incident_id: Uuid.optional(),
+    outcome: z.enum([
+      "healed",
+      "notified",
+      "failed",
+      "reverted",
+      "deferred",
+      "audit_only",
+      "paused",
+      "cooldown",
+      "exhausted",
+      "no_rule",
+      "precondition_failed",
+    ]),
+    attempt: z.int().min(0).optional(),
+    detail: z.string().max(500).optional(),
+  }),
+  /** The kill switch: a signed order paused or resumed all healing on this appliance. */
+  z.strictObject({
+    kind: z.literal("healing_control"),
+    event: z.enum(["paused", "resumed"]),
+    order_id: Uuid,
   }),
   z.strictObject({
     kind: z.literal("l1_rules_applied"),

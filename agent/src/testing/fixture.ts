@@ -10,6 +10,7 @@ import {
 } from "#protocol";
 import type { AgentDeps } from "../agent.ts";
 import { type AgentConfig, parseConfig } from "../config.ts";
+import { cleanLabState, createLabHost } from "../host/lab/index.ts";
 import { memoryLogger } from "../log.ts";
 import { acceleratedClock } from "../ports.ts";
 import { simulatedChecks, simulatedExecutor } from "../simulated.ts";
@@ -80,7 +81,7 @@ export async function createAgentWorld(
       config,
       agentVersion: "0.1.0-test",
       clock: acceleratedClock(new Date()),
-      host: { macAddresses: () => ["52:54:00:12:34:56"], hostname: () => "test-appliance" },
+      host: createLabHost({ state: { ...cleanLabState(new Date()), hostname: "test-appliance" } }),
       log: memoryLogger(),
       transport: (client) =>
         httpsTransport({

@@ -13,6 +13,7 @@ import {
   type EvidenceReceipt,
   EvidenceUpload,
   GENESIS_HEAD,
+  Incident,
   type Order,
   OrderResult,
   PollRequest,
@@ -71,6 +72,7 @@ export interface TestControlPlane {
   readonly bundles: EvidenceBundle[];
   readonly receipts: EvidenceReceipt[];
   readonly orderResults: OrderResult[];
+  readonly incidents: Incident[];
   readonly enrollments: EnrollmentRequest[];
   readonly polls: PollRequest[];
   readonly requests: Map<string, number>;
@@ -121,6 +123,7 @@ export async function startTestControlPlane(
     bundles: [],
     receipts: [],
     orderResults: [],
+    incidents: [],
     enrollments: [],
     polls: [],
     requests: new Map(),
@@ -293,6 +296,15 @@ export async function startTestControlPlane(
       if (!parsed.ok) return [400, problem(400, "invalid_message", { detail: parsed.problem })];
       cp.orderResults.push(parsed.value);
       return [200, { v: 1, type: "ack", ref: parsed.value.order_id }];
+    }
+    if (path === APPLIANCE_API.incident.path) {
+      const parsed = tryParseMessage(Incident, body);
+      if (!parsed.ok) return [400, problem(400, "invalid_message", { detail: parsed.problem })];
+      // Idempotent like the real control plane: a re-sent incident is acknowledged once more.
+      if (!cp.incidents.some((i) => i.incident_id === parsed.value.incident_id)) {
+        cp.incidents.push(parsed.value);
+      }
+      return [200, { v: 1, type: "ack", ref: parsed.value.incident_id }];
     }
     return [404, problem(404, "not_found")];
   };

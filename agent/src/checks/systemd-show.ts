@@ -1,0 +1,43 @@
+/**
+ * `systemctl show --timestamp=unix --property=... UNIT...` output: one block of Key=Value lines
+ * per unit, blocks separated by a blank line (systemd's bus_print_all_properties). Values may
+ * contain '='; keys never do. Anything else is malformed and refused.
+ */
+export type UnitProperties = ReadonlyMap<string, string>;
+
+export function parseSystemctlShow(text: string): UnitProperties[] | undefined {
+  const blocks = text
+    .replace(/\n+$/, "")
+    .split(/\n\s*\n/)
+    .filter((b) => b.trim() !== "");
+  const units: UnitProperties[] = [];
+  for (const block of blocks) {
+    const props = new Map<string, string>();
+    for (const line of block.split("\n")) {
+      const eq = line.indexOf("=");
+      if (eq <= 0 || !/^[A-Za-z][A-Za-z0-9]*$/.test(line.slice(0, eq))) return undefined;
+      props.set(line.slice(0, eq), line.slice(eq + 1));
+    }
+    units.push(props);
+  }
+  return units;
+}
+
+/** The block of the unit named `id`, or undefined (systemctl prints one block per unit asked). */
+export function unitById(units: UnitProperties[], id: string): UnitProperties | undefined {
+  return units.find((u) => u.get("Id") === id);
+}
+
+/**
+ * A systemd timestamp: `@1732529000` (--timestamp=unix) or the pretty UTC form
+ * `Wed 2026-11-25 14:05:47 UTC`. Empty means never; anything else is malformed.
+ */
+export function parseSystemdTimestamp(value: string | undefined): number | null | undefined {
+  if (value === undefined) return undefined;
+  if (value === "" || value === "n/a") return null;
+  const unix = /^@(\d+)$/.exec(value);
+  if (unix) return Number(unix[1]) * 1000;
+  const pretty = /^[A-Z][a-z]{2} (\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2}) UTC$/.exec(value);
+  if (pretty) return Date.parse(`${pretty[1]}T${pretty[2]}Z`);
+  return undefined;
+}
