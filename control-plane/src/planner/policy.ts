@@ -1,28 +1,6 @@
 import { z } from "zod";
+import { MaintenanceWindow } from "#catalog";
 import { RunbookId } from "#protocol";
-
-const WEEKDAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"] as const;
-
-/** When disruptive runbooks may be ordered automatically, in the clinic's own time zone. */
-export const MaintenanceWindow = z.strictObject({
-  days: z.array(z.enum(WEEKDAYS)).min(1),
-  start: z.string().regex(/^(?:[01]\d|2[0-3]):[0-5]\d$/, "use 24-hour HH:MM, for example 02:00"),
-  duration_minutes: z
-    .int()
-    .min(15)
-    .max(24 * 60),
-  time_zone: z.string().refine(isTimeZone, "use an IANA time zone such as America/Chicago"),
-});
-export type MaintenanceWindow = z.infer<typeof MaintenanceWindow>;
-
-function isTimeZone(zone: string): boolean {
-  try {
-    new Intl.DateTimeFormat("en", { timeZone: zone });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /**
  * One site's (tenant's) guardrail settings. Strict: an unknown key is refused with its path.
@@ -55,27 +33,4 @@ export type SitePolicy = z.infer<typeof SitePolicy>;
 
 export const DEFAULT_SITE_POLICY: SitePolicy = SitePolicy.parse({});
 
-/** True when `now` falls inside the window (computed in the window's time zone). */
-export function inMaintenanceWindow(window: MaintenanceWindow, now: Date): boolean {
-  const parts = new Intl.DateTimeFormat("en-US", {
-    timeZone: window.time_zone,
-    weekday: "short",
-    hour: "2-digit",
-    minute: "2-digit",
-    hourCycle: "h23",
-  }).formatToParts(now);
-  const get = (type: string) => parts.find((p) => p.type === type)?.value ?? "";
-  const day = get("weekday").toLowerCase().slice(0, 3);
-  const minuteOfWeek =
-    WEEKDAYS.indexOf(day as (typeof WEEKDAYS)[number]) * 1440 +
-    Number(get("hour")) * 60 +
-    Number(get("minute"));
-  const [h, m] = window.start.split(":").map(Number);
-  const week = 7 * 1440;
-  // A window may run past midnight (or past Sunday): compare on the circular week.
-  return window.days.some((d) => {
-    const start = WEEKDAYS.indexOf(d) * 1440 + (h ?? 0) * 60 + (m ?? 0);
-    const offset = (minuteOfWeek - start + week) % week;
-    return offset < window.duration_minutes;
-  });
-}
+export { inMaintenanceWindow, MaintenanceWindow } from "#catalog";
