@@ -182,3 +182,45 @@ describe("data flywheel", () => {
     ]);
   });
 });
+
+describe("orders the appliance never reports on", () => {
+  it("re-plans the incident once its order expired, until max_attempts sends it to a human", async () => {
+    let now = Date.now();
+    const clocked = await startPlannerWorld({ app: { clock: () => new Date(now) } });
+    try {
+      clocked.model.answer = (r) => choose(allowedIds(r)[0] ?? "escalate", 0.9);
+      const site = await clocked.site("fly-x", "fly-x-0");
+      const incident = await site.incident({
+        check_id: "logging",
+        findings: [{ code: "journal_usage_high" }],
+      });
+      const path = `/tenants/fly-x/appliances/fly-x-0/incidents/${incident.incident_id}`;
+      const state = async () =>
+        (await (await clocked.h.admin(path)).json()) as {
+          status: string;
+          decisions: { outcome: string; guardrails: { name: string; passed: boolean }[] }[];
+        };
+      expect((await state()).status).toBe("ordered");
+      // Nothing is reported; two hours later the order has expired.
+      now += 2 * 3_600_000;
+      await clocked.h.app.planner.sweep();
+      await clocked.h.app.planner.drain();
+      expect((await state()).status).toBe("ordered");
+      now += 2 * 3_600_000;
+      await clocked.h.app.planner.sweep();
+      await clocked.h.app.planner.drain();
+      const last = await state();
+      expect(last.status).toBe("escalated");
+      expect(last.decisions.map((d) => d.outcome)).toEqual([
+        "order_issued",
+        "order_issued",
+        "escalated",
+      ]);
+      expect(last.decisions.at(-1)?.guardrails.find((g) => g.name === "max_attempts")?.passed).toBe(
+        false,
+      );
+    } finally {
+      await clocked.cleanup();
+    }
+  });
+});

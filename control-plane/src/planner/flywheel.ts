@@ -110,6 +110,44 @@ function shippedL1Rule(runbooks: readonly Runbook[], check: string, finding: str
   );
 }
 
+/**
+ * Orders the appliance never reported on (offline, or the order expired undelivered): once an
+ * order is past its validity, its incident goes back through the tiers, where the guardrails
+ * (max_attempts, cooldown) decide whether to try again or ask a human.
+ */
+export async function expireStaleOrders(ctx: PlannerContext): Promise<number> {
+  const now = ctx.now();
+  const cutoff = new Date(now.getTime() - ctx.settings.orderTtlS * 1000).toISOString();
+  let expired = 0;
+  for (const attempt of await ctx.store.planner.staleAttempts(cutoff, 100)) {
+    const order = await ctx.store.getOrder(attempt.tenantId, attempt.orderId);
+    if (order && Date.parse(order.expiresAt) > now.getTime()) continue;
+    const at = now.toISOString();
+    if (
+      !(await ctx.store.planner.finishAttempt(attempt.tenantId, attempt.orderId, "expired", at))
+    ) {
+      continue;
+    }
+    expired++;
+    const ids = [attempt.tenantId, attempt.applianceId, attempt.incidentId] as const;
+    await ctx.audit.record(
+      "control-plane:pipeline",
+      "incident.order_expired",
+      `${attempt.tenantId}/${attempt.applianceId}/incident/${attempt.incidentId}`,
+      { order_id: attempt.orderId, runbook_id: attempt.runbookId },
+    );
+    if (
+      await ctx.store.planner.transitionIncident(...ids, ["ordered"], "queued", at, {
+        previous_order: attempt.orderId,
+        previous_outcome: "expired",
+      })
+    ) {
+      ctx.schedule(...ids);
+    }
+  }
+  return expired;
+}
+
 /** The evidence bundle at `evidence_seq` records this very order with this outcome. */
 async function outcomeInEvidence(store: Store, result: OrderResult): Promise<boolean> {
   const [row] = await store.listEvidence(

@@ -15,6 +15,7 @@ import { decisionRecorder } from "./decisions.ts";
 import {
   currentRules,
   decideProposal,
+  expireStaleOrders,
   onOrderResult,
   revokeRule,
   signedRuleSet,
@@ -56,6 +57,7 @@ type Ids = { tenantId: string; applianceId: string; incidentId: string };
  */
 export interface Planner {
   submit(ids: Ids): Promise<void>;
+  /** Re-plans incidents whose order expired unreported, then schedules the queued ones. */
   sweep(): Promise<number>;
   /** At start-up (one instance): incidents left in planning go back to the queue, then a sweep. */
   recover(): Promise<number>;
@@ -191,6 +193,7 @@ export function createPlanner(
       ctx.schedule(ids.tenantId, ids.applianceId, ids.incidentId);
     },
     async sweep() {
+      await expireStaleOrders(ctx);
       const waiting = await base.store.planner.incidentsIn("queued", null, 100);
       for (const s of waiting) ctx.schedule(s.tenantId, s.applianceId, s.incidentId);
       return waiting.length;

@@ -171,6 +171,8 @@ describe("L2 planner over the openai SDK", () => {
     expect(user?.content.split(INCIDENT_END).length).toBe(2);
     expect(outcome.kind).toBe("failed");
     if (outcome.kind === "failed") expect(outcome.failure).toMatch(/outside the candidates/);
+    // The model's text is kept as data in `choice`, never in the reason that travels on.
+    expect(outcome.usage.choice).toBe("RB-PATCH-001-generation");
   });
 
   it("never puts the API key into what it records", async () => {

@@ -135,9 +135,9 @@ export function createLlmPlanner(
         return { kind: "escalate", rationale, usage: usage(recorded, attempts) };
       }
       if (!ids.includes(runbook_id)) {
-        return fail(
-          `the model chose ${JSON.stringify(runbook_id.slice(0, 80))}, outside the candidates`,
-        );
+        // The model's text stays in `choice` (data); the reason that travels is ours alone.
+        const failure = "the model chose a runbook outside the candidates";
+        return { kind: "failed", failure, usage: usage({ ...recorded, failure }, attempts) };
       }
       return {
         kind: "choice",

@@ -180,8 +180,18 @@ export function adminRoutes(s: Services) {
   });
 
   app.get("/tenants/:tenant/incidents", async (c) => {
-    const rows = await s.store.listIncidents(param(c, "tenant", TenantId));
-    return c.json(rows.map((r) => ({ status: r.status, incident: JSON.parse(r.bodyJson) })));
+    const tenant = param(c, "tenant", TenantId);
+    const rows = await s.store.listIncidents(tenant);
+    // The pipeline's status (store.planner) supersedes the status stored on receipt.
+    const states = await Promise.all(
+      rows.map((r) => s.store.planner.getIncident(tenant, r.applianceId, r.incidentId)),
+    );
+    return c.json(
+      rows.map((r, i) => ({
+        status: states[i]?.status ?? r.status,
+        incident: JSON.parse(r.bodyJson),
+      })),
+    );
   });
 
   app.get("/audit/verify", async (c) => {

@@ -96,6 +96,7 @@ export function plannerStoreContract(store: () => Store, at: string): void {
     expect(await p.countAttempts({ tenantId: "clinic-a", since: later })).toBe(1);
     expect(await p.countAttempts({ runbookId: base.runbookId, tiers: ["L1"] })).toBe(1);
     expect(await p.countAppliancesForRunbook(base.runbookId, at, ["L1", "L2"])).toBe(2);
+    expect((await p.staleAttempts(later, 10)).map((a) => a.orderId)).toEqual([orders[0]]);
     const done = await p.finishAttempt("clinic-a", orders[0] as string, "succeeded", later);
     expect(done).toMatchObject({ status: "succeeded", incidentId: incident, tier: "L2" });
     expect(await p.finishAttempt("clinic-a", orders[0] as string, "failed", later)).toBeUndefined();

@@ -126,6 +126,8 @@ export interface PlannerStore {
     at: string,
   ): Promise<IncidentAttempt | undefined>;
   countAttempts(filter: AttemptFilter): Promise<number>;
+  /** Attempts still pending that were created before `createdBefore` (all tenants: the sweep). */
+  staleAttempts(createdBefore: string, limit: number): Promise<IncidentAttempt[]>;
   /** The orders issued for one incident, oldest first. */
   attemptsFor(
     tenantId: string,

@@ -201,6 +201,18 @@ export class KyselyPlannerStore implements PlannerStore {
     return Number(row.n);
   }
 
+  async staleAttempts(createdBefore: string, limit: number) {
+    const rows = await this.#db
+      .selectFrom("incident_attempts")
+      .selectAll()
+      .where("status", "=", "pending")
+      .where("created_at", "<", createdBefore)
+      .orderBy("created_at")
+      .limit(limit)
+      .execute();
+    return rows.map(toAttempt);
+  }
+
   async attemptsFor(tenantId: string, applianceId: string, incidentId: string) {
     const rows = await this.#db
       .selectFrom("incident_attempts")
