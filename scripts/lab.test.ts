@@ -21,6 +21,7 @@ it("the lab (npm start) runs the real control plane and agent end to end", async
     /checks: patching pass, services pass, backups pass, firewall pass, logging pass, encryption pass/,
   );
   expect(stdout).toMatch(/firewall check: drift ssh_exposed at rule inet filter input #5/);
+  expect(stdout).toMatch(/healer: L1 rule → RB-FIREWALL-001-drift → healed/);
   expect(stdout).toMatch(/chain intact from genesis/);
   expect(stdout).toMatch(/after rewriting bundle 2, detected bad_signature at seq 2/);
 }, 120_000);

@@ -3,9 +3,9 @@
  *
  * It initialises a control plane (SQLite) in a fresh data directory and serves it on loopback,
  * registers a lab clinic with a one-time enrollment token, and starts the real agent in lab
- * mode (its six drift checks run against a simulated NixOS appliance, the lab host, and its
- * runbook executor is simulated: nothing on this machine is read or changed). The lab injects
- * drift into the lab host (SSH opened to everyone) and shows the firewall check naming it. The agent
+ * mode (its six drift checks and its healer run against a simulated NixOS appliance, the lab
+ * host: nothing on this machine is read or changed). The lab injects drift into the lab host
+ * (SSH opened to everyone), shows the firewall check naming it and the L1 heal. The agent
  * enrolls over TLS, polls over mTLS, runs a signed order, refuses an order outside its runbook
  * allowlist, and pushes its evidence, which the control plane verifies and receipts. The lab
  * then verifies the stored chain itself with the appliance key and shows that a rewritten
@@ -39,8 +39,8 @@ const dir = values["data-dir"]
 let pair: LabPair | undefined;
 
 async function main(): Promise<void> {
-  say("LAB MODE: a real control plane and a real agent on this machine; the agent's checks see a");
-  say("simulated NixOS appliance and its runbook executor is simulated: nothing here is changed.");
+  say("LAB MODE: a real control plane and a real agent on this machine; the agent's checks and");
+  say("healer see a simulated NixOS appliance: nothing on this machine is read or changed.");
   pair = await startLabPair({ dir, tenantId: TENANT, applianceId: APPLIANCE, pollIntervalS: 2 });
   const { admin } = pair;
   say(`control plane (SQLite) at ${pair.baseUrl}, data in ${pair.controlPlaneDir}`);
@@ -83,6 +83,16 @@ async function main(): Promise<void> {
   const finding = seen.event.findings.find((f) => f.code === "ssh_exposed");
   say(
     `firewall check: drift ${finding?.code} at ${finding?.subject} (${seen.event.citations?.join(", ")})`,
+  );
+  const healed = await eventually("the L1 heal", async () => {
+    const res = await admin(`${appliance}/evidence?limit=1000`);
+    const bundles = (res.body as { bundles: EvidenceBundle[] }).bundles;
+    return bundles.find(
+      (b) => b.event.kind === "healing_attempt" && b.event.runbook_id === "RB-FIREWALL-001-drift",
+    )?.event;
+  });
+  say(
+    `healer: L1 rule → RB-FIREWALL-001-drift → ${healed.kind === "healing_attempt" ? healed.outcome : "?"} (baseline ruleset reloaded atomically, firewall check re-run)`,
   );
   pair.injectDrift({ kind: "reset" });
 

@@ -50,7 +50,7 @@ export const EvidenceEvent = z.discriminatedUnion("kind", [
       .record(
         z
           .string()
-          .regex(/^[a-z][a-z0-9_.@:-]*$/)
+          .regex(/^[a-zA-Z][a-zA-Z0-9_.@:/-]*$/)
           .max(128),
         Scalar,
       )

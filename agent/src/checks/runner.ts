@@ -153,13 +153,8 @@ function toEvidence(
 function preState(state: PreState): PreState {
   const out: Record<string, string | number | boolean | null> = {};
   for (const [k, v] of Object.entries(state).slice(0, 64)) {
-    const key = clip(
-      k
-        .toLowerCase()
-        .replace(/[^a-z0-9_.@:-]/g, "_")
-        .replace(/^[^a-z]/, "x"),
-      128,
-    );
+    // Keys are names (units, mounts, volumes); anything else becomes "_" so the schema holds.
+    const key = clip(k.replace(/[^a-zA-Z0-9_.@:/-]/g, "_").replace(/^[^a-zA-Z]/, "x"), 128);
     out[key] = typeof v === "string" ? clip(v, 512) : v;
   }
   return out;

@@ -81,3 +81,6 @@ export function parseTime(text: unknown): number | undefined {
 
 export const HOUR_MS = 3_600_000;
 export const DAY_MS = 24 * HOUR_MS;
+
+/** For reports only; decisions compare the exact value. */
+export const tenths = (value: number) => Math.round(value * 10) / 10;

@@ -1,3 +1,7 @@
+import type { Host } from "../ports.ts";
+import type { CheckContext } from "./contract.ts";
+import { firstLine, runTool } from "./support.ts";
+
 /**
  * `systemctl show --timestamp=unix --property=... UNIT...` output: one block of Key=Value lines
  * per unit, blocks separated by a blank line (systemd's bus_print_all_properties). Values may
@@ -40,4 +44,32 @@ export function parseSystemdTimestamp(value: string | undefined): number | null 
   const pretty = /^[A-Z][a-z]{2} (\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2}) UTC$/.exec(value);
   if (pretty) return Date.parse(`${pretty[1]}T${pretty[2]}Z`);
   return undefined;
+}
+
+/**
+ * Runs `systemctl show [--timestamp=unix] --property=... -- UNIT...` and parses it; a reason
+ * when the check cannot see the units (tool missing, failing, or printing something else).
+ */
+export async function showUnits(
+  host: Host,
+  context: CheckContext,
+  properties: readonly string[],
+  units: readonly string[],
+): Promise<{ ok: true; units: UnitProperties[] } | { ok: false; reason: string }> {
+  const run = await runTool(host, context, [
+    "systemctl",
+    "show",
+    "--timestamp=unix",
+    `--property=${properties.join(",")}`,
+    "--",
+    ...units,
+  ]);
+  if (!run.ok) return run;
+  if (run.code !== 0) {
+    return { ok: false, reason: `systemctl show exited ${run.code}: ${firstLine(run.stderr)}` };
+  }
+  const parsed = parseSystemctlShow(run.stdout);
+  return parsed
+    ? { ok: true, units: parsed }
+    : { ok: false, reason: "systemctl show printed lines that are not Key=Value" };
 }

@@ -1,4 +1,5 @@
-import { resolve } from "node:path";
+import { readFileSync } from "node:fs";
+import { join, resolve } from "node:path";
 import { type Baseline, type DriftCheckId, loadCatalog } from "#catalog";
 import type { ExpectedHost } from "../config.ts";
 import { applyDrift, type Drift } from "../host/lab/drift.ts";
@@ -14,6 +15,7 @@ import {
 import type { CheckResultEvent, Host } from "../ports.ts";
 import { type Clock, systemClock } from "../ports.ts";
 import { createCheckRunner, type DriftCheckRunner } from "./runner.ts";
+import { togglesOf } from "./support.ts";
 
 /** Test support: the repository's baseline, a clean lab host, and the facts that match it. */
 const repoRoot = resolve(import.meta.dirname, "../../..");
@@ -84,3 +86,32 @@ export const instantClock: Clock = {
   now: () => new Date(),
   sleep: () => new Promise((r) => setImmediate(r)),
 };
+
+/** The baseline toggles naming `check` and one of `findings`. */
+export function togglesFor(baseline: Baseline, check: DriftCheckId, findings: readonly string[]) {
+  return togglesOf(baseline, check).filter((t) => findings.includes(t.check.finding));
+}
+
+/** A host answering `program` with a recorded output (a fixture) and the lab for the rest. */
+export function withOutput(
+  program: string,
+  output: { stdout: string; code?: number; stderr?: string },
+): (lab: LabHost) => Host {
+  return (lab) => ({
+    ...lab,
+    exec: (request) =>
+      request.argv[0] === program
+        ? Promise.resolve({
+            kind: "exited",
+            code: output.code ?? 0,
+            stdout: output.stdout,
+            stderr: output.stderr ?? "",
+            truncated: false,
+          })
+        : lab.exec(request),
+  });
+}
+
+/** A fixture of the calling check's folder. */
+export const fixture = (checkDir: string, name: string) =>
+  readFileSync(join(checkDir, "fixtures", name), "utf8");

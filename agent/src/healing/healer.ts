@@ -46,7 +46,36 @@ export interface HealingState {
   readonly incidents: OpenIncidents;
 }
 
-export function healingState(journal: Journal): HealingState {
+/** The L1 run in progress, so one cut short by a crash or a stop is recorded on the next start. */
+const IN_FLIGHT = "healing_in_flight";
+
+/**
+ * The healer's persisted state. An L1 run that was interrupted is recorded as failed (its attempt
+ * already counted); the next round of checks decides again from what the host now shows.
+ */
+export function healingState(journal: Journal, clock: Clock): HealingState {
+  const raw = journal.getState(IN_FLIGHT);
+  if (raw) {
+    try {
+      const run = JSON.parse(raw) as { runbook: string; check: string; attempt: number };
+      journal.append(
+        [
+          {
+            kind: "healing_attempt",
+            tier: "L1",
+            runbook_id: run.runbook,
+            check_id: run.check,
+            attempt: run.attempt,
+            outcome: "failed",
+            detail: "interrupted: the agent stopped while the runbook ran",
+          },
+        ],
+        clock.now(),
+      );
+    } finally {
+      journal.setState(IN_FLIGHT, "");
+    }
+  }
   return {
     ledger: attemptLedger(journal),
     killSwitch: killSwitch(journal),
@@ -101,7 +130,12 @@ async function healResult(
     findings: readonly Finding[],
     keys: readonly string[],
     localL1: Parameters<typeof buildIncident>[0]["localL1"],
+    policy = false,
   ) => {
+    // Already reported: a policy hold is not news; an L1 failure after a policy hold is.
+    const existing = keys.map((key) => state.incidents.openFor(key));
+    const [first] = existing;
+    if (first && existing.every((e) => e !== undefined && (policy || !e.policy))) return first.id;
     const incident = buildIncident({
       identity: deps.identity,
       check,
@@ -124,7 +158,7 @@ async function healResult(
         deps.clock.now(),
       );
       deps.journal.enqueue(OUTBOX_INCIDENT, incident);
-      state.incidents.open(keys, incident.incident_id);
+      state.incidents.open(keys, incident.incident_id, policy);
     });
     return incident.incident_id;
   };
@@ -133,7 +167,8 @@ async function healResult(
   const groups = new Map<string, Group>();
   const invalid: { finding: Finding; runbook: Runbook; problem: string }[] = [];
   for (const finding of event.findings) {
-    if (state.incidents.isOpen(driftKey(check, finding))) continue;
+    // Reported and beyond L1 (no rule, failed, exhausted): left to the control plane.
+    if (state.incidents.openFor(driftKey(check, finding))?.policy === false) continue;
     const rule = deps.engine.match(check, finding.code);
     const runbook = rule && deps.runbooks.find((r) => r.id === rule.runbookId);
     if (runbook === undefined) {
@@ -185,14 +220,24 @@ async function healResult(
       ? (deps.policy.auditBlocks(runbook) ?? `audit-only check: ${check}`)
       : null;
     if (audit !== null) {
-      const incidentId = escalate(group.findings, group.keys, { attempted: false, why_not: audit });
+      const incidentId = escalate(
+        group.findings,
+        group.keys,
+        { attempted: false, why_not: audit },
+        true,
+      );
       record({ ...base, outcome: "audit_only", incident_id: incidentId, detail: audit });
       continue;
     }
     const paused = state.killSwitch.paused();
     if (paused !== undefined) {
       const why = `healing paused by order ${paused.order_id}`;
-      const incidentId = escalate(group.findings, group.keys, { attempted: false, why_not: why });
+      const incidentId = escalate(
+        group.findings,
+        group.keys,
+        { attempted: false, why_not: why },
+        true,
+      );
       record({ ...base, outcome: "paused", incident_id: incidentId, detail: why });
       continue;
     }
@@ -230,12 +275,14 @@ async function healResult(
       continue;
     }
     const attempt = state.ledger.record(runbook, now);
+    deps.journal.setState(IN_FLIGHT, JSON.stringify({ runbook: runbook.id, check, attempt }));
     const report = await runRunbook(
       { runbook, params: group.params, tier: "L1" },
       deps.runner,
       (e) => deps.journal.append([e], deps.clock.now()),
       signal,
     );
+    deps.journal.setState(IN_FLIGHT, "");
     if (report.outcome === "succeeded" && !changesHost(runbook)) {
       // An alert-only runbook (encryption) ran, but the drift stays until a person acts.
       const why = `${runbook.id} only alerts; a person must act`;

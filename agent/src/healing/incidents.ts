@@ -8,8 +8,8 @@ import type { StateStore } from "./attempts.ts";
  * incident is queued in the journal's outbox in the same transaction as its incident_opened
  * bundle, so it survives a restart and is sent in order with the order results, retried until the
  * control plane acknowledges it. One drift (check, finding kind, subject) opens one incident: while
- * it stays open, later cycles do not report it again; it closes when the check, having looked,
- * no longer reports that finding.
+ * it stays open, later cycles do not report it again (and do not retry it, unless only the policy
+ * held it back); it closes when the check, having looked, no longer reports that finding.
  */
 export const OUTBOX_INCIDENT = "incident";
 const OPEN_KEY = "healing_open_incidents";
@@ -17,26 +17,39 @@ const OPEN_KEY = "healing_open_incidents";
 export const driftKey = (check: string, finding: Finding) =>
   `${check}/${finding.code}/${finding.subject ?? ""}`;
 
+export interface OpenIncident {
+  readonly id: string;
+  /**
+   * True when only the policy (audit-only, the kill switch) kept the drift from healing: once
+   * the policy allows, the healer acts on it without reporting it again.
+   */
+  readonly policy: boolean;
+}
+
 export interface OpenIncidents {
-  isOpen(key: string): boolean;
-  open(keys: readonly string[], incidentId: string): void;
+  openFor(key: string): OpenIncident | undefined;
+  open(keys: readonly string[], incidentId: string, policy: boolean): void;
   /** Closes the check's open drift that the check no longer reports. */
   settle(check: string, stillReported: ReadonlySet<string>): void;
 }
 
 export function openIncidents(store: StateStore): OpenIncidents {
-  const load = (): Record<string, string> => {
+  const load = (): Record<string, OpenIncident | string> => {
     try {
-      return JSON.parse(store.getState(OPEN_KEY) || "{}") as Record<string, string>;
+      return JSON.parse(store.getState(OPEN_KEY) || "{}") as Record<string, OpenIncident | string>;
     } catch {
       return {};
     }
   };
   return {
-    isOpen: (key) => Object.hasOwn(load(), key),
-    open(keys, incidentId) {
+    openFor(key) {
+      const entry = load()[key];
+      if (entry === undefined) return undefined;
+      return typeof entry === "string" ? { id: entry, policy: false } : entry;
+    },
+    open(keys, incidentId, policy) {
       const all = load();
-      for (const key of keys) all[key] = incidentId;
+      for (const key of keys) all[key] = { id: incidentId, policy };
       store.setState(OPEN_KEY, JSON.stringify(all));
     },
     settle(check, stillReported) {

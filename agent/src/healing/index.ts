@@ -45,7 +45,7 @@ export function createHealing(options: HealingOptions): (env: HealingEnv) => Hea
     stepTimeoutMs: config.step_timeout_s * 1000,
   };
   return (env) => {
-    const state = healingState(env.journal);
+    const state = healingState(env.journal, options.clock);
     const policy = effectivePolicy(config.healing, env.settings.healing);
     return {
       executor: orderExecutor({

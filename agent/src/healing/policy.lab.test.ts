@@ -133,17 +133,42 @@ describe("the kill switch", () => {
     expect(order).toMatchObject({ outcome: "failed", detail: expect.stringMatching(/paused/) });
     // Only a person may pull it: an L2 resume is refused and healing stays paused.
     expect((await lab.order(RESUME_HEALING, {}, "L2")).outcome).toBe("failed");
+    // The paused drift was reported once; after the resume it heals without being re-reported.
+    const during = await lab.cycle();
+    expect(attempts(during)).toEqual([expect.objectContaining({ outcome: "paused" })]);
+    expect(lab.journal.outbox(10)).toHaveLength(1);
     expect((await lab.order(RESUME_HEALING)).outcome).toBe("succeeded");
-    // The paused drift was reported; once it clears and comes back, it heals.
-    lab.host.update((s) =>
-      Object.assign(s.units["chronyd.service"] as object, {
-        active_state: "active",
-        sub_state: "running",
-      }),
-    );
-    await lab.cycle();
-    lab.host.update(crash("chronyd.service"));
     const after = await lab.cycle();
     expect(attempts(after)).toEqual([expect.objectContaining({ outcome: "healed" })]);
+    expect(lab.journal.outbox(10)).toHaveLength(1);
+    expect(lab.host.state().units["chronyd.service"]?.active_state).toBe("active");
+  });
+});
+
+describe("an interrupted L1 run", () => {
+  it("is recorded as failed on the next start, and the next round decides again", async () => {
+    lab = createHealingLab({ mutate: crash("chronyd.service") });
+    // The agent dies inside the runbook: the restart never answers, then the process is gone.
+    const host = lab.host;
+    const exec = host.exec.bind(host);
+    host.exec = (request) =>
+      request.argv[1] === "restart" ? new Promise(() => {}) : exec(request);
+    void lab.cycle();
+    await new Promise((r) => setTimeout(r, 200));
+    host.exec = exec;
+    lab.restart();
+    const recorded = lab.events().filter((e) => e.kind === "healing_attempt");
+    expect(recorded.at(-1)).toMatchObject({
+      runbook_id: "RB-SERVICE-001-crash",
+      outcome: "failed",
+      attempt: 1,
+      detail: expect.stringMatching(/interrupted/),
+    });
+    // The attempt counted: the next try waits for the cooldown, then heals.
+    expect(attempts(await lab.cycle())).toEqual([expect.objectContaining({ outcome: "cooldown" })]);
+    lab.clock.advance(15 * MIN);
+    expect(attempts(await lab.cycle())).toEqual([
+      expect.objectContaining({ outcome: "healed", attempt: 2 }),
+    ]);
   });
 });

@@ -2,7 +2,7 @@ import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { LAB_BACKUP_JOB } from "../host/lab/index.ts";
-import { HEALING_SCENARIOS } from "../testing/healing-drift.ts";
+import { drifted, HEALING_SCENARIOS } from "../testing/healing-drift.ts";
 import {
   attempts,
   checkResult,
@@ -319,15 +319,33 @@ describe("rollback", () => {
   });
 });
 
+describe("drift a runbook cannot cure", () => {
+  it("an unset journal limit survives the vacuum: verification fails, the rollback alerts, an incident follows", async () => {
+    lab = createHealingLab({ mutate: drifted({ kind: "journal_oversize" }) });
+    const events = await lab.cycle();
+    expect(attempts(events)).toEqual([
+      expect.objectContaining({ runbook_id: "RB-LOGGING-001-journald", outcome: "reverted" }),
+    ]);
+    expect(events).toContainEqual(
+      expect.objectContaining({ kind: "alert", code: "journald_unhealthy" }),
+    );
+    expect(lab.journal.outbox(10)[0]?.body).toMatchObject({
+      check_id: "logging",
+      local_l1: { attempted: true, outcome: "rolled_back" },
+    });
+  });
+});
+
 describe("maintenance window", () => {
   it("a disruptive runbook outside the window is deferred, then runs inside it", async () => {
     lab = createHealingLab({ ...drift("RB-PATCH-001-generation"), start: OUT_OF_WINDOW });
+    const before = lab.host.state().nixos.current;
     const events = await lab.cycle();
     expect(attempts(events)).toEqual([
       expect.objectContaining({ runbook_id: "RB-PATCH-001-generation", outcome: "deferred" }),
     ]);
     expect(steps(events)).toEqual([]);
-    expect(lab.host.state().nixos.current).toBe(2);
+    expect(lab.host.state().nixos.current).toBe(before);
     // An order for it is deferred the same way.
     const run = await lab.order("RB-PATCH-001-generation");
     expect(run.outcome).toBe("deferred");

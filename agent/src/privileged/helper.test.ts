@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import {
   chmodSync,
   existsSync,
@@ -241,6 +241,52 @@ describe("the privileged helper process", () => {
     expect(JSON.parse(answer).result).toMatchObject({ kind: "refused", code: "oversized" });
   });
 });
+
+// Under systemd the helper takes its listening socket from socket activation (LISTEN_FDS, fd 3).
+const activate = spawnSync("systemd-socket-activate", ["--help"]).error === undefined;
+describe.skipIf(!activate && !process.env.CI)(
+  "the helper under socket activation (needs systemd-socket-activate)",
+  () => {
+    it("serves the socket systemd-socket-activate passes as fd 3", async () => {
+      const activated = join(dir, "activated.sock");
+      const child = spawn(
+        "systemd-socket-activate",
+        [
+          "-l",
+          activated,
+          process.execPath,
+          MAIN,
+          "privileged-helper",
+          "--config",
+          join(dir, "config.json"),
+        ],
+        { env: { PATH: `${join(dir, "bin")}:${process.env.PATH ?? ""}` }, stdio: "ignore" },
+      );
+      try {
+        for (let i = 0; i < 100 && !existsSync(activated); i++)
+          await new Promise((r) => setTimeout(r, 50));
+        const result = await viaHelper(activated, {
+          argv: ["systemctl", "reset-failed", "auditd.service"],
+          timeoutMs: 10_000,
+          maxOutputBytes: 4096,
+        });
+        expect(result).toMatchObject({
+          kind: "exited",
+          code: 0,
+          stdout: "ran reset-failed auditd.service",
+        });
+        const refused = await viaHelper(activated, {
+          argv: ["rm", "-rf", "/"],
+          timeoutMs: 5000,
+          maxOutputBytes: 10,
+        });
+        expect(refused.kind === "failed" && refused.message).toMatch(/unknown_command/);
+      } finally {
+        child.kill("SIGTERM");
+      }
+    }, 20_000);
+  },
+);
 
 describe("routing in the agent's host", () => {
   it("sends exactly the table's commands to the helper", async () => {

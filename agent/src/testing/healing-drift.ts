@@ -1,12 +1,12 @@
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import type { Order } from "#protocol";
+import { applyDrift, type Drift } from "../host/lab/drift.ts";
 import { LAB_BACKUP_JOB, type LabState } from "../host/lab/index.ts";
 
 /**
  * One drift per shipped runbook, as a change to a clean lab appliance, shared by the healing
- * tests and the bench. `order` marks runbooks that have no local L1 rule for any drift the lab can
- * show: they run as a signed order instead (L2/L3).
+ * tests and the bench. The drift itself is the lab's own drift list (host/lab/drift.ts), applied
+ * in place. `order` marks runbooks that have no local L1 rule for any drift the lab can show:
+ * they run as a signed order instead (L2/L3).
  */
 export interface HealingScenario {
   readonly check: string;
@@ -15,30 +15,23 @@ export interface HealingScenario {
 }
 
 const GiB = 1024 ** 3;
-const HOUR = 3_600_000;
-const hoursAgo = (now: Date, hours: number) => new Date(now.getTime() - hours * HOUR).toISOString();
-const SSH_EXPOSED = JSON.parse(
-  readFileSync(
-    join(import.meta.dirname, "..", "checks", "firewall", "fixtures", "ssh-exposed.json"),
-    "utf8",
-  ),
-) as LabState["nftables"];
 
-export const crashed = (unit: string) => (state: LabState) =>
-  Object.assign(state.units[unit] as object, {
-    active_state: "failed",
-    sub_state: "failed",
-    result: "exit-code",
-  });
+/** Applies lab drift to `state` in place (for LabHost.update and the lab's `mutate`). */
+export const drifted =
+  (...drifts: Drift[]) =>
+  (state: LabState, now: Date = new Date()): void => {
+    Object.assign(
+      state,
+      drifts.reduce((s, d) => applyDrift(s, d, now), state),
+    );
+  };
+
+export const crashed = (unit: string) => drifted({ kind: "service_failed", unit });
 
 export const HEALING_SCENARIOS: Readonly<Record<string, HealingScenario>> = {
   "RB-BACKUP-001-failure": {
     check: "backups",
-    mutate(s, now) {
-      const job = s.backups[LAB_BACKUP_JOB];
-      if (job)
-        job.snapshots = job.snapshots.slice(0, 1).map((x) => ({ ...x, time: hoursAgo(now, 80) }));
-    },
+    mutate: drifted({ kind: "backup_stale", job: LAB_BACKUP_JOB, hours: 80 }),
   },
   "RB-CERT-001-expiry": {
     check: "encryption",
@@ -47,54 +40,38 @@ export const HEALING_SCENARIOS: Readonly<Record<string, HealingScenario>> = {
   },
   "RB-CPU-001-high": {
     check: "services",
-    mutate(s) {
-      Object.assign(s.cpu, { load1: 40, load5: 40, load15: 40 });
-    },
+    mutate: drifted({ kind: "cpu_load_high" }),
     order: { params: { unit: "chronyd.service" }, tier: "L2" },
   },
   "RB-DISK-001-full": {
     check: "services",
-    mutate(s) {
-      const root = s.mounts.find((m) => m.target === "/");
-      if (root) root.used_bytes = root.size_bytes - 10 * GiB;
+    mutate(s, now) {
+      drifted({ kind: "disk_full", mount: "/" })(s, now);
+      // What deleting old generations would free (the lab keeps store garbage as a number).
       s.healing.garbage_bytes = 120 * GiB;
     },
   },
   "RB-ENCRYPTION-001-luks": {
     check: "encryption",
-    mutate(s) {
-      (s.luks.cryptdata as { active: boolean }).active = false;
-    },
+    mutate: drifted({ kind: "luks_volume_closed", volume: "cryptdata" }),
   },
-  "RB-FIREWALL-001-drift": {
-    check: "firewall",
-    mutate(s) {
-      s.nftables = structuredClone(SSH_EXPOSED);
-    },
-  },
+  "RB-FIREWALL-001-drift": { check: "firewall", mutate: drifted({ kind: "firewall_ssh_exposed" }) },
   "RB-LOGGING-001-journald": {
     check: "logging",
-    mutate(s) {
-      s.journald.disk_usage_bytes = 5 * GiB;
+    mutate(s, now) {
+      drifted({ kind: "journal_oversize" })(s, now);
+      // Only the files outgrew the budget; the configured limit is intact (an unset limit is
+      // configuration drift that vacuuming cannot cure: the healer then reverts and escalates).
+      s.journald.system_max_use = "2G";
     },
   },
   "RB-PATCH-001-generation": {
     check: "patching",
-    // Someone switched the running system back to an older generation (booted is still right).
-    mutate(s) {
-      s.nixos.current = 2;
-    },
+    mutate: drifted({ kind: "generation_mismatch" }),
   },
   "RB-RESTORE-001-test": {
     check: "backups",
-    mutate(s, now) {
-      const job = s.backups[LAB_BACKUP_JOB];
-      if (job)
-        job.restore_tests = job.restore_tests.map((t) => ({
-          ...t,
-          finished_at: hoursAgo(now, 24 * 9),
-        }));
-    },
+    mutate: drifted({ kind: "restore_test_overdue", job: LAB_BACKUP_JOB, days: 9 }),
   },
   "RB-SERVICE-001-crash": { check: "services", mutate: crashed("chronyd.service") },
 };

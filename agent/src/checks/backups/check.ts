@@ -2,8 +2,16 @@ import { join } from "node:path";
 import { z } from "zod";
 import type { CheckFinding, DriftCheck, PreState } from "../contract.ts";
 import { failed, skipped, verdict } from "../contract.ts";
-import { DAY_MS, firstLine, HOUR_MS, numericToggle, parseTime, runTool } from "../support.ts";
-import { parseSystemctlShow, unitById } from "../systemd-show.ts";
+import {
+  DAY_MS,
+  firstLine,
+  HOUR_MS,
+  numericToggle,
+  parseTime,
+  runTool,
+  tenths,
+} from "../support.ts";
+import { showUnits, unitById } from "../systemd-show.ts";
 
 /** One element of `restic snapshots --json` (restic 0.14+); extra fields are allowed. */
 const ResticSnapshot = z.looseObject({
@@ -59,19 +67,14 @@ export const backups = {
     const findings: CheckFinding<"backups">[] = [];
     const state: PreState = {};
     const units = expected.backup_jobs.map((job) => `restic-backups-${job}.service`);
-    const show = await runTool(host, context, [
-      "systemctl",
-      "show",
-      "--timestamp=unix",
-      "--property=Id,LoadState,ActiveState,Result,ExecMainExitTimestamp",
-      "--",
-      ...units,
-    ]);
+    const show = await showUnits(
+      host,
+      context,
+      ["Id", "LoadState", "ActiveState", "Result", "ExecMainExitTimestamp"],
+      units,
+    );
     if (!show.ok) return failed(show.reason);
-    if (show.code !== 0)
-      return failed(`systemctl show exited ${show.code}: ${firstLine(show.stderr)}`);
-    const blocks = parseSystemctlShow(show.stdout);
-    if (!blocks) return failed("systemctl show printed lines that are not Key=Value");
+    const blocks = show.units;
 
     for (const job of expected.backup_jobs) {
       const unit = unitById(blocks, `restic-backups-${job}.service`);
@@ -126,15 +129,15 @@ export const backups = {
           observed: "no snapshot",
         });
       } else {
-        const ageH = Math.floor(((now - (latest.t as number)) / HOUR_MS) * 10) / 10;
+        const ageH = (now - (latest.t as number)) / HOUR_MS;
         state[`${job}.latest_snapshot`] = latest.s.id;
-        state[`${job}.backup_age_h`] = ageH;
+        state[`${job}.backup_age_h`] = tenths(ageH);
         if (ageH > maxAgeH) {
           findings.push({
             code: "backup_stale",
             subject: job,
             expected: `at most ${maxAgeH} h old`,
-            observed: ageH,
+            observed: tenths(ageH),
           });
         }
       }
@@ -155,15 +158,14 @@ export const backups = {
           .map((r) => Date.parse(r.finished_at));
         lastPassed = passed.length > 0 ? Math.max(...passed) : undefined;
       }
-      const ageD =
-        lastPassed === undefined ? null : Math.floor(((now - lastPassed) / DAY_MS) * 10) / 10;
-      state[`${job}.restore_test_age_d`] = ageD;
+      const ageD = lastPassed === undefined ? null : (now - lastPassed) / DAY_MS;
+      state[`${job}.restore_test_age_d`] = ageD === null ? null : tenths(ageD);
       if (ageD === null || ageD > restoreDays) {
         findings.push({
           code: "restore_test_overdue",
           subject: job,
           expected: `a passing test restore within ${restoreDays} days`,
-          observed: ageD === null ? "never" : ageD,
+          observed: ageD === null ? "never" : tenths(ageD),
         });
       }
     }

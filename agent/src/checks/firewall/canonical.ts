@@ -100,8 +100,17 @@ export function canonicalRuleset(input: unknown): CanonicalRuleset | undefined {
   return { objects, rules: sortedRules, hooks, sha256 };
 }
 
+/** "chain inet filter input": what names an object, whatever its other attributes. */
+export function objectIdentity(object: string): string {
+  const [kind, body] = Object.entries(
+    JSON.parse(object) as Record<string, Record<string, unknown>>,
+  )[0] as [string, Record<string, unknown>];
+  return [kind, body.family, body.table, body.name].filter((x) => x !== undefined).join(" ");
+}
+
 export type RulesetChange =
-  | { readonly kind: "object_added" | "object_removed"; readonly object: string }
+  /** `before` is the baseline's object, `after` the live one; absent on that side: undefined. */
+  | { readonly kind: "object"; readonly before?: string; readonly after?: string }
   | { readonly kind: "rule_added" | "rule_removed" | "rule_moved"; readonly rule: RuleRef };
 
 /**
@@ -110,12 +119,17 @@ export type RulesetChange =
  */
 export function diffRulesets(baseline: CanonicalRuleset, live: CanonicalRuleset): RulesetChange[] {
   const changes: RulesetChange[] = [];
-  const baseObjects = new Set(baseline.objects);
-  const liveObjects = new Set(live.objects);
-  for (const o of live.objects)
-    if (!baseObjects.has(o)) changes.push({ kind: "object_added", object: o });
-  for (const o of baseline.objects)
-    if (!liveObjects.has(o)) changes.push({ kind: "object_removed", object: o });
+  // Objects are paired by identity (kind, family, table, name), so a chain whose policy changed
+  // is one change with its before and after, not an addition and a removal.
+  const byIdentity = (list: readonly string[], other: ReadonlySet<string>) =>
+    new Map(list.filter((o) => !other.has(o)).map((o) => [objectIdentity(o), o]));
+  const removed = byIdentity(baseline.objects, new Set(live.objects));
+  const added = byIdentity(live.objects, new Set(baseline.objects));
+  for (const id of [...new Set([...removed.keys(), ...added.keys()])].sort()) {
+    const before = removed.get(id);
+    const after = added.get(id);
+    changes.push({ kind: "object", ...(before ? { before } : {}), ...(after ? { after } : {}) });
+  }
   const chains = [...new Set([...Object.keys(baseline.rules), ...Object.keys(live.rules)])].sort();
   for (const chain of chains) {
     const want = baseline.rules[chain] ?? [];

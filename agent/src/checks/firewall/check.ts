@@ -5,6 +5,7 @@ import {
   type CanonicalRuleset,
   canonicalRuleset,
   diffRulesets,
+  objectIdentity,
   type RulesetChange,
 } from "./canonical.ts";
 
@@ -61,15 +62,6 @@ function includes22(right: unknown): boolean {
     return typeof lo === "number" && typeof hi === "number" && lo <= 22 && 22 <= hi;
   }
   return false;
-}
-
-function describe(object: string): { subject: string; chain?: string } {
-  const parsed = JSON.parse(object) as Record<string, Record<string, unknown>>;
-  const [kind, body] = Object.entries(parsed)[0] as [string, Record<string, unknown>];
-  const where = [body.family, body.table ?? "", body.name].filter((x) => x !== "").join(" ");
-  return kind === "chain"
-    ? { subject: `chain ${where}`, chain: where }
-    : { subject: `${kind} ${where}` };
 }
 
 export const firewall = {
@@ -139,24 +131,25 @@ function finding(
   live: CanonicalRuleset,
   base: CanonicalRuleset,
 ): CheckFinding<"firewall"> {
-  if ("object" in c) {
-    const { subject, chain } = describe(c.object);
-    const code = chain ? direction(chain, live, base) : "inbound_policy_drift";
-    return c.kind === "object_added"
-      ? {
-          code,
-          subject,
-          expected: "absent",
-          observed: c.object,
-          message: `${subject} differs from the baseline`,
-        }
-      : {
-          code,
-          subject,
-          expected: c.object,
-          observed: "absent",
-          message: `${subject} of the baseline is missing`,
-        };
+  if (c.kind === "object") {
+    const subject = objectIdentity(c.after ?? c.before ?? "");
+    const [kind, family, table, name] = subject.split(" ");
+    const code =
+      kind === "chain"
+        ? direction(`${family} ${table} ${name}`, live, base)
+        : "inbound_policy_drift";
+    return {
+      code,
+      subject,
+      expected: c.before ?? "absent",
+      observed: c.after ?? "absent",
+      message:
+        c.before && c.after
+          ? `${subject} differs from the baseline`
+          : c.after
+            ? `${subject} is not in the baseline`
+            : `${subject} of the baseline is missing`,
+    };
   }
   const { rule } = c;
   const subject = `rule ${rule.chain} #${rule.index + 1}`;

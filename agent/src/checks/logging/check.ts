@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { CheckFinding, DriftCheck, PreState } from "../contract.ts";
 import { failed, skipped, verdict } from "../contract.ts";
 import { firstLine, parseSize, runTool, toggleValue } from "../support.ts";
-import { parseSystemctlShow, unitById } from "../systemd-show.ts";
+import { showUnits, unitById } from "../systemd-show.ts";
 
 export const CANARY_TAG = "compliance-agent-canary";
 /** How long the canary may take to show up in the journal, and how often we look. */
@@ -78,17 +78,14 @@ export const logging = {
     const findings: CheckFinding<"logging">[] = [];
     const state: PreState = {};
 
-    const show = await runTool(host, context, [
-      "systemctl",
-      "show",
-      "--property=Id,LoadState,ActiveState,SubState",
-      "--",
-      "systemd-journald.service",
-    ]);
+    const show = await showUnits(
+      host,
+      context,
+      ["Id", "LoadState", "ActiveState", "SubState"],
+      ["systemd-journald.service"],
+    );
     if (!show.ok) return failed(show.reason);
-    if (show.code !== 0)
-      return failed(`systemctl show exited ${show.code}: ${firstLine(show.stderr)}`);
-    const unit = unitById(parseSystemctlShow(show.stdout) ?? [], "systemd-journald.service");
+    const unit = unitById(show.units, "systemd-journald.service");
     const active = unit?.get("ActiveState");
     if (!active) return failed("systemctl show did not describe systemd-journald.service");
     state.journald_active_state = active;

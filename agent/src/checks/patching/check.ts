@@ -18,7 +18,7 @@ const NixosVersionJson = z.looseObject({
 
 /** 26.05.20261115.abcdef0 -> the nixpkgs revision's commit date (UTC midnight). */
 export function versionDate(version: string): number | undefined {
-  const m = /^\d{2}\.\d{2}(?:pre[^.]*)?\.(\d{4})(\d{2})(\d{2})\.[0-9a-f]+/.exec(version);
+  const m = /^\d{2}\.\d{2}(?:pre[^.]*)?\.(\d{4})(\d{2})(\d{2})\.[0-9a-z]+$/.exec(version);
   if (!m) return undefined;
   const ms = Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]));
   return Number.isNaN(ms) ? undefined : ms;

@@ -1,7 +1,8 @@
+import { type Baseline, unitAllowed } from "#catalog";
 import type { CheckFinding, DriftCheck, PreState } from "../contract.ts";
 import { failed, skipped, verdict } from "../contract.ts";
-import { firstLine, numericToggle, runTool, toggleValue } from "../support.ts";
-import { parseSystemctlShow, unitById } from "../systemd-show.ts";
+import { firstLine, numericToggle, runTool, tenths, toggleValue } from "../support.ts";
+import { showUnits, type UnitProperties, unitById } from "../systemd-show.ts";
 
 /**
  * A unit restarted by systemd more often than this since it was last started by hand is
@@ -79,6 +80,21 @@ export function countCpus(text: string): number | undefined {
   return n > 0 ? n : undefined;
 }
 
+/** The unit `unitAllowed` by the baseline with the highest CPUUsageNSec ("[not set]" skipped). */
+export function busiestAllowedUnit(
+  baseline: Baseline,
+  units: readonly string[],
+  blocks: UnitProperties[],
+): string | undefined {
+  let best: { unit: string; ns: number } | undefined;
+  for (const unit of units) {
+    const ns = Number(unitById(blocks, unit)?.get("CPUUsageNSec"));
+    if (!Number.isFinite(ns) || !unitAllowed(baseline, unit)) continue;
+    if (!best || ns > best.ns) best = { unit, ns };
+  }
+  return best?.unit;
+}
+
 export const services = {
   id: "services",
   title: "Critical services run, and disk and CPU leave them room",
@@ -103,19 +119,14 @@ export const services = {
     const findings: CheckFinding<"services">[] = [];
     const state: PreState = {};
 
-    const show = await runTool(host, context, [
-      "systemctl",
-      "show",
-      "--timestamp=unix",
-      "--property=Id,LoadState,ActiveState,SubState,Result,NRestarts",
-      "--",
-      ...units,
-    ]);
+    const show = await showUnits(
+      host,
+      context,
+      ["Id", "LoadState", "ActiveState", "SubState", "Result", "NRestarts", "CPUUsageNSec"],
+      units,
+    );
     if (!show.ok) return failed(show.reason);
-    if (show.code !== 0)
-      return failed(`systemctl show exited ${show.code}: ${firstLine(show.stderr)}`);
-    const blocks = parseSystemctlShow(show.stdout);
-    if (!blocks) return failed("systemctl show printed lines that are not Key=Value");
+    const blocks = show.units;
     for (const unit of units) {
       const u = unitById(blocks, unit);
       const active = u?.get("ActiveState");
@@ -169,14 +180,14 @@ export const services = {
     const rows = parseDf(df.stdout)?.filter((r) => !PSEUDO_FS.has(r.fstype) && r.size > 0);
     if (!rows || rows.length === 0) return failed("df printed no file system it could measure");
     for (const r of rows) {
-      const freePercent = Math.floor((r.avail / (r.used + r.avail)) * 1000) / 10;
-      state[`disk:${r.target}.free_percent`] = freePercent;
+      const freePercent = (r.avail / (r.used + r.avail)) * 100;
+      state[`disk:${r.target}.free_percent`] = tenths(freePercent);
       if (freePercent < minFree) {
         findings.push({
           code: "disk_usage_high",
           subject: r.target,
           expected: `at least ${minFree}% free`,
-          observed: freePercent,
+          observed: tenths(freePercent),
         });
       }
     }
@@ -193,11 +204,17 @@ export const services = {
     const perCore = Math.round((load15 / cores) * 100) / 100;
     Object.assign(state, { cpu_cores: cores, load15_per_core: perCore });
     if (perCore >= maxLoad) {
+      // The subject is the unit a runbook may act on (RB-CPU-001 takes it as its unit): the
+      // baseline-allowed unit with the most CPU time; "load15" when none reports any.
+      const top = busiestAllowedUnit(baseline, units, blocks);
       findings.push({
         code: "cpu_load_high",
-        subject: "load15",
+        subject: top ?? "load15",
         expected: `below ${maxLoad} per core`,
         observed: perCore,
+        message: top
+          ? `15-minute load ${perCore} per core; ${top} has used the most CPU time of the allowlisted units`
+          : `15-minute load ${perCore} per core; no allowlisted unit reports CPU time`,
       });
     }
     return verdict(findings, state);

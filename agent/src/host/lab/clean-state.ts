@@ -32,6 +32,7 @@ function unit(
     sub_state: oneshot && type === "oneshot" ? "dead" : type === "oneshot" ? "exited" : "running",
     result: "success",
     n_restarts: 0,
+    cpu_usage_nsec: 1_000_000 * (200 + description.length * 37),
     unit_file_state: oneshot ? "static" : "enabled",
     main_pid: oneshot || type === "oneshot" ? 0 : 400 + description.length,
     changed_at: changedAt.toISOString(),

@@ -42,7 +42,7 @@ export const Drift = z.discriminatedUnion("kind", [
   z.strictObject({ kind: z.literal("luks_volume_closed"), volume: Name }),
   z.strictObject({ kind: z.literal("luks_weak_cipher"), volume: Name }),
   z.strictObject({ kind: z.literal("disk_full"), mount: z.string().startsWith("/") }),
-  z.strictObject({ kind: z.literal("cpu_load_high") }),
+  z.strictObject({ kind: z.literal("cpu_load_high"), unit: Unit.default("auditd.service") }),
   z.strictObject({ kind: z.literal("tool_missing"), program: Name }),
   z.strictObject({ kind: z.literal("tool_hangs"), program: Name }),
   z.strictObject({ kind: z.literal("tool_garbled"), program: Name }),
@@ -153,7 +153,7 @@ export const DRIFT_KINDS: {
     detects: { check: "services", finding: "disk_usage_high" },
   },
   cpu_load_high: {
-    description: "the 15-minute load is 3 per core",
+    description: "the 15-minute load is 3 per core, `unit` (default auditd) using the most CPU",
     example: { kind: "cpu_load_high" },
     detects: { check: "services", finding: "cpu_load_high" },
   },
@@ -251,16 +251,15 @@ export function applyDrift(state: LabState, input: Drift, now: Date = new Date()
     case "backup_stale": {
       const b = backup(drift.job);
       const cutoff = now.getTime() - drift.hours * HOUR;
-      b.snapshots = b.snapshots.filter((x) => Date.parse(x.time) <= cutoff);
-      if (b.snapshots.length === 0) {
-        const time = iso(drift.hours * HOUR);
-        b.snapshots.push({
-          id: hex64(`snapshot-${time}`),
-          time,
-          tree: hex64(`tree-${time}`),
-          paths: ["/var/lib/clinic"],
-        });
-      }
+      // The newest snapshot is then exactly `hours` old.
+      b.snapshots = b.snapshots.filter((x) => Date.parse(x.time) < cutoff);
+      const time = iso(drift.hours * HOUR);
+      b.snapshots.push({
+        id: hex64(`snapshot-${time}`),
+        time,
+        tree: hex64(`tree-${time}`),
+        paths: ["/var/lib/clinic"],
+      });
       break;
     }
     case "restore_test_overdue":
@@ -331,6 +330,7 @@ export function applyDrift(state: LabState, input: Drift, now: Date = new Date()
         load5: s.cpu.cores * 3,
         load15: s.cpu.cores * 3,
       });
+      unit(drift.unit).cpu_usage_nsec = 86_400 * 1_000_000_000;
       break;
     case "tool_missing":
       s.faults.missing.push(drift.program);

@@ -141,6 +141,7 @@ export function createLabHost(options: LabHostOptions): LabHost {
       Promise.resolve()
         .then(() =>
           command(args, {
+            program,
             state: env.state,
             now: env.clock.now(),
             stdin: request.stdin,

@@ -11,6 +11,8 @@ export interface LabJournalEntry {
 }
 
 export interface LabCommandContext {
+  /** The program name as called (argv[0] without its folder), e.g. restic-clinic-data. */
+  readonly program: string;
   /** The state as of this call; treat it as read-only unless you call `update`. */
   readonly state: LabState;
   readonly now: Date;

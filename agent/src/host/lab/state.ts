@@ -16,6 +16,8 @@ export const LabUnit = z.strictObject({
   /** systemd's Result= of the last run: success, exit-code, signal, timeout, ... */
   result: z.string().min(1),
   n_restarts: z.int().min(0),
+  /** CPU time the unit used (systemd's CPUUsageNSec); null: accounting off ("[not set]"). */
+  cpu_usage_nsec: z.int().min(0).nullable(),
   unit_file_state: z.string(),
   main_pid: z.int().min(0),
   /** When the unit last became active or, for oneshot units, last finished. */

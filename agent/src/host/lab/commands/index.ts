@@ -6,7 +6,7 @@ import { logger } from "./logger.ts";
 import { lsblk } from "./lsblk.ts";
 import { nft } from "./nft.ts";
 import { nixosVersion } from "./nixos-version.ts";
-import { resticFor } from "./restic.ts";
+import { restic } from "./restic.ts";
 import { systemctl } from "./systemctl.ts";
 
 /**
@@ -23,15 +23,21 @@ export const LAB_COMMANDS: Readonly<Record<string, LabCommand>> = {
   lsblk,
   nft,
   "nixos-version": nixosVersion,
+  "restic-*": restic,
   systemctl,
 };
 
-/** restic's NixOS wrappers are named restic-<job>; each is the restic emulator for that job. */
+/**
+ * A program by name: an exact entry, or a `<prefix>-*` entry for a family of programs such as
+ * restic's NixOS wrappers `restic-<job>` (the command sees the full name in its context).
+ */
 export function resolveLabCommand(
   program: string,
   commands: Readonly<Record<string, LabCommand>> = LAB_COMMANDS,
 ): LabCommand | undefined {
   if (Object.hasOwn(commands, program)) return commands[program];
-  const job = /^restic-([A-Za-z0-9][A-Za-z0-9_.@-]{0,63})$/.exec(program)?.[1];
-  return job === undefined ? undefined : resticFor(job);
+  const family = /^([a-z]+)-[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$/.exec(program)?.[1];
+  return family !== undefined && Object.hasOwn(commands, `${family}-*`)
+    ? commands[`${family}-*`]
+    : undefined;
 }

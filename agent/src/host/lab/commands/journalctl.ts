@@ -4,7 +4,8 @@ import { usage } from "../registry.ts";
 
 /**
  * `journalctl --disk-usage` and `journalctl -o json [-t ID] [--since @SECONDS] [-n N]
- * [--no-pager] [-q]`: one JSON object per line, every field a string, as journalctl prints them.
+ * [--no-pager] [-q]`: one JSON object per line, every field a string, the fields journald
+ * stores for a syslog message (as recorded in checks/logging/fixtures/journalctl-canary.json).
  * The entries are the ones the lab's journald accepted (see logger.ts).
  */
 export const journalctl: LabCommand = (args, { state, journal }) => {
@@ -63,7 +64,17 @@ function render(e: LabJournalEntry, hostname: string): Record<string, string> {
     _TRANSPORT: "syslog",
     _HOSTNAME: hostname,
     _MACHINE_ID: MACHINE_ID,
+    _SOURCE_REALTIME_TIMESTAMP: (e.realtimeUs - 4500n).toString(),
+    SYSLOG_TIMESTAMP: syslogTimestamp(e.realtimeUs),
+    _RUNTIME_SCOPE: "system",
   };
+}
+
+/** RFC 3164's "Nov 25 14:23:55 " as logger sends it (journald keeps the trailing space). */
+function syslogTimestamp(realtimeUs: bigint): string {
+  const d = new Date(Number(realtimeUs / 1000n));
+  const month = d.toUTCString().slice(8, 11);
+  return `${month} ${String(d.getUTCDate()).padStart(2, " ")} ${d.toISOString().slice(11, 19)} `;
 }
 
 /** systemd's format_bytes: one decimal, binary multiples, B below 1 KiB. */

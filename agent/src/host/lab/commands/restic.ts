@@ -2,10 +2,15 @@ import type { LabCommand } from "../registry.ts";
 import { usage } from "../registry.ts";
 
 /**
- * A NixOS restic wrapper, `restic-<job> snapshots --json [--latest N]`: restic 0.14's compact
- * JSON array. An unreachable repository fails the way restic does ("Fatal: ..." and exit 1).
+ * NixOS's restic wrappers, `restic-<job> snapshots --json [--latest N]` (registered as
+ * `restic-*`; the job is the program name's suffix): restic 0.14's compact JSON array. An
+ * unreachable repository fails the way restic does ("Fatal: ..." and exit 1). `backup` and
+ * `restore` belong to the healer, which replaces `restic-*` and delegates reads here.
  */
-export function resticFor(job: string): LabCommand {
+export const restic: LabCommand = (args, context) =>
+  resticFor(context.program.slice("restic-".length))(args, context);
+
+function resticFor(job: string): LabCommand {
   return (args, { state }) => {
     const backup = state.backups[job];
     if (!backup)
