@@ -15,13 +15,35 @@ import { SitePolicy } from "../../planner/index.ts";
 import type { IncidentStatus } from "../../store/index.ts";
 import { param, readBody } from "../request.ts";
 
-const Approve = z.strictObject({ runbook_id: RunbookId, params: OrderParams.optional() });
-const Note = z.strictObject({ note: z.string().min(1).max(1000) });
-const OptionalNote = z.strictObject({ note: z.string().min(1).max(1000).optional() });
-const KillSwitch = z.strictObject({
+export const ApproveIncident = z.strictObject({
+  runbook_id: RunbookId,
+  params: OrderParams.optional(),
+});
+export const Note = z.strictObject({ note: z.string().min(1).max(1000) });
+export const OptionalNote = z.strictObject({ note: z.string().min(1).max(1000).optional() });
+export const KillSwitch = z.strictObject({
   engaged: z.boolean(),
   reason: z.string().max(300).default(""),
 });
+
+/** The planner's state-changing routes under /v1/admin, for the OpenAPI document. */
+export const PLANNER_WRITES: readonly [string, string, z.ZodType | undefined][] = [
+  [
+    "/tenants/{tenant}/appliances/{appliance}/incidents/{incident}/approve",
+    "planner_approve",
+    ApproveIncident,
+  ],
+  ["/tenants/{tenant}/appliances/{appliance}/incidents/{incident}/reject", "planner_reject", Note],
+  [
+    "/tenants/{tenant}/appliances/{appliance}/incidents/{incident}/resolve",
+    "planner_resolve",
+    Note,
+  ],
+  ["/planner/kill-switch", "planner_kill_switch", KillSwitch],
+  ["/tenants/{tenant}/rule-proposals/{proposal}/approve", "planner_approve_rule", OptionalNote],
+  ["/tenants/{tenant}/rule-proposals/{proposal}/reject", "planner_reject_rule", OptionalNote],
+  ["/tenants/{tenant}/l1-rules/{rule}/revoke", "planner_revoke_rule", undefined],
+];
 const STATUSES: readonly IncidentStatus[] = [
   "queued",
   "planning",
@@ -80,7 +102,7 @@ export function plannerRoutes(s: Services) {
   });
 
   app.post("/tenants/:tenant/appliances/:appliance/incidents/:incident/approve", async (c) => {
-    const body = await readBody(c, Approve);
+    const body = await readBody(c, ApproveIncident);
     const order = await s.planner.approve(
       c.get("adminActor"),
       ids(c),
