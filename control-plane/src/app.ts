@@ -40,7 +40,7 @@ export function createApp(deps: AppDeps) {
     audit,
     metrics,
     planner: createPlanner(
-      { store: deps.store, signer: deps.signer, audit, logger: deps.logger, now },
+      { store: deps.store, signer: deps.signer, audit, logger: deps.logger, now, metrics },
       deps.planner,
     ),
   };

@@ -8,6 +8,7 @@ import {
   sha256Hex,
 } from "#protocol";
 import type { AuditLog } from "../audit.ts";
+import type { Metrics } from "../metrics.ts";
 import type { PlannerStore } from "../store/index.ts";
 
 /**
@@ -45,6 +46,7 @@ export function decisionRecorder(deps: {
   signer: Signer;
   audit: AuditLog;
   now: () => Date;
+  metrics?: Metrics;
 }): DecisionRecorder {
   return {
     async record(incident, candidates, fields) {
@@ -66,6 +68,10 @@ export function decisionRecorder(deps: {
           record = sealed.record;
           return { json: JSON.stringify(sealed.record), hash: sealed.head.hash };
         },
+      );
+      deps.metrics?.inc(
+        `cp_planner_${fields.tier.toLowerCase()}_${fields.outcome}_total`,
+        `Incident decisions at ${fields.tier} with outcome ${fields.outcome}.`,
       );
       await deps.audit.record(
         fields.decided_by,

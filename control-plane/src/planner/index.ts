@@ -3,6 +3,7 @@ import type { Catalog } from "#catalog";
 import type { L1RuleSet, OrderParams, OrderResult, Signer } from "#protocol";
 import type { AuditLog } from "../audit.ts";
 import type { Logger } from "../logger.ts";
+import type { Metrics } from "../metrics.ts";
 import type { Store, StoredOrder } from "../store/index.ts";
 import {
   DEFAULT_PLANNER_SETTINGS,
@@ -93,7 +94,14 @@ export interface Planner {
 }
 
 export function createPlanner(
-  base: { store: Store; signer: Signer; audit: AuditLog; logger: Logger; now: () => Date },
+  base: {
+    store: Store;
+    signer: Signer;
+    audit: AuditLog;
+    logger: Logger;
+    now: () => Date;
+    metrics?: Metrics;
+  },
   deps: PlannerDeps = {},
 ): Planner {
   const pending = new Set<Promise<unknown>>();
