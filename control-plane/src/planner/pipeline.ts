@@ -32,18 +32,14 @@ export async function planIncident(ctx: PlannerContext, state: IncidentState): P
   }
   const incident = parsed.value;
   const catalog = ctx.catalog;
-  const toHuman = (
-    reason: string,
-    candidates: readonly string[],
-    extra: { llm?: LlmUsage; runbook_id?: string; tier?: "L1" | "L2" } = {},
-  ) =>
+  // No proposal at all: the incident goes to a human, with the L2 call's record if there was one.
+  const toHuman = (reason: string, candidates: readonly string[], llm?: LlmUsage) =>
     escalate(ctx, state, incident, candidates, {
-      tier: extra.tier ?? "L2",
-      decided_by: extra.llm ? `l2:${extra.llm.model}` : PIPELINE,
+      tier: "L2",
+      decided_by: llm ? `l2:${llm.model}` : PIPELINE,
       reason,
       guardrails: [],
-      ...(extra.llm ? { llm: extra.llm } : {}),
-      ...(extra.runbook_id ? { runbook_id: extra.runbook_id } : {}),
+      ...(llm ? { llm } : {}),
     });
   if (!catalog) return toHuman("no runbook catalog is loaded", []);
 
@@ -82,10 +78,10 @@ export async function planIncident(ctx: PlannerContext, state: IncidentState): P
       l2Candidates,
     );
     if (answer.kind === "failed") {
-      return toHuman(`L2 failed: ${answer.failure}`, candidateIds, { llm: answer.usage });
+      return toHuman(`L2 failed: ${answer.failure}`, candidateIds, answer.usage);
     }
     if (answer.kind === "escalate") {
-      return toHuman("the L2 planner chose to escalate", candidateIds, { llm: answer.usage });
+      return toHuman("the L2 planner chose to escalate", candidateIds, answer.usage);
     }
     const runbook = byId(answer.runbookId) as Runbook; // one of l2Candidates, checked in llm.ts
     proposal = {
