@@ -79,7 +79,12 @@ describe("L2 planner over the openai SDK", () => {
 
   it("sends only the documented fields: no tenant, appliance, observed values or messages", async () => {
     server.answer = () => choose("escalate");
-    const { requests } = await run(incident("chronyd.service", "patient Jane Doe record 4711"));
+    // Environment fallbacks of the SDK do not add anything to the request.
+    process.env.OPENAI_ORG_ID = "org-from-environment";
+    const { requests } = await run(
+      incident("chronyd.service", "patient Jane Doe record 4711"),
+    ).finally(() => delete process.env.OPENAI_ORG_ID);
+    expect(requests[0]?.headers["openai-organization"]).toBeUndefined();
     const [system, user] = requests[0]?.body.messages ?? [];
     const data = JSON.parse(
       (user?.content ?? "").split(INCIDENT_BEGIN)[1]?.split(INCIDENT_END)[0] ?? "null",

@@ -56,6 +56,11 @@ export function createLlmPlanner(
     timeout: config.timeoutMs,
     // Retries are ours (below), so every attempt is counted and only transient errors retry.
     maxRetries: 0,
+    // Only this config decides what is sent and logged: no OPENAI_* environment fallbacks
+    // (organization, project headers) and no SDK logging (OPENAI_LOG=debug logs requests).
+    organization: null,
+    project: null,
+    logLevel: "off",
   });
   const sleep = options.sleep ?? ((ms: number) => new Promise((r) => setTimeout(r, ms)));
 
