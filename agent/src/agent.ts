@@ -124,6 +124,8 @@ export async function runAgent(deps: AgentDeps, stop: AbortSignal): Promise<Agen
     identity: ids,
     executor: healing?.executor ?? deps.executor,
     stepTimeoutMs: config.step_timeout_s * 1000,
+    // The healer bounds each run by its runbook's timeout (at most 2 h in the catalog schema).
+    ...(healing ? { orderTimeoutMs: 2 * HOUR_MS + config.step_timeout_s * 1000 } : {}),
     log,
   };
   const lifecycle = (event: "key_generated" | "enrolled" | "started" | "stopping") => ({

@@ -26,6 +26,11 @@ export interface ExecuteDeps {
   readonly identity: JournalIdentity;
   readonly executor: RunbookExecutor;
   readonly stepTimeoutMs: number;
+  /**
+   * The bound on one whole order, when the executor enforces each runbook's own timeout (the
+   * healer does, and never cuts a rollback short); the step timeout otherwise.
+   */
+  readonly orderTimeoutMs?: number;
   readonly log: Logger;
 }
 
@@ -50,7 +55,8 @@ export async function executeOrders(
     const started = deps.clock.now().getTime();
     let outcome: ExecutionOutcome = "failed";
     let detail: string | undefined;
-    const signal = AbortSignal.any([stop, AbortSignal.timeout(deps.stepTimeoutMs)]);
+    const bound = deps.orderTimeoutMs ?? deps.stepTimeoutMs;
+    const signal = AbortSignal.any([stop, AbortSignal.timeout(bound)]);
     try {
       const result = await untilAborted(
         deps.executor.execute(order, {

@@ -3,7 +3,7 @@ import type { CheckContext } from "./contract.ts";
 import { firstLine, runTool } from "./support.ts";
 
 /**
- * `systemctl show --timestamp=unix --property=... UNIT...` output: one block of Key=Value lines
+ * `systemctl show --property=... -- UNIT...` output: one block of Key=Value lines
  * per unit, blocks separated by a blank line (systemd's bus_print_all_properties). Values may
  * contain '='; keys never do. Anything else is malformed and refused.
  */
@@ -33,21 +33,7 @@ export function unitById(units: UnitProperties[], id: string): UnitProperties | 
 }
 
 /**
- * A systemd timestamp: `@1732529000` (--timestamp=unix) or the pretty UTC form
- * `Wed 2026-11-25 14:05:47 UTC`. Empty means never; anything else is malformed.
- */
-export function parseSystemdTimestamp(value: string | undefined): number | null | undefined {
-  if (value === undefined) return undefined;
-  if (value === "" || value === "n/a") return null;
-  const unix = /^@(\d+)$/.exec(value);
-  if (unix) return Number(unix[1]) * 1000;
-  const pretty = /^[A-Z][a-z]{2} (\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2}) UTC$/.exec(value);
-  if (pretty) return Date.parse(`${pretty[1]}T${pretty[2]}Z`);
-  return undefined;
-}
-
-/**
- * Runs `systemctl show [--timestamp=unix] --property=... -- UNIT...` and parses it; a reason
+ * Runs `systemctl show --property=... -- UNIT...` and parses it; a reason
  * when the check cannot see the units (tool missing, failing, or printing something else).
  */
 export async function showUnits(
@@ -59,7 +45,6 @@ export async function showUnits(
   const run = await runTool(host, context, [
     "systemctl",
     "show",
-    "--timestamp=unix",
     `--property=${properties.join(",")}`,
     "--",
     ...units,

@@ -89,6 +89,18 @@ describe("each runbook heals its drift on the lab appliance", () => {
     expect(lab?.host.state().units["chronyd.service"]?.active_state).toBe("active");
   });
 
+  it("RB-SERVICE-001-crash: cleared kernel audit rules are reloaded by restarting their loader", async () => {
+    const { done } = await healsOnce(
+      { mutate: drifted({ kind: "audit_rules_cleared" }) },
+      "logging",
+      "RB-SERVICE-001-crash",
+    );
+    expect(done.find((s) => s.action === "systemd.restart")).toMatchObject({
+      outcome: "succeeded",
+    });
+    expect(lab?.host.state().audit.rules.length).toBeGreaterThan(0);
+  });
+
   it("RB-BACKUP-001-failure: a stale backup is run again", async () => {
     const { done } = await healsOnce(
       drift("RB-BACKUP-001-failure"),

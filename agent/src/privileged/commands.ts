@@ -90,6 +90,8 @@ export const PRIVILEGED_COMMANDS: readonly PrivilegedCommand[] = [
     },
   },
   exact("nftables.list", ["nft", "-j", "list", "ruleset"]),
+  exact("audit.rules", ["auditctl", "-l"]),
+  exact("audit.status", ["auditctl", "-s"]),
   {
     id: "nftables.restore_baseline",
     shape: "nft -j -f - (stdin: the baseline ruleset, flushed first)",

@@ -90,10 +90,12 @@ export async function handleRequest(
 
 /** Serves one request per connection on `server` (a listening socket from systemd or a path). */
 export function serveHelper(server: Server, deps: HelperDeps): Server {
+  // A command that started runs to its end or its own timeout, even if the agent hangs up: a
+  // half-finished activation or restore is worse than a finished one. Only shutdown stops it.
+  const shutdown = new AbortController();
+  server.on("close", () => shutdown.abort());
   server.on("connection", (socket: Socket) => {
-    const closed = new AbortController();
-    socket.on("close", () => closed.abort());
-    socket.on("error", () => closed.abort());
+    socket.on("error", () => socket.destroy());
     const chunks: Buffer[] = [];
     let size = 0;
     let done = false;
@@ -122,7 +124,7 @@ export function serveHelper(server: Server, deps: HelperDeps): Server {
       if (newline === -1) return;
       done = true;
       socket.setTimeout(0);
-      handleRequest(Buffer.concat(chunks).toString("utf8"), deps, closed.signal).then(
+      handleRequest(Buffer.concat(chunks).toString("utf8"), deps, shutdown.signal).then(
         answer,
         (error: unknown) => {
           deps.log.log("error", "helper request failed", { error: String(error) });

@@ -70,7 +70,7 @@ export const backups = {
     const show = await showUnits(
       host,
       context,
-      ["Id", "LoadState", "ActiveState", "Result", "ExecMainExitTimestamp"],
+      ["Id", "LoadState", "ActiveState", "Result"],
       units,
     );
     if (!show.ok) return failed(show.reason);

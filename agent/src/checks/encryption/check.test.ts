@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { renderLsblk } from "../../host/lab/commands/lsblk.ts";
 import type { Host } from "../../ports.ts";
 import { fixture, instantClock, labCheckWorld, withOutput } from "../testing.ts";
-import { cryptDevices, parseCryptStatus } from "./check.ts";
+import { cryptDevices, parseCryptStatus, parseProcSwaps } from "./check.ts";
 
 const here = import.meta.dirname;
 
@@ -142,5 +142,79 @@ describe("encryption", () => {
       status: "skipped",
       reason: expect.stringMatching(/luks_volumes/),
     });
+  });
+
+  it("reads /proc/swaps as the kernel prints it (recorded header; the lab prints the same bytes)", async () => {
+    expect(parseProcSwaps(fixture(here, "proc-swaps-none.txt"))).toEqual([]);
+    expect(parseProcSwaps(fixture(here, "proc-swaps-mixed.txt"))).toEqual([
+      { path: "/dev/sda3", type: "partition" },
+      { path: "/swapfile", type: "file" },
+      { path: "/dev/zram0", type: "partition" },
+    ]);
+    expect(parseProcSwaps("/dev/sda3 partition 1 0 -2\n")).toBeUndefined();
+    expect(
+      parseProcSwaps(`${fixture(here, "proc-swaps-none.txt")}/my\\040swap file 1 0 -1\n`),
+    ).toEqual([{ path: "/my swap", type: "file" }]);
+    const world = await labCheckWorld({ clock: instantClock });
+    expect(await world.host.readFile("/proc/swaps", 4096)).toBe(
+      fixture(here, "proc-swaps-dmcrypt.txt"),
+    );
+    expect((await world.run("encryption")).pre_state).toMatchObject({
+      swap_areas: 1,
+      "swap:/dev/dm-2.kind": "CRYPT-PLAIN",
+    });
+  });
+
+  it("reports swap on a raw partition and on a file, not on zram", async () => {
+    const world = await labCheckWorld({
+      clock: instantClock,
+      host: (lab) => ({
+        ...lab,
+        readFile: async (p, m) =>
+          p === "/proc/swaps" ? fixture(here, "proc-swaps-mixed.txt") : lab.readFile(p, m),
+      }),
+    });
+    const result = await world.run("encryption");
+    expect(result.findings.map((f) => [f.code, f.subject, f.observed])).toEqual([
+      ["swap_unencrypted", "/dev/sda3", "partition"],
+      ["swap_unencrypted", "/swapfile", "file"],
+    ]);
+  });
+
+  it("reports swap on a device-mapper device that is not dm-crypt (LVM), and errors when it cannot tell", async () => {
+    const lvm = await labCheckWorld({
+      clock: instantClock,
+      host: (lab) => ({
+        ...lab,
+        readFile: async (p, m) =>
+          p === "/sys/block/dm-2/dm/uuid" ? "LVM-0a1b2c3d\n" : lab.readFile(p, m),
+      }),
+    });
+    expect((await lvm.run("encryption")).findings).toEqual([
+      expect.objectContaining({
+        code: "swap_unencrypted",
+        subject: "/dev/dm-2",
+        observed: "LVM-0a1b2c3d",
+      }),
+    ]);
+    const blind = await labCheckWorld({
+      clock: instantClock,
+      host: (lab) => ({
+        ...lab,
+        readFile: async (p, m) => (p.startsWith("/sys/block/") ? undefined : lab.readFile(p, m)),
+      }),
+    });
+    expect(await blind.run("encryption")).toMatchObject({
+      status: "error",
+      reason: expect.stringMatching(/device-mapper uuid/),
+    });
+    const noSwaps = await labCheckWorld({
+      clock: instantClock,
+      host: (lab) => ({
+        ...lab,
+        readFile: async (p, m) => (p === "/proc/swaps" ? undefined : lab.readFile(p, m)),
+      }),
+    });
+    expect((await noSwaps.run("encryption")).status).toBe("error");
   });
 });

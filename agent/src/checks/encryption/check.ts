@@ -1,4 +1,5 @@
 import { z } from "zod";
+import type { Host } from "../../ports.ts";
 import type { CheckFinding, DriftCheck, PreState } from "../contract.ts";
 import { failed, skipped, verdict } from "../contract.ts";
 import { firstLine, runTool, toggleValue } from "../support.ts";
@@ -76,12 +77,46 @@ export function parseCryptStatus(
   return { active: true, type, cipher, keyBits: Number(bits[1]) };
 }
 
+export interface SwapArea {
+  readonly path: string;
+  readonly type: "partition" | "file";
+}
+
+/**
+ * /proc/swaps (mm/swapfile.c swap_show): a fixed header, then "path type size used priority"
+ * per area, the path with space, tab, newline and backslash escaped as octal. Undefined when
+ * malformed.
+ */
+export function parseProcSwaps(text: string): SwapArea[] | undefined {
+  const [header, ...lines] = text.split("\n").filter((l) => l !== "");
+  if (!header || !/^Filename\s+Type\s+Size\s+Used\s+Priority$/.test(header)) return undefined;
+  const areas: SwapArea[] = [];
+  for (const line of lines) {
+    const m = /^(\S+)\s+(partition|file)\s+\d+\s+\d+\s+-?\d+$/.exec(line);
+    if (!m) return undefined;
+    const path = (m[1] as string).replace(/\\([0-7]{3})/g, (_, o: string) =>
+      String.fromCharCode(Number.parseInt(o, 8)),
+    );
+    areas.push({ path, type: m[2] as SwapArea["type"] });
+  }
+  return areas;
+}
+
+/** dm-N for /dev/dm-N or a /dev/mapper/<name> link to it; undefined for other devices. */
+async function dmName(host: Host, path: string): Promise<string | undefined> {
+  const direct = /^\/dev\/(dm-\d+)$/.exec(path)?.[1];
+  if (direct) return direct;
+  if (!path.startsWith("/dev/mapper/")) return undefined;
+  const target = await host.readlink(path);
+  return target ? /(?:^|\/)(dm-\d+)$/.exec(target)?.[1] : undefined;
+}
+
 export const encryption = {
   id: "encryption",
-  title: "The expected LUKS volumes are open with the baseline cipher",
+  title: "The expected LUKS volumes are open with the baseline cipher, and swap is encrypted",
   citations: ["45 CFR 164.312(a)(2)(iv)"],
   severity: "critical",
-  findings: ["luks_volume_unencrypted"],
+  findings: ["luks_volume_unencrypted", "swap_unencrypted"],
   async run(host, context) {
     const { baseline, expected } = context;
     if (!baseline) return skipped("no baseline: the agent has no catalog_dir");
@@ -139,6 +174,29 @@ export const encryption = {
           subject: name,
           expected: cipher,
           observed: status.cipher ?? null,
+        });
+      }
+    }
+
+    // Swap: every area on disk must go through dm-crypt (zram lives in memory).
+    const swapsText = await host.readFile("/proc/swaps", 64 * 1024);
+    const swaps = swapsText === undefined ? undefined : parseProcSwaps(swapsText);
+    if (!swaps) return failed("cannot read /proc/swaps");
+    state.swap_areas = swaps.length;
+    for (const swap of swaps) {
+      if (/^\/dev\/zram\d+$/.test(swap.path)) continue;
+      const dm = await dmName(host, swap.path);
+      const uuid = dm ? await host.readFile(`/sys/block/${dm}/dm/uuid`, 4096) : undefined;
+      if (dm && uuid === undefined)
+        return failed(`cannot read the device-mapper uuid of ${swap.path}`);
+      const kind = uuid?.trim().split("-").slice(0, 2).join("-") ?? swap.type;
+      state[`swap:${swap.path}.kind`] = kind;
+      if (!uuid?.startsWith("CRYPT-")) {
+        findings.push({
+          code: "swap_unencrypted",
+          subject: swap.path,
+          expected: "dm-crypt (CRYPT-*)",
+          observed: kind,
         });
       }
     }

@@ -1,7 +1,14 @@
 import { describe, expect, it } from "vitest";
 import type { ExecResult, Host } from "../../ports.ts";
 import { fixture, instantClock, labCheckWorld, withOutput } from "../testing.ts";
-import { CANARY_TAG, journalHasMessage, parseDiskUsage, parseJournaldConf } from "./check.ts";
+import {
+  CANARY_TAG,
+  journalHasMessage,
+  parseAuditEnabled,
+  parseAuditRules,
+  parseDiskUsage,
+  parseJournaldConf,
+} from "./check.ts";
 
 const here = import.meta.dirname;
 const exited = (stdout: string): ExecResult => ({
@@ -67,6 +74,8 @@ describe("logging", () => {
     [{ kind: "journald_dropping" }, ["journald_inactive"]],
     [{ kind: "journald_volatile" }, ["journald_not_persistent"]],
     [{ kind: "journal_oversize" }, ["journal_usage_high", "journal_usage_high"]],
+    [{ kind: "audit_rules_cleared" }, ["audit_rules_missing"]],
+    [{ kind: "audit_disabled" }, ["audit_rules_missing"]],
   ] as const)("reports %o", async (drift, codes) => {
     const result = await (await labCheckWorld({ drifts: [drift], clock: instantClock })).run(
       "logging",
@@ -205,5 +214,65 @@ describe("logging", () => {
         observed: "logger exited 1",
       }),
     ]);
+  });
+
+  it("names the unit that loads the audit rules, so RB-SERVICE-001 can restart it", async () => {
+    const result = await (
+      await labCheckWorld({ drifts: [{ kind: "audit_rules_cleared" }], clock: instantClock })
+    ).run("logging");
+    expect(result.findings).toEqual([
+      expect.objectContaining({
+        code: "audit_rules_missing",
+        subject: "audit-rules-nixos.service",
+        observed: "0 rules, enabled 1",
+      }),
+    ]);
+    expect(result.citations).toEqual(["45 CFR 164.308(a)(1)(ii)(D)", "45 CFR 164.312(b)"]);
+  });
+
+  it("reads recorded auditctl output: rules, no rules, status", async () => {
+    expect(parseAuditRules(fixture(here, "auditctl-rules.txt"))).toHaveLength(3);
+    expect(parseAuditRules(fixture(here, "auditctl-no-rules.txt"))).toEqual([]);
+    expect(parseAuditRules("-w /etc/passwd -p wa -k identity\nNo rules\n")).toBeUndefined();
+    expect(parseAuditRules("")).toBeUndefined();
+    expect(parseAuditEnabled(fixture(here, "auditctl-status-disabled.txt"))).toBe(0);
+    expect(parseAuditEnabled("failure 1\n")).toBeUndefined();
+    const world = await labCheckWorld({
+      clock: instantClock,
+      host: (lab) => ({
+        ...lab,
+        exec: (r) =>
+          r.argv[0] === "auditctl"
+            ? Promise.resolve(
+                exited(
+                  fixture(
+                    here,
+                    r.argv[1] === "-l" ? "auditctl-rules.txt" : "auditctl-status-disabled.txt",
+                  ),
+                ),
+              )
+            : lab.exec(r),
+      }),
+    });
+    const result = await world.run("logging");
+    expect(result.findings).toEqual([
+      expect.objectContaining({ code: "audit_rules_missing", observed: "3 rules, enabled 0" }),
+    ]);
+    expect(result.pre_state?.audit_rules_sha256).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it("is an error when auditctl is refused (recorded: not root)", async () => {
+    const world = await labCheckWorld({
+      clock: instantClock,
+      host: withOutput("auditctl", {
+        stdout: "",
+        code: 4,
+        stderr: fixture(here, "auditctl-unprivileged.stderr.txt"),
+      }),
+    });
+    expect(await world.run("logging")).toMatchObject({
+      status: "error",
+      reason: expect.stringMatching(/must be root/),
+    });
   });
 });

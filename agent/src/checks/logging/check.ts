@@ -1,5 +1,6 @@
-import { randomUUID } from "node:crypto";
-import type { CheckFinding, DriftCheck, PreState } from "../contract.ts";
+import { createHash, randomUUID } from "node:crypto";
+import type { Host } from "../../ports.ts";
+import type { CheckContext, CheckFinding, DriftCheck, PreState } from "../contract.ts";
 import { failed, skipped, verdict } from "../contract.ts";
 import { firstLine, parseSize, runTool, toggleValue } from "../support.ts";
 import { showUnits, unitById } from "../systemd-show.ts";
@@ -60,12 +61,63 @@ export function journalHasMessage(text: string, token: string): boolean | undefi
   return found;
 }
 
+/** The NixOS unit that loads security.audit.rules into the kernel. */
+export const AUDIT_RULES_UNIT = "audit-rules-nixos.service";
+
+/**
+ * `auditctl -l`: one rule per line in audit.rules syntax (each starts with "-"), or exactly
+ * "No rules". Undefined for anything else.
+ */
+export function parseAuditRules(text: string): string[] | undefined {
+  const lines = text.split("\n").filter((l) => l.trim() !== "");
+  if (lines.length === 1 && lines[0] === "No rules") return [];
+  // Printable text only: a rule cut short mid-line (or anything binary) is not a rule list.
+  return lines.length > 0 && lines.every((l) => /^-[a-zA-Z] [\x20-\x7e]+$/.test(l))
+    ? lines
+    : undefined;
+}
+
+/**
+ * `auditctl -s`: "key value" lines; the "enabled N" one (0 off, 1 on, 2 locked). Undefined when
+ * it is absent or any line is not a printable "key value".
+ */
+export function parseAuditEnabled(text: string): number | undefined {
+  const lines = text.split("\n").filter((l) => l !== "");
+  if (!lines.every((l) => /^[a-z_]+ [\x20-\x7e]+$/.test(l))) return undefined;
+  const m = /^enabled ([012])$/m.exec(text);
+  return m ? Number(m[1]) : undefined;
+}
+
+async function auditState(
+  host: Host,
+  context: CheckContext,
+): Promise<{ ok: true; rules: string[]; enabled: number } | { ok: false; reason: string }> {
+  const list = await runTool(host, context, ["auditctl", "-l"], 1024 * 1024);
+  if (!list.ok) return list;
+  if (list.code !== 0) {
+    return { ok: false, reason: `auditctl -l exited ${list.code}: ${firstLine(list.stderr)}` };
+  }
+  const rules = parseAuditRules(list.stdout);
+  if (!rules) return { ok: false, reason: "auditctl -l printed something that is not a rule list" };
+  const status = await runTool(host, context, ["auditctl", "-s"], 64 * 1024);
+  if (!status.ok) return status;
+  const enabled = status.code === 0 ? parseAuditEnabled(status.stdout) : undefined;
+  if (enabled === undefined)
+    return { ok: false, reason: "auditctl -s did not say whether auditing is enabled" };
+  return { ok: true, rules, enabled };
+}
+
 export const logging = {
   id: "logging",
-  title: "journald records now, keeps logs across reboots, within its budget",
-  citations: ["45 CFR 164.312(b)"],
+  title: "journald records now and keeps logs within budget; kernel audit rules are loaded",
+  citations: ["45 CFR 164.308(a)(1)(ii)(D)", "45 CFR 164.312(b)"],
   severity: "high",
-  findings: ["journal_usage_high", "journald_inactive", "journald_not_persistent"],
+  findings: [
+    "audit_rules_missing",
+    "journal_usage_high",
+    "journald_inactive",
+    "journald_not_persistent",
+  ],
   async run(host, context) {
     const { baseline } = context;
     if (!baseline) return skipped("no baseline: the agent has no catalog_dir");
@@ -189,6 +241,23 @@ export const logging = {
         subject: "journal",
         expected: `at most ${maxUseText}`,
         observed: used,
+      });
+    }
+    // Kernel auditing: rules loaded and auditing on. The subject is the unit that loads the
+    // rules, which RB-SERVICE-001 restarts.
+    const audit = await auditState(host, context);
+    if (!audit.ok) return failed(audit.reason);
+    Object.assign(state, {
+      audit_enabled: audit.enabled,
+      audit_rules: audit.rules.length,
+      audit_rules_sha256: createHash("sha256").update(audit.rules.join("\n")).digest("hex"),
+    });
+    if (audit.rules.length === 0 || audit.enabled === 0) {
+      findings.push({
+        code: "audit_rules_missing",
+        subject: AUDIT_RULES_UNIT,
+        expected: "audit rules loaded and auditing enabled",
+        observed: `${audit.rules.length} rules, enabled ${audit.enabled}`,
       });
     }
     return verdict(findings, state);

@@ -118,6 +118,29 @@ export function cleanLabState(now: Date): LabState {
       disk_usage_bytes: 412 * 1024 * 1024,
       accepts_messages: true,
     },
+    audit: {
+      enabled: 1,
+      // Rules of the baseline's audit-rules-loaded toggle, as auditctl -l prints them.
+      rules: [
+        "-w /etc/passwd -p wa -k identity",
+        "-w /etc/group -p wa -k identity",
+        "-w /etc/shadow -p wa -k identity",
+        "-w /etc/sudoers -p wa -k scope",
+        "-a always,exit -F arch=b64 -S adjtimex,settimeofday,clock_settime -F key=time-change",
+        "-a always,exit -F path=/run/wrappers/bin/sudo -F perm=x -F auid>=1000 -F auid!=unset -F key=privileged",
+      ],
+    },
+    // NixOS swapDevices.*.randomEncryption: plain dm-crypt with a key made fresh at every boot.
+    swaps: [
+      {
+        device: "/dev/dm-2",
+        type: "partition",
+        size_kb: 8_388_604,
+        used_kb: 0,
+        priority: -2,
+        dm_uuid: "CRYPT-PLAIN-sda3",
+      },
+    ],
     luks: {
       cryptroot: {
         device: "sda2",

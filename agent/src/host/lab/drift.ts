@@ -35,11 +35,14 @@ export const Drift = z.discriminatedUnion("kind", [
   z.strictObject({ kind: z.literal("firewall_ssh_exposed") }),
   z.strictObject({ kind: z.literal("firewall_egress_open") }),
   z.strictObject({ kind: z.literal("firewall_rule_reordered") }),
+  z.strictObject({ kind: z.literal("audit_rules_cleared") }),
+  z.strictObject({ kind: z.literal("audit_disabled") }),
   z.strictObject({ kind: z.literal("journald_stopped") }),
   z.strictObject({ kind: z.literal("journald_dropping") }),
   z.strictObject({ kind: z.literal("journald_volatile") }),
   z.strictObject({ kind: z.literal("journal_oversize") }),
   z.strictObject({ kind: z.literal("luks_volume_closed"), volume: Name }),
+  z.strictObject({ kind: z.literal("swap_unencrypted") }),
   z.strictObject({ kind: z.literal("luks_weak_cipher"), volume: Name }),
   z.strictObject({ kind: z.literal("disk_full"), mount: z.string().startsWith("/") }),
   z.strictObject({ kind: z.literal("cpu_load_high"), unit: Unit.default("auditd.service") }),
@@ -117,6 +120,16 @@ export const DRIFT_KINDS: {
     example: { kind: "firewall_rule_reordered" },
     detects: { check: "firewall", finding: "inbound_policy_drift" },
   },
+  audit_rules_cleared: {
+    description: "the kernel holds no audit rules (auditctl -D)",
+    example: { kind: "audit_rules_cleared" },
+    detects: { check: "logging", finding: "audit_rules_missing" },
+  },
+  audit_disabled: {
+    description: "kernel auditing is switched off (auditctl -e 0)",
+    example: { kind: "audit_disabled" },
+    detects: { check: "logging", finding: "audit_rules_missing" },
+  },
   journald_stopped: {
     description: "systemd-journald is stopped",
     example: { kind: "journald_stopped" },
@@ -141,6 +154,11 @@ export const DRIFT_KINDS: {
     description: "an expected LUKS volume is not open",
     example: { kind: "luks_volume_closed", volume: "cryptdata" },
     detects: { check: "encryption", finding: "luks_volume_unencrypted" },
+  },
+  swap_unencrypted: {
+    description: "swap runs on the raw partition /dev/sda3, not through dm-crypt",
+    example: { kind: "swap_unencrypted" },
+    detects: { check: "encryption", finding: "swap_unencrypted" },
   },
   luks_weak_cipher: {
     description: "an expected LUKS volume uses aes-cbc-essiv:sha256 with a 256-bit key",
@@ -296,6 +314,12 @@ export function applyDrift(state: LabState, input: Drift, now: Date = new Date()
       [list[a], list[b]] = [list[b] as Record<string, unknown>, list[a] as Record<string, unknown>];
       break;
     }
+    case "audit_rules_cleared":
+      s.audit.rules = [];
+      break;
+    case "audit_disabled":
+      s.audit.enabled = 0;
+      break;
     case "journald_stopped":
       Object.assign(unit("systemd-journald.service"), {
         active_state: "inactive",
@@ -311,6 +335,18 @@ export function applyDrift(state: LabState, input: Drift, now: Date = new Date()
       break;
     case "journal_oversize":
       Object.assign(s.journald, { disk_usage_bytes: 3 * 1024 ** 3, system_max_use: null });
+      break;
+    case "swap_unencrypted":
+      s.swaps = [
+        {
+          device: "/dev/sda3",
+          type: "partition",
+          size_kb: 8_388_604,
+          used_kb: 0,
+          priority: -2,
+          dm_uuid: null,
+        },
+      ];
       break;
     case "luks_volume_closed":
       volume(drift.volume).active = false;

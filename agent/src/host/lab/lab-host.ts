@@ -253,6 +253,30 @@ function renderFiles(state: LabState, restoreTestDir: string | undefined): Map<s
     mode: 0o444,
     mtime: "1970-01-01T00:00:01.000Z",
   });
+  // mm/swapfile.c swap_show: the header, then path padded to 40, type, size, used, priority.
+  const swapLines = state.swaps.map((w) => {
+    const pad = " ".repeat(w.device.length < 40 ? 40 - w.device.length : 1);
+    const type = w.type === "partition" ? "partition" : "file\t";
+    const tab = (n: number) => (n < 10_000_000 ? "\t" : "");
+    return `${w.device}${pad}${type}\t${w.size_kb}\t${tab(w.size_kb)}${w.used_kb}\t${tab(w.used_kb)}${w.priority}\n`;
+  });
+  map.set("/proc/swaps", {
+    kind: "file",
+    content: `Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n${swapLines.join("")}`,
+    mode: 0o444,
+    mtime: "1970-01-01T00:00:01.000Z",
+  });
+  for (const w of state.swaps) {
+    const dm = /^\/dev\/(dm-\d+)$/.exec(w.device)?.[1];
+    if (dm && w.dm_uuid !== null) {
+      map.set(`/sys/block/${dm}/dm/uuid`, {
+        kind: "file",
+        content: `${w.dm_uuid}\n`,
+        mode: 0o444,
+        mtime: "1970-01-01T00:00:01.000Z",
+      });
+    }
+  }
   if (restoreTestDir) {
     for (const [job, backup] of Object.entries(state.backups)) {
       if (backup.restore_tests.length === 0) continue;

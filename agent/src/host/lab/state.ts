@@ -113,6 +113,19 @@ export const LabState = z.strictObject({
   nftables: z.strictObject({ nftables: z.array(z.record(z.string(), z.unknown())) }),
   journald: LabJournald,
   luks: z.record(z.string(), LabLuksVolume),
+  /** Active swap areas (/proc/swaps); dm_uuid for device-mapper devices (/sys/block/dm-N/dm/uuid). */
+  swaps: z.array(
+    z.strictObject({
+      device: z.string().startsWith("/"),
+      type: z.enum(["partition", "file"]),
+      size_kb: z.int().min(0),
+      used_kb: z.int().min(0),
+      priority: z.int(),
+      dm_uuid: z.string().nullable(),
+    }),
+  ),
+  /** The kernel's audit state: enabled 0 (off), 1 (on) or 2 (locked); rules as auditctl -l. */
+  audit: z.strictObject({ enabled: z.int().min(0).max(2), rules: z.array(z.string().min(1)) }),
   mounts: z.array(LabMount),
   cpu: z.strictObject({
     cores: z.int().min(1),

@@ -1,4 +1,5 @@
 import type { LabCommand } from "../registry.ts";
+import { auditctl } from "./auditctl.ts";
 import { cryptsetup } from "./cryptsetup.ts";
 import { df } from "./df.ts";
 import { journalctl } from "./journalctl.ts";
@@ -16,6 +17,7 @@ import { systemctl } from "./systemctl.ts";
  * lab appliance (not_found), as on a real one.
  */
 export const LAB_COMMANDS: Readonly<Record<string, LabCommand>> = {
+  auditctl,
   cryptsetup,
   df,
   journalctl,

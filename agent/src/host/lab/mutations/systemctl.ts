@@ -1,3 +1,4 @@
+import { cleanLabState } from "../clean-state.ts";
 import type { LabCommand, LabCommandContext, LabOutput } from "../registry.ts";
 import type { LabState } from "../state.ts";
 import { failsOnce } from "./faults.ts";
@@ -9,6 +10,7 @@ import { failsOnce } from "./faults.ts";
  * (the template unit the NixOS module provides). Everything else goes to the read-side emulator.
  */
 const RESTORE_TEST = /^compliance-restore-test@([1-9][0-9]{0,3})-([a-z][a-z0-9-]{0,62})\.service$/;
+const AUDIT_RULES_UNIT = "audit-rules-nixos.service";
 const BACKUP = /^restic-backups-([a-z][a-z0-9-]{0,62})\.service$/;
 
 export function systemctlMutations(base: LabCommand | undefined): LabCommand {
@@ -94,6 +96,8 @@ function mutate(
       changed_at: now,
     });
     if (unit === "systemd-journald.service") s.journald.accepts_messages = true;
+    // NixOS's audit-rules-nixos.service loads the generation's rules and enables auditing.
+    if (unit === AUDIT_RULES_UNIT) s.audit = cleanLabState(ctx.now).audit;
   });
   return { code: 0, stdout: "" };
 }
