@@ -18,7 +18,8 @@ import { type LabPair, startLabPair } from "../scripts/lab-pair.ts";
  * Healing end to end with the real pair: with the control plane down, drift is injected into the
  * running agent's lab appliance; the agent heals what an L1 rule covers (a failed chronyd) and
  * queues an incident for what none covers (high CPU). The control plane comes back on the same
- * address and data, and receives the incident and the evidence of the heal, which verify.
+ * address and data, and receives the incident and the evidence of the heal, which verify. Then
+ * the kill switch: pause and resume as signed orders, an L2 resume refused.
  */
 const TENANT = "heal-clinic";
 const APPLIANCE = "heal-clinic-01";
@@ -127,6 +128,30 @@ describe("healing with the real control plane", () => {
     await eventually("the outbox to drain", async () =>
       queued(journal).length === 0 ? true : undefined,
     );
+
+    // The kill switch is an ordinary signed order from the real control plane (tier L3 only).
+    const healingMode = async (want: string) =>
+      eventually(`status.json to say healing ${want}`, async () => {
+        const status = JSON.parse(
+          await readFile(join(p.agentConfig.state_dir, "status.json"), "utf8"),
+        ) as { healing: string | null };
+        return status.healing === want ? true : undefined;
+      });
+    await healingMode("enforce");
+    expect((await p.runOrder({ runbook_id: "RB-HEALING-001-pause" })).status).toBe("succeeded");
+    await healingMode("paused");
+    const l2 = await p.runOrder({ runbook_id: "RB-HEALING-002-resume", tier: "L2" });
+    expect(l2.status).toBe("failed");
+    expect((await p.runOrder({ runbook_id: "RB-HEALING-002-resume" })).status).toBe("succeeded");
+    await healingMode("enforce");
+    const held = await eventually("the kill switch's evidence", async () => {
+      const res = await p.admin(`/tenants/${TENANT}/appliances/${APPLIANCE}/evidence?limit=1000`);
+      const kinds = (res.body as { bundles: EvidenceBundle[] }).bundles.flatMap((b) =>
+        b.event.kind === "healing_control" ? [b.event.event] : [],
+      );
+      return kinds.length === 2 ? kinds : undefined;
+    });
+    expect(held).toEqual(["paused", "resumed"]);
   }, 60_000);
 });
 

@@ -50,6 +50,8 @@ export interface HealingEnv {
 
 export interface HealingHooks {
   readonly executor: RunbookExecutor;
+  /** For status.json: paused by the kill switch, audit-only, or acting. */
+  mode(): "enforce" | "audit" | "paused";
   afterChecks(sealed: readonly SealedBundle[], signal: AbortSignal): Promise<void>;
 }
 
@@ -286,6 +288,7 @@ export async function runAgent(deps: AgentDeps, stop: AbortSignal): Promise<Agen
     status.receipted_seq = journal.receiptedSeq();
     status.backlog = journal.backlog();
     status.last_order_seq = Number(journal.getState(LAST_ORDER_SEQ) ?? "0");
+    status.healing = healing?.mode() ?? null;
     try {
       writeStatus(statusPath, status);
     } catch (error) {

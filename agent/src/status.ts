@@ -22,6 +22,8 @@ export interface AgentStatus {
   receipted_seq: number;
   last_order_seq: number;
   last_error: string | null;
+  /** What the healer may do now: act, only record (audit), or nothing (paused); null: no healer. */
+  healing: "enforce" | "audit" | "paused" | null;
 }
 
 export function initialStatus(version: string, pid: number): AgentStatus {
@@ -43,6 +45,7 @@ export function initialStatus(version: string, pid: number): AgentStatus {
     receipted_seq: 0,
     last_order_seq: 0,
     last_error: null,
+    healing: null,
   };
 }
 

@@ -48,6 +48,7 @@ export function createHealing(options: HealingOptions): (env: HealingEnv) => Hea
     const state = healingState(env.journal, options.clock);
     const policy = effectivePolicy(config.healing, env.settings.healing);
     return {
+      mode: () => (state.killSwitch.paused() ? "paused" : policy.audit ? "audit" : "enforce"),
       executor: orderExecutor({
         clock: options.clock,
         runbooks: catalog.runbooks,

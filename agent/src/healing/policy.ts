@@ -9,6 +9,8 @@ import type { HealingPolicy } from "../config.ts";
  * and the audit-only checks are the union of both lists.
  */
 export interface EffectivePolicy {
+  /** True when the whole appliance is audit-only (config or site). */
+  readonly audit: boolean;
   auditOnly(check: string): boolean;
   /** Why a runbook may not act now under audit rules, or null. */
   auditBlocks(runbook: Runbook): string | null;
@@ -24,6 +26,7 @@ export function effectivePolicy(
   const checks = new Set<string>([...local.audit_only_checks, ...(site?.audit_only_checks ?? [])]);
   const auditOnly = (check: string) => audit || checks.has(check);
   return {
+    audit,
     auditOnly,
     auditBlocks(runbook) {
       if (audit) return `audit-only mode (${siteAudit ? "site setting" : "local config"})`;

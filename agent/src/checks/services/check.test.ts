@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import type { Host } from "../../ports.ts";
 import { fixture, instantClock, labCheckWorld, withOutput } from "../testing.ts";
 import { countCpus, MAX_AUTOMATIC_RESTARTS, parseDf } from "./check.ts";
+import { parseSshdT, sshdSeconds } from "./sshd.ts";
 
 const here = import.meta.dirname;
 
@@ -176,5 +177,108 @@ describe("services", () => {
       }),
     });
     expect((await world.run("services")).status).toBe("error");
+  });
+
+  it.each([
+    [
+      { kind: "sshd_password_auth" },
+      [["sshd_password_auth_enabled", "passwordauthentication", "yes"]],
+    ],
+    [
+      { kind: "sshd_root_login" },
+      [["sshd_root_login_permitted", "permitrootlogin", "without-password"]],
+    ],
+    [{ kind: "sshd_log_level" }, [["sshd_log_level_drift", "loglevel", "INFO"]]],
+    [{ kind: "sshd_no_idle_timeout" }, [["sshd_idle_timeout_drift", "channeltimeout", "none"]]],
+    [
+      { kind: "sshd_weak_crypto" },
+      [
+        ["sshd_crypto_drift", "ciphers", "aes256-ctr,aes128-cbc"],
+        ["sshd_crypto_drift", "macs", "hmac-sha2-256,hmac-sha1"],
+      ],
+    ],
+  ] as const)("reports sshd drift %o", async (drift, expected) => {
+    const result = await (await labCheckWorld({ drifts: [drift], clock: instantClock })).run(
+      "services",
+    );
+    expect(result.findings.map((f) => [f.code, f.subject, f.observed])).toEqual(expected);
+  });
+
+  it("reads recorded sshd -T output: the baseline configuration passes, the drifted one is named", async () => {
+    const clean = await (
+      await labCheckWorld({
+        clock: instantClock,
+        host: withOutput("sshd", { stdout: fixture(here, "sshd-T-baseline.txt") }),
+      })
+    ).run("services");
+    expect(clean.status).toBe("pass");
+    expect(clean.pre_state).toMatchObject({
+      "sshd.channeltimeout": "session=15m",
+      "sshd.loglevel": "VERBOSE",
+    });
+    const drifted = await (
+      await labCheckWorld({
+        clock: instantClock,
+        host: withOutput("sshd", { stdout: fixture(here, "sshd-T-drift.txt") }),
+      })
+    ).run("services");
+    expect(drifted.findings.map((f) => f.code)).toEqual([
+      "sshd_password_auth_enabled",
+      "sshd_root_login_permitted",
+      "sshd_log_level_drift",
+      "sshd_idle_timeout_drift",
+      "sshd_crypto_drift",
+    ]);
+    expect(drifted.citations).toContain("45 CFR 164.312(d)");
+  });
+
+  it("the lab's sshd prints the recorded bytes", async () => {
+    const world = await labCheckWorld({ clock: instantClock });
+    const out = await world.host.exec({
+      argv: ["sshd", "-T"],
+      timeoutMs: 1000,
+      maxOutputBytes: 1 << 20,
+    });
+    expect(out).toMatchObject({ kind: "exited", stdout: fixture(here, "sshd-T-baseline.txt") });
+  });
+
+  it("is an error when sshd -T cannot read the host keys (recorded, unprivileged) or prints less than it always does", async () => {
+    const refused = await (
+      await labCheckWorld({
+        clock: instantClock,
+        host: withOutput("sshd", {
+          stdout: "",
+          code: 1,
+          stderr: fixture(here, "sshd-T-unprivileged.stderr.txt"),
+        }),
+      })
+    ).run("services");
+    expect(refused).toMatchObject({
+      status: "error",
+      reason: expect.stringMatching(/no hostkeys available/),
+    });
+    const partial = fixture(here, "sshd-T-baseline.txt")
+      .split("\n")
+      .filter((l) => !l.startsWith("ciphers "))
+      .join("\n");
+    const cut = await (
+      await labCheckWorld({ clock: instantClock, host: withOutput("sshd", { stdout: partial }) })
+    ).run("services");
+    expect(cut).toMatchObject({
+      status: "error",
+      reason: expect.stringMatching(/did not print ciphers/),
+    });
+  });
+
+  it("reads sshd's settings and time format", () => {
+    expect(parseSshdT("port 22\nhostkey /a\nhostkey /b\n")?.get("hostkey")).toBe("/a");
+    expect(parseSshdT("Port 22\n")).toBeUndefined();
+    expect(parseSshdT("")).toBeUndefined();
+    expect([
+      sshdSeconds("15m"),
+      sshdSeconds("900"),
+      sshdSeconds("1h30m"),
+      sshdSeconds("15x"),
+    ]).toEqual([900, 900, 5400, undefined]);
   });
 });

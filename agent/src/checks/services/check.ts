@@ -3,6 +3,7 @@ import type { CheckFinding, DriftCheck, PreState } from "../contract.ts";
 import { failed, skipped, verdict } from "../contract.ts";
 import { firstLine, numericToggle, runTool, tenths, toggleValue } from "../support.ts";
 import { showUnits, type UnitProperties, unitById } from "../systemd-show.ts";
+import { evaluateSshd, parseSshdT } from "./sshd.ts";
 
 /**
  * A unit restarted by systemd more often than this since it was last started by hand is
@@ -97,10 +98,30 @@ export function busiestAllowedUnit(
 
 export const services = {
   id: "services",
-  title: "Critical services run, and disk and CPU leave them room",
-  citations: ["45 CFR 164.308(a)(1)(ii)(B)", "45 CFR 164.308(a)(7)(ii)(A)", "45 CFR 164.312(b)"],
+  title: "Critical services run, sshd is configured as the baseline says, disk and CPU leave room",
+  citations: [
+    "45 CFR 164.308(a)(1)(ii)(B)",
+    "45 CFR 164.308(a)(5)(ii)(C)",
+    "45 CFR 164.308(a)(7)(ii)(A)",
+    "45 CFR 164.312(a)(2)(i)",
+    "45 CFR 164.312(a)(2)(iii)",
+    "45 CFR 164.312(b)",
+    "45 CFR 164.312(d)",
+    "45 CFR 164.312(e)(2)(i)",
+    "45 CFR 164.312(e)(2)(ii)",
+  ],
   severity: "high",
-  findings: ["cpu_load_high", "disk_usage_high", "unit_failed", "unit_inactive"],
+  findings: [
+    "cpu_load_high",
+    "disk_usage_high",
+    "sshd_crypto_drift",
+    "sshd_idle_timeout_drift",
+    "sshd_log_level_drift",
+    "sshd_password_auth_enabled",
+    "sshd_root_login_permitted",
+    "unit_failed",
+    "unit_inactive",
+  ],
   async run(host, context) {
     const { baseline } = context;
     if (!baseline) return skipped("no baseline: the agent has no catalog_dir");
@@ -168,6 +189,20 @@ export const services = {
         });
       }
     }
+
+    // sshd's effective configuration (sshd -T reads the host keys: root, so the helper).
+    const sshdT = await runTool(host, context, ["sshd", "-T"], 256 * 1024);
+    if (!sshdT.ok) return failed(sshdT.reason);
+    if (sshdT.code !== 0) return failed(`sshd -T exited ${sshdT.code}: ${firstLine(sshdT.stderr)}`);
+    const settings = parseSshdT(sshdT.stdout);
+    const sshdVerdict = settings ? evaluateSshd(baseline, settings) : { missing: "(all)" };
+    if ("missing" in sshdVerdict) {
+      return failed(
+        `sshd -T did not print ${sshdVerdict.missing}: not its effective configuration`,
+      );
+    }
+    findings.push(...sshdVerdict.findings);
+    Object.assign(state, sshdVerdict.state);
 
     const df = await runTool(host, context, [
       "df",

@@ -118,6 +118,7 @@ export function cleanLabState(now: Date): LabState {
       disk_usage_bytes: 412 * 1024 * 1024,
       accepts_messages: true,
     },
+    sshd: {},
     audit: {
       enabled: 1,
       // Rules of the baseline's audit-rules-loaded toggle, as auditctl -l prints them.

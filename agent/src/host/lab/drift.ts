@@ -19,6 +19,11 @@ export const Drift = z.discriminatedUnion("kind", [
     unit: Unit,
     restarts: z.int().min(1).default(7),
   }),
+  z.strictObject({ kind: z.literal("sshd_password_auth") }),
+  z.strictObject({ kind: z.literal("sshd_root_login") }),
+  z.strictObject({ kind: z.literal("sshd_log_level") }),
+  z.strictObject({ kind: z.literal("sshd_no_idle_timeout") }),
+  z.strictObject({ kind: z.literal("sshd_weak_crypto") }),
   z.strictObject({ kind: z.literal("generation_mismatch") }),
   z.strictObject({ kind: z.literal("generation_stale"), days: z.int().min(1).default(45) }),
   z.strictObject({ kind: z.literal("backup_failed"), job: Name }),
@@ -79,6 +84,31 @@ export const DRIFT_KINDS: {
     description: "a critical unit is active but systemd restarted it many times",
     example: { kind: "service_crash_loop", unit: "sshd.service" },
     detects: { check: "services", finding: "unit_failed" },
+  },
+  sshd_password_auth: {
+    description: "sshd accepts passwords (PasswordAuthentication yes)",
+    example: { kind: "sshd_password_auth" },
+    detects: { check: "services", finding: "sshd_password_auth_enabled" },
+  },
+  sshd_root_login: {
+    description: "sshd lets root log in with a key (PermitRootLogin prohibit-password)",
+    example: { kind: "sshd_root_login" },
+    detects: { check: "services", finding: "sshd_root_login_permitted" },
+  },
+  sshd_log_level: {
+    description: "sshd logs at INFO, without the key behind each login",
+    example: { kind: "sshd_log_level" },
+    detects: { check: "services", finding: "sshd_log_level_drift" },
+  },
+  sshd_no_idle_timeout: {
+    description: "sshd has no ChannelTimeout, so idle sessions stay open",
+    example: { kind: "sshd_no_idle_timeout" },
+    detects: { check: "services", finding: "sshd_idle_timeout_drift" },
+  },
+  sshd_weak_crypto: {
+    description: "sshd offers CBC/CTR ciphers and non-EtM MACs",
+    example: { kind: "sshd_weak_crypto" },
+    detects: { check: "services", finding: "sshd_crypto_drift" },
   },
   generation_mismatch: {
     description: "someone switched to an unapproved generation (a new one, not rebooted)",
@@ -237,6 +267,21 @@ export function applyDrift(state: LabState, input: Drift, now: Date = new Date()
       break;
     case "service_crash_loop":
       unit(drift.unit).n_restarts = drift.restarts;
+      break;
+    case "sshd_password_auth":
+      s.sshd.passwordauthentication = "yes";
+      break;
+    case "sshd_root_login":
+      s.sshd.permitrootlogin = "without-password"; // how sshd -T prints prohibit-password
+      break;
+    case "sshd_log_level":
+      s.sshd.loglevel = "INFO";
+      break;
+    case "sshd_no_idle_timeout":
+      s.sshd.channeltimeout = "";
+      break;
+    case "sshd_weak_crypto":
+      Object.assign(s.sshd, { ciphers: "aes256-ctr,aes128-cbc", macs: "hmac-sha2-256,hmac-sha1" });
       break;
     case "generation_mismatch": {
       const number = Math.max(...s.nixos.generations.map((g) => g.number)) + 1;

@@ -124,6 +124,11 @@ export const LabState = z.strictObject({
       dm_uuid: z.string().nullable(),
     }),
   ),
+  /**
+   * sshd's effective settings where they differ from the recorded baseline output (`sshd -T`
+   * keys, lower case; "" removes the line).
+   */
+  sshd: z.record(z.string().regex(/^[a-z]+$/), z.string()),
   /** The kernel's audit state: enabled 0 (off), 1 (on) or 2 (locked); rules as auditctl -l. */
   audit: z.strictObject({ enabled: z.int().min(0).max(2), rules: z.array(z.string().min(1)) }),
   mounts: z.array(LabMount),

@@ -8,6 +8,7 @@ import { lsblk } from "./lsblk.ts";
 import { nft } from "./nft.ts";
 import { nixosVersion } from "./nixos-version.ts";
 import { restic } from "./restic.ts";
+import { sshd } from "./sshd.ts";
 import { systemctl } from "./systemctl.ts";
 
 /**
@@ -26,6 +27,7 @@ export const LAB_COMMANDS: Readonly<Record<string, LabCommand>> = {
   nft,
   "nixos-version": nixosVersion,
   "restic-*": restic,
+  sshd,
   systemctl,
 };
 
