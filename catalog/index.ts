@@ -65,6 +65,7 @@ export {
   summarizeCatalog,
   todayUtc,
 } from "./lint-catalog.ts";
+export { inMaintenanceWindow, MaintenanceWindow } from "./maintenance-window.ts";
 export { checkOrderParams, runbookParamsSchema } from "./order-params.ts";
 export { PARAM_KINDS, ParamKind, SystemdUnitName } from "./param-kinds.ts";
 export { CATALOG_PATHS } from "./read-files.ts";

@@ -9,6 +9,12 @@ export {
 } from "./api.ts";
 export { canonicalBytes, canonicalize, type JsonValue } from "./canonical-json.ts";
 export {
+  type DecisionChainVerdict,
+  type DecisionDraft,
+  sealDecision,
+  verifyDecisionChain,
+} from "./decision-chain.ts";
+export {
   generateEd25519KeyPair,
   keyId,
   privateKeyFromPem,
@@ -53,6 +59,11 @@ export {
   type VerifyChainOptions,
   verifyChain,
 } from "./evidence-chain.ts";
+export {
+  type L1RuleSetContext,
+  type L1RuleSetVerdict,
+  verifyL1RuleSet,
+} from "./l1-rule-verification.ts";
 export {
   type OrderContext,
   type OrderVerdict,

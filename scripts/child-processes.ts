@@ -82,7 +82,14 @@ export function startChild(
 /** A JSON request over HTTPS that trusts only `caPem`. */
 export function httpsJson(
   url: string,
-  options: { method?: string; body?: unknown; caPem: string; token?: string },
+  options: {
+    method?: string;
+    body?: unknown;
+    caPem: string;
+    token?: string;
+    /** A client certificate and key (PEM), to call the appliance API as an appliance. */
+    client?: { certPem: string; keyPem: string };
+  },
 ): Promise<{ status: number; body: unknown }> {
   const payload = options.body === undefined ? undefined : JSON.stringify(options.body);
   return new Promise((resolve, reject) => {
@@ -91,6 +98,9 @@ export function httpsJson(
       {
         method: options.method ?? (payload ? "POST" : "GET"),
         ca: options.caPem,
+        ...(options.client
+          ? { cert: options.client.certPem, key: options.client.keyPem, agent: false }
+          : {}),
         headers: {
           ...(payload ? { "content-type": "application/json" } : {}),
           ...(options.token ? { authorization: `Bearer ${options.token}` } : {}),

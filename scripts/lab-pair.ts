@@ -39,7 +39,9 @@ export interface LabPair {
   /** Changes the lab appliance under the running agent (see DRIFT_KINDS). */
   injectDrift(drift: Drift): void;
   /** A JSON request to the admin API (`/v1/admin` + path) with the admin token. */
-  admin(path: string, body?: unknown): Promise<{ status: number; body: unknown }>;
+  admin(path: string, body?: unknown, method?: string): Promise<{ status: number; body: unknown }>;
+  /** The control plane's server CA (PEM), for callers that talk to it directly. */
+  readonly caPem: string;
   /**
    * Creates an order through the admin API and resolves with it once it has finished
    * (succeeded, failed, rejected or expired); throws if the control plane refuses it.
@@ -52,8 +54,21 @@ export interface LabPair {
   }): Promise<{ order_id: string; seq: number; status: string }>;
   /** Resolves once the control plane lists the appliance as enrolled and active. */
   enrolled(): Promise<{ evidence_key_fingerprint: string }>;
+  /**
+   * Registers another appliance of the same tenant and starts its agent (its own state and lab
+   * host, with `drift` already in the lab state when it starts). The caller stops it.
+   */
+  addAgent(applianceId: string, drift?: readonly Drift[]): Promise<LabAgent>;
   /** Stops the agent, then the control plane; the exit codes in that order. */
   stop(): Promise<[number | null, number | null]>;
+}
+
+/** One lab agent (child process) of a site. */
+export interface LabAgent {
+  readonly applianceId: string;
+  readonly agent: Child;
+  readonly agentConfig: LabPair["agentConfig"];
+  readonly labStateFile: string;
 }
 
 export async function startLabPair(options: {
@@ -61,8 +76,12 @@ export async function startLabPair(options: {
   tenantId: string;
   applianceId: string;
   pollIntervalS: number;
+  /** Extra control-plane config (for example `planner`); serve then runs with --config. */
+  controlPlaneConfig?: Record<string, unknown>;
   /** How often the agent runs its six checks (config healing.check_interval_s, at least 10). */
   checkIntervalS?: number;
+  /** The catalog (baseline/ and runbooks/) the agent ships; this repository's by default. */
+  catalogDir?: string;
 }): Promise<LabPair> {
   const { dir, tenantId, applianceId } = options;
   const data = join(dir, "control-plane");
@@ -76,60 +95,34 @@ export async function startLabPair(options: {
   const caPem = await readFile(join(data, "tls", "ca.pem"), "utf8");
   const adminToken = (await readFile(tokenFile, "utf8")).trim();
 
-  const serveArgs = ["serve", "--data-dir", data, "--port", "0", "--host", "127.0.0.1"];
+  let source = ["--data-dir", data];
+  if (options.controlPlaneConfig) {
+    const configFile = join(dir, "control-plane.json");
+    await writeSecret(
+      configFile,
+      JSON.stringify({ ...options.controlPlaneConfig, data_dir: data }),
+    );
+    source = ["--config", configFile];
+  }
+  const serveArgs = ["serve", ...source, "--port", "0", "--host", "127.0.0.1"];
   const controlPlane = startChild(["control-plane/src/main.ts", ...serveArgs], root);
   let agent: Child | undefined;
   try {
     const listening = await controlPlane.waitFor(/^listening on https:\/\//);
     const baseUrl = listening.replace(/^listening on /, "").trim();
-    const admin = (path: string, body?: unknown) =>
-      httpsJson(`${baseUrl}/v1/admin${path}`, { caPem, token: adminToken, body });
+    const admin = (path: string, body?: unknown, method?: string) =>
+      httpsJson(`${baseUrl}/v1/admin${path}`, {
+        caPem,
+        token: adminToken,
+        body,
+        ...(method ? { method } : {}),
+      });
 
-    const site = await admin("/sites", {
-      tenant_id: tenantId,
-      appliance_id: applianceId,
-      mac_addresses: machineMacs(),
-    });
-    if (site.status !== 201)
-      throw new Error(`site registration failed: ${JSON.stringify(site.body)}`);
-    const { enrollment_token } = site.body as { enrollment_token: string };
-
-    const agentDir = join(dir, "agent");
-    // The lab appliance: clean, with this machine's MACs (the site was registered with them).
-    const labStateFile = join(agentDir, "lab-host.json");
-    const lab = { ...cleanLabState(new Date()), macs: machineMacs() };
-    await mkdir(agentDir, { recursive: true, mode: 0o700 });
-    writeLabStateFile(labStateFile, lab);
-    const approved = lab.nixos.generations.find((g) => g.number === lab.nixos.current);
-    const agentConfig = {
-      control_plane_url: baseUrl,
-      order_signing_public_key: (
-        await readFile(join(data, "keys", "order-signing.pub.b64"), "utf8")
-      ).trim(),
-      ca_bundle_path: join(data, "tls", "ca.pem"),
-      state_dir: join(agentDir, "state"),
-      evidence_key_path: join(agentDir, "keys", "evidence-key.pem"),
-      tls_key_path: join(agentDir, "keys", "tls-key.pem"),
-      enrollment_token_path: join(agentDir, "enrollment-token"),
-      catalog_dir: root,
-      poll_interval_s: options.pollIntervalS,
-      poll_jitter: 0,
-      max_backoff_s: Math.max(2, options.pollIntervalS * 2),
-      host: {
-        ...(approved ? { expected_system: approved.system } : {}),
-        backup_jobs: [LAB_BACKUP_JOB],
-        luks_volumes: [...LAB_LUKS_VOLUMES],
-        firewall_ruleset_path: LAB_FIREWALL_BASELINE_PATH,
-      },
-      healing: { check_interval_s: options.checkIntervalS ?? 10 },
-    };
-    await writeSecret(agentConfig.enrollment_token_path, enrollment_token);
-    const configPath = join(agentDir, "config.json");
-    await writeSecret(configPath, JSON.stringify(agentConfig, null, 2));
-    agent = startChild(
-      ["agent/src/main.ts", "--config", configPath, "--lab", "--lab-state", labStateFile],
-      root,
-    );
+    const labAgent = (id: string, agentDir: string, drift: readonly Drift[] = []) =>
+      startLabAgent({ ...options, applianceId: id, agentDir, baseUrl, data, admin, drift });
+    const first = await labAgent(applianceId, join(dir, "agent"));
+    agent = first.agent;
+    const { agentConfig, labStateFile } = first;
     const started = agent;
 
     const appliancePath = `/tenants/${tenantId}/appliances/${applianceId}`;
@@ -138,6 +131,7 @@ export async function startLabPair(options: {
       tenantId,
       applianceId,
       controlPlaneDir: data,
+      caPem,
       agentConfig,
       controlPlane,
       agent: started,
@@ -146,6 +140,7 @@ export async function startLabPair(options: {
         injectDrift(labStateFile, drift);
       },
       admin,
+      addAgent: (id, drift) => labAgent(id, join(dir, `agent-${id}`), drift),
       runOrder: async (order) => {
         const created = await admin(`${appliancePath}/orders`, {
           tier: "L3",
@@ -177,6 +172,67 @@ export async function startLabPair(options: {
     await controlPlane.stop();
     throw error;
   }
+}
+
+/** Registers the appliance (one-time token, this machine's MACs) and starts its lab agent. */
+async function startLabAgent(o: {
+  tenantId: string;
+  applianceId: string;
+  agentDir: string;
+  baseUrl: string;
+  data: string;
+  admin: (path: string, body?: unknown) => Promise<{ status: number; body: unknown }>;
+  pollIntervalS: number;
+  checkIntervalS?: number;
+  catalogDir?: string;
+  drift: readonly Drift[];
+}): Promise<LabAgent> {
+  const site = await o.admin("/sites", {
+    tenant_id: o.tenantId,
+    appliance_id: o.applianceId,
+    mac_addresses: machineMacs(),
+  });
+  if (site.status !== 201)
+    throw new Error(`site registration failed: ${JSON.stringify(site.body)}`);
+  const { enrollment_token } = site.body as { enrollment_token: string };
+
+  // The lab appliance: clean, with this machine's MACs (the site was registered with them).
+  const labStateFile = join(o.agentDir, "lab-host.json");
+  const lab = { ...cleanLabState(new Date()), macs: machineMacs() };
+  await mkdir(o.agentDir, { recursive: true, mode: 0o700 });
+  writeLabStateFile(labStateFile, lab);
+  for (const drift of o.drift) injectDrift(labStateFile, drift);
+  const approved = lab.nixos.generations.find((g) => g.number === lab.nixos.current);
+  const agentConfig = {
+    control_plane_url: o.baseUrl,
+    order_signing_public_key: (
+      await readFile(join(o.data, "keys", "order-signing.pub.b64"), "utf8")
+    ).trim(),
+    ca_bundle_path: join(o.data, "tls", "ca.pem"),
+    state_dir: join(o.agentDir, "state"),
+    evidence_key_path: join(o.agentDir, "keys", "evidence-key.pem"),
+    tls_key_path: join(o.agentDir, "keys", "tls-key.pem"),
+    enrollment_token_path: join(o.agentDir, "enrollment-token"),
+    catalog_dir: o.catalogDir ?? root,
+    poll_interval_s: o.pollIntervalS,
+    poll_jitter: 0,
+    max_backoff_s: Math.max(2, o.pollIntervalS * 2),
+    host: {
+      ...(approved ? { expected_system: approved.system } : {}),
+      backup_jobs: [LAB_BACKUP_JOB],
+      luks_volumes: [...LAB_LUKS_VOLUMES],
+      firewall_ruleset_path: LAB_FIREWALL_BASELINE_PATH,
+    },
+    healing: { check_interval_s: o.checkIntervalS ?? 10 },
+  };
+  await writeSecret(agentConfig.enrollment_token_path, enrollment_token);
+  const configPath = join(o.agentDir, "config.json");
+  await writeSecret(configPath, JSON.stringify(agentConfig, null, 2));
+  const agent = startChild(
+    ["agent/src/main.ts", "--config", configPath, "--lab", "--lab-state", labStateFile],
+    root,
+  );
+  return { applianceId: o.applianceId, agent, agentConfig, labStateFile };
 }
 
 async function writeSecret(path: string, content: string): Promise<void> {

@@ -4,6 +4,7 @@ import { backoffDelay, jitteredInterval } from "./backoff.ts";
 import type { AgentConfig } from "./config.ts";
 import { isAgentError } from "./errors.ts";
 import { executeOrders, flushReports, recoverInterruptedOrder, untilAborted } from "./execute.ts";
+import type { FlywheelRules } from "./flywheel/index.ts";
 import { type Journal, type JournalIdentity, openJournal } from "./journal.ts";
 import { fullJournalAlerts } from "./journal-alerts.ts";
 import { describeError, type Logger } from "./log.ts";
@@ -32,6 +33,8 @@ export interface AgentDeps {
   readonly maxCycles?: number;
   /** Send WATCHDOG=1 at least this often while idle (half of systemd's WatchdogSec). */
   readonly watchdogMs?: number;
+  /** The flywheel's signed L1 rule sets (the healer's L1RuleSource); fed from each poll. */
+  readonly l1Rules?: FlywheelRules;
   /**
    * The healer (L1 rules after each round of checks, and the executor of signed orders), built
    * once the journal is open; without it, orders go to `executor` and drift is only recorded.
@@ -53,6 +56,7 @@ export interface HealingHooks {
 }
 
 const HOUR_MS = 3_600_000;
+const L1_RULES_VERSION = "l1_rules_version";
 
 /**
  * The agent: identity, enrollment, then cycles that never overlap: poll for orders, run the
@@ -98,6 +102,15 @@ export async function runAgent(deps: AgentDeps, stop: AbortSignal): Promise<Agen
   Object.assign(status, { tenant_id: ids.tenantId, appliance_id: ids.applianceId });
   const journal = openJournal(join(config.state_dir, "journal.sqlite"), ids, identity.signer, {
     maxBytes: config.journal_max_mb * 1024 * 1024,
+  });
+  deps.l1Rules?.bind({
+    key: pinnedKey,
+    ...ids,
+    record: (events) => journal.append(events, clock.now()),
+    highWater: {
+      get: () => Number(journal.getState(L1_RULES_VERSION) ?? "0"),
+      set: (version) => journal.setState(L1_RULES_VERSION, String(version)),
+    },
   });
   const transport = deps.transport({
     keyPem: identity.tlsKeyPem,
@@ -169,6 +182,13 @@ export async function runAgent(deps: AgentDeps, stop: AbortSignal): Promise<Agen
         );
         contact = true;
         if (outcome.kind === "orders") accepted = outcome.accepted;
+        if (outcome.kind === "orders" && outcome.l1Rules !== undefined) {
+          try {
+            deps.l1Rules?.offer(outcome.l1Rules);
+          } catch (error) {
+            stepFailed("l1_rules", error);
+          }
+        }
       } catch (error) {
         contact = false;
         stepFailed("poll", error);

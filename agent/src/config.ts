@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { isAbsolute } from "node:path";
 import { z } from "zod";
-import { DRIFT_CHECK_IDS, SystemdUnitName } from "#catalog";
+import { DRIFT_CHECK_IDS, MaintenanceWindow, SystemdUnitName } from "#catalog";
 import { Ed25519PublicKeyBase64 } from "#protocol";
 import { AgentError } from "./errors.ts";
 
@@ -10,38 +10,13 @@ const AbsolutePath = z
   .min(1)
   .refine(isAbsolute, "use an absolute path, for example /var/lib/compliance-agent");
 
-const WEEKDAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"] as const;
-
 /** A short identifier of the host: a backup job, a LUKS mapping name. */
 const HostName = z
   .string()
   .regex(/^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$/, "use letters, digits, '.', '_', '@' or '-'");
 
-/**
- * When disruptive runbooks (a rebuild, a reboot) may run, in the clinic's own time zone. Without
- * a window they are never run automatically: each is recorded as deferred.
- */
-export const MaintenanceWindow = z.strictObject({
-  days: z.array(z.enum(WEEKDAYS)).min(1),
-  /** Local start time, 24-hour HH:MM. */
-  start: z.string().regex(/^(?:[01]\d|2[0-3]):[0-5]\d$/, "use 24-hour HH:MM, for example 02:00"),
-  duration_minutes: z
-    .int()
-    .min(15)
-    .max(24 * 60),
-  /** IANA time zone of the clinic, for example America/Chicago. */
-  time_zone: z.string().refine(isTimeZone, "use an IANA time zone such as America/Chicago"),
-});
-export type MaintenanceWindow = z.infer<typeof MaintenanceWindow>;
-
-function isTimeZone(zone: string): boolean {
-  try {
-    new Intl.DateTimeFormat("en", { timeZone: zone });
-    return true;
-  } catch {
-    return false;
-  }
-}
+/** The maintenance window schema is shared with the control plane's site policy (catalog). */
+export { MaintenanceWindow };
 
 /**
  * What this appliance is expected to be. Thresholds (patch age, backup age, retention) come from

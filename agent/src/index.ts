@@ -6,6 +6,7 @@ export { AgentConfig, ENV_OVERRIDES, loadConfig, parseConfig } from "./config.ts
 export { type Enrollment, enroll, readEnrollment, verifyEnrollmentResponse } from "./enrollment.ts";
 export { AgentError, type AgentErrorCode, isAgentError } from "./errors.ts";
 export { executeOrders, flushReports, recoverInterruptedOrder } from "./execute.ts";
+export { type FlywheelRules, flywheelRules } from "./flywheel/index.ts";
 export * from "./host/index.ts";
 export { type Identity, loadOrCreateIdentity } from "./identity.ts";
 export { type Journal, openJournal, type StoredBundle } from "./journal.ts";

@@ -10,6 +10,7 @@ import { loadCatalog } from "#catalog";
 import { runAgent } from "./agent.ts";
 import { createCheckRunner, everyInterval } from "./checks/runner.ts";
 import { type AgentConfig, loadConfig } from "./config.ts";
+import { flywheelRules } from "./flywheel/index.ts";
 import { createHealing } from "./healing/index.ts";
 import { withControlRunbooks } from "./healing/kill-switch.ts";
 import { cleanLabState, createLabHost, writeLabStateFile } from "./host/lab/index.ts";
@@ -99,6 +100,9 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
       toolTimeoutMs: Math.min(config.request_timeout_s * 1000, checkTimeoutMs),
     });
     const watchdogUsec = Number(env.WATCHDOG_USEC ?? "0");
+    // The shipped runbooks: every order and every flywheel rule must name one of them.
+    const shipped = catalog ? catalogAllowlist(catalog) : { has: () => false };
+    const l1Rules = flywheelRules({ stateDir: config.state_dir, allowlist: shipped });
     await runAgent(
       {
         config,
@@ -116,9 +120,19 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
         checks: everyInterval(checks, config.healing.check_interval_s * 1000, systemClock),
         executor: noExecutor,
         ...(catalog
-          ? { healing: createHealing({ catalog, config, host, checks, clock: systemClock }) }
+          ? {
+              healing: createHealing({
+                catalog,
+                config,
+                host,
+                checks,
+                clock: systemClock,
+                rules: l1Rules,
+              }),
+            }
           : {}),
-        allowlist: withControlRunbooks(catalog ? catalogAllowlist(catalog) : { has: () => false }),
+        allowlist: withControlRunbooks(shipped),
+        l1Rules,
         notify: systemdNotifier(env),
         ...(watchdogUsec > 0 ? { watchdogMs: Math.max(1000, watchdogUsec / 2000) } : {}),
       },

@@ -40,6 +40,8 @@ export type PollOutcome =
       readonly kind: "orders";
       readonly accepted: readonly AcceptedOrder[];
       readonly rejected: number;
+      /** The signed L1 rule set the response carried (verified by agent/src/flywheel). */
+      readonly l1Rules?: unknown;
     }
   | { readonly kind: "refused"; readonly reason: string };
 
@@ -131,7 +133,12 @@ export async function pollOnce(deps: PollDeps, signal: AbortSignal): Promise<Pol
       };
       journal.enqueue("order_result", report);
     });
-    return { kind: "orders" as const, accepted, rejected };
+    return {
+      kind: "orders" as const,
+      accepted,
+      rejected,
+      ...(verdict.response.l1_rules ? { l1Rules: verdict.response.l1_rules } : {}),
+    };
   });
 }
 

@@ -547,6 +547,9 @@ describe.each(backends)("control-plane app on %s", (_name, open) => {
         paths: Record<string, unknown>;
       };
       expect(Object.keys(openapi.paths)).toContain("/v1/appliance/poll");
+      expect(Object.keys(openapi.paths)).toContain(
+        "/v1/admin/tenants/{tenant}/appliances/{appliance}/incidents/{incident}/approve",
+      );
       const res = await h.app.request("/healthz", { headers: { "x-request-id": "abcdef123456" } });
       expect(res.headers.get("x-request-id")).toBe("abcdef123456");
       expect(randomNonce()).toHaveLength(43);

@@ -11,6 +11,7 @@ import { adminAuth } from "./middleware/admin-auth/index.ts";
 import { applianceIdentity } from "./middleware/appliance-identity/index.ts";
 import { byAppliance, byClientAddress, rateLimit } from "./middleware/rate-limit/index.ts";
 import { requestContext } from "./middleware/request-context/index.ts";
+import { createPlanner } from "./planner/index.ts";
 import { adminRoutes } from "./routes/admin/index.ts";
 import { siteLifecycleRoutes } from "./routes/admin/site-lifecycle.ts";
 import { enrollRoutes } from "./routes/appliance/enroll.ts";
@@ -29,6 +30,7 @@ const ADMIN_BODY_BYTES = 256 * 1024;
 export function createApp(deps: AppDeps) {
   const now = deps.clock ?? (() => new Date());
   const metrics = createMetrics();
+  const audit = createAuditLog(deps.store, now);
   const services: Services = {
     store: deps.store,
     signer: deps.signer,
@@ -36,8 +38,12 @@ export function createApp(deps: AppDeps) {
     logger: deps.logger,
     now,
     clientCertDays: deps.clientCertDays ?? 825,
-    audit: createAuditLog(deps.store, now),
+    audit,
     metrics,
+    planner: createPlanner(
+      { store: deps.store, signer: deps.signer, audit, logger: deps.logger, now, metrics },
+      deps.planner,
+    ),
   };
   const app = new Hono<AppEnv>();
   const tooLarge = () => {
@@ -97,7 +103,7 @@ export function createApp(deps: AppDeps) {
     const retry = error instanceof ControlPlaneError ? error.extra.retry_after_s : undefined;
     return problemResponse(c, problem, retry === undefined ? {} : { "retry-after": String(retry) });
   });
-  return app;
+  return Object.assign(app, { planner: services.planner });
 }
 
 export type App = ReturnType<typeof createApp>;

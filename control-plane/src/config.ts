@@ -3,6 +3,48 @@ import { join, resolve } from "node:path";
 import { z } from "zod";
 
 /**
+ * The incident pipeline (control-plane/README.md, "Incident pipeline"). Without `llm` every
+ * incident that no control-plane L1 rule answers goes to a human (L3). The API key is read from
+ * a file or an environment variable named here, never from this file, and is never logged.
+ */
+export const PlannerConfig = z.strictObject({
+  llm: z
+    .strictObject({
+      base_url: z.url({ protocol: /^https?$/, error: "use an http(s):// URL ending in /v1" }),
+      model: z.string().min(1).max(128),
+      api_key_file: z.string().min(1).optional(),
+      api_key_env: z
+        .string()
+        .regex(/^[A-Z_][A-Z0-9_]*$/, "use an environment variable name such as OPENAI_API_KEY")
+        .optional(),
+      timeout_ms: z.int().min(100).max(120_000).default(20_000),
+      max_retries: z.int().min(0).max(5).default(1),
+      max_tokens: z.int().min(16).max(4096).default(300),
+    })
+    .refine((l) => !(l.api_key_file && l.api_key_env), "give api_key_file or api_key_env, not both")
+    .optional(),
+  webhook: z
+    .strictObject({
+      url: z.url({ protocol: /^https?$/ }),
+      /** File holding the shared HMAC secret (at least 32 characters). */
+      secret_file: z.string().min(1),
+      timeout_ms: z.int().min(100).max(60_000).default(5000),
+      attempts: z.int().min(1).max(10).default(3),
+    })
+    .optional(),
+  blast_radius_per_hour: z.int().min(0).max(100_000).default(20),
+  flywheel_min_successes: z.int().min(1).max(1000).default(5),
+  order_ttl_s: z
+    .int()
+    .min(60)
+    .max(7 * 24 * 3600)
+    .default(3600),
+  /** Forces the global kill switch on: no automatic (L1/L2) order, whatever the API says. */
+  kill_switch: z.boolean().default(false),
+});
+export type PlannerConfig = z.infer<typeof PlannerConfig>;
+
+/**
  * The control plane's configuration: a strict JSON file (`--config`), or derived from the data
  * directory's layout (`--data-dir`), with command-line flags overriding either. Unknown keys
  * are refused with their path, so a typo never silently falls back to a default.
@@ -34,6 +76,9 @@ export const Config = z.strictObject({
     .strictObject({ per_minute: z.int().min(1), burst: z.int().min(1) })
     .default({ per_minute: 120, burst: 60 }),
   log_level: z.enum(["debug", "info", "warn", "error"]).default("info"),
+  /** Folder holding baseline/ and runbooks/; default: the catalog shipped beside this code. */
+  catalog_dir: z.string().min(1).optional(),
+  planner: PlannerConfig.default(PlannerConfig.parse({})),
 });
 export type Config = z.infer<typeof Config>;
 

@@ -24,6 +24,7 @@ import {
   createSecretBox,
   issueServerCertificate,
 } from "./pki/index.ts";
+import { plannerDeps } from "./planner/from-config.ts";
 import { startServer } from "./server.ts";
 import { openPostgresStore, openSqliteStore, type Store } from "./store/index.ts";
 
@@ -184,9 +185,11 @@ async function serve(values: Record<string, string | boolean | undefined>): Prom
     certPem: readText(config.tls.cert ?? files.tlsCert, "TLS certificate"),
     keyPem: readText(config.tls.key ?? files.tlsKey, "TLS key"),
   };
+  const planner = await plannerDeps(config.planner, config.catalog_dir, process.env, logger);
   const store = openStore(config);
   await store.migrate();
   const app = createApp({
+    planner,
     store,
     signer,
     secretBox,
@@ -204,16 +207,24 @@ async function serve(values: Record<string, string | boolean | undefined>): Prom
       .catch(() => logger.log("warn", "order expiry failed"));
   }, 60_000);
   expiry.unref();
+  // Incidents left queued or interrupted mid-planning by a restart are planned again.
+  await app.planner.recover();
+  const sweep = setInterval(() => {
+    app.planner.sweep().catch(() => logger.log("warn", "incident sweep failed"));
+  }, 30_000);
+  sweep.unref();
   logger.log("info", "serving", {
     url: server.url,
     store: store.dialect,
     order_key_id: signer.keyId,
+    planner_llm: config.planner.llm ? config.planner.llm.model : "none (L3 only)",
   });
   process.stdout.write(`listening on ${server.url}\n`);
 
   const stop = async (signal: string) => {
     logger.log("info", "stopping", { signal });
     clearInterval(expiry);
+    clearInterval(sweep);
     await server.close();
     await store.close();
     process.exit(0);

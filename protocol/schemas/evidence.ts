@@ -15,6 +15,7 @@ import {
   Timestamp,
   Uuid,
 } from "./common.ts";
+import { L1RuleSetRejectionReason } from "./l1-rules.ts";
 import { OrderOutcome, OrderRejectionReason } from "./orders.ts";
 
 /**
@@ -148,6 +149,21 @@ export const EvidenceEvent = z.discriminatedUnion("kind", [
     kind: z.literal("healing_control"),
     event: z.enum(["paused", "resumed"]),
     order_id: Uuid,
+  }),
+  z.strictObject({
+    kind: z.literal("l1_rules_applied"),
+    version: SequenceNumber,
+    /** SHA-256 of the rule set's signed bytes. */
+    rule_set_hash: Sha256Hex,
+    rules: z.int().min(0),
+  }),
+  z.strictObject({
+    kind: z.literal("l1_rules_refused"),
+    reason: L1RuleSetRejectionReason,
+    detail: z.string().max(500),
+    /** As claimed by the refused set; unverified by definition. */
+    version: SequenceNumber.optional(),
+    rule_set_hash: Sha256Hex.optional(),
   }),
   z.strictObject({
     kind: z.literal("agent_lifecycle"),

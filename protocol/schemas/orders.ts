@@ -14,6 +14,7 @@ import {
   Timestamp,
   Uuid,
 } from "./common.ts";
+import { L1RuleSet } from "./l1-rules.ts";
 
 /** Orders are short-lived: a week is the longest any order may stay valid. */
 export const MAX_ORDER_TTL_MS = 7 * 24 * 60 * 60 * 1000;
@@ -85,6 +86,8 @@ export const PollResponse = z.strictObject({
   order_seq: SequenceCount,
   orders: z.array(Order).max(MAX_ORDERS_PER_POLL),
   issued_at: Timestamp,
+  /** The site's latest signed L1 rule set from the data flywheel, when one was approved. */
+  l1_rules: L1RuleSet.optional(),
   sig: Signature,
 });
 export type PollResponse = z.infer<typeof PollResponse>;

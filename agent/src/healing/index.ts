@@ -14,12 +14,12 @@ import type { L1RuleSource } from "./l1-rule-source.ts";
 import { orderExecutor } from "./order-executor.ts";
 import { effectivePolicy } from "./policy.ts";
 
+export { inMaintenanceWindow } from "#catalog";
 export { type AttemptLedger, attemptLedger } from "./attempts.ts";
 export { buildIncident, OUTBOX_INCIDENT } from "./incidents.ts";
 export { CONTROL_RUNBOOKS, PAUSE_HEALING, RESUME_HEALING } from "./kill-switch.ts";
 export { catalogL1Rules, createL1Engine, type L1Engine } from "./l1-engine.ts";
 export type { L1Rule, L1RuleSource } from "./l1-rule-source.ts";
-export { inMaintenanceWindow } from "./maintenance-window.ts";
 export { type RunOutcome, runRunbook } from "./runbook-runner.ts";
 
 export interface HealingOptions {

@@ -1,7 +1,7 @@
 import type { Runbook } from "#catalog";
+import { inMaintenanceWindow } from "#catalog";
 import type { AgentSettings } from "#protocol";
 import type { HealingPolicy } from "../config.ts";
-import { inMaintenanceWindow } from "./maintenance-window.ts";
 
 /**
  * The healing policy in effect: the local config (written by the NixOS module) and the site's

@@ -3,7 +3,9 @@ import { z } from "zod";
 import { APPLIANCE_API, Problem } from "#protocol";
 import type { AppEnv, Services } from "../env.ts";
 import { ControlPlaneError } from "../errors.ts";
+import { SitePolicy } from "../planner/index.ts";
 import { Approve, CreateOrder, RegisterSite } from "./admin/schemas.ts";
+import { PLANNER_WRITES } from "./planner/index.ts";
 
 /** Liveness, readiness (the store answers), Prometheus metrics and the OpenAPI document. */
 export function opsRoutes(s: Services) {
@@ -83,6 +85,12 @@ export function openApiDocument() {
     "admin_create_order",
     CreateOrder,
   );
+  for (const [path, operationId, body] of PLANNER_WRITES) {
+    paths[`/v1/admin${path}`] = admin(operationId, body);
+  }
+  paths["/v1/admin/tenants/{tenant}/planner-policy"] = {
+    put: admin("planner_set_policy", SitePolicy).post,
+  };
   return {
     openapi: "3.0.3",
     info: { title: "MSP Compliance Platform control plane", version: "1" },

@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { GENESIS_HEAD } from "#protocol";
+import { plannerStoreContract } from "./planner/contract.ts";
 import type { EnrollmentClaim, Store } from "./port.ts";
 
 /**
@@ -278,5 +279,7 @@ export function storeContract(
         expect(e.prevHash).toBe(i === 0 ? GENESIS_HEAD.hash : entries[i - 1]?.hash);
       }
     });
+
+    plannerStoreContract(() => store, at);
   });
 }

@@ -1,6 +1,7 @@
 import { type Kysely, Migrator, type Selectable, type Transaction } from "kysely";
 import { type ChainHead, GENESIS_HEAD } from "#protocol";
 import { migrationProvider } from "./migrations.ts";
+import { KyselyPlannerStore } from "./planner/queries.ts";
 import type {
   AlertRecord,
   ApplianceRecord,
@@ -26,10 +27,12 @@ import type { AppliancesTable, Database, OrdersTable } from "./schema.ts";
 export class KyselyStore implements Store {
   readonly dialect: "sqlite" | "postgres";
   readonly #db: Kysely<Database>;
+  readonly planner: KyselyPlannerStore;
 
   constructor(db: Kysely<Database>, dialect: "sqlite" | "postgres") {
     this.#db = db;
     this.dialect = dialect;
+    this.planner = new KyselyPlannerStore(db);
   }
 
   async migrate(): Promise<void> {

@@ -1,4 +1,5 @@
 import type { Kysely, Migration, MigrationProvider } from "kysely";
+import { plannerMigration } from "./planner/migration.ts";
 
 /**
  * Schema migrations, in code so both adapters run the same steps. Names sort in order; never
@@ -133,6 +134,7 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  "0002_planner": plannerMigration,
 };
 
 export const migrationProvider: MigrationProvider = {

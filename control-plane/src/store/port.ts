@@ -1,5 +1,6 @@
 import type { z } from "zod";
 import type { AgentSettings, ChainHead, OrderParams, Tier } from "#protocol";
+import type { PlannerStore } from "./planner/port.ts";
 
 /**
  * The Store port: everything the control plane keeps, behind one interface with a SQLite and a
@@ -254,4 +255,6 @@ export interface Store {
     tokenHash: string,
     expiresAt: string,
   ): Promise<boolean>;
+  /** The incident pipeline, guardrails, decision chain and flywheel (store/planner/). */
+  readonly planner: PlannerStore;
 }

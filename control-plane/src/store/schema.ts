@@ -1,3 +1,5 @@
+import type { PlannerTables } from "./planner/schema.ts";
+
 /** Row types for Kysely. Times are RFC 3339 text and JSON is text, so both dialects agree. */
 export interface TenantsTable {
   tenant_id: string;
@@ -112,7 +114,7 @@ export interface AuditLogTable {
   hash: string;
 }
 
-export interface Database {
+export interface Database extends PlannerTables {
   tenants: TenantsTable;
   appliances: AppliancesTable;
   appliance_macs: ApplianceMacsTable;

@@ -1,16 +1,18 @@
-import { randomBytes, randomUUID } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { type Context, Hono } from "hono";
-import { z } from "zod";
 import { ApplianceId, sha256Hex, TenantId } from "#protocol";
 import { verifyAuditChain } from "../../audit.ts";
 import type { AppEnv, Services } from "../../env.ts";
 import { ControlPlaneError } from "../../errors.ts";
+import { createOrder } from "../../orders.ts";
 import {
   type CertificateAuthority,
   checkCertificateAuthority,
   createCertificateAuthority,
 } from "../../pki/index.ts";
 import type { ApplianceRecord } from "../../store/index.ts";
+import { plannerRoutes } from "../planner/index.ts";
+import { param, readBody } from "../request.ts";
 import { Approve, CreateOrder, RegisterSite } from "./schemas.ts";
 
 /**
@@ -146,20 +148,11 @@ export function adminRoutes(s: Services) {
     const a = await applianceOf(c, s);
     const body = await readBody(c, CreateOrder);
     if (a.status === "revoked") throw new ControlPlaneError("conflict", "the appliance is revoked");
-    const now = s.now();
-    const order = await s.store.createOrder(a.tenantId, a.applianceId, {
-      orderId: randomUUID(),
+    const order = await createOrder(s, c.get("adminActor"), a, {
       runbookId: body.runbook_id,
       params: body.params,
       tier: body.tier,
-      issuedAt: now.toISOString(),
-      expiresAt: new Date(now.getTime() + body.ttl_s * 1000).toISOString(),
-    });
-    await s.audit.record(c.get("adminActor"), "order.created", `${a.tenantId}/${a.applianceId}`, {
-      order_id: order.orderId,
-      seq: order.seq,
-      runbook_id: order.runbookId,
-      tier: order.tier,
+      ttlS: body.ttl_s,
     });
     return c.json(orderView(order), 201);
   });
@@ -187,8 +180,18 @@ export function adminRoutes(s: Services) {
   });
 
   app.get("/tenants/:tenant/incidents", async (c) => {
-    const rows = await s.store.listIncidents(param(c, "tenant", TenantId));
-    return c.json(rows.map((r) => ({ status: r.status, incident: JSON.parse(r.bodyJson) })));
+    const tenant = param(c, "tenant", TenantId);
+    const rows = await s.store.listIncidents(tenant);
+    // The pipeline's status (store.planner) supersedes the status stored on receipt.
+    const states = await Promise.all(
+      rows.map((r) => s.store.planner.getIncident(tenant, r.applianceId, r.incidentId)),
+    );
+    return c.json(
+      rows.map((r, i) => ({
+        status: states[i]?.status ?? r.status,
+        incident: JSON.parse(r.bodyJson),
+      })),
+    );
   });
 
   app.get("/audit/verify", async (c) => {
@@ -208,27 +211,8 @@ export function adminRoutes(s: Services) {
     return c.json(await s.store.listAudit(after, 1000));
   });
 
+  app.route("/", plannerRoutes(s));
   return app;
-}
-
-export async function readBody<S extends z.ZodType>(c: Context, schema: S): Promise<z.infer<S>> {
-  let raw: unknown;
-  try {
-    raw = await c.req.json();
-  } catch (cause) {
-    throw new ControlPlaneError("invalid_request", "the body is not JSON", { cause });
-  }
-  const parsed = schema.safeParse(raw);
-  if (!parsed.success) {
-    throw new ControlPlaneError("invalid_request", z.prettifyError(parsed.error));
-  }
-  return parsed.data as z.infer<S>;
-}
-
-export function param(c: Context, name: string, schema: z.ZodType<string>): string {
-  const parsed = schema.safeParse(c.req.param(name));
-  if (!parsed.success) throw new ControlPlaneError("invalid_request", `invalid ${name}`);
-  return parsed.data;
 }
 
 export async function applianceOf(c: Context, s: Services): Promise<ApplianceRecord> {

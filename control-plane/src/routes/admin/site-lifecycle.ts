@@ -5,7 +5,8 @@ import { Sha256Hex, sha256Hex } from "#protocol";
 import type { AppEnv, Services } from "../../env.ts";
 import { ControlPlaneError } from "../../errors.ts";
 import type { ApplianceRecord } from "../../store/index.ts";
-import { applianceOf, describe, readBody } from "./index.ts";
+import { readBody } from "../request.ts";
+import { applianceOf, describe } from "./index.ts";
 
 /** A new one-time token for a registration that has not enrolled yet. */
 export const RotateEnrollmentToken = z.strictObject({

@@ -59,6 +59,7 @@ export function pollRoutes(s: Services) {
     if (now.getTime() - lastSeen > 30_000)
       await s.store.touch(tenantId, applianceId, now.toISOString());
     s.metrics.inc("cp_polls_total", "Poll requests answered.");
+    const l1Rules = await s.planner.signedRuleSet(tenantId, applianceId);
     const response = signDocument<PollResponse>(
       {
         v: 1,
@@ -69,6 +70,7 @@ export function pollRoutes(s: Services) {
         order_seq: orderSeq,
         orders,
         issued_at: now.toISOString(),
+        ...(l1Rules ? { l1_rules: l1Rules } : {}),
       },
       s.signer,
     );

@@ -36,6 +36,8 @@ export function reportRoutes(s: Services) {
       STATUS[result.outcome],
       result,
     );
+    // The flywheel: an incident's order gets its outcome once the evidence backs it.
+    await s.planner.onOrderResult(result);
     return c.json(ack(result.order_id));
   });
 
@@ -56,8 +58,15 @@ export function reportRoutes(s: Services) {
         "this incident id was already used for another incident",
       );
     }
-    if (outcome === "created")
+    if (outcome === "created") {
       s.metrics.inc("cp_incidents_total", "Incidents received and queued.");
+      // Planned in the background: the appliance never waits on a model.
+      await s.planner.submit({
+        tenantId: appliance.tenantId,
+        applianceId: appliance.applianceId,
+        incidentId: incident.incident_id,
+      });
+    }
     return c.json(ack(incident.incident_id));
   });
   return app;

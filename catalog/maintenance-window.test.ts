@@ -1,6 +1,9 @@
 import { describe, expect, it } from "vitest";
-import type { MaintenanceWindow } from "../config.ts";
-import { inMaintenanceWindow, zonedToInstant } from "./maintenance-window.ts";
+import {
+  inMaintenanceWindow,
+  type MaintenanceWindow,
+  zonedToInstant,
+} from "./maintenance-window.ts";
 
 const at = (iso: string) => new Date(iso);
 const window = (over: Partial<MaintenanceWindow> = {}): MaintenanceWindow => ({

@@ -1,4 +1,33 @@
-import type { MaintenanceWindow } from "../config.ts";
+import { z } from "zod";
+
+const WEEKDAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"] as const;
+
+/**
+ * When disruptive runbooks (a rebuild, a reboot) may run, in the clinic's own time zone. The
+ * agent's config and the control plane's site policy use this one schema; without a window,
+ * disruptive runbooks never run automatically.
+ */
+export const MaintenanceWindow = z.strictObject({
+  days: z.array(z.enum(WEEKDAYS)).min(1),
+  /** Local start time, 24-hour HH:MM. */
+  start: z.string().regex(/^(?:[01]\d|2[0-3]):[0-5]\d$/, "use 24-hour HH:MM, for example 02:00"),
+  duration_minutes: z
+    .int()
+    .min(15)
+    .max(24 * 60),
+  /** IANA time zone of the clinic, for example America/Chicago. */
+  time_zone: z.string().refine(isTimeZone, "use an IANA time zone such as America/Chicago"),
+});
+export type MaintenanceWindow = z.infer<typeof MaintenanceWindow>;
+
+function isTimeZone(zone: string): boolean {
+  try {
+    new Intl.DateTimeFormat("en", { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /**
  * Whether `now` falls inside the maintenance window, evaluated in the clinic's IANA time zone.

@@ -1,0 +1,262 @@
+import type { z } from "zod";
+import type { Catalog } from "#catalog";
+import type { L1RuleSet, OrderParams, OrderResult, Signer } from "#protocol";
+import type { AuditLog } from "../audit.ts";
+import type { Logger } from "../logger.ts";
+import type { Metrics } from "../metrics.ts";
+import type { Store, StoredOrder } from "../store/index.ts";
+import {
+  DEFAULT_PLANNER_SETTINGS,
+  killSwitch,
+  type PlannerContext,
+  type PlannerSettings,
+  sitePolicy,
+} from "./context.ts";
+import { decisionRecorder } from "./decisions.ts";
+import {
+  currentRules,
+  decideProposal,
+  expireStaleOrders,
+  onOrderResult,
+  revokeRule,
+  signedRuleSet,
+} from "./flywheel.ts";
+import type { LlmPlanner } from "./llm.ts";
+import { approveEscalation, closeEscalation } from "./operator-queue.ts";
+import { planIncident } from "./pipeline.ts";
+import { SitePolicy } from "./policy.ts";
+import type { Webhook } from "./webhook.ts";
+
+export { DEFAULT_PLANNER_SETTINGS, type PlannerSettings } from "./context.ts";
+export { GUARDRAIL_NAMES } from "./guardrails.ts";
+export { createLlmPlanner, type LlmConfig, type LlmPlanner } from "./llm.ts";
+export { DEFAULT_SITE_POLICY, SitePolicy } from "./policy.ts";
+export {
+  createWebhook,
+  SIGNATURE_HEADER,
+  TIMESTAMP_HEADER,
+  type Webhook,
+  type WebhookConfig,
+  webhookSignature,
+} from "./webhook.ts";
+
+export interface PlannerDeps {
+  readonly catalog?: Catalog;
+  readonly llm?: LlmPlanner;
+  readonly webhook?: Webhook;
+  readonly settings?: Partial<PlannerSettings>;
+  /** Incidents planned at once (each may wait seconds on the model). */
+  readonly concurrency?: number;
+}
+
+type Ids = { tenantId: string; applianceId: string; incidentId: string };
+
+/**
+ * The incident pipeline as a service: incidents are planned in the background (an appliance's
+ * POST never waits on a model), at most `concurrency` at a time; `drain` awaits all queued and
+ * background work (tests, shutdown); `sweep` picks up incidents left queued (a restart).
+ */
+export interface Planner {
+  submit(ids: Ids): Promise<void>;
+  /** Re-plans incidents whose order expired unreported, then schedules the queued ones. */
+  sweep(): Promise<number>;
+  /** At start-up (one instance): incidents left in planning go back to the queue, then a sweep. */
+  recover(): Promise<number>;
+  drain(): Promise<void>;
+  onOrderResult(result: OrderResult): Promise<void>;
+  approve(
+    actor: string,
+    ids: Ids,
+    runbookId: string,
+    params?: z.infer<typeof OrderParams>,
+  ): Promise<StoredOrder>;
+  close(
+    actor: string,
+    ids: Ids,
+    outcome: "rejected" | "resolved_manually",
+    note: string,
+  ): Promise<void>;
+  decideProposal(
+    actor: string,
+    tenantId: string,
+    proposalId: string,
+    decision: "approved" | "rejected",
+    note: string | null,
+  ): Promise<{ version?: number; ruleId?: string }>;
+  revokeRule(actor: string, tenantId: string, ruleId: string): Promise<number>;
+  rules(tenantId: string): ReturnType<typeof currentRules>;
+  signedRuleSet(tenantId: string, applianceId: string): Promise<L1RuleSet | undefined>;
+  policy(tenantId: string): Promise<SitePolicy>;
+  setPolicy(actor: string, tenantId: string, policy: SitePolicy): Promise<void>;
+  killSwitch(): Promise<{ engaged: boolean; reason: string }>;
+  setKillSwitch(actor: string, engaged: boolean, reason: string): Promise<void>;
+  readonly llmConfigured: boolean;
+}
+
+export function createPlanner(
+  base: {
+    store: Store;
+    signer: Signer;
+    audit: AuditLog;
+    logger: Logger;
+    now: () => Date;
+    metrics?: Metrics;
+  },
+  deps: PlannerDeps = {},
+): Planner {
+  const pending = new Set<Promise<unknown>>();
+  const queue: Ids[] = [];
+  const queued = new Set<string>();
+  const concurrency = deps.concurrency ?? 4;
+  let running = 0;
+
+  const track = (work: Promise<unknown>) => {
+    const p = work.catch((error) =>
+      base.logger.log("error", "planner background work failed", { error: String(error) }),
+    );
+    pending.add(p);
+    void p.finally(() => pending.delete(p));
+  };
+
+  const key = (ids: Ids) => `${ids.tenantId}/${ids.applianceId}/${ids.incidentId}`;
+  const pump = () => {
+    while (running < concurrency && queue.length > 0) {
+      const ids = queue.shift() as Ids;
+      queued.delete(key(ids));
+      running++;
+      track(
+        run(ids).finally(() => {
+          running--;
+          pump();
+        }),
+      );
+    }
+  };
+
+  const ctx: PlannerContext = {
+    ...base,
+    catalog: deps.catalog,
+    llm: deps.llm,
+    webhook: deps.webhook,
+    settings: { ...DEFAULT_PLANNER_SETTINGS, ...deps.settings },
+    decisions: decisionRecorder({ ...base, store: base.store.planner }),
+    track,
+    schedule(tenantId, applianceId, incidentId) {
+      const ids = { tenantId, applianceId, incidentId };
+      if (queued.has(key(ids))) return;
+      queued.add(key(ids));
+      queue.push(ids);
+      pump();
+    },
+  };
+
+  async function run(ids: Ids): Promise<void> {
+    const at = base.now().toISOString();
+    const claimed = await base.store.planner.transitionIncident(
+      ids.tenantId,
+      ids.applianceId,
+      ids.incidentId,
+      ["queued"],
+      "planning",
+      at,
+      {},
+    );
+    if (!claimed) return; // another worker has it, or it is no longer queued
+    const state = await base.store.planner.getIncident(
+      ids.tenantId,
+      ids.applianceId,
+      ids.incidentId,
+    );
+    if (!state) return;
+    try {
+      await planIncident(ctx, state);
+    } catch (error) {
+      base.logger.log("error", "planning failed; the incident is queued again", {
+        incident_id: ids.incidentId,
+        error: error instanceof Error ? error.name : "unknown",
+      });
+      await base.store.planner.transitionIncident(
+        ids.tenantId,
+        ids.applianceId,
+        ids.incidentId,
+        ["planning"],
+        "queued",
+        base.now().toISOString(),
+        {
+          reason: "planning failed",
+        },
+      );
+    }
+  }
+
+  return {
+    llmConfigured: deps.llm !== undefined,
+    async submit(ids) {
+      await base.store.planner.openIncident(
+        ids.tenantId,
+        ids.applianceId,
+        ids.incidentId,
+        base.now().toISOString(),
+      );
+      ctx.schedule(ids.tenantId, ids.applianceId, ids.incidentId);
+    },
+    async sweep() {
+      await expireStaleOrders(ctx);
+      const waiting = await base.store.planner.incidentsIn("queued", null, 100);
+      for (const s of waiting) ctx.schedule(s.tenantId, s.applianceId, s.incidentId);
+      return waiting.length;
+    },
+    async recover() {
+      const stuck = await base.store.planner.incidentsIn("planning", null, 1000);
+      for (const s of stuck) {
+        await base.store.planner.transitionIncident(
+          s.tenantId,
+          s.applianceId,
+          s.incidentId,
+          ["planning"],
+          "queued",
+          base.now().toISOString(),
+          {
+            reason: "interrupted by a restart",
+          },
+        );
+      }
+      return stuck.length + (await this.sweep());
+    },
+    async drain() {
+      while (pending.size > 0 || queue.length > 0) await Promise.all([...pending]);
+    },
+    onOrderResult: (result) => onOrderResult(ctx, result),
+    approve: (actor, ids, runbookId, params) =>
+      approveEscalation(ctx, actor, ids, runbookId, params),
+    close: (actor, ids, outcome, note) => closeEscalation(ctx, actor, ids, outcome, note),
+    decideProposal: (actor, tenantId, proposalId, decision, note) =>
+      decideProposal(ctx, actor, tenantId, proposalId, decision, note),
+    revokeRule: (actor, tenantId, ruleId) => revokeRule(ctx, actor, tenantId, ruleId),
+    rules: (tenantId) => currentRules(ctx, tenantId),
+    signedRuleSet: (tenantId, applianceId) => signedRuleSet(ctx, tenantId, applianceId),
+    policy: (tenantId) => sitePolicy(ctx, tenantId),
+    async setPolicy(actor, tenantId, policy) {
+      const parsed = SitePolicy.parse(policy);
+      await base.store.planner.putSitePolicy(
+        tenantId,
+        JSON.stringify(parsed),
+        base.now().toISOString(),
+        actor,
+      );
+      await base.audit.record(actor, "planner.policy_set", tenantId, { policy: parsed });
+    },
+    killSwitch: () => killSwitch(ctx),
+    async setKillSwitch(actor, engaged, reason) {
+      await base.store.planner.setKillSwitch(engaged, reason, base.now().toISOString(), actor);
+      await base.audit.record(
+        actor,
+        engaged ? "planner.kill_switch_engaged" : "planner.kill_switch_released",
+        "planner",
+        {
+          reason,
+        },
+      );
+    },
+  };
+}

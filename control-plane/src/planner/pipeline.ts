@@ -1,0 +1,180 @@
+import { Incident, type L1RuleEntry, type LlmUsage, tryParseMessage } from "#protocol";
+import { createOrder } from "../orders.ts";
+import type { IncidentState } from "../store/index.ts";
+import { deriveParams, matchingRunbooks, patternKey, triggeringFinding } from "./candidates.ts";
+import { escalate, killSwitch, type PlannerContext, sitePolicy } from "./context.ts";
+import { evaluateGuardrails, type Proposal } from "./guardrails.ts";
+import { plannerInput } from "./prompt.ts";
+import type { Runbook } from "./types.ts";
+
+const PIPELINE = "control-plane:pipeline";
+
+/**
+ * One incident through the tiers: the site's approved L1 rules (deterministic), else the L2
+ * planner, else a human (L3). A proposal from L1 or L2 then passes every guardrail; only then
+ * does it become an order. Every outcome is a signed decision record and an audit entry.
+ * The incident must be in status `planning` (the caller claimed it).
+ */
+export async function planIncident(ctx: PlannerContext, state: IncidentState): Promise<void> {
+  const parsed = tryParseMessage(Incident, JSON.parse(state.bodyJson));
+  if (!parsed.ok) {
+    // Stored incidents were parsed on receipt; a body that no longer parses is left for a human.
+    await ctx.store.planner.transitionIncident(
+      state.tenantId,
+      state.applianceId,
+      state.incidentId,
+      ["planning"],
+      "escalated",
+      ctx.now().toISOString(),
+      { reason: "the stored incident no longer parses" },
+    );
+    return;
+  }
+  const incident = parsed.value;
+  const catalog = ctx.catalog;
+  // No proposal at all: the incident goes to a human, with the L2 call's record if there was one.
+  const toHuman = (reason: string, candidates: readonly string[], llm?: LlmUsage) =>
+    escalate(ctx, state, incident, candidates, {
+      tier: "L2",
+      decided_by: llm ? `l2:${llm.model}` : PIPELINE,
+      reason,
+      guardrails: [],
+      ...(llm ? { llm } : {}),
+    });
+  if (!catalog) return toHuman("no runbook catalog is loaded", []);
+
+  const policy = await sitePolicy(ctx, state.tenantId);
+  const l2Candidates = matchingRunbooks(catalog, incident, "L2");
+  const candidateIds = l2Candidates.map((r) => r.id);
+  const byId = (id: string) => catalog.runbooks.find((r) => r.id === id);
+
+  let proposal: Omit<Proposal, "params"> & { decidedBy: string; reason: string; llm?: LlmUsage };
+  const rule = await l1Rule(ctx, incident);
+  const ruleRunbook = rule ? byId(rule.runbook_id) : undefined;
+  if (rule && ruleRunbook) {
+    proposal = {
+      tier: "L1",
+      runbook: ruleRunbook,
+      decidedBy: `control-plane:l1:${rule.rule_id}`,
+      reason: `approved L1 rule ${rule.check_id}/${rule.finding} → ${rule.runbook_id}`,
+    };
+  } else {
+    if (!policy.l2_enabled)
+      return toHuman("the L2 planner is disabled for this site", candidateIds);
+    if (!ctx.llm) return toHuman("no L2 planner (LLM) is configured", candidateIds);
+    if (l2Candidates.length === 0) {
+      return toHuman("no runbook's triggers match this incident", candidateIds);
+    }
+    const previous = await ctx.store.planner.attemptsFor(
+      state.tenantId,
+      state.applianceId,
+      state.incidentId,
+    );
+    const answer = await ctx.llm.choose(
+      plannerInput(
+        incident,
+        previous.map((a) => ({ runbook_id: a.runbookId, outcome: a.status })),
+      ),
+      l2Candidates,
+    );
+    if (answer.kind === "failed") {
+      return toHuman(`L2 failed: ${answer.failure}`, candidateIds, answer.usage);
+    }
+    if (answer.kind === "escalate") {
+      return toHuman("the L2 planner chose to escalate", candidateIds, answer.usage);
+    }
+    const runbook = byId(answer.runbookId) as Runbook; // one of l2Candidates, checked in llm.ts
+    proposal = {
+      tier: "L2",
+      runbook,
+      confidence: answer.confidence,
+      decidedBy: `l2:${answer.usage.model}`,
+      reason: `the L2 planner chose ${runbook.id}`,
+      llm: answer.usage,
+    };
+  }
+
+  const derived = deriveParams(catalog, proposal.runbook, incident);
+  const guardrails = await evaluateGuardrails(
+    { ...proposal, params: derived.ok ? { ok: true } : derived },
+    {
+      tenantId: state.tenantId,
+      applianceId: state.applianceId,
+      incident,
+      policy,
+      killSwitch: await killSwitch(ctx),
+      blastRadiusPerHour: ctx.settings.blastRadiusPerHour,
+      store: ctx.store.planner,
+      now: ctx.now(),
+    },
+  );
+  const blocked = guardrails.filter((g) => !g.passed).map((g) => g.name);
+  const common = {
+    tier: proposal.tier,
+    runbook_id: proposal.runbook.id,
+    guardrails,
+    ...(proposal.llm ? { llm: proposal.llm } : {}),
+  };
+  if (blocked.length > 0 || !derived.ok) {
+    const auditOnly = blocked.length === 1 && blocked[0] === "audit_only";
+    return escalate(ctx, state, incident, candidateIds, {
+      ...common,
+      decided_by: auditOnly ? proposal.decidedBy : "control-plane:guardrails",
+      reason: auditOnly
+        ? `audit-only: ${proposal.reason}; not ordered`
+        : `${proposal.reason}; blocked by ${blocked.join(", ")}`,
+      outcome: auditOnly ? "audit_only" : "escalated",
+    });
+  }
+
+  const order = await createOrder(ctx, proposal.decidedBy, state, {
+    runbookId: proposal.runbook.id,
+    params: derived.params,
+    tier: proposal.tier,
+    ttlS: ctx.settings.orderTtlS,
+    incidentId: state.incidentId,
+  });
+  const finding = triggeringFinding(proposal.runbook, incident);
+  await ctx.store.planner.recordAttempt({
+    orderId: order.orderId,
+    tenantId: state.tenantId,
+    applianceId: state.applianceId,
+    incidentId: state.incidentId,
+    runbookId: order.runbookId,
+    tier: proposal.tier,
+    patternKey: patternKey(incident.check_id, finding?.code ?? ""),
+    createdAt: order.issuedAt,
+  });
+  await ctx.store.planner.transitionIncident(
+    state.tenantId,
+    state.applianceId,
+    state.incidentId,
+    ["planning"],
+    "ordered",
+    ctx.now().toISOString(),
+    { order_id: order.orderId, runbook_id: order.runbookId, tier: proposal.tier },
+  );
+  await ctx.decisions.record(incident, candidateIds, {
+    ...common,
+    decided_by: proposal.decidedBy,
+    outcome: "order_issued",
+    order_id: order.orderId,
+    reason: proposal.reason,
+  });
+}
+
+/**
+ * The site's approved rule for this incident, unless the appliance's own L1 already ran that
+ * runbook for it and failed (then the control plane does not repeat it blindly).
+ */
+async function l1Rule(ctx: PlannerContext, incident: Incident): Promise<L1RuleEntry | undefined> {
+  const set = await ctx.store.planner.latestRuleSet(incident.tenant_id);
+  if (!set) return undefined;
+  const rules = JSON.parse(set.rulesJson) as L1RuleEntry[];
+  const codes = new Set(incident.findings.map((f) => f.code));
+  const triedLocally = incident.local_l1.attempted ? incident.local_l1.runbook_id : undefined;
+  return rules.find(
+    (r) =>
+      r.check_id === incident.check_id && codes.has(r.finding) && r.runbook_id !== triedLocally,
+  );
+}

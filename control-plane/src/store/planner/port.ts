@@ -1,0 +1,187 @@
+import type { ChainHead } from "#protocol";
+
+/**
+ * The planner's part of the Store port (store.planner): site policies, the kill switch, the
+ * incident pipeline's state, orders issued for incidents (guardrail counters and flywheel
+ * outcomes), the control plane's signed decision chain, rule proposals and signed rule sets.
+ * Every query that touches a site's data takes its tenant id.
+ */
+export type IncidentStatus =
+  | "queued"
+  | "planning"
+  | "ordered"
+  | "escalated"
+  | "resolved"
+  | "rejected"
+  | "resolved_manually";
+
+export interface IncidentState {
+  readonly tenantId: string;
+  readonly applianceId: string;
+  readonly incidentId: string;
+  readonly status: IncidentStatus;
+  readonly updatedAt: string;
+  readonly note: Record<string, unknown>;
+  /** The incident as received (protocol Incident JSON). */
+  readonly bodyJson: string;
+  readonly receivedAt: string;
+}
+
+export type AttemptStatus = "pending" | "succeeded" | "failed" | "rejected" | "expired";
+
+export interface IncidentAttempt {
+  readonly orderId: string;
+  readonly tenantId: string;
+  readonly applianceId: string;
+  readonly incidentId: string;
+  readonly runbookId: string;
+  readonly tier: "L1" | "L2" | "L3";
+  readonly patternKey: string;
+  readonly createdAt: string;
+  readonly status: AttemptStatus;
+  readonly finishedAt: string | null;
+}
+
+export interface AttemptFilter {
+  readonly tenantId?: string;
+  readonly applianceId?: string;
+  readonly incidentId?: string;
+  readonly runbookId?: string;
+  readonly since?: string;
+  readonly tiers?: readonly ("L1" | "L2" | "L3")[];
+}
+
+export interface StoredDecision {
+  readonly seq: number;
+  readonly hash: string;
+  readonly incidentId: string;
+  readonly recordJson: string;
+}
+
+export type ProposalStatus = "proposed" | "approved" | "rejected";
+
+export interface RuleProposal {
+  readonly proposalId: string;
+  readonly tenantId: string;
+  readonly patternKey: string;
+  readonly checkId: string;
+  readonly finding: string;
+  readonly runbookId: string;
+  readonly successes: number;
+  readonly status: ProposalStatus;
+  readonly createdAt: string;
+  readonly decidedAt: string | null;
+  readonly decidedBy: string | null;
+  readonly note: string | null;
+}
+
+export interface StoredRuleSet {
+  readonly tenantId: string;
+  readonly version: number;
+  readonly issuedAt: string;
+  readonly rulesJson: string;
+}
+
+export interface PlannerStore {
+  getSitePolicy(tenantId: string): Promise<{ policyJson: string; updatedAt: string } | undefined>;
+  putSitePolicy(tenantId: string, policyJson: string, at: string, by: string): Promise<void>;
+  getKillSwitch(): Promise<{ engaged: boolean; reason: string; updatedAt: string } | undefined>;
+  setKillSwitch(engaged: boolean, reason: string, at: string, by: string): Promise<void>;
+
+  /** Creates the pipeline state of a stored incident (status queued); false if it exists. */
+  openIncident(
+    tenantId: string,
+    applianceId: string,
+    incidentId: string,
+    at: string,
+  ): Promise<boolean>;
+  getIncident(
+    tenantId: string,
+    applianceId: string,
+    incidentId: string,
+  ): Promise<IncidentState | undefined>;
+  /** Compare-and-set: moves the incident only when its status is one of `from`. */
+  transitionIncident(
+    tenantId: string,
+    applianceId: string,
+    incidentId: string,
+    from: readonly IncidentStatus[],
+    to: IncidentStatus,
+    at: string,
+    note: Record<string, unknown>,
+  ): Promise<boolean>;
+  /** Incidents in a status, oldest first; all tenants when tenantId is null (the worker). */
+  incidentsIn(
+    status: IncidentStatus,
+    tenantId: string | null,
+    limit: number,
+  ): Promise<IncidentState[]>;
+
+  recordAttempt(attempt: Omit<IncidentAttempt, "status" | "finishedAt">): Promise<void>;
+  /** Sets the verified outcome once (pending → final); returns the attempt when it changed. */
+  finishAttempt(
+    tenantId: string,
+    orderId: string,
+    status: Exclude<AttemptStatus, "pending">,
+    at: string,
+  ): Promise<IncidentAttempt | undefined>;
+  countAttempts(filter: AttemptFilter): Promise<number>;
+  /** Attempts still pending that were created before `createdBefore` (all tenants: the sweep). */
+  staleAttempts(createdBefore: string, limit: number): Promise<IncidentAttempt[]>;
+  /** The orders issued for one incident, oldest first. */
+  attemptsFor(
+    tenantId: string,
+    applianceId: string,
+    incidentId: string,
+  ): Promise<IncidentAttempt[]>;
+  /** Distinct appliances (across every tenant) given `runbookId` since `since`. */
+  countAppliancesForRunbook(
+    runbookId: string,
+    since: string,
+    tiers: readonly ("L1" | "L2" | "L3")[],
+  ): Promise<number>;
+  /** Verified outcomes of one tier for a pattern of a tenant, per runbook and status. */
+  attemptOutcomes(
+    tenantId: string,
+    patternKey: string,
+    tier: "L1" | "L2" | "L3",
+  ): Promise<{ runbookId: string; status: AttemptStatus; count: number }[]>;
+
+  /**
+   * Appends the next record of the appliance's decision chain atomically: `seal` gets the
+   * current head and returns the signed record's JSON and its hash.
+   */
+  appendDecision(
+    tenantId: string,
+    applianceId: string,
+    incidentId: string,
+    seal: (prev: ChainHead) => { json: string; hash: string },
+  ): Promise<StoredDecision>;
+  listDecisions(
+    tenantId: string,
+    applianceId: string,
+    afterSeq: number,
+    limit: number,
+  ): Promise<StoredDecision[]>;
+  decisionsForIncident(tenantId: string, incidentId: string): Promise<StoredDecision[]>;
+
+  /** False when the tenant already has a proposal for this pattern (one per pattern). */
+  createProposal(
+    proposal: Omit<RuleProposal, "decidedAt" | "decidedBy" | "note">,
+  ): Promise<boolean>;
+  getProposal(tenantId: string, proposalId: string): Promise<RuleProposal | undefined>;
+  listProposals(tenantId: string): Promise<RuleProposal[]>;
+  /** proposed → approved/rejected, once. */
+  decideProposal(
+    tenantId: string,
+    proposalId: string,
+    status: "approved" | "rejected",
+    at: string,
+    by: string,
+    note: string | null,
+  ): Promise<boolean>;
+
+  latestRuleSet(tenantId: string): Promise<StoredRuleSet | undefined>;
+  /** Inserts version `set.version`; false when that version exists (a concurrent writer won). */
+  appendRuleSet(set: StoredRuleSet): Promise<boolean>;
+}
