@@ -9,6 +9,18 @@ export {
 } from "./api.ts";
 export { canonicalBytes, canonicalize, type JsonValue } from "./canonical-json.ts";
 export {
+  bundleLeafHash,
+  type CheckpointContext,
+  type CheckpointFields,
+  type CheckpointRejectionReason,
+  type CheckpointVerdict,
+  checkpointDelivery,
+  signCheckpoint,
+  type VerifiedCheckpoint,
+  verifyCheckpoint,
+  verifyCheckpointDelivery,
+} from "./checkpoint.ts";
+export {
   generateEd25519KeyPair,
   keyId,
   privateKeyFromPem,
@@ -53,6 +65,16 @@ export {
   type VerifyChainOptions,
   verifyChain,
 } from "./evidence-chain.ts";
+export {
+  EMPTY_ROOT,
+  HASH_LENGTH,
+  leafHash,
+  MerkleTree,
+  nodeHash,
+  RootBuilder,
+  verifyConsistency,
+  verifyInclusion,
+} from "./merkle.ts";
 export {
   type OrderContext,
   type OrderVerdict,

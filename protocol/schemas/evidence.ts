@@ -5,6 +5,7 @@ import {
   Finding,
   ProtocolVersion,
   RunbookId,
+  SequenceCount,
   SequenceNumber,
   Severity,
   Sha256Hex,
@@ -87,6 +88,15 @@ export const EvidenceEvent = z.discriminatedUnion("kind", [
     severity: Severity,
     subject: z.string().max(256).optional(),
     message: z.string().max(500),
+  }),
+  z.strictObject({
+    /** The appliance verified a signed checkpoint of its log and its consistency with the last. */
+    kind: z.literal("checkpoint_verified"),
+    tree_size: SequenceCount,
+    root_hash: Sha256Hex,
+    issued_at: Timestamp,
+    /** The tree size of the checkpoint it was proven consistent with (0: the first). */
+    from_size: SequenceCount,
   }),
   z.strictObject({
     kind: z.literal("agent_lifecycle"),

@@ -1,4 +1,5 @@
 export * from "./api.ts";
+export * from "./checkpoint.ts";
 export * from "./common.ts";
 export * from "./enrollment.ts";
 export * from "./evidence.ts";

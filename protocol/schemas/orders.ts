@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { CheckpointDelivery } from "./checkpoint.ts";
 import {
   ApplianceId,
   ChainHead,
@@ -33,6 +34,8 @@ export const PollRequest = z.strictObject({
   evidence_head: ChainHead,
   agent_version: z.string().min(1).max(64),
   sent_at: Timestamp,
+  /** The tree size of the last checkpoint this appliance verified (absent: none yet). */
+  checkpoint_size: SequenceCount.optional(),
 });
 export type PollRequest = z.infer<typeof PollRequest>;
 
@@ -85,6 +88,8 @@ export const PollResponse = z.strictObject({
   order_seq: SequenceCount,
   orders: z.array(Order).max(MAX_ORDERS_PER_POLL),
   issued_at: Timestamp,
+  /** The appliance's latest signed checkpoint when newer than `checkpoint_size` (issue 7). */
+  checkpoint: CheckpointDelivery.optional(),
   sig: Signature,
 });
 export type PollResponse = z.infer<typeof PollResponse>;
