@@ -37,6 +37,7 @@ export function createApp(deps: AppDeps) {
     clientCertDays: deps.clientCertDays ?? 825,
     audit: createAuditLog(deps.store, now),
     metrics,
+    ...(deps.vault ? { vault: deps.vault } : {}),
   };
   const app = new Hono<AppEnv>();
   const tooLarge = () => {

@@ -4,6 +4,7 @@ import type { Logger } from "./logger.ts";
 import type { Metrics } from "./metrics.ts";
 import type { SecretBox } from "./pki/index.ts";
 import type { ApplianceRecord, Store } from "./store/index.ts";
+import type { Vault } from "./vault/vault.ts";
 
 /** Everything the app needs from outside, built only in main.ts (or a test). */
 export interface AppDeps {
@@ -21,6 +22,8 @@ export interface AppDeps {
   readonly enrollmentRateLimit?: { readonly perMinute: number; readonly burst: number };
   /** Reads the DER client certificate of the TLS peer; the default reads the Node TLS socket. */
   readonly peerCertificate?: (env: unknown) => Uint8Array | undefined;
+  /** The evidence vault (checkpoints, WORM outbox); without it polls carry no checkpoint. */
+  readonly vault?: Vault;
 }
 
 /** Resolved dependencies shared by routes (defaults filled in by createApp). */
@@ -33,6 +36,7 @@ export interface Services {
   readonly clientCertDays: number;
   readonly audit: AuditLog;
   readonly metrics: Metrics;
+  readonly vault?: Vault;
 }
 
 export interface AppEnv {

@@ -59,6 +59,8 @@ export function pollRoutes(s: Services) {
     if (now.getTime() - lastSeen > 30_000)
       await s.store.touch(tenantId, applianceId, now.toISOString());
     s.metrics.inc("cp_polls_total", "Poll requests answered.");
+    // The latest signed checkpoint with a consistency proof from the appliance's last one.
+    const checkpoint = await s.vault?.deliveryFor(tenantId, applianceId, req.checkpoint_size);
     const response = signDocument<PollResponse>(
       {
         v: 1,
@@ -69,6 +71,7 @@ export function pollRoutes(s: Services) {
         order_seq: orderSeq,
         orders,
         issued_at: now.toISOString(),
+        ...(checkpoint ? { checkpoint } : {}),
       },
       s.signer,
     );

@@ -1,0 +1,143 @@
+import { createReadStream } from "node:fs";
+import { createInterface } from "node:readline";
+import {
+  EvidenceBundle,
+  fromBase64,
+  fromHex,
+  publicKeyFromPem,
+  sha256Hex,
+  signingBytes,
+  tryParseMessage,
+  verifyBytes,
+} from "../protocol/index.ts";
+
+/**
+ * The per-bundle half of export verification, run over a byte range of bundles.jsonl (in a
+ * worker thread for large exports): parse the line strictly, compute the bundle hash over its
+ * RFC 8785 bytes without `sig`, and verify the Ed25519 signature with the appliance key. What the
+ * chain and the Merkle log need comes back in flat typed arrays (cheap to transfer).
+ */
+export const BUNDLE_STATUS = [
+  "ok",
+  "malformed",
+  "bad_signature",
+  "wrong_tenant",
+  "wrong_appliance",
+] as const;
+export type BundleStatus = (typeof BUNDLE_STATUS)[number];
+
+export interface RangeTask {
+  readonly file: string;
+  readonly start: number;
+  /** Exclusive; Infinity for the end of the file. */
+  readonly end: number;
+  readonly publicKeyPem: string;
+  readonly keyId: string;
+  readonly tenantId: string;
+  readonly applianceId: string;
+}
+
+export interface SeenCheckpoint {
+  readonly index: number;
+  readonly treeSize: number;
+  readonly rootHash: string;
+}
+
+export interface RangeResult {
+  readonly count: number;
+  readonly seqs: Float64Array;
+  readonly status: Uint8Array;
+  /** count × 32 bytes: each bundle's hash; and each bundle's claimed prev_hash. */
+  readonly hashes: Uint8Array;
+  readonly prevs: Uint8Array;
+  /** The first problem in this range, by index within it. */
+  readonly problem?: { readonly index: number; readonly detail: string };
+  /** checkpoint_verified events: what the appliance itself saw (split-view check). */
+  readonly seenCheckpoints: readonly SeenCheckpoint[];
+}
+
+export async function checkRange(task: RangeTask): Promise<RangeResult> {
+  const key = publicKeyFromPem(task.publicKeyPem);
+  let capacity = 1024;
+  let seqs = new Float64Array(capacity);
+  let status = new Uint8Array(capacity);
+  let hashes = new Uint8Array(capacity * 32);
+  let prevs = new Uint8Array(capacity * 32);
+  const seen: SeenCheckpoint[] = [];
+  let problem: RangeResult["problem"];
+  let count = 0;
+
+  const grow = () => {
+    capacity *= 2;
+    const s = new Float64Array(capacity);
+    s.set(seqs);
+    seqs = s;
+    const st = new Uint8Array(capacity);
+    st.set(status);
+    status = st;
+    const h = new Uint8Array(capacity * 32);
+    h.set(hashes);
+    hashes = h;
+    const p = new Uint8Array(capacity * 32);
+    p.set(prevs);
+    prevs = p;
+  };
+  const fail = (code: BundleStatus, detail: string) => {
+    status[count] = BUNDLE_STATUS.indexOf(code);
+    if (!problem) problem = { index: count, detail };
+  };
+
+  const input = createReadStream(task.file, {
+    start: task.start,
+    ...(Number.isFinite(task.end) ? { end: task.end - 1 } : {}),
+    highWaterMark: 1 << 20,
+  });
+  for await (const line of createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY })) {
+    if (count === capacity) grow();
+    let raw: unknown;
+    try {
+      raw = JSON.parse(line);
+    } catch {
+      raw = undefined;
+    }
+    const parsed = tryParseMessage(EvidenceBundle, raw);
+    if (!parsed.ok) {
+      const claimed = (raw as { seq?: unknown } | undefined)?.seq;
+      seqs[count] = typeof claimed === "number" ? claimed : Number.NaN;
+      fail("malformed", parsed.problem.split("\n")[0] ?? "not an evidence bundle");
+      count++;
+      continue;
+    }
+    const bundle = parsed.value;
+    seqs[count] = bundle.seq;
+    const bytes = signingBytes(bundle);
+    hashes.set(fromHex(sha256Hex(bytes), "hash"), count * 32);
+    prevs.set(fromHex(bundle.prev_hash, "prev_hash"), count * 32);
+    if (bundle.tenant_id !== task.tenantId) {
+      fail("wrong_tenant", `bundle belongs to tenant ${bundle.tenant_id}`);
+    } else if (bundle.appliance_id !== task.applianceId) {
+      fail("wrong_appliance", `bundle belongs to appliance ${bundle.appliance_id}`);
+    } else if (
+      bundle.sig.key_id !== task.keyId ||
+      !verifyBytes(key, bytes, fromBase64(bundle.sig.value, "signature"))
+    ) {
+      fail("bad_signature", "signature does not verify with the appliance key");
+    } else if (bundle.event.kind === "checkpoint_verified") {
+      seen.push({
+        index: count,
+        treeSize: bundle.event.tree_size,
+        rootHash: bundle.event.root_hash,
+      });
+    }
+    count++;
+  }
+  return {
+    count,
+    seqs: seqs.slice(0, count),
+    status: status.slice(0, count),
+    hashes: hashes.slice(0, count * 32),
+    prevs: prevs.slice(0, count * 32),
+    ...(problem ? { problem } : {}),
+    seenCheckpoints: seen,
+  };
+}
