@@ -38,6 +38,8 @@ export function createApp(deps: AppDeps) {
     audit: createAuditLog(deps.store, now),
     metrics,
     ...(deps.vault ? { vault: deps.vault } : {}),
+    ...(deps.exportsDir ? { exportsDir: deps.exportsDir } : {}),
+    ...(deps.archiveKind ? { archiveKind: deps.archiveKind } : {}),
   };
   const app = new Hono<AppEnv>();
   const tooLarge = () => {

@@ -93,6 +93,7 @@ export function dataDirLayout(dir: string) {
     tlsKey: join(d, "tls", "server.key"),
     sqlite: join(d, "control-plane.sqlite"),
     vaultLocal: join(d, "vault-not-worm"),
+    exports: join(d, "exports"),
   };
 }
 

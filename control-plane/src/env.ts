@@ -24,6 +24,10 @@ export interface AppDeps {
   readonly peerCertificate?: (env: unknown) => Uint8Array | undefined;
   /** The evidence vault (checkpoints, WORM outbox); without it polls carry no checkpoint. */
   readonly vault?: Vault;
+  /** Where operator-requested evidence exports are written (server-chosen names only). */
+  readonly exportsDir?: string;
+  /** The vault's archive kind, stated in each export manifest. */
+  readonly archiveKind?: string;
 }
 
 /** Resolved dependencies shared by routes (defaults filled in by createApp). */
@@ -37,6 +41,8 @@ export interface Services {
   readonly audit: AuditLog;
   readonly metrics: Metrics;
   readonly vault?: Vault;
+  readonly exportsDir?: string;
+  readonly archiveKind?: string;
 }
 
 export interface AppEnv {

@@ -11,6 +11,7 @@ import {
   publicKeyToBase64,
   publicKeyToPem,
   sha256Hex,
+  Timestamp,
 } from "#protocol";
 import { createApp } from "./app.ts";
 import { createAuditLog } from "./audit.ts";
@@ -25,6 +26,8 @@ import {
 } from "./pki/index.ts";
 import { startServer } from "./server.ts";
 import { openPostgresStore, openSqliteStore, type Store } from "./store/index.ts";
+import { writeExport } from "./vault/export.ts";
+import { openVault, startVaultJob } from "./vault/index.ts";
 
 /**
  * `control-plane init|serve`: the only place concrete objects are built. Exit codes: 0 done,
@@ -34,7 +37,9 @@ import { openPostgresStore, openSqliteStore, type Store } from "./store/index.ts
 const USAGE = `usage:
   control-plane init  --data-dir DIR [--operator NAME] [--operator-password-file FILE]
                       [--admin-token-file FILE] [--hosts localhost,127.0.0.1] [--database-url URL]
-  control-plane serve (--data-dir DIR | --config FILE) [--port N] [--host H] [--database-url URL]`;
+  control-plane serve (--data-dir DIR | --config FILE) [--port N] [--host H] [--database-url URL]
+  control-plane export (--data-dir DIR | --config FILE) --tenant T --appliance A
+                       --from RFC3339 --to RFC3339 --out NEW_DIR`;
 
 const OPTIONS = {
   "data-dir": { type: "string" },
@@ -46,6 +51,11 @@ const OPTIONS = {
   "operator-password-file": { type: "string" },
   "admin-token-file": { type: "string" },
   hosts: { type: "string" },
+  tenant: { type: "string" },
+  appliance: { type: "string" },
+  from: { type: "string" },
+  to: { type: "string" },
+  out: { type: "string" },
   help: { type: "boolean" },
 } as const;
 
@@ -166,7 +176,11 @@ async function serve(values: Record<string, string | boolean | undefined>): Prom
   };
   const store = openStore(config);
   await store.migrate();
+  const vault = openVault(config, { store, signer, logger });
   const app = createApp({
+    vault: vault.vault,
+    archiveKind: vault.archive.kind,
+    exportsDir: files.exports,
     store,
     signer,
     secretBox,
@@ -184,7 +198,9 @@ async function serve(values: Record<string, string | boolean | undefined>): Prom
       .catch(() => logger.log("warn", "order expiry failed"));
   }, 60_000);
   expiry.unref();
+  const vaultJob = startVaultJob(vault.vault, config.vault.job_interval_s, logger);
   logger.log("info", "serving", {
+    vault_archive: vault.archive.describe,
     url: server.url,
     store: store.dialect,
     order_key_id: signer.keyId,
@@ -194,12 +210,63 @@ async function serve(values: Record<string, string | boolean | undefined>): Prom
   const stop = async (signal: string) => {
     logger.log("info", "stopping", { signal });
     clearInterval(expiry);
+    await vaultJob.stop();
     await server.close();
     await store.close();
     process.exit(0);
   };
   process.once("SIGTERM", () => void stop("SIGTERM"));
   process.once("SIGINT", () => void stop("SIGINT"));
+}
+
+/** Writes an evidence export for an auditor (the same as the operator API's export endpoint). */
+async function exportEvidence(values: Record<string, string | boolean | undefined>): Promise<void> {
+  const need = (name: string) => {
+    const v = values[name];
+    if (typeof v !== "string" || v.length === 0) throw new UsageError(`export needs --${name}`);
+    return v;
+  };
+  const configFile = typeof values.config === "string" ? values.config : undefined;
+  const dataDir = typeof values["data-dir"] === "string" ? values["data-dir"] : undefined;
+  if (!configFile && !dataDir) throw new UsageError("export needs --data-dir or --config");
+  const config = loadConfig({
+    ...(configFile ? { configFile } : {}),
+    ...(dataDir ? { dataDir } : {}),
+    overrides: { database_url: values["database-url"] },
+  });
+  const [tenantId, applianceId, from, to, out] = ["tenant", "appliance", "from", "to", "out"].map(
+    need,
+  ) as [string, string, string, string, string];
+  for (const [name, value] of [
+    ["from", from],
+    ["to", to],
+  ]) {
+    if (!Timestamp.safeParse(value).success)
+      throw new UsageError(`--${name} must be an RFC 3339 UTC time such as 2026-11-01T00:00:00Z`);
+  }
+  const files = dataDirLayout(config.data_dir);
+  const logger = jsonLogger((line) => process.stderr.write(line), config.log_level);
+  const signer = createSigner(privateKeyFromPem(readText(files.orderKey, "order-signing key")));
+  const store = openStore(config);
+  try {
+    await store.migrate();
+    const { vault, archive } = openVault(config, { store, signer, logger });
+    const manifest = await writeExport(
+      { store, vault, signer, archiveKind: archive.kind, now: () => new Date() },
+      { tenantId, applianceId, from, to, directory: out },
+    );
+    await createAuditLog(store, () => new Date()).record(
+      "cli",
+      "evidence.exported",
+      `${tenantId}/${applianceId}`,
+      { from, to, first_seq: manifest.first_seq, last_seq: manifest.last_seq },
+    );
+    process.stdout.write(
+      `exported bundles ${manifest.first_seq}..${manifest.last_seq} (${manifest.checkpoint_count} checkpoints) to ${out}\n`,
+    );
+  } finally {
+    await store.close();
+  }
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -215,6 +282,7 @@ async function main(argv: string[]): Promise<number> {
     if (positionals.length > 1) throw new UsageError(`unexpected argument ${positionals[1]}`);
     if (command === "init") await init(values);
     else if (command === "serve") await serve(values);
+    else if (command === "export") await exportEvidence(values);
     else throw new UsageError(`unknown command ${command}`);
     return 0;
   } catch (error) {

@@ -11,6 +11,7 @@ import {
   createCertificateAuthority,
 } from "../../pki/index.ts";
 import type { ApplianceRecord } from "../../store/index.ts";
+import { exportRoutes } from "./exports.ts";
 import { Approve, CreateOrder, RegisterSite } from "./schemas.ts";
 
 /**
@@ -208,10 +209,11 @@ export function adminRoutes(s: Services) {
     return c.json(await s.store.listAudit(after, 1000));
   });
 
+  app.route("/", exportRoutes(s));
   return app;
 }
 
-async function readBody<S extends z.ZodType>(c: Context, schema: S): Promise<z.infer<S>> {
+export async function readBody<S extends z.ZodType>(c: Context, schema: S): Promise<z.infer<S>> {
   let raw: unknown;
   try {
     raw = await c.req.json();
@@ -225,13 +227,13 @@ async function readBody<S extends z.ZodType>(c: Context, schema: S): Promise<z.i
   return parsed.data as z.infer<S>;
 }
 
-function param(c: Context, name: string, schema: z.ZodType<string>): string {
+export function param(c: Context, name: string, schema: z.ZodType<string>): string {
   const parsed = schema.safeParse(c.req.param(name));
   if (!parsed.success) throw new ControlPlaneError("invalid_request", `invalid ${name}`);
   return parsed.data;
 }
 
-async function applianceOf(c: Context, s: Services): Promise<ApplianceRecord> {
+export async function applianceOf(c: Context, s: Services): Promise<ApplianceRecord> {
   const a = await s.store.getAppliance(
     param(c, "tenant", TenantId),
     param(c, "appliance", ApplianceId),
