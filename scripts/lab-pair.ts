@@ -57,7 +57,14 @@ export async function startLabPair(options: {
   const caPem = await readFile(join(data, "tls", "ca.pem"), "utf8");
   const adminToken = (await readFile(tokenFile, "utf8")).trim();
 
-  const serveArgs = ["serve", "--data-dir", data, "--port", "0", "--host", "127.0.0.1"];
+  // The evidence vault runs every 2 s here (production: every few minutes, at most hourly), and
+  // archives to the local directory labelled NOT WORM: the lab has no S3 bucket.
+  const serveConfig = join(dir, "control-plane.json");
+  await writeFile(
+    serveConfig,
+    JSON.stringify({ data_dir: data, vault: { job_interval_s: 2, segment_seconds: 60 } }),
+  );
+  const serveArgs = ["serve", "--config", serveConfig, "--port", "0", "--host", "127.0.0.1"];
   const controlPlane = startChild(["control-plane/src/main.ts", ...serveArgs], root);
   let agent: Child | undefined;
   try {
