@@ -3,6 +3,7 @@ import { join } from "node:path";
 import {
   bundleLeafHash,
   type ChainHead,
+  canonicalize,
   checkpointDelivery,
   createSigner,
   type EvidenceEvent,
@@ -101,7 +102,7 @@ export function writeSyntheticExport(options: {
       );
       head = sealed.head;
       tree.append(bundleLeafHash(head.hash));
-      if (seq >= firstSeq) buffer.push(`${JSON.stringify(sealed.bundle)}\n`);
+      if (seq >= firstSeq) buffer.push(`${canonicalize(sealed.bundle)}\n`);
       if (buffer.length >= 10_000) {
         writeSync(out, buffer.join(""));
         buffer = [];
@@ -130,7 +131,7 @@ export function writeSyntheticExport(options: {
     );
     const line = checkpointDelivery(checkpoint, tree, previous);
     previous = size;
-    return JSON.stringify(line);
+    return canonicalize(line);
   });
   const file = (name: string) => join(options.directory, name);
   writeFileSync(file(EXPORT_FILES.checkpoints), `${lines.join("\n")}\n`);

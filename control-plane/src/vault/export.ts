@@ -2,6 +2,7 @@ import { closeSync, mkdirSync, openSync, writeFileSync, writeSync } from "node:f
 import { join } from "node:path";
 import {
   type Checkpoint,
+  canonicalize,
   checkpointDelivery,
   EXPORT_FILES,
   type ExportManifest,
@@ -15,7 +16,7 @@ import {
 } from "#protocol";
 import { ControlPlaneError } from "../errors.ts";
 import type { Store } from "../store/index.ts";
-import type { Vault } from "./vault.ts";
+import { canonicalLine, type Vault } from "./vault.ts";
 
 /**
  * An evidence export for an auditor: one site (appliance), the bundles received in a date
@@ -64,7 +65,8 @@ export async function writeExport(
   mkdirSync(req.directory, { recursive: false, mode: 0o700 });
   const file = (name: string) => join(req.directory, name);
 
-  // Bundles exactly as received (the signed bytes are their canonical form).
+  // Bundles in canonical (RFC 8785) form, one per line: the signed bytes are the line without
+  // its "sig" member, which plain tools can cut out (docs/auditor.md).
   const out = openSync(file(EXPORT_FILES.bundles), "wx", 0o600);
   let count = 0;
   try {
@@ -76,7 +78,7 @@ export async function writeExport(
         Math.min(5000, lastSeq - after),
       );
       if (rows.length === 0) break;
-      writeSync(out, rows.map((r) => `${r.bundleJson}\n`).join(""));
+      writeSync(out, rows.map((r) => `${canonicalLine(r.bundleJson)}\n`).join(""));
       count += rows.length;
       after = (rows.at(-1) as (typeof rows)[number]).seq;
     }
@@ -91,7 +93,7 @@ export async function writeExport(
   const lines = included.map((c) => {
     const line = checkpointDelivery(JSON.parse(c.checkpointJson) as Checkpoint, tree, previous);
     previous = c.treeSize;
-    return JSON.stringify(line);
+    return canonicalize(line);
   });
   writeFileSync(file(EXPORT_FILES.checkpoints), `${lines.join("\n")}\n`, { flag: "wx" });
 

@@ -1,6 +1,6 @@
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -40,6 +40,7 @@ const hashes: string[] = [];
 let head: ChainHead = GENESIS_HEAD;
 let call: ReturnType<typeof asAppliance>;
 let signer: Parameters<typeof chain>[0];
+let exportDir = "";
 const cpSigner = createSigner(generateEd25519KeyPair().privateKey);
 const cpKey = verificationKey(cpSigner.publicKey);
 
@@ -203,6 +204,7 @@ describe("evidence vault on the control plane", () => {
     // Bundles received 10:40 (31..42); the export ends at the checkpoint that covers 42.
     expect(created.manifest).toMatchObject({ first_seq: 31, last_seq: 42, checkpoint_count: 1 });
     const dir = join(root, "exports", "clinic-v", "v-01", created.export_id);
+    exportDir = dir;
     const file = await h.admin(`${base}/${created.export_id}/manifest.json`);
     expect(file.status).toBe(200);
     expect(await file.json()).toEqual(created.manifest);
@@ -220,5 +222,34 @@ describe("evidence vault on the control plane", () => {
     expect(existsSync(join(dir, "worm-objects.json"))).toBe(true);
     const audit = (await (await h.admin("/audit")).json()) as { action: string }[];
     expect(audit.map((e) => e.action)).toContain("evidence.exported");
+  });
+
+  it("the auditor's OpenSSL and sha256sum commands in docs/auditor.md work as written", () => {
+    const doc = readFileSync(join(import.meta.dirname, "../../../docs/auditor.md"), "utf8");
+    const blocks = [...doc.matchAll(/```bash\n([\s\S]*?)```/g)].map((m) => m[1] as string);
+    expect(blocks.length).toBe(5);
+    const run = (dir: string) =>
+      spawnSync("bash", ["-euo", "pipefail", "-c", blocks.join("\n")], {
+        cwd: dir,
+        encoding: "utf8",
+      });
+    const ok = run(exportDir);
+    expect(ok.stderr).not.toMatch(/error|fail/i);
+    expect(ok.status).toBe(0);
+    expect(ok.stdout.match(/Signature Verified Successfully/g)?.length).toBe(2);
+    expect(ok.stdout).toMatch(/bundle 42 is the newest leaf of the checkpoint, root [0-9a-f]{64}/);
+    expect(ok.stdout).toMatch(
+      /checkpoint 42 matches WORM object checkpoints\/0000000000000042.json/,
+    );
+
+    // The same commands refuse a changed bundle.
+    const bad = join(root, "tampered-export");
+    cpSync(exportDir, bad, { recursive: true });
+    const lines = readFileSync(join(bad, "bundles.jsonl"), "utf8").split("\n");
+    lines[11] = (lines[11] as string).replace('"severity":"low"', '"severity":"high"');
+    writeFileSync(join(bad, "bundles.jsonl"), lines.join("\n"));
+    const refused = run(bad);
+    expect(refused.status).not.toBe(0);
+    expect(refused.stdout).not.toMatch(/newest leaf/);
   });
 });

@@ -3,6 +3,7 @@ import {
   bundleLeafHash,
   type Checkpoint,
   type CheckpointDelivery,
+  canonicalize,
   checkpointDelivery,
   MerkleTree,
   type Signer,
@@ -105,7 +106,8 @@ export function createVault(o: VaultOptions): Vault {
         { tenantId, applianceId, treeSize: head.seq, root: tree.root(head.seq), issuedAt },
         o.signer,
       );
-      const json = JSON.stringify(checkpoint);
+      // Canonical (RFC 8785) bytes: what is archived, exported and hashed is one spelling.
+      const json = canonicalize(checkpoint);
       const body = new TextEncoder().encode(`${json}\n`);
       const inserted = await o.store.insertCheckpoint(
         {
@@ -300,8 +302,16 @@ export function createVault(o: VaultOptions): Vault {
   };
 }
 
+/**
+ * A segment is JSON lines of the bundles in their canonical (RFC 8785) form, the same lines an
+ * export's bundles.jsonl holds, so an auditor can compare the two with sha256sum.
+ */
 export function segmentBody(bundleJson: readonly string[]): Uint8Array {
-  return new TextEncoder().encode(bundleJson.map((line) => `${line}\n`).join(""));
+  return new TextEncoder().encode(bundleJson.map((line) => `${canonicalLine(line)}\n`).join(""));
+}
+
+export function canonicalLine(json: string): string {
+  return canonicalize(JSON.parse(json));
 }
 
 function sha256Hex(bytes: Uint8Array): string {
