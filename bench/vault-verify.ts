@@ -1,0 +1,100 @@
+/**
+ * bench/vault-verify: the offline verifier (verifier/) on an evidence export of 1,000,000 bundles
+ * (goal: under 60 s on the 2-core development machine). Prints one JSON object.
+ *
+ *   npm run bench:vault-verify                      (1,000,000 bundles)
+ *   BENCH_BUNDLES=100000 npm run bench:vault-verify
+ *
+ * The export is generated once (signing a million bundles takes about a minute) and cached in the
+ * system temp folder, outside the repository. The baseline is measured in the same run: raw
+ * Ed25519 verification with node:crypto over the same bundles' signed bytes, on one core; the
+ * verifier's figures are given as ratios against it (and against that rate times the cores).
+ */
+import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { availableParallelism, cpus, tmpdir } from "node:os";
+import { join } from "node:path";
+import {
+  EvidenceBundle,
+  fromBase64,
+  publicKeyFromPem,
+  signingBytes,
+  verifyBytes,
+} from "#protocol";
+import { writeSyntheticExport } from "../verifier/testing/synthetic-export.ts";
+import { verifyExport } from "../verifier/verify-export.ts";
+
+const bundles = Number(process.env.BENCH_BUNDLES ?? "1000000");
+if (!(Number.isInteger(bundles) && bundles >= 1000 && bundles <= 5_000_000)) {
+  throw new Error("BENCH_BUNDLES must be an integer between 1000 and 5000000");
+}
+const checkpointEvery = Math.max(1000, Math.floor(bundles / 100));
+const dir = join(tmpdir(), `msp-vault-bench-${bundles}-${checkpointEvery}`);
+const done = join(dir, ".complete");
+
+let generatedS: number | null = null;
+if (!existsSync(done)) {
+  rmSync(dir, { recursive: true, force: true });
+  const t0 = performance.now();
+  writeSyntheticExport({ directory: dir, bundles, checkpointEvery });
+  generatedS = (performance.now() - t0) / 1000;
+  writeFileSync(done, new Date().toISOString());
+}
+
+// Baseline: raw node:crypto verify over the first 20,000 bundles' signed bytes, one core.
+const key = publicKeyFromPem(readFileSync(join(dir, "appliance.pub.pem"), "utf8"));
+const sample = readFileSync(join(dir, "bundles.jsonl"), "utf8")
+  .slice(0, 20_000 * 2000)
+  .split("\n")
+  .slice(0, 20_000)
+  .filter(Boolean)
+  .map((line) => {
+    const bundle = EvidenceBundle.parse(JSON.parse(line));
+    return { bytes: signingBytes(bundle), sig: fromBase64(bundle.sig.value, "sig") };
+  });
+const t1 = performance.now();
+for (const s of sample) {
+  if (!verifyBytes(key, s.bytes, s.sig)) throw new Error("baseline sample does not verify");
+}
+const rawVerifyPerS = sample.length / ((performance.now() - t1) / 1000);
+
+const t2 = performance.now();
+const summary = await verifyExport(dir);
+const verifyS = (performance.now() - t2) / 1000;
+const cores = availableParallelism();
+const perS = summary.bundles / verifyS;
+const bytes = readFileSync(join(dir, "bundles.jsonl")).byteLength;
+
+process.stdout.write(
+  `${JSON.stringify(
+    {
+      bench: "vault-verify",
+      node: process.version,
+      cpu: cpus()[0]?.model ?? "unknown",
+      cores,
+      bundles: summary.bundles,
+      export_mb: Math.round(bytes / 1e5) / 10,
+      checkpoints: summary.checkpoints,
+      export_generated_s: generatedS === null ? "cached" : Math.round(generatedS * 10) / 10,
+      verify_ok: summary.ok,
+      first_failure: summary.first_failure ?? null,
+      verify_s: Math.round(verifyS * 100) / 100,
+      goal_s: 60,
+      goal_met: summary.ok && verifyS < 60,
+      verified_bundles_per_s: Math.round(perS),
+      baseline_raw_ed25519_verify_per_s_one_core: Math.round(rawVerifyPerS),
+      ratio_vs_raw_verify_one_core: Math.round((perS / rawVerifyPerS) * 100) / 100,
+      ratio_vs_raw_verify_all_cores: Math.round((perS / (rawVerifyPerS * cores)) * 100) / 100,
+      counts: {
+        signatures: summary.signatures_verified,
+        chain_links: summary.chain_links_verified,
+        roots_recomputed: summary.roots_recomputed,
+        consistency_proofs: summary.consistency_proofs_verified,
+        inclusion_proofs: summary.inclusion_proofs_verified,
+        appliance_seen_checkpoints: summary.appliance_seen_checkpoints_matched,
+      },
+      cache: dir,
+    },
+    null,
+    2,
+  )}\n`,
+);
