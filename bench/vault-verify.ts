@@ -13,13 +13,7 @@
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { availableParallelism, cpus, tmpdir } from "node:os";
 import { join } from "node:path";
-import {
-  EvidenceBundle,
-  fromBase64,
-  publicKeyFromPem,
-  signingBytes,
-  verifyBytes,
-} from "#protocol";
+import { EvidenceBundle, fromBase64, publicKeyFromPem, signingBytes, verifyBytes } from "#protocol";
 import { writeSyntheticExport } from "../verifier/testing/synthetic-export.ts";
 import { verifyExport } from "../verifier/verify-export.ts";
 

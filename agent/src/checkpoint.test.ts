@@ -56,8 +56,10 @@ describe("checkpoints on the appliance", () => {
       controlPlane,
     );
   const deps = { identity: ids, pinnedKey, now };
-  const lastEvent = () =>
-    (journal.bundlesFrom(journal.head().seq, 1)[0]?.bundle as EvidenceBundle).event;
+  const lastEvent = () => {
+    const [stored] = journal.bundlesFrom(journal.head().seq, 1);
+    return (stored?.bundle as EvidenceBundle | undefined)?.event;
+  };
 
   it("records a verified checkpoint as evidence and remembers it", () => {
     const tree = treeOf(ours());
