@@ -400,21 +400,14 @@ export class KyselyStore implements Store {
   }
 
   async listEvidence(tenantId: string, applianceId: string, afterSeq: number, limit: number) {
-    const rows = await this.#db
-      .selectFrom("evidence")
-      .select(["seq", "hash", "prev_hash", "bundle_json"])
-      .where("tenant_id", "=", tenantId)
-      .where("appliance_id", "=", applianceId)
-      .where("seq", ">", afterSeq)
-      .orderBy("seq")
-      .limit(limit)
-      .execute();
-    return rows.map((r) => ({
-      seq: Number(r.seq),
-      hash: r.hash,
-      prevHash: r.prev_hash,
-      bundleJson: r.bundle_json,
-    }));
+    const rows = await vault.listEvidenceForArchive(
+      this.#db,
+      tenantId,
+      applianceId,
+      afterSeq,
+      limit,
+    );
+    return rows.map(({ seq, hash, prevHash, bundleJson }) => ({ seq, hash, prevHash, bundleJson }));
   }
 
   async recordAlert(a: AlertRecord) {

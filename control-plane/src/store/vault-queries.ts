@@ -22,16 +22,17 @@ export async function listEvidenceHeads(db: Kysely<Database>) {
   }));
 }
 
+/** Evidence rows in seq order after `afterSeq`, with their receipt time (also listEvidence). */
 export async function listEvidenceForArchive(
   db: Kysely<Database>,
   tenantId: string,
   applianceId: string,
   afterSeq: number,
   limit: number,
-): Promise<ArchiveRow[]> {
+): Promise<(ArchiveRow & { prevHash: string })[]> {
   const rows = await db
     .selectFrom("evidence")
-    .select(["seq", "hash", "bundle_json", "received_at"])
+    .select(["seq", "hash", "prev_hash", "bundle_json", "received_at"])
     .where("tenant_id", "=", tenantId)
     .where("appliance_id", "=", applianceId)
     .where("seq", ">", afterSeq)
@@ -41,6 +42,7 @@ export async function listEvidenceForArchive(
   return rows.map((r) => ({
     seq: Number(r.seq),
     hash: r.hash,
+    prevHash: r.prev_hash,
     bundleJson: r.bundle_json,
     receivedAt: r.received_at,
   }));
@@ -89,16 +91,19 @@ export async function insertCheckpoint(
   });
 }
 
+const checkpointsOf = (db: Kysely<Database>, tenantId: string, applianceId: string) =>
+  db
+    .selectFrom("checkpoints")
+    .selectAll()
+    .where("tenant_id", "=", tenantId)
+    .where("appliance_id", "=", applianceId);
+
 export async function latestCheckpoint(
   db: Kysely<Database>,
   tenantId: string,
   applianceId: string,
 ) {
-  const row = await db
-    .selectFrom("checkpoints")
-    .selectAll()
-    .where("tenant_id", "=", tenantId)
-    .where("appliance_id", "=", applianceId)
+  const row = await checkpointsOf(db, tenantId, applianceId)
     .orderBy("tree_size", "desc")
     .limit(1)
     .executeTakeFirst();
@@ -112,11 +117,7 @@ export async function listCheckpoints(
   fromSize: number,
   toSize: number,
 ) {
-  const rows = await db
-    .selectFrom("checkpoints")
-    .selectAll()
-    .where("tenant_id", "=", tenantId)
-    .where("appliance_id", "=", applianceId)
+  const rows = await checkpointsOf(db, tenantId, applianceId)
     .where("tree_size", ">=", fromSize)
     .where("tree_size", "<=", toSize)
     .orderBy("tree_size")
