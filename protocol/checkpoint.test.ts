@@ -8,8 +8,11 @@ import {
   verifyCheckpointDelivery,
 } from "./checkpoint.ts";
 import { generateEd25519KeyPair } from "./ed25519.ts";
-import { sha256Hex, toHex } from "./encoding.ts";
+import { randomNonce, sha256Hex, toHex } from "./encoding.ts";
 import { MerkleTree } from "./merkle.ts";
+import { tryParseMessage } from "./parse.ts";
+import { Checkpoint, CheckpointDelivery } from "./schemas/checkpoint.ts";
+import { PollRequest } from "./schemas/orders.ts";
 import { createSigner, verificationKey } from "./signed-document.ts";
 
 const signer = createSigner(generateEd25519KeyPair().privateKey);
@@ -87,5 +90,31 @@ describe("checkpoints", () => {
     ).toBe("head_not_included");
     expect(reason({ checkpoint: good.checkpoint })).toBe("malformed");
     expect(reason(good)).toBe("ok");
+  });
+
+  it("parses checkpoints and the new poll fields strictly", () => {
+    const cp = checkpointAt(7);
+    expect(tryParseMessage(Checkpoint, cp).ok).toBe(true);
+    expect(tryParseMessage(Checkpoint, { ...cp, note: "x" }).ok).toBe(false);
+    expect(tryParseMessage(Checkpoint, { ...cp, tree_size: -1 }).ok).toBe(false);
+    expect(tryParseMessage(Checkpoint, { ...cp, root_hash: "AB".repeat(32) }).ok).toBe(false);
+    const poll = {
+      v: 1,
+      type: "poll_request",
+      tenant_id: "clinic-a",
+      appliance_id: "a-01",
+      nonce: randomNonce(),
+      last_order_seq: 0,
+      evidence_head: { seq: 7, hash: "0".repeat(64) },
+      agent_version: "0.1.0",
+      sent_at: "2026-11-25T12:00:00Z",
+    };
+    expect(tryParseMessage(PollRequest, poll).ok).toBe(true);
+    expect(tryParseMessage(PollRequest, { ...poll, checkpoint_size: 7 }).ok).toBe(true);
+    expect(tryParseMessage(PollRequest, { ...poll, checkpoint_size: 1.5 }).ok).toBe(false);
+    const delivery = checkpointDelivery(cp, tree, 0);
+    expect(tryParseMessage(CheckpointDelivery, delivery).ok).toBe(true);
+    const tooLong = { ...delivery, consistency: Array(65).fill("0".repeat(64)) };
+    expect(tryParseMessage(CheckpointDelivery, tooLong).ok).toBe(false);
   });
 });
