@@ -18,6 +18,7 @@ function describe(s: ExportSummary): string {
     `  bundles read ${s.bundles}; signatures verified ${s.signatures_verified}; chain links verified ${s.chain_links_verified}`,
     `  checkpoints ${s.checkpoints}; verified ${s.checkpoints_verified} (roots recomputed ${s.roots_recomputed}, consistency proofs ${s.consistency_proofs_verified}, inclusion proofs ${s.inclusion_proofs_verified})`,
     `  checkpoints the appliance recorded as verified, matched: ${s.appliance_seen_checkpoints_matched}`,
+    `  WORM objects matching the exported bytes: ${s.worm_objects_matched} (${s.worm_objects_archived} of this appliance archived)`,
   ];
   const f = s.first_failure;
   lines.push(

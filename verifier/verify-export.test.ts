@@ -54,6 +54,8 @@ describe("the offline export verifier", () => {
         consistency_proofs_verified: 4,
         inclusion_proofs_verified: 5,
         appliance_seen_checkpoints_matched: 4,
+        worm_objects_matched: 10,
+        worm_objects_archived: 10,
       });
       expect(summary.first_failure).toBeUndefined();
     }
@@ -158,6 +160,19 @@ describe("the offline export verifier", () => {
       readFileSync(join(clean.directory, EXPORT_FILES.controlPlaneKey), "utf8"),
     );
     expect(await reasonOf(key)).toMatchObject({ reason: "key_mismatch" });
+  });
+
+  it("catches exported bytes that differ from what was archived in WORM storage", async () => {
+    const dir = tampered(EXPORT_FILES.wormObjects, (t) => {
+      const objects = JSON.parse(t) as { kind: string; sha256: string }[];
+      const segment = objects.find((o) => o.kind === "segment");
+      if (segment) segment.sha256 = "0".repeat(64);
+      return JSON.stringify(objects);
+    });
+    expect(await reasonOf(dir)).toMatchObject({
+      reason: "worm_mismatch",
+      file: "worm-objects.json",
+    });
   });
 
   it("runs as a CLI: exit 0 with a summary, exit 1 naming the first failure", () => {

@@ -1,9 +1,12 @@
-import { closeSync, openSync, readFileSync, readSync, statSync } from "node:fs";
+import { createHash, type Hash } from "node:crypto";
+import { closeSync, createReadStream, openSync, readFileSync, readSync, statSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
+import { createInterface } from "node:readline";
 import { Worker } from "node:worker_threads";
 import {
   CheckpointDelivery,
+  canonicalize,
   EXPORT_FILES,
   ExportManifest,
   fromHex,
@@ -12,6 +15,7 @@ import {
   leafHash,
   publicKeyFromPem,
   RootBuilder,
+  sha256Hex,
   toHex,
   tryParseMessage,
   verificationKey,
@@ -19,6 +23,8 @@ import {
   verifyConsistency,
   verifyDocument,
   verifyInclusion,
+  WormObjectList,
+  type WormObjectRecord,
 } from "../protocol/index.ts";
 import { BUNDLE_STATUS, checkRange, type RangeResult, type RangeTask } from "./bundle-check.ts";
 
@@ -50,7 +56,9 @@ export type ExportFailureReason =
   | "checkpoint_inconsistent"
   | "checkpoint_head_not_included"
   | "checkpoint_root_mismatch"
-  | "split_view";
+  | "split_view"
+  | "worm_list_malformed"
+  | "worm_mismatch";
 
 export interface ExportFailure {
   readonly reason: ExportFailureReason;
@@ -77,6 +85,9 @@ export interface ExportSummary {
   readonly inclusion_proofs_verified: number;
   readonly roots_recomputed: number;
   readonly appliance_seen_checkpoints_matched: number;
+  /** Checkpoints and segments inside the export whose bytes match their WORM object's SHA-256. */
+  readonly worm_objects_matched: number;
+  readonly worm_objects_archived: number;
   readonly first_failure?: ExportFailure;
 }
 
@@ -111,6 +122,8 @@ export async function verifyExport(
     inclusion_proofs_verified: 0,
     roots_recomputed: 0,
     appliance_seen_checkpoints_matched: 0,
+    worm_objects_matched: 0,
+    worm_objects_archived: 0,
   };
   const info: Partial<ExportSummary> = {};
   try {
@@ -388,6 +401,75 @@ async function verifyInto(
   for (let i = 0; i < total; i++) {
     builder.append(leafHash(hashAt(i)));
     check();
+  }
+
+  // 5. WORM anchoring: the archived objects' recorded SHA-256 against the exported bytes, for
+  // every checkpoint and every segment that lies inside the export.
+  const W = EXPORT_FILES.wormObjects;
+  let wormRaw: unknown;
+  try {
+    wormRaw = JSON.parse(read(W));
+  } catch (error) {
+    if (error instanceof Failed) throw error;
+    fail({ reason: "worm_list_malformed", detail: "not JSON", file: W });
+  }
+  const worm = tryParseMessage(WormObjectList, wormRaw);
+  if (!worm.ok) return fail({ reason: "worm_list_malformed", detail: worm.problem, file: W });
+  const objects = worm.value;
+  const byCheckpoint = new Map(
+    objects.filter((o) => o.kind === "checkpoint").map((o) => [o.last_seq, o] as const),
+  );
+  for (const [j, text] of lines.entries()) {
+    const cp = (JSON.parse(text) as { checkpoint: { tree_size: number } }).checkpoint;
+    const record = byCheckpoint.get(cp.tree_size);
+    if (!record) continue;
+    if (sha256Hex(new TextEncoder().encode(`${canonicalize(cp)}\n`)) !== record.sha256) {
+      fail({
+        file: W,
+        reason: "worm_mismatch",
+        detail: `checkpoint on line ${j + 1} differs from WORM object ${record.key}`,
+      });
+    }
+    counts.worm_objects_matched++;
+  }
+  const segments = objects.filter(
+    (o) =>
+      o.kind === "segment" && o.first_seq >= manifest.first_seq && o.last_seq <= manifest.last_seq,
+  );
+  if (segments.length > 0) await checkSegments(path(B), manifest.first_seq, segments, counts);
+  counts.worm_objects_archived = objects.filter((o) => o.status === "archived").length;
+}
+
+/** Hashes the exported lines of each segment's range and compares with the archived SHA-256. */
+async function checkSegments(
+  file: string,
+  firstSeq: number,
+  segments: readonly WormObjectRecord[],
+  counts: { worm_objects_matched: number },
+): Promise<void> {
+  const sorted = [...segments].sort((a, b) => a.first_seq - b.first_seq);
+  let k = 0;
+  let hash: Hash | undefined;
+  let seq = firstSeq - 1;
+  const input = createReadStream(file, { highWaterMark: 1 << 20 });
+  for await (const line of createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY })) {
+    seq++;
+    const segment = sorted[k];
+    if (!segment) break;
+    if (seq === segment.first_seq) hash = createHash("sha256");
+    if (hash) hash.update(`${line}\n`);
+    if (hash && seq === segment.last_seq) {
+      if (hash.digest("hex") !== segment.sha256) {
+        fail({
+          file: EXPORT_FILES.wormObjects,
+          reason: "worm_mismatch",
+          detail: `bundles ${segment.first_seq}..${segment.last_seq} differ from WORM object ${segment.key}`,
+        });
+      }
+      counts.worm_objects_matched++;
+      hash = undefined;
+      k++;
+    }
   }
 }
 

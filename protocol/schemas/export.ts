@@ -35,6 +35,7 @@ export const WormObjectRecord = z.strictObject({
   archived_at: Timestamp.nullable(),
 });
 export type WormObjectRecord = z.infer<typeof WormObjectRecord>;
+export const WormObjectList = z.array(WormObjectRecord).max(1_000_000);
 
 /**
  * The manifest of an evidence export for one site (appliance) and a date range, signed by the

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { closeSync, mkdirSync, openSync, writeFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import {
@@ -15,10 +16,35 @@ import {
   publicKeyToPem,
   type Signer,
   sealBundle,
+  sha256Hex,
   signCheckpoint,
   signDocument,
   toHex,
+  type WormObjectRecord,
 } from "../../protocol/index.ts";
+
+function wormRecord(
+  key: string,
+  kind: "segment" | "checkpoint",
+  first: number,
+  last: number,
+  sha256: string,
+  bytes: number,
+): WormObjectRecord {
+  return {
+    key,
+    kind,
+    first_seq: first,
+    last_seq: last,
+    sha256,
+    bytes,
+    status: "archived",
+    archive: "local-not-worm",
+    version_id: null,
+    retain_until: "2032-11-25T00:00:00.000Z",
+    archived_at: "2026-11-25T00:00:00.000Z",
+  };
+}
 
 /**
  * Writes an evidence export the way the control plane's exporter lays it out
@@ -59,6 +85,9 @@ export function writeSyntheticExport(options: {
   let head: ChainHead = GENESIS_HEAD;
   let lastCheckpoint: { size: number; root: string } | undefined;
   let buffer: string[] = [];
+  let segment = createHash("sha256");
+  let segmentBytes = 0;
+  const worm: WormObjectRecord[] = [];
   try {
     for (let seq = 1; seq <= options.bundles; seq++) {
       const event: EvidenceEvent =
@@ -102,14 +131,34 @@ export function writeSyntheticExport(options: {
       );
       head = sealed.head;
       tree.append(bundleLeafHash(head.hash));
-      if (seq >= firstSeq) buffer.push(`${canonicalize(sealed.bundle)}\n`);
+      if (seq >= firstSeq) {
+        const line = `${canonicalize(sealed.bundle)}\n`;
+        buffer.push(line);
+        segment.update(line);
+        segmentBytes += Buffer.byteLength(line);
+      }
       if (buffer.length >= 10_000) {
         writeSync(out, buffer.join(""));
         buffer = [];
       }
       if (seq % options.checkpointEvery === 0 || seq === options.bundles) {
         lastCheckpoint = { size: seq, root: toHex(tree.root()) };
-        if (seq >= firstSeq) sizes.push(seq);
+        if (seq >= firstSeq) {
+          sizes.push(seq);
+          const first = Math.max(firstSeq, (sizes.at(-2) ?? 0) + 1);
+          worm.push(
+            wormRecord(
+              `${tenantId}/${applianceId}/evidence/${first}-${seq}.jsonl`,
+              "segment",
+              first,
+              seq,
+              segment.digest("hex"),
+              segmentBytes,
+            ),
+          );
+        }
+        segment = createHash("sha256");
+        segmentBytes = 0;
       }
     }
     writeSync(out, buffer.join(""));
@@ -131,13 +180,24 @@ export function writeSyntheticExport(options: {
     );
     const line = checkpointDelivery(checkpoint, tree, previous);
     previous = size;
+    const body = `${canonicalize(checkpoint)}\n`;
+    worm.push(
+      wormRecord(
+        `${tenantId}/${applianceId}/checkpoints/${size}.json`,
+        "checkpoint",
+        size,
+        size,
+        sha256Hex(new TextEncoder().encode(body)),
+        Buffer.byteLength(body),
+      ),
+    );
     return canonicalize(line);
   });
   const file = (name: string) => join(options.directory, name);
   writeFileSync(file(EXPORT_FILES.checkpoints), `${lines.join("\n")}\n`);
   writeFileSync(file(EXPORT_FILES.controlPlaneKey), publicKeyToPem(controlPlane.publicKey));
   writeFileSync(file(EXPORT_FILES.applianceKey), publicKeyToPem(appliance.publicKey));
-  writeFileSync(file(EXPORT_FILES.wormObjects), "[]\n");
+  writeFileSync(file(EXPORT_FILES.wormObjects), `${JSON.stringify(worm, null, 2)}\n`);
   const manifest = signDocument<ExportManifest>(
     {
       v: 1,
