@@ -4,6 +4,7 @@ import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { Worker } from "node:worker_threads";
+import type { z } from "zod";
 import {
   CheckpointDelivery,
   canonicalize,
@@ -151,20 +152,26 @@ async function verifyInto(
       return fail({ reason: "missing_file", detail: `${name} cannot be read`, file: name });
     }
   };
+  const readJson = <S extends z.ZodType>(
+    name: string,
+    schema: S,
+    reason: "manifest_malformed" | "worm_list_malformed",
+  ): z.infer<S> => {
+    let raw: unknown;
+    try {
+      raw = JSON.parse(read(name));
+    } catch (error) {
+      if (error instanceof Failed) throw error;
+      fail({ reason, detail: "not JSON", file: name });
+    }
+    const parsed = tryParseMessage(schema, raw);
+    return parsed.ok ? parsed.value : fail({ reason, detail: parsed.problem, file: name });
+  };
 
   // 1. The manifest, signed by the control-plane key shipped beside it. (An auditor compares
   // that key's id with one obtained independently, e.g. the one pinned on the appliance.)
   const M = EXPORT_FILES.manifest;
-  let manifestRaw: unknown;
-  try {
-    manifestRaw = JSON.parse(read(M));
-  } catch (error) {
-    if (error instanceof Failed) throw error;
-    fail({ reason: "manifest_malformed", detail: "not JSON", file: M });
-  }
-  const parsed = tryParseMessage(ExportManifest, manifestRaw);
-  if (!parsed.ok) return fail({ reason: "manifest_malformed", detail: parsed.problem, file: M });
-  const manifest = parsed.value;
+  const manifest = readJson(M, ExportManifest, "manifest_malformed");
   Object.assign(info, {
     tenant_id: manifest.tenant_id,
     appliance_id: manifest.appliance_id,
@@ -406,16 +413,7 @@ async function verifyInto(
   // 5. WORM anchoring: the archived objects' recorded SHA-256 against the exported bytes, for
   // every checkpoint and every segment that lies inside the export.
   const W = EXPORT_FILES.wormObjects;
-  let wormRaw: unknown;
-  try {
-    wormRaw = JSON.parse(read(W));
-  } catch (error) {
-    if (error instanceof Failed) throw error;
-    fail({ reason: "worm_list_malformed", detail: "not JSON", file: W });
-  }
-  const worm = tryParseMessage(WormObjectList, wormRaw);
-  if (!worm.ok) return fail({ reason: "worm_list_malformed", detail: worm.problem, file: W });
-  const objects = worm.value;
+  const objects = readJson(W, WormObjectList, "worm_list_malformed");
   const byCheckpoint = new Map(
     objects.filter((o) => o.kind === "checkpoint").map((o) => [o.last_seq, o] as const),
   );
