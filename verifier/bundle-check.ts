@@ -5,6 +5,7 @@ import {
   EvidenceBundle,
   fromBase64,
   fromHex,
+  leafHash,
   publicKeyFromPem,
   signingBytes,
   tryParseMessage,
@@ -50,6 +51,8 @@ export interface RangeResult {
   /** count × 32 bytes: each bundle's hash; and each bundle's claimed prev_hash. */
   readonly hashes: Uint8Array;
   readonly prevs: Uint8Array;
+  /** count × 32 bytes: each bundle's Merkle leaf hash, SHA-256(0x00 || hash), made here in parallel. */
+  readonly leaves: Uint8Array;
   /** The first problem in this range, by index within it. */
   readonly problem?: { readonly index: number; readonly detail: string };
   /** checkpoint_verified events: what the appliance itself saw (split-view check). */
@@ -79,6 +82,7 @@ export async function checkRange(task: RangeTask): Promise<RangeResult> {
   let status = new Uint8Array(capacity);
   let hashes = new Uint8Array(capacity * 32);
   let prevs = new Uint8Array(capacity * 32);
+  let leaves = new Uint8Array(capacity * 32);
   const seen: SeenCheckpoint[] = [];
   let problem: RangeResult["problem"];
   let count = 0;
@@ -97,6 +101,9 @@ export async function checkRange(task: RangeTask): Promise<RangeResult> {
     const p = new Uint8Array(capacity * 32);
     p.set(prevs);
     prevs = p;
+    const l = new Uint8Array(capacity * 32);
+    l.set(leaves);
+    leaves = l;
   };
   const fail = (code: BundleStatus, detail: string) => {
     status[count] = BUNDLE_STATUS.indexOf(code);
@@ -131,7 +138,9 @@ export async function checkRange(task: RangeTask): Promise<RangeResult> {
     const cut = signedBytesOfCanonicalLine(line, bundle.sig);
     const lean = cut !== undefined && verifyBytes(key, cut, fromBase64(bundle.sig.value, "sig"));
     const bytes = lean ? cut : signingBytes(bundle);
-    hashes.set(createHash("sha256").update(bytes).digest(), count * 32);
+    const hash = createHash("sha256").update(bytes).digest();
+    hashes.set(hash, count * 32);
+    leaves.set(leafHash(hash), count * 32);
     prevs.set(fromHex(bundle.prev_hash, "prev_hash"), count * 32);
     if (bundle.tenant_id !== task.tenantId) {
       fail("wrong_tenant", `bundle belongs to tenant ${bundle.tenant_id}`);
@@ -157,6 +166,7 @@ export async function checkRange(task: RangeTask): Promise<RangeResult> {
     status: status.slice(0, count),
     hashes: hashes.slice(0, count * 32),
     prevs: prevs.slice(0, count * 32),
+    leaves: leaves.slice(0, count * 32),
     ...(problem ? { problem } : {}),
     seenCheckpoints: seen,
   };
