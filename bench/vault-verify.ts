@@ -31,7 +31,8 @@ if (!(Number.isInteger(bundles) && bundles >= 1000 && bundles <= 5_000_000)) {
   throw new Error("BENCH_BUNDLES must be an integer between 1000 and 5000000");
 }
 const checkpointEvery = Math.max(1000, Math.floor(bundles / 100));
-const dir = join(tmpdir(), `msp-vault-bench-${bundles}-${checkpointEvery}`);
+// The layout version in the name makes a cache from an older export layout regenerate.
+const dir = join(tmpdir(), `msp-vault-bench-v2-${bundles}-${checkpointEvery}`);
 const done = join(dir, ".complete");
 
 let generatedS: number | null = null;
