@@ -12,6 +12,7 @@ import {
   GENESIS_HEAD,
   generateEd25519KeyPair,
   type PollResponse,
+  toHex,
   verificationKey,
   verifyCheckpointDelivery,
   verifyPollResponse,
@@ -194,6 +195,41 @@ describe("evidence vault on the control plane", () => {
         .map((l) => bundleHash(JSON.parse(l))),
     ).toEqual(hashes.slice(0, 42));
     expect(readFileSync(join(root, "archive", "NOT-WORM.txt"), "utf8")).toMatch(/NOT WORM/);
+  });
+
+  it("builds each appliance's tree once when a poll and the job ask at the same time", async () => {
+    const fresh = createVault({
+      store: h.store,
+      signer: cpSigner,
+      archive: flaky,
+      logger: silentLogger,
+      now: () => clock,
+      retentionDays: 2192,
+      segmentSeconds: 3600,
+    });
+    const [a, b, c] = await Promise.all([
+      fresh.treeFor("clinic-v", "v-01", 45),
+      fresh.treeFor("clinic-v", "v-01", 30),
+      fresh.treeFor("clinic-v", "v-01", 45),
+    ]);
+    expect(a).toBe(b);
+    expect(b).toBe(c);
+    expect(a.size).toBe(45);
+    const latest = await h.store.latestCheckpoint("clinic-v", "v-01");
+    expect(toHex(a.root(45))).toBe(latest?.rootHash);
+    expect(() =>
+      createVault({
+        ...{
+          store: h.store,
+          signer: cpSigner,
+          archive: flaky,
+          logger: silentLogger,
+          now: () => clock,
+        },
+        retentionDays: 2000,
+        segmentSeconds: 3600,
+      }),
+    ).toThrow(/at least 2192/);
   });
 
   it("exports a site's date range through the admin API, which the offline verifier accepts", async () => {

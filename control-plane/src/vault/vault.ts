@@ -75,10 +75,27 @@ export function createVault(o: VaultOptions): Vault {
   const maxBundles = o.maxSegmentBundles ?? 50_000;
   const trees = new Map<string, MerkleTree>();
 
-  async function treeFor(tenantId: string, applianceId: string, size: number) {
+  // One extension at a time per appliance: a poll and the job may ask at once.
+  const extending = new Map<string, Promise<unknown>>();
+  function treeFor(tenantId: string, applianceId: string, size: number): Promise<MerkleTree> {
     const id = `${tenantId}/${applianceId}`;
+    const run = (extending.get(id) ?? Promise.resolve())
+      .catch(() => {})
+      .then(() => extendTree(id, tenantId, applianceId, size));
+    extending.set(id, run);
+    void run
+      .finally(() => {
+        if (extending.get(id) === run) extending.delete(id);
+      })
+      .catch(() => {});
+    return run;
+  }
+
+  async function extendTree(id: string, tenantId: string, applianceId: string, size: number) {
+    // Evidence is append-only, so a tree larger than asked still answers for `size` (every
+    // root and proof takes its size explicitly).
     let tree = trees.get(id);
-    if (!tree || tree.size > size) {
+    if (!tree) {
       tree = new MerkleTree();
       if (trees.size >= 1000) trees.delete(trees.keys().next().value as string);
       trees.set(id, tree);
