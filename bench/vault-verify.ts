@@ -128,6 +128,7 @@ process.stdout.write(
         consistency_proofs: summary.consistency_proofs_verified,
         inclusion_proofs: summary.inclusion_proofs_verified,
         appliance_seen_checkpoints: summary.appliance_seen_checkpoints_matched,
+        worm_objects_matched: summary.worm_objects_matched,
       },
       cache: dir,
     },
