@@ -18,7 +18,7 @@ import {
   verifyPollResponse,
 } from "#protocol";
 import { silentLogger } from "../logger.ts";
-import { openSqliteStore } from "../store/index.ts";
+import { openSqliteStore, type Store } from "../store/index.ts";
 import {
   createHarness,
   type Harness,
@@ -58,19 +58,20 @@ const flaky: Archive = {
   },
 };
 
+const vaultOptions = (store: Store) => ({
+  store,
+  signer: cpSigner,
+  archive: flaky,
+  logger: silentLogger,
+  now: () => clock,
+  retentionDays: 2192,
+  segmentSeconds: 3600,
+});
+
 beforeAll(async () => {
   const store = openSqliteStore(join(root, "cp.sqlite"));
   local = localArchive(join(root, "archive"));
-  vault = createVault({
-    store,
-    signer: cpSigner,
-    archive: flaky,
-    logger: silentLogger,
-    now: () => clock,
-    retentionDays: 2192,
-    segmentSeconds: 3600,
-    retryBaseMs: 1000,
-  });
+  vault = createVault({ ...vaultOptions(store), retryBaseMs: 1000 });
   h = await createHarness(store, {
     signer: cpSigner,
     clock: () => clock,
@@ -198,15 +199,7 @@ describe("evidence vault on the control plane", () => {
   });
 
   it("builds each appliance's tree once when a poll and the job ask at the same time", async () => {
-    const fresh = createVault({
-      store: h.store,
-      signer: cpSigner,
-      archive: flaky,
-      logger: silentLogger,
-      now: () => clock,
-      retentionDays: 2192,
-      segmentSeconds: 3600,
-    });
+    const fresh = createVault(vaultOptions(h.store));
     const [a, b, c] = await Promise.all([
       fresh.treeFor("clinic-v", "v-01", 45),
       fresh.treeFor("clinic-v", "v-01", 30),
