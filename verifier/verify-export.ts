@@ -202,6 +202,9 @@ async function verifyInto(
 
   // 2. Every bundle: schema, audience, signature (in parallel), then the chain in order.
   const B = EXPORT_FILES.bundles;
+  // The WORM segments' hashes are computed alongside the signature workers (read-only, no
+  // verdict yet); they are compared in step 5, after the chain has proven the line order.
+  const segmentDigests = startSegmentDigests(path(B), manifest, path(EXPORT_FILES.wormObjects));
   const results = await checkBundles(path(B), options, {
     publicKeyPem: applianceKeyPem,
     keyId: applianceKey.keyId,
@@ -436,18 +439,61 @@ async function verifyInto(
     (o) =>
       o.kind === "segment" && o.first_seq >= manifest.first_seq && o.last_seq <= manifest.last_seq,
   );
-  if (segments.length > 0) await checkSegments(path(B), manifest.first_seq, segments, counts);
+  const digests = await segmentDigests;
+  for (const segment of segments) {
+    const digest =
+      digests.get(segment.key) ??
+      (await digestSegments(path(B), manifest.first_seq, [segment])).get(segment.key);
+    if (digest !== segment.sha256) {
+      fail({
+        file: W,
+        reason: "worm_mismatch",
+        detail: `bundles ${segment.first_seq}..${segment.last_seq} differ from WORM object ${segment.key}`,
+      });
+    }
+    counts.worm_objects_matched++;
+  }
   counts.worm_objects_archived = objects.filter((o) => o.status === "archived").length;
 }
 
-/** Hashes the exported lines of each segment's range and compares with the archived SHA-256. */
-async function checkSegments(
+/** The segments of the WORM list that lie inside the export, when the list parses at all. */
+function segmentsInside(
+  objects: readonly WormObjectRecord[],
+  manifest: { first_seq: number; last_seq: number },
+): WormObjectRecord[] {
+  return objects.filter(
+    (o) =>
+      o.kind === "segment" && o.first_seq >= manifest.first_seq && o.last_seq <= manifest.last_seq,
+  );
+}
+
+function startSegmentDigests(
+  bundles: string,
+  manifest: { first_seq: number; last_seq: number },
+  wormFile: string,
+): Promise<Map<string, string>> {
+  let segments: WormObjectRecord[] = [];
+  try {
+    const parsed = WormObjectList.safeParse(JSON.parse(readFileSync(wormFile, "utf8")));
+    if (parsed.success) segments = segmentsInside(parsed.data, manifest);
+  } catch {
+    // Reported in step 5 with its reason.
+  }
+  const digests =
+    segments.length > 0
+      ? digestSegments(bundles, manifest.first_seq, segments)
+      : Promise.resolve(new Map<string, string>());
+  return digests.catch(() => new Map<string, string>());
+}
+
+/** SHA-256 of the exported lines of each segment's range (line n holds seq first_seq + n - 1). */
+async function digestSegments(
   file: string,
   firstSeq: number,
   segments: readonly WormObjectRecord[],
-  counts: { worm_objects_matched: number },
-): Promise<void> {
+): Promise<Map<string, string>> {
   const sorted = [...segments].sort((a, b) => a.first_seq - b.first_seq);
+  const digests = new Map<string, string>();
   let k = 0;
   let hash: Hash | undefined;
   let seq = firstSeq - 1;
@@ -459,18 +505,13 @@ async function checkSegments(
     if (seq === segment.first_seq) hash = createHash("sha256");
     if (hash) hash.update(`${line}\n`);
     if (hash && seq === segment.last_seq) {
-      if (hash.digest("hex") !== segment.sha256) {
-        fail({
-          file: EXPORT_FILES.wormObjects,
-          reason: "worm_mismatch",
-          detail: `bundles ${segment.first_seq}..${segment.last_seq} differ from WORM object ${segment.key}`,
-        });
-      }
-      counts.worm_objects_matched++;
+      digests.set(segment.key, hash.digest("hex"));
       hash = undefined;
       k++;
     }
   }
+  input.destroy();
+  return digests;
 }
 
 function loadKey(pem: string, file: string) {
