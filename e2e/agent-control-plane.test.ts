@@ -9,7 +9,7 @@ import {
   verificationKey,
   verifyChain,
 } from "#protocol";
-import { eventually } from "../scripts/child-processes.ts";
+import { eventually, startChild } from "../scripts/child-processes.ts";
 import { type LabPair, startLabPair } from "../scripts/lab-pair.ts";
 
 /**
@@ -93,6 +93,25 @@ describe("agent and control plane, end to end", () => {
       return s.backlog === 0 ? s : undefined;
     });
     expect(status.backlog).toBe(0);
+
+    // The vault (issue 7): the appliance verified a signed checkpoint of its own log, and an
+    // export of everything so far passes the offline verifier run as a separate process.
+    const checkpointed = await eventually("a checkpoint_verified bundle", async () => {
+      const res = await p.admin(`/tenants/${TENANT}/appliances/${APPLIANCE}/evidence?limit=1000`);
+      const body = res.body as { bundles: EvidenceBundle[] };
+      return body.bundles.find((b) => b.event.kind === "checkpoint_verified");
+    });
+    expect(checkpointed.event).toMatchObject({ kind: "checkpoint_verified" });
+    const exported = await p.admin(`/tenants/${TENANT}/appliances/${APPLIANCE}/exports`, {
+      from: "2000-01-01T00:00:00Z",
+      to: "2100-01-01T00:00:00Z",
+    });
+    expect(exported.status).toBe(201);
+    const { export_id } = exported.body as { export_id: string };
+    const exportDir = join(p.controlPlaneDir, "exports", TENANT, APPLIANCE, export_id);
+    const verifier = startChild(["verifier/main.ts", exportDir], join(import.meta.dirname, ".."));
+    expect(await new Promise((r) => verifier.process.once("exit", r))).toBe(0);
+    expect(verifier.output.join("\n")).toMatch(/OK: every signature/);
 
     expect(await p.stop()).toEqual([0, 0]);
     pair = undefined;

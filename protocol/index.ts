@@ -9,11 +9,24 @@ export {
 } from "./api.ts";
 export { canonicalBytes, canonicalize, type JsonValue } from "./canonical-json.ts";
 export {
+  bundleLeafHash,
+  type CheckpointContext,
+  type CheckpointFields,
+  type CheckpointRejectionReason,
+  type CheckpointVerdict,
+  checkpointDelivery,
+  signCheckpoint,
+  type VerifiedCheckpoint,
+  verifyCheckpoint,
+  verifyCheckpointDelivery,
+} from "./checkpoint.ts";
+export {
   type DecisionChainVerdict,
   type DecisionDraft,
   sealDecision,
   verifyDecisionChain,
 } from "./decision-chain.ts";
+
 export {
   generateEd25519KeyPair,
   keyId,
@@ -64,6 +77,17 @@ export {
   type L1RuleSetVerdict,
   verifyL1RuleSet,
 } from "./l1-rule-verification.ts";
+export {
+  EMPTY_ROOT,
+  HASH_LENGTH,
+  leafHash,
+  MerkleTree,
+  nodeHash,
+  RootBuilder,
+  verifyConsistency,
+  verifyInclusion,
+} from "./merkle.ts";
+
 export {
   type OrderContext,
   type OrderVerdict,

@@ -19,6 +19,8 @@ export const ALLOWED_AREA_IMPORTS: Readonly<Record<string, readonly string[] | "
   bench: "any",
   scripts: "any",
   nix: ["protocol", "catalog", "agent", "scripts"],
+  // The auditor's offline verifier: runnable with protocol/ alone, without the control plane.
+  verifier: ["protocol"],
 };
 
 /** The only packages protocol/'s shipped (non-test) code may use: it does no I/O. */

@@ -95,16 +95,18 @@ export async function startLabPair(options: {
   const caPem = await readFile(join(data, "tls", "ca.pem"), "utf8");
   const adminToken = (await readFile(tokenFile, "utf8")).trim();
 
-  let source = ["--data-dir", data];
-  if (options.controlPlaneConfig) {
-    const configFile = join(dir, "control-plane.json");
-    await writeSecret(
-      configFile,
-      JSON.stringify({ ...options.controlPlaneConfig, data_dir: data }),
-    );
-    source = ["--config", configFile];
-  }
-  const serveArgs = ["serve", ...source, "--port", "0", "--host", "127.0.0.1"];
+  // The evidence vault runs every 2 s here (production: every few minutes, at most hourly), and
+  // archives to the local directory labelled NOT WORM: the lab has no S3 bucket.
+  const configFile = join(dir, "control-plane.json");
+  await writeSecret(
+    configFile,
+    JSON.stringify({
+      vault: { job_interval_s: 2, segment_seconds: 60 },
+      ...options.controlPlaneConfig,
+      data_dir: data,
+    }),
+  );
+  const serveArgs = ["serve", "--config", configFile, "--port", "0", "--host", "127.0.0.1"];
   const controlPlane = startChild(["control-plane/src/main.ts", ...serveArgs], root);
   let agent: Child | undefined;
   try {

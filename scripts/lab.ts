@@ -23,6 +23,7 @@ import {
   verificationKey,
   verifyChain,
 } from "#protocol";
+import { verifyExport } from "../verifier/verify-export.ts";
 import { eventually } from "./child-processes.ts";
 import { type LabPair, startLabPair } from "./lab-pair.ts";
 
@@ -118,6 +119,33 @@ async function main(): Promise<void> {
     `auditor: after rewriting bundle 2, ${caught.ok ? "NOT DETECTED" : `detected ${caught.break.reason} at seq ${caught.break.seq}`}`,
   );
   if (!verdict.ok || caught.ok) process.exitCode = 1;
+
+  // The evidence vault: a signed checkpoint the appliance verified, segments archived (to a
+  // local directory labelled NOT WORM in the lab), and an auditor export verified offline.
+  const verified = await eventually("a checkpoint verified by the appliance", async () => {
+    const res = await admin(`${appliance}/evidence?limit=1000`);
+    const body = res.body as { bundles: EvidenceBundle[] };
+    return body.bundles.find((b) => b.event.kind === "checkpoint_verified");
+  });
+  if (verified.event.kind === "checkpoint_verified") {
+    say(
+      `appliance: verified signed checkpoint, tree size ${verified.event.tree_size}, root ${verified.event.root_hash.slice(0, 16)}…`,
+    );
+  }
+  const exported = await admin(`${appliance}/exports`, {
+    from: "2000-01-01T00:00:00Z",
+    to: "2100-01-01T00:00:00Z",
+  });
+  const { export_id } = exported.body as { export_id: string };
+  const exportDir = join(pair.controlPlaneDir, "exports", TENANT, APPLIANCE, export_id);
+  const summary = await verifyExport(exportDir);
+  say(
+    `auditor: export ${exportDir}: ${summary.signatures_verified} signatures, ${summary.checkpoints_verified} checkpoints, ${summary.inclusion_proofs_verified} inclusion proofs → ${summary.ok ? "OK" : `FAILED ${summary.first_failure?.reason}`}`,
+  );
+  say(
+    `vault: segments and checkpoints go to ${join(pair.controlPlaneDir, "vault-not-worm")} (NOT WORM: lab only; production uses S3 Object Lock)`,
+  );
+  if (!summary.ok) process.exitCode = 1;
 
   if (values.keep) {
     say("running; Ctrl-C stops both");

@@ -8,6 +8,7 @@ import {
   type VerificationKey,
   verifyPollResponse,
 } from "#protocol";
+import { lastVerifiedCheckpoint, recordCheckpoint } from "./checkpoint.ts";
 import { AgentError } from "./errors.ts";
 import type { Journal, JournalIdentity } from "./journal.ts";
 import type { Clock, RunbookAllowlist } from "./ports.ts";
@@ -51,6 +52,7 @@ export async function pollOnce(deps: PollDeps, signal: AbortSignal): Promise<Pol
   const { journal, identity } = deps;
   const nonce = randomNonce();
   const lastOrderSeq = Number(journal.getState(LAST_ORDER_SEQ) ?? "0");
+  const checkpointSize = lastVerifiedCheckpoint(journal)?.treeSize;
   const answer = await deps.transport.post(
     APPLIANCE_API.poll,
     {
@@ -63,6 +65,7 @@ export async function pollOnce(deps: PollDeps, signal: AbortSignal): Promise<Pol
       evidence_head: journal.head(),
       agent_version: deps.agentVersion,
       sent_at: deps.clock.now().toISOString(),
+      ...(checkpointSize !== undefined ? { checkpoint_size: checkpointSize } : {}),
     },
     signal,
   );
@@ -106,6 +109,13 @@ export async function pollOnce(deps: PollDeps, signal: AbortSignal): Promise<Pol
     journal.setState(LAST_ORDER_SEQ, String(verdict.lastOrderSeq));
     journal.rememberOrders(verdict.response.orders.map((o) => ({ id: o.order_id, seq: o.seq })));
     const sealed = journal.append(verdict.orders.map(evidenceFor), now);
+    if (verdict.response.checkpoint) {
+      recordCheckpoint(journal, verdict.response.checkpoint, {
+        identity,
+        pinnedKey: deps.pinnedKey,
+        now,
+      });
+    }
     const accepted: AcceptedOrder[] = [];
     let rejected = 0;
     verdict.orders.forEach((v, i) => {

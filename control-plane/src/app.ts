@@ -44,6 +44,9 @@ export function createApp(deps: AppDeps) {
       { store: deps.store, signer: deps.signer, audit, logger: deps.logger, now, metrics },
       deps.planner,
     ),
+    ...(deps.vault ? { vault: deps.vault } : {}),
+    ...(deps.exportsDir ? { exportsDir: deps.exportsDir } : {}),
+    ...(deps.archiveKind ? { archiveKind: deps.archiveKind } : {}),
   };
   const app = new Hono<AppEnv>();
   const tooLarge = () => {

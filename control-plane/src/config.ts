@@ -49,6 +49,46 @@ export type PlannerConfig = z.infer<typeof PlannerConfig>;
  * directory's layout (`--data-dir`), with command-line flags overriding either. Unknown keys
  * are refused with their path, so a typo never silently falls back to a default.
  */
+/**
+ * The evidence vault (issue 7). `archive` is a WORM bucket (S3 Object Lock, COMPLIANCE) or, the
+ * embedded default, a local directory that is NOT WORM (lab only). Retention may be raised,
+ * never set below six years; checkpoints are published at least hourly.
+ */
+export const VaultConfig = z.strictObject({
+  archive: z
+    .discriminatedUnion("kind", [
+      z.strictObject({
+        kind: z.literal("local-not-worm"),
+        /** Default: <data_dir>/vault-not-worm. */
+        directory: z.string().min(1).optional(),
+      }),
+      z.strictObject({
+        kind: z.literal("s3"),
+        bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, "use an S3 bucket name"),
+        region: z.string().min(1).default("us-east-1"),
+        /** An S3-compatible endpoint with Object Lock; absent: AWS. Credentials: environment. */
+        endpoint: z.url({ protocol: /^https?$/ }).optional(),
+        force_path_style: z.boolean().default(false),
+      }),
+    ])
+    .default({ kind: "local-not-worm" }),
+  retention_days: z
+    .int()
+    .min(2192, "45 CFR 164.316(b)(2)(i) needs at least six years (2192 days)")
+    .max(36_500)
+    .default(2192),
+  /** How often the vault job runs: checkpoints, segments, archive uploads. At most hourly. */
+  job_interval_s: z.int().min(1).max(3600).default(300),
+  /** Segment window in seconds; must divide an hour. */
+  segment_seconds: z
+    .int()
+    .min(1)
+    .max(3600)
+    .refine((n) => 3600 % n === 0, "use a divisor of 3600, for example 3600 or 300")
+    .default(3600),
+});
+export type VaultConfig = z.infer<typeof VaultConfig>;
+
 export const Config = z.strictObject({
   data_dir: z.string().min(1),
   listen: z
@@ -79,6 +119,7 @@ export const Config = z.strictObject({
   /** Folder holding baseline/ and runbooks/; default: the catalog shipped beside this code. */
   catalog_dir: z.string().min(1).optional(),
   planner: PlannerConfig.default(PlannerConfig.parse({})),
+  vault: VaultConfig.default(VaultConfig.parse({})),
 });
 export type Config = z.infer<typeof Config>;
 
@@ -96,6 +137,8 @@ export function dataDirLayout(dir: string) {
     tlsCert: join(d, "tls", "server.pem"),
     tlsKey: join(d, "tls", "server.key"),
     sqlite: join(d, "control-plane.sqlite"),
+    vaultLocal: join(d, "vault-not-worm"),
+    exports: join(d, "exports"),
   };
 }
 

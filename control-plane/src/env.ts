@@ -5,6 +5,7 @@ import type { Metrics } from "./metrics.ts";
 import type { SecretBox } from "./pki/index.ts";
 import type { Planner, PlannerDeps } from "./planner/index.ts";
 import type { ApplianceRecord, Store } from "./store/index.ts";
+import type { Vault } from "./vault/vault.ts";
 
 /** Everything the app needs from outside, built only in main.ts (or a test). */
 export interface AppDeps {
@@ -24,6 +25,12 @@ export interface AppDeps {
   readonly peerCertificate?: (env: unknown) => Uint8Array | undefined;
   /** The incident pipeline: catalog, L2 model, webhook, settings (all optional: L3 only). */
   readonly planner?: PlannerDeps;
+  /** The evidence vault (checkpoints, WORM outbox); without it polls carry no checkpoint. */
+  readonly vault?: Vault;
+  /** Where operator-requested evidence exports are written (server-chosen names only). */
+  readonly exportsDir?: string;
+  /** The vault's archive kind, stated in each export manifest. */
+  readonly archiveKind?: string;
 }
 
 /** Resolved dependencies shared by routes (defaults filled in by createApp). */
@@ -37,6 +44,9 @@ export interface Services {
   readonly audit: AuditLog;
   readonly metrics: Metrics;
   readonly planner: Planner;
+  readonly vault?: Vault;
+  readonly exportsDir?: string;
+  readonly archiveKind?: string;
 }
 
 export interface AppEnv {

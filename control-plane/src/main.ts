@@ -12,6 +12,7 @@ import {
   publicKeyToBase64,
   publicKeyToPem,
   sha256Hex,
+  Timestamp,
 } from "#protocol";
 import { createApp } from "./app.ts";
 import { createAuditLog } from "./audit.ts";
@@ -27,6 +28,8 @@ import {
 import { plannerDeps } from "./planner/from-config.ts";
 import { startServer } from "./server.ts";
 import { openPostgresStore, openSqliteStore, type Store } from "./store/index.ts";
+import { writeExport } from "./vault/export.ts";
+import { openVault, startVaultJob } from "./vault/index.ts";
 
 /**
  * `control-plane init|serve`: the only place concrete objects are built. Exit codes: 0 done,
@@ -37,7 +40,9 @@ const USAGE = `usage:
   control-plane init  --data-dir DIR [--operator NAME] [--operator-password-file FILE]
                       [--admin-token-file FILE] [--hosts localhost,127.0.0.1] [--database-url URL]
                       [--order-signing-key-file FILE]
-  control-plane serve (--data-dir DIR | --config FILE) [--port N] [--host H] [--database-url URL]`;
+  control-plane serve (--data-dir DIR | --config FILE) [--port N] [--host H] [--database-url URL]
+  control-plane export (--data-dir DIR | --config FILE) --tenant T --appliance A
+                       --from RFC3339 --to RFC3339 --out NEW_DIR`;
 
 const OPTIONS = {
   "data-dir": { type: "string" },
@@ -50,6 +55,11 @@ const OPTIONS = {
   "admin-token-file": { type: "string" },
   hosts: { type: "string" },
   "order-signing-key-file": { type: "string" },
+  tenant: { type: "string" },
+  appliance: { type: "string" },
+  from: { type: "string" },
+  to: { type: "string" },
+  out: { type: "string" },
   help: { type: "boolean" },
 } as const;
 
@@ -188,8 +198,12 @@ async function serve(values: Record<string, string | boolean | undefined>): Prom
   const planner = await plannerDeps(config.planner, config.catalog_dir, process.env, logger);
   const store = openStore(config);
   await store.migrate();
+  const vault = openVault(config, { store, signer, logger });
   const app = createApp({
     planner,
+    vault: vault.vault,
+    archiveKind: vault.archive.kind,
+    exportsDir: files.exports,
     store,
     signer,
     secretBox,
@@ -213,7 +227,9 @@ async function serve(values: Record<string, string | boolean | undefined>): Prom
     app.planner.sweep().catch(() => logger.log("warn", "incident sweep failed"));
   }, 30_000);
   sweep.unref();
+  const vaultJob = startVaultJob(vault.vault, config.vault.job_interval_s, logger);
   logger.log("info", "serving", {
+    vault_archive: vault.archive.describe,
     url: server.url,
     store: store.dialect,
     order_key_id: signer.keyId,
@@ -225,12 +241,63 @@ async function serve(values: Record<string, string | boolean | undefined>): Prom
     logger.log("info", "stopping", { signal });
     clearInterval(expiry);
     clearInterval(sweep);
+    await vaultJob.stop();
     await server.close();
     await store.close();
     process.exit(0);
   };
   process.once("SIGTERM", () => void stop("SIGTERM"));
   process.once("SIGINT", () => void stop("SIGINT"));
+}
+
+/** Writes an evidence export for an auditor (the same as the operator API's export endpoint). */
+async function exportEvidence(values: Record<string, string | boolean | undefined>): Promise<void> {
+  const need = (name: string) => {
+    const v = values[name];
+    if (typeof v !== "string" || v.length === 0) throw new UsageError(`export needs --${name}`);
+    return v;
+  };
+  const configFile = typeof values.config === "string" ? values.config : undefined;
+  const dataDir = typeof values["data-dir"] === "string" ? values["data-dir"] : undefined;
+  if (!configFile && !dataDir) throw new UsageError("export needs --data-dir or --config");
+  const config = loadConfig({
+    ...(configFile ? { configFile } : {}),
+    ...(dataDir ? { dataDir } : {}),
+    overrides: { database_url: values["database-url"] },
+  });
+  const [tenantId, applianceId, from, to, out] = ["tenant", "appliance", "from", "to", "out"].map(
+    need,
+  ) as [string, string, string, string, string];
+  for (const [name, value] of [
+    ["from", from],
+    ["to", to],
+  ]) {
+    if (!Timestamp.safeParse(value).success)
+      throw new UsageError(`--${name} must be an RFC 3339 UTC time such as 2026-11-01T00:00:00Z`);
+  }
+  const files = dataDirLayout(config.data_dir);
+  const logger = jsonLogger((line) => process.stderr.write(line), config.log_level);
+  const signer = createSigner(privateKeyFromPem(readText(files.orderKey, "order-signing key")));
+  const store = openStore(config);
+  try {
+    await store.migrate();
+    const { vault, archive } = openVault(config, { store, signer, logger });
+    const manifest = await writeExport(
+      { store, vault, signer, archiveKind: archive.kind, now: () => new Date() },
+      { tenantId, applianceId, from, to, directory: out },
+    );
+    await createAuditLog(store, () => new Date()).record(
+      "cli",
+      "evidence.exported",
+      `${tenantId}/${applianceId}`,
+      { from, to, first_seq: manifest.first_seq, last_seq: manifest.last_seq },
+    );
+    process.stdout.write(
+      `exported bundles ${manifest.first_seq}..${manifest.last_seq} (${manifest.checkpoint_count} checkpoints) to ${out}\n`,
+    );
+  } finally {
+    await store.close();
+  }
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -246,6 +313,7 @@ async function main(argv: string[]): Promise<number> {
     if (positionals.length > 1) throw new UsageError(`unexpected argument ${positionals[1]}`);
     if (command === "init") await init(values);
     else if (command === "serve") await serve(values);
+    else if (command === "export") await exportEvidence(values);
     else throw new UsageError(`unknown command ${command}`);
     return 0;
   } catch (error) {

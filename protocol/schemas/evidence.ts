@@ -6,6 +6,7 @@ import {
   ProtocolVersion,
   RunbookId,
   Scalar,
+  SequenceCount,
   SequenceNumber,
   Severity,
   Sha256Hex,
@@ -164,6 +165,15 @@ export const EvidenceEvent = z.discriminatedUnion("kind", [
     /** As claimed by the refused set; unverified by definition. */
     version: SequenceNumber.optional(),
     rule_set_hash: Sha256Hex.optional(),
+  }),
+  z.strictObject({
+    /** The appliance verified a signed checkpoint of its log and its consistency with the last. */
+    kind: z.literal("checkpoint_verified"),
+    tree_size: SequenceCount,
+    root_hash: Sha256Hex,
+    issued_at: Timestamp,
+    /** The tree size of the checkpoint it was proven consistent with (0: the first). */
+    from_size: SequenceCount,
   }),
   z.strictObject({
     kind: z.literal("agent_lifecycle"),

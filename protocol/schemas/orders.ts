@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { CheckpointDelivery } from "./checkpoint.ts";
 import {
   ApplianceId,
   ChainHead,
@@ -34,6 +35,8 @@ export const PollRequest = z.strictObject({
   evidence_head: ChainHead,
   agent_version: z.string().min(1).max(64),
   sent_at: Timestamp,
+  /** The tree size of the last checkpoint this appliance verified (absent: none yet). */
+  checkpoint_size: SequenceCount.optional(),
 });
 export type PollRequest = z.infer<typeof PollRequest>;
 
@@ -88,6 +91,8 @@ export const PollResponse = z.strictObject({
   issued_at: Timestamp,
   /** The site's latest signed L1 rule set from the data flywheel, when one was approved. */
   l1_rules: L1RuleSet.optional(),
+  /** The appliance's latest signed checkpoint when newer than `checkpoint_size` (issue 7). */
+  checkpoint: CheckpointDelivery.optional(),
   sig: Signature,
 });
 export type PollResponse = z.infer<typeof PollResponse>;

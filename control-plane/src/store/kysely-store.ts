@@ -11,14 +11,17 @@ import type {
   EvidenceRow,
   NewOrder,
   NewRegistration,
+  NewVaultObject,
   OperatorRecord,
   OrderStatus,
   SessionRecord,
   Store,
+  StoredCheckpoint,
   StoredOrder,
   TenantRecord,
 } from "./port.ts";
 import type { AppliancesTable, Database, OrdersTable } from "./schema.ts";
+import * as vault from "./vault-queries.ts";
 
 /**
  * The Store on Kysely: the same queries for SQLite and PostgreSQL; the adapters in sqlite/ and
@@ -400,21 +403,14 @@ export class KyselyStore implements Store {
   }
 
   async listEvidence(tenantId: string, applianceId: string, afterSeq: number, limit: number) {
-    const rows = await this.#db
-      .selectFrom("evidence")
-      .select(["seq", "hash", "prev_hash", "bundle_json"])
-      .where("tenant_id", "=", tenantId)
-      .where("appliance_id", "=", applianceId)
-      .where("seq", ">", afterSeq)
-      .orderBy("seq")
-      .limit(limit)
-      .execute();
-    return rows.map((r) => ({
-      seq: Number(r.seq),
-      hash: r.hash,
-      prevHash: r.prev_hash,
-      bundleJson: r.bundle_json,
-    }));
+    const rows = await vault.listEvidenceForArchive(
+      this.#db,
+      tenantId,
+      applianceId,
+      afterSeq,
+      limit,
+    );
+    return rows.map(({ seq, hash, prevHash, bundleJson }) => ({ seq, hash, prevHash, bundleJson }));
   }
 
   async recordAlert(a: AlertRecord) {
@@ -657,6 +653,47 @@ export class KyselyStore implements Store {
       .where("status", "in", ["registered", "pending"])
       .executeTakeFirst();
     return Number(result.numUpdatedRows) === 1;
+  }
+
+  // Evidence vault (issue 7): the queries live in vault-queries.ts.
+  listEvidenceHeads() {
+    return vault.listEvidenceHeads(this.#db);
+  }
+  listEvidenceForArchive(tenantId: string, applianceId: string, afterSeq: number, limit: number) {
+    return vault.listEvidenceForArchive(this.#db, tenantId, applianceId, afterSeq, limit);
+  }
+  evidenceSeqRange(tenantId: string, applianceId: string, fromAt: string, toAt: string) {
+    return vault.evidenceSeqRange(this.#db, tenantId, applianceId, fromAt, toAt);
+  }
+  insertCheckpoint(checkpoint: StoredCheckpoint, object: NewVaultObject) {
+    return vault.insertCheckpoint(this.#db, checkpoint, object);
+  }
+  latestCheckpoint(tenantId: string, applianceId: string) {
+    return vault.latestCheckpoint(this.#db, tenantId, applianceId);
+  }
+  listCheckpoints(tenantId: string, applianceId: string, fromSize: number, toSize: number) {
+    return vault.listCheckpoints(this.#db, tenantId, applianceId, fromSize, toSize);
+  }
+  segmentCursor(tenantId: string, applianceId: string) {
+    return vault.segmentCursor(this.#db, tenantId, applianceId);
+  }
+  queueSegment(object: NewVaultObject) {
+    return vault.queueSegment(this.#db, object);
+  }
+  dueVaultObjects(now: string, limit: number) {
+    return vault.dueVaultObjects(this.#db, now, limit);
+  }
+  markVaultArchived(
+    objectKey: string,
+    receipt: { archive: string; versionId: string | null; retainUntil: string; archivedAt: string },
+  ) {
+    return vault.markVaultArchived(this.#db, objectKey, receipt);
+  }
+  markVaultFailed(objectKey: string, error: string, nextAttemptAt: string) {
+    return vault.markVaultFailed(this.#db, objectKey, error, nextAttemptAt);
+  }
+  listVaultObjects(tenantId: string, applianceId: string) {
+    return vault.listVaultObjects(this.#db, tenantId, applianceId);
   }
 }
 

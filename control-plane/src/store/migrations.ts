@@ -135,6 +135,59 @@ const migrations: Record<string, Migration> = {
     },
   },
   "0002_planner": plannerMigration,
+  "0002_vault": {
+    // Issue 7: signed Merkle checkpoints per appliance and the durable WORM outbox.
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable("checkpoints")
+        .addColumn("tenant_id", "text", (c) => c.notNull())
+        .addColumn("appliance_id", "text", (c) => c.notNull())
+        .addColumn("tree_size", "bigint", (c) => c.notNull())
+        .addColumn("root_hash", "text", (c) => c.notNull())
+        .addColumn("issued_at", "text", (c) => c.notNull())
+        .addColumn("checkpoint_json", "text", (c) => c.notNull())
+        // One checkpoint per size: two instances publishing at once cannot both insert.
+        .addPrimaryKeyConstraint("checkpoints_pk", ["tenant_id", "appliance_id", "tree_size"])
+        .execute();
+      await db.schema
+        .createTable("vault_cursors")
+        .addColumn("tenant_id", "text", (c) => c.notNull())
+        .addColumn("appliance_id", "text", (c) => c.notNull())
+        .addColumn("segmented_seq", "bigint", (c) => c.notNull())
+        .addPrimaryKeyConstraint("vault_cursors_pk", ["tenant_id", "appliance_id"])
+        .execute();
+      await db.schema
+        .createTable("vault_objects")
+        .addColumn("object_key", "text", (c) => c.primaryKey())
+        .addColumn("tenant_id", "text", (c) => c.notNull())
+        .addColumn("appliance_id", "text", (c) => c.notNull())
+        .addColumn("kind", "text", (c) => c.notNull())
+        .addColumn("first_seq", "bigint", (c) => c.notNull())
+        .addColumn("last_seq", "bigint", (c) => c.notNull())
+        .addColumn("sha256", "text", (c) => c.notNull())
+        .addColumn("byte_length", "bigint", (c) => c.notNull())
+        .addColumn("created_at", "text", (c) => c.notNull())
+        .addColumn("status", "text", (c) => c.notNull())
+        .addColumn("attempts", "integer", (c) => c.notNull().defaultTo(0))
+        .addColumn("next_attempt_at", "text", (c) => c.notNull())
+        .addColumn("last_error", "text")
+        .addColumn("archive", "text")
+        .addColumn("version_id", "text")
+        .addColumn("retain_until", "text")
+        .addColumn("archived_at", "text")
+        .execute();
+      await db.schema
+        .createIndex("vault_objects_due")
+        .on("vault_objects")
+        .columns(["status", "next_attempt_at"])
+        .execute();
+      await db.schema
+        .createIndex("vault_objects_appliance")
+        .on("vault_objects")
+        .columns(["tenant_id", "appliance_id", "kind", "first_seq"])
+        .execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -127,6 +127,52 @@ export interface AuditEntry {
   readonly hash: string;
 }
 
+/** A signed checkpoint as stored (issue 7); `checkpointJson` is the signed document. */
+export interface StoredCheckpoint {
+  readonly tenantId: string;
+  readonly applianceId: string;
+  readonly treeSize: number;
+  readonly rootHash: string;
+  readonly issuedAt: string;
+  readonly checkpointJson: string;
+}
+
+export type VaultObjectKind = "segment" | "checkpoint";
+
+/** One object of the WORM outbox: pending until the archive confirmed it, then archived. */
+export interface NewVaultObject {
+  readonly objectKey: string;
+  readonly tenantId: string;
+  readonly applianceId: string;
+  readonly kind: VaultObjectKind;
+  /** Evidence sequence range (a segment) or the tree size twice (a checkpoint). */
+  readonly firstSeq: number;
+  readonly lastSeq: number;
+  /** Hex SHA-256 of the object's bytes, fixed when it is queued; the upload must match it. */
+  readonly sha256: string;
+  readonly byteLength: number;
+  readonly createdAt: string;
+}
+
+export interface VaultObject extends NewVaultObject {
+  readonly status: "pending" | "archived";
+  readonly attempts: number;
+  readonly nextAttemptAt: string;
+  readonly lastError: string | null;
+  /** Which archive took it: "s3" (WORM) or "local-not-worm". */
+  readonly archive: string | null;
+  readonly versionId: string | null;
+  readonly retainUntil: string | null;
+  readonly archivedAt: string | null;
+}
+
+export interface ArchiveRow {
+  readonly seq: number;
+  readonly hash: string;
+  readonly bundleJson: string;
+  readonly receivedAt: string;
+}
+
 export interface Store {
   readonly dialect: "sqlite" | "postgres";
   migrate(): Promise<void>;
@@ -257,4 +303,41 @@ export interface Store {
   ): Promise<boolean>;
   /** The incident pipeline, guardrails, decision chain and flywheel (store/planner/). */
   readonly planner: PlannerStore;
+  // Evidence vault (issue 7, migration 0002_vault).
+  /** Every appliance that has evidence, with its head, across tenants (for the vault jobs). */
+  listEvidenceHeads(): Promise<{ tenantId: string; applianceId: string; head: ChainHead }[]>;
+  listEvidenceForArchive(
+    tenantId: string,
+    applianceId: string,
+    afterSeq: number,
+    limit: number,
+  ): Promise<ArchiveRow[]>;
+  /** The first and last seq received in [fromAt, toAt), or undefined when none. */
+  evidenceSeqRange(
+    tenantId: string,
+    applianceId: string,
+    fromAt: string,
+    toAt: string,
+  ): Promise<{ first: number; last: number } | undefined>;
+  /** Inserts the checkpoint and its outbox object atomically; false if that size exists. */
+  insertCheckpoint(checkpoint: StoredCheckpoint, object: NewVaultObject): Promise<boolean>;
+  latestCheckpoint(tenantId: string, applianceId: string): Promise<StoredCheckpoint | undefined>;
+  /** Checkpoints with fromSize <= tree_size <= toSize, oldest first. */
+  listCheckpoints(
+    tenantId: string,
+    applianceId: string,
+    fromSize: number,
+    toSize: number,
+  ): Promise<StoredCheckpoint[]>;
+  /** Highest evidence seq already put into a segment (0 for none). */
+  segmentCursor(tenantId: string, applianceId: string): Promise<number>;
+  /** Queues a segment and moves the cursor from object.firstSeq - 1 to object.lastSeq (CAS). */
+  queueSegment(object: NewVaultObject): Promise<boolean>;
+  dueVaultObjects(now: string, limit: number): Promise<VaultObject[]>;
+  markVaultArchived(
+    objectKey: string,
+    receipt: { archive: string; versionId: string | null; retainUntil: string; archivedAt: string },
+  ): Promise<void>;
+  markVaultFailed(objectKey: string, error: string, nextAttemptAt: string): Promise<void>;
+  listVaultObjects(tenantId: string, applianceId: string): Promise<VaultObject[]>;
 }

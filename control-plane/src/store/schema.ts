@@ -114,6 +114,41 @@ export interface AuditLogTable {
   hash: string;
 }
 
+export interface CheckpointsTable {
+  tenant_id: string;
+  appliance_id: string;
+  tree_size: number;
+  root_hash: string;
+  issued_at: string;
+  checkpoint_json: string;
+}
+
+export interface VaultCursorsTable {
+  tenant_id: string;
+  appliance_id: string;
+  segmented_seq: number;
+}
+
+export interface VaultObjectsTable {
+  object_key: string;
+  tenant_id: string;
+  appliance_id: string;
+  kind: string;
+  first_seq: number;
+  last_seq: number;
+  sha256: string;
+  byte_length: number;
+  created_at: string;
+  status: string;
+  attempts: number;
+  next_attempt_at: string;
+  last_error: string | null;
+  archive: string | null;
+  version_id: string | null;
+  retain_until: string | null;
+  archived_at: string | null;
+}
+
 export interface Database extends PlannerTables {
   tenants: TenantsTable;
   appliances: AppliancesTable;
@@ -126,4 +161,7 @@ export interface Database extends PlannerTables {
   operators: OperatorsTable;
   sessions: SessionsTable;
   audit_log: AuditLogTable;
+  checkpoints: CheckpointsTable;
+  vault_cursors: VaultCursorsTable;
+  vault_objects: VaultObjectsTable;
 }

@@ -13,6 +13,7 @@ import {
 import type { ApplianceRecord } from "../../store/index.ts";
 import { plannerRoutes } from "../planner/index.ts";
 import { param, readBody } from "../request.ts";
+import { exportRoutes } from "./exports.ts";
 import { Approve, CreateOrder, RegisterSite } from "./schemas.ts";
 
 /**
@@ -212,6 +213,7 @@ export function adminRoutes(s: Services) {
   });
 
   app.route("/", plannerRoutes(s));
+  app.route("/", exportRoutes(s));
   return app;
 }
 

@@ -60,6 +60,8 @@ export function pollRoutes(s: Services) {
       await s.store.touch(tenantId, applianceId, now.toISOString());
     s.metrics.inc("cp_polls_total", "Poll requests answered.");
     const l1Rules = await s.planner.signedRuleSet(tenantId, applianceId);
+    // The latest signed checkpoint with a consistency proof from the appliance's last one.
+    const checkpoint = await s.vault?.deliveryFor(tenantId, applianceId, req.checkpoint_size);
     const response = signDocument<PollResponse>(
       {
         v: 1,
@@ -71,6 +73,7 @@ export function pollRoutes(s: Services) {
         orders,
         issued_at: now.toISOString(),
         ...(l1Rules ? { l1_rules: l1Rules } : {}),
+        ...(checkpoint ? { checkpoint } : {}),
       },
       s.signer,
     );

@@ -1,5 +1,6 @@
 import { describe, it } from "vitest";
 import { storeContract } from "../contract.ts";
+import { vaultStoreContract } from "../vault-contract.ts";
 import { openPostgresStore } from "./index.ts";
 import { createTestSchema, postgresReachable, TEST_DATABASE_URL } from "./test-database.ts";
 
@@ -7,6 +8,13 @@ const reachable = await postgresReachable();
 
 if (reachable) {
   storeContract("PostgreSQL", async () => {
+    const { schema, drop } = await createTestSchema();
+    return {
+      store: openPostgresStore({ connectionString: TEST_DATABASE_URL, schema }),
+      cleanup: drop,
+    };
+  });
+  vaultStoreContract("PostgreSQL", async () => {
     const { schema, drop } = await createTestSchema();
     return {
       store: openPostgresStore({ connectionString: TEST_DATABASE_URL, schema }),

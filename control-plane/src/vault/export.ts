@@ -1,0 +1,151 @@
+import { closeSync, mkdirSync, openSync, writeFileSync, writeSync } from "node:fs";
+import { join } from "node:path";
+import {
+  type Checkpoint,
+  canonicalize,
+  checkpointDelivery,
+  EXPORT_FILES,
+  type ExportManifest,
+  publicKeyFromBase64,
+  publicKeyToPem,
+  type Signer,
+  signDocument,
+  toHex,
+  verificationKey,
+  type WormObjectRecord,
+} from "#protocol";
+import { ControlPlaneError } from "../errors.ts";
+import type { Store } from "../store/index.ts";
+import { canonicalLine, type Vault } from "./vault.ts";
+
+/**
+ * An evidence export for an auditor: one site (appliance), the bundles received in a date
+ * range, extended to the next signed checkpoint so the export ends on a signed tree size; the
+ * checkpoints covering them with consistency and head-inclusion proofs; both public keys; the
+ * WORM object list; and a manifest signed by the control plane. Only the fixed file names of
+ * EXPORT_FILES are written, into a directory that must not exist yet.
+ */
+export interface ExportRequest {
+  readonly tenantId: string;
+  readonly applianceId: string;
+  readonly from: string;
+  readonly to: string;
+  readonly directory: string;
+}
+
+export async function writeExport(
+  deps: { store: Store; vault: Vault; signer: Signer; archiveKind: string; now: () => Date },
+  req: ExportRequest,
+): Promise<ExportManifest> {
+  const { store, vault } = deps;
+  const { tenantId, applianceId } = req;
+  const appliance = await store.getAppliance(tenantId, applianceId);
+  if (!appliance?.evidencePublicKey) {
+    throw new ControlPlaneError("not_found", "no enrolled appliance with that id");
+  }
+  if (!(Date.parse(req.from) < Date.parse(req.to))) {
+    throw new ControlPlaneError("invalid_request", "from must be before to");
+  }
+  const range = await store.evidenceSeqRange(tenantId, applianceId, req.from, req.to);
+  if (!range) throw new ControlPlaneError("not_found", "no evidence received in that range");
+  // Make sure a checkpoint covers the end of the range.
+  await vault.publishCheckpoints();
+  const checkpoints = await store.listCheckpoints(
+    tenantId,
+    applianceId,
+    range.first,
+    Number.MAX_SAFE_INTEGER,
+  );
+  const endIndex = checkpoints.findIndex((c) => c.treeSize >= range.last);
+  if (endIndex < 0) throw new ControlPlaneError("unavailable", "no checkpoint covers the range");
+  const included = checkpoints.slice(0, endIndex + 1);
+  const lastSeq = (included.at(-1) as (typeof included)[number]).treeSize;
+  const tree = await vault.treeFor(tenantId, applianceId, lastSeq);
+
+  mkdirSync(req.directory, { recursive: false, mode: 0o700 });
+  const file = (name: string) => join(req.directory, name);
+
+  // Bundles in canonical (RFC 8785) form, one per line: the signed bytes are the line without
+  // its "sig" member, which plain tools can cut out (docs/auditor.md).
+  const out = openSync(file(EXPORT_FILES.bundles), "wx", 0o600);
+  let count = 0;
+  try {
+    for (let after = range.first - 1; after < lastSeq; ) {
+      const rows = await store.listEvidence(
+        tenantId,
+        applianceId,
+        after,
+        Math.min(5000, lastSeq - after),
+      );
+      if (rows.length === 0) break;
+      writeSync(out, rows.map((r) => `${canonicalLine(r.bundleJson)}\n`).join(""));
+      count += rows.length;
+      after = (rows.at(-1) as (typeof rows)[number]).seq;
+    }
+  } finally {
+    closeSync(out);
+  }
+  if (count !== lastSeq - range.first + 1) {
+    throw new ControlPlaneError("internal", "stored evidence is incomplete for the export");
+  }
+
+  let previous = 0;
+  const lines = included.map((c) => {
+    const line = checkpointDelivery(JSON.parse(c.checkpointJson) as Checkpoint, tree, previous);
+    previous = c.treeSize;
+    return canonicalize(line);
+  });
+  writeFileSync(file(EXPORT_FILES.checkpoints), `${lines.join("\n")}\n`, { flag: "wx" });
+
+  const objects: WormObjectRecord[] = (await store.listVaultObjects(tenantId, applianceId)).map(
+    (o) => ({
+      key: o.objectKey,
+      kind: o.kind,
+      first_seq: o.firstSeq,
+      last_seq: o.lastSeq,
+      sha256: o.sha256,
+      bytes: o.byteLength,
+      status: o.status,
+      archive: o.archive,
+      version_id: o.versionId,
+      retain_until: o.retainUntil,
+      archived_at: o.archivedAt,
+    }),
+  );
+  writeFileSync(file(EXPORT_FILES.wormObjects), `${JSON.stringify(objects, null, 2)}\n`, {
+    flag: "wx",
+  });
+
+  const applianceKey = verificationKey(publicKeyFromBase64(appliance.evidencePublicKey));
+  writeFileSync(file(EXPORT_FILES.applianceKey), publicKeyToPem(applianceKey.publicKey), {
+    flag: "wx",
+  });
+  writeFileSync(file(EXPORT_FILES.controlPlaneKey), publicKeyToPem(deps.signer.publicKey), {
+    flag: "wx",
+  });
+
+  const manifest = signDocument<ExportManifest>(
+    {
+      v: 1,
+      type: "evidence_export",
+      tenant_id: tenantId,
+      appliance_id: applianceId,
+      requested_from: new Date(req.from).toISOString(),
+      requested_to: new Date(req.to).toISOString(),
+      first_seq: range.first,
+      last_seq: lastSeq,
+      bundle_count: count,
+      prefix_frontier: tree.frontier(range.first - 1).map(toHex),
+      checkpoint_count: included.length,
+      control_plane_key_id: deps.signer.keyId,
+      appliance_key_id: applianceKey.keyId,
+      archive: deps.archiveKind,
+      created_at: deps.now().toISOString(),
+    },
+    deps.signer,
+  );
+  writeFileSync(file(EXPORT_FILES.manifest), `${JSON.stringify(manifest, null, 2)}\n`, {
+    flag: "wx",
+  });
+  return manifest;
+}

@@ -1,0 +1,284 @@
+import { spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  bundleHash,
+  type ChainHead,
+  createSigner,
+  type EvidenceBundle,
+  GENESIS_HEAD,
+  generateEd25519KeyPair,
+  type PollResponse,
+  toHex,
+  verificationKey,
+  verifyCheckpointDelivery,
+  verifyPollResponse,
+} from "#protocol";
+import { silentLogger } from "../logger.ts";
+import { openSqliteStore, type Store } from "../store/index.ts";
+import {
+  createHarness,
+  type Harness,
+  pollBody,
+  registerSite,
+  simulatedAppliance,
+} from "../testing/harness.ts";
+import { asAppliance, chain, enroll, upload } from "../testing/in-process.ts";
+import type { Archive } from "./archive.ts";
+import { localArchive } from "./local-archive.ts";
+import { createVault, type Vault } from "./vault.ts";
+
+const root = mkdtempSync(join(tmpdir(), "cp-vault-"));
+let clock = new Date("2026-11-25T10:15:00.000Z");
+let failNextPuts = 0;
+let h: Harness;
+let vault: Vault;
+let local: Archive;
+const hashes: string[] = [];
+let head: ChainHead = GENESIS_HEAD;
+let call: ReturnType<typeof asAppliance>;
+let signer: Parameters<typeof chain>[0];
+let exportDir = "";
+const cpSigner = createSigner(generateEd25519KeyPair().privateKey);
+const cpKey = verificationKey(cpSigner.publicKey);
+
+/** A real local archive whose next puts can be made to fail (retry and backoff). */
+const flaky: Archive = {
+  kind: "local-not-worm",
+  describe: "flaky",
+  put: (object) => {
+    if (failNextPuts > 0) {
+      failNextPuts--;
+      return Promise.reject(new Error("archive unreachable"));
+    }
+    return local.put(object);
+  },
+};
+
+const vaultOptions = (store: Store) => ({
+  store,
+  signer: cpSigner,
+  archive: flaky,
+  logger: silentLogger,
+  now: () => clock,
+  retentionDays: 2192,
+  segmentSeconds: 3600,
+});
+
+beforeAll(async () => {
+  const store = openSqliteStore(join(root, "cp.sqlite"));
+  local = localArchive(join(root, "archive"));
+  vault = createVault({ ...vaultOptions(store), retryBaseMs: 1000 });
+  h = await createHarness(store, {
+    signer: cpSigner,
+    clock: () => clock,
+    vault,
+    exportsDir: join(root, "exports"),
+    archiveKind: "local-not-worm",
+  });
+  const probe = await simulatedAppliance();
+  const { token } = await registerSite(h, "clinic-v", "v-01", probe.mac);
+  const appliance = await simulatedAppliance(token, probe.mac);
+  const enrolled = await enroll(h, appliance);
+  if (enrolled.status !== "enrolled") throw new Error("not enrolled");
+  call = asAppliance(h, enrolled.client_certificate_pem);
+  signer = appliance.evidenceSigner;
+});
+afterAll(async () => {
+  await h.store.close();
+  rmSync(root, { recursive: true, force: true });
+});
+
+async function push(count: number) {
+  const next = chain(signer, "clinic-v", "v-01", count, head);
+  const res = await call("/v1/appliance/evidence", upload("clinic-v", "v-01", next.bundles));
+  expect(res.status).toBe(200);
+  hashes.push(...next.bundles.map((b: EvidenceBundle) => bundleHash(b)));
+  head = next.head;
+}
+
+async function poll(checkpointSize?: number) {
+  const body = {
+    ...pollBody("clinic-v", "v-01"),
+    ...(checkpointSize !== undefined ? { checkpoint_size: checkpointSize } : {}),
+  };
+  const res = await call("/v1/appliance/poll", body);
+  expect(res.status).toBe(200);
+  const verdict = verifyPollResponse(res.json, {
+    key: cpKey,
+    tenantId: "clinic-v",
+    applianceId: "v-01",
+    nonce: body.nonce,
+    lastOrderSeq: 0,
+    seenOrderIds: new Set(),
+    runbooks: new Set(),
+    now: clock,
+  });
+  expect(verdict.ok).toBe(true);
+  return res.json as unknown as PollResponse;
+}
+
+const appliance = (last?: { treeSize: number; rootHash: string }) => ({
+  key: cpKey,
+  tenantId: "clinic-v",
+  applianceId: "v-01",
+  last,
+  bundleHashAt: (seq: number) => hashes[seq - 1],
+});
+
+describe("evidence vault on the control plane", () => {
+  it("publishes signed checkpoints that polls deliver with proofs the appliance accepts", async () => {
+    await push(30);
+    expect(await vault.publishCheckpoints()).toBe(1);
+    expect(await vault.publishCheckpoints()).toBe(0); // nothing new: nothing signed
+    const first = await poll();
+    expect(first.checkpoint?.checkpoint.tree_size).toBe(30);
+    const v1 = verifyCheckpointDelivery(first.checkpoint, appliance());
+    expect(v1).toMatchObject({ ok: true, fromSize: 0 });
+
+    clock = new Date("2026-11-25T10:40:00.000Z");
+    await push(12);
+    await vault.publishCheckpoints();
+    const last = { treeSize: 30, rootHash: first.checkpoint?.checkpoint.root_hash as string };
+    const second = await poll(30);
+    expect(second.checkpoint).toMatchObject({ from_size: 30, checkpoint: { tree_size: 42 } });
+    expect(verifyCheckpointDelivery(second.checkpoint, appliance(last)).ok).toBe(true);
+    expect((await poll(42)).checkpoint).toBeUndefined();
+  });
+
+  it("seals closed hours into segments and archives them with retry and backoff", async () => {
+    expect(await vault.sealSegments()).toBe(0); // the hour is still open
+    clock = new Date("2026-11-25T11:00:05.000Z");
+    await push(3); // received in the next hour: a second segment later
+    expect(await vault.sealSegments()).toBe(1);
+    failNextPuts = 1;
+    const firstRun = await vault.drainOutbox();
+    expect(firstRun.failed).toBe(1);
+    const pending = (await h.store.listVaultObjects("clinic-v", "v-01")).filter(
+      (o) => o.status === "pending",
+    );
+    const failed = pending.find((o) => o.attempts === 1);
+    expect(failed?.lastError).toBe("archive unreachable");
+    expect(Date.parse(failed?.nextAttemptAt ?? "")).toBeGreaterThan(clock.getTime());
+    // The failed one is the oldest object (checkpoint 30); the segment 1..42 went through.
+    expect(failed?.objectKey).toBe("clinic-v/v-01/checkpoints/0000000000000030.json");
+    expect(await vault.archivedThrough("clinic-v", "v-01")).toBe(42);
+
+    clock = new Date("2026-11-25T12:00:30.000Z");
+    await vault.runOnce();
+    const objects = await h.store.listVaultObjects("clinic-v", "v-01");
+    expect(objects.every((o) => o.status === "archived")).toBe(true);
+    expect(objects.map((o) => o.objectKey)).toEqual([
+      "clinic-v/v-01/checkpoints/0000000000000030.json",
+      "clinic-v/v-01/checkpoints/0000000000000042.json",
+      "clinic-v/v-01/checkpoints/0000000000000045.json",
+      "clinic-v/v-01/evidence/2026-11-25/100000-0000000000000001-0000000000000042.jsonl",
+      "clinic-v/v-01/evidence/2026-11-25/110000-0000000000000043-0000000000000045.jsonl",
+    ]);
+    expect(await vault.archivedThrough("clinic-v", "v-01")).toBe(45);
+    for (const o of objects) {
+      const bytes = readFileSync(join(root, "archive", o.objectKey));
+      expect(createHash("sha256").update(bytes).digest("hex")).toBe(o.sha256);
+      expect(o.archive).toBe("local-not-worm");
+      // Six years out (2192 days), from the moment it was archived.
+      expect(Date.parse(o.retainUntil ?? "") - Date.parse(o.archivedAt ?? "")).toBe(
+        2192 * 86_400_000,
+      );
+    }
+    const segment = readFileSync(join(root, "archive", objects[3]?.objectKey ?? ""), "utf8");
+    expect(
+      segment
+        .split("\n")
+        .filter(Boolean)
+        .map((l) => bundleHash(JSON.parse(l))),
+    ).toEqual(hashes.slice(0, 42));
+    expect(readFileSync(join(root, "archive", "NOT-WORM.txt"), "utf8")).toMatch(/NOT WORM/);
+  });
+
+  it("builds each appliance's tree once when a poll and the job ask at the same time", async () => {
+    const fresh = createVault(vaultOptions(h.store));
+    const [a, b, c] = await Promise.all([
+      fresh.treeFor("clinic-v", "v-01", 45),
+      fresh.treeFor("clinic-v", "v-01", 30),
+      fresh.treeFor("clinic-v", "v-01", 45),
+    ]);
+    expect(a).toBe(b);
+    expect(b).toBe(c);
+    expect(a.size).toBe(45);
+    const latest = await h.store.latestCheckpoint("clinic-v", "v-01");
+    expect(toHex(a.root(45))).toBe(latest?.rootHash);
+    expect(() =>
+      createVault({
+        ...{
+          store: h.store,
+          signer: cpSigner,
+          archive: flaky,
+          logger: silentLogger,
+          now: () => clock,
+        },
+        retentionDays: 2000,
+        segmentSeconds: 3600,
+      }),
+    ).toThrow(/at least 2192/);
+  });
+
+  it("exports a site's date range through the admin API, which the offline verifier accepts", async () => {
+    const base = "/tenants/clinic-v/appliances/v-01/exports";
+    const res = await h.admin(base, { from: "2026-11-25T10:30:00Z", to: "2026-11-25T11:00:00Z" });
+    expect(res.status).toBe(201);
+    const created = (await res.json()) as { export_id: string; manifest: Record<string, unknown> };
+    // Bundles received 10:40 (31..42); the export ends at the checkpoint that covers 42.
+    expect(created.manifest).toMatchObject({ first_seq: 31, last_seq: 42, checkpoint_count: 1 });
+    const dir = join(root, "exports", "clinic-v", "v-01", created.export_id);
+    exportDir = dir;
+    const file = await h.admin(`${base}/${created.export_id}/manifest.json`);
+    expect(file.status).toBe(200);
+    expect(await file.json()).toEqual(created.manifest);
+    for (const bad of [
+      `${base}/${created.export_id}/..%2F..%2Fcp.sqlite`,
+      `${base}/..%2F..%2F..%2F/manifest.json`,
+      `${base}/${created.export_id}/secret-box.key`,
+    ]) {
+      expect((await h.admin(bad)).status).toBe(400);
+    }
+    const verifier = join(import.meta.dirname, "../../../verifier/main.ts");
+    const run = spawnSync(process.execPath, [verifier, dir], { encoding: "utf8" });
+    expect(run.stdout).toMatch(/^OK: /m);
+    expect(run.status).toBe(0);
+    expect(existsSync(join(dir, "worm-objects.json"))).toBe(true);
+    const audit = (await (await h.admin("/audit")).json()) as { action: string }[];
+    expect(audit.map((e) => e.action)).toContain("evidence.exported");
+  });
+
+  it("the auditor's OpenSSL and sha256sum commands in docs/auditor.md work as written", () => {
+    const doc = readFileSync(join(import.meta.dirname, "../../../docs/auditor.md"), "utf8");
+    const blocks = [...doc.matchAll(/```bash\n([\s\S]*?)```/g)].map((m) => m[1] as string);
+    expect(blocks.length).toBe(5);
+    const run = (dir: string) =>
+      spawnSync("bash", ["-euo", "pipefail", "-c", blocks.join("\n")], {
+        cwd: dir,
+        encoding: "utf8",
+      });
+    const ok = run(exportDir);
+    expect(ok.stderr).not.toMatch(/error|fail/i);
+    expect(ok.status).toBe(0);
+    expect(ok.stdout.match(/Signature Verified Successfully/g)?.length).toBe(2);
+    expect(ok.stdout).toMatch(/bundle 42 is the newest leaf of the checkpoint, root [0-9a-f]{64}/);
+    expect(ok.stdout).toMatch(
+      /checkpoint 42 matches WORM object checkpoints\/0000000000000042.json/,
+    );
+
+    // The same commands refuse a changed bundle.
+    const bad = join(root, "tampered-export");
+    cpSync(exportDir, bad, { recursive: true });
+    const lines = readFileSync(join(bad, "bundles.jsonl"), "utf8").split("\n");
+    lines[11] = (lines[11] as string).replace('"severity":"low"', '"severity":"high"');
+    writeFileSync(join(bad, "bundles.jsonl"), lines.join("\n"));
+    const refused = run(bad);
+    expect(refused.status).not.toBe(0);
+    expect(refused.stdout).not.toMatch(/newest leaf/);
+  });
+});

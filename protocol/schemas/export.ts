@@ -1,0 +1,66 @@
+import { z } from "zod";
+import {
+  ApplianceId,
+  ProtocolVersion,
+  SequenceCount,
+  SequenceNumber,
+  Sha256Hex,
+  Signature,
+  TenantId,
+  Timestamp,
+} from "./common.ts";
+
+/** The fixed file names of an evidence export; nothing else is read or written. */
+export const EXPORT_FILES = {
+  manifest: "manifest.json",
+  controlPlaneKey: "control-plane.pub.pem",
+  applianceKey: "appliance.pub.pem",
+  bundles: "bundles.jsonl",
+  checkpoints: "checkpoints.jsonl",
+  wormObjects: "worm-objects.json",
+} as const;
+
+/** One archived (or still queued) object of the WORM outbox, as listed in an export. */
+export const WormObjectRecord = z.strictObject({
+  key: z.string().min(1).max(300),
+  kind: z.enum(["segment", "checkpoint"]),
+  first_seq: SequenceCount,
+  last_seq: SequenceCount,
+  sha256: Sha256Hex,
+  bytes: z.int().min(0),
+  status: z.enum(["pending", "archived"]),
+  archive: z.string().max(40).nullable(),
+  version_id: z.string().max(1024).nullable(),
+  retain_until: Timestamp.nullable(),
+  archived_at: Timestamp.nullable(),
+});
+export type WormObjectRecord = z.infer<typeof WormObjectRecord>;
+export const WormObjectList = z.array(WormObjectRecord).max(1_000_000);
+
+/**
+ * The manifest of an evidence export for one site (appliance) and a date range, signed by the
+ * control plane. The bundles are `first_seq..last_seq`; `last_seq` is always the size of a
+ * signed checkpoint, so nothing at the end can be dropped unseen. When the export does not start
+ * at seq 1, `prefix_frontier` holds the roots of the complete subtrees over bundles
+ * 1..first_seq-1 (largest first): with them the verifier recomputes every checkpoint's root.
+ */
+export const ExportManifest = z.strictObject({
+  v: ProtocolVersion,
+  type: z.literal("evidence_export"),
+  tenant_id: TenantId,
+  appliance_id: ApplianceId,
+  requested_from: Timestamp,
+  requested_to: Timestamp,
+  first_seq: SequenceNumber,
+  last_seq: SequenceNumber,
+  bundle_count: z.int().min(1),
+  prefix_frontier: z.array(Sha256Hex).max(64),
+  checkpoint_count: z.int().min(1),
+  control_plane_key_id: Sha256Hex,
+  appliance_key_id: Sha256Hex,
+  /** "s3" (Object Lock) or "local-not-worm" (lab): where the vault archived these objects. */
+  archive: z.string().max(40),
+  created_at: Timestamp,
+  sig: Signature,
+});
+export type ExportManifest = z.infer<typeof ExportManifest>;
