@@ -1,9 +1,9 @@
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
 import { loadConfig } from "../config.ts";
 import { linuxHost } from "../host/linux.ts";
 import { describeError, jsonLogger } from "../log.ts";
+import { subcommandArgs } from "../subcommand-args.ts";
 import { runRestoreTest } from "./restore-test.ts";
 
 const HELP = `compliance-agent restore-test: the weekly test restore of one backup job (root)
@@ -22,32 +22,13 @@ export async function restoreTestMain(
   env: NodeJS.ProcessEnv,
 ): Promise<number> {
   const log = jsonLogger((line) => process.stdout.write(line));
-  let values: { config?: string; instance?: string; help?: boolean };
+  const values = subcommandArgs(argv, "instance", HELP, true);
+  if (typeof values === "number") return values;
   try {
-    ({ values } = parseArgs({
-      args: [...argv],
-      options: {
-        config: { type: "string", default: "/etc/compliance-agent/config.json" },
-        instance: { type: "string" },
-        help: { type: "boolean", default: false },
-      },
-      strict: true,
-      allowPositionals: false,
-    }));
-    if (!values.help && values.instance === undefined) throw new Error("--instance is required");
-  } catch (error) {
-    process.stderr.write(`${describeError(error)}\n\n${HELP}\n`);
-    return 2;
-  }
-  if (values.help) {
-    process.stdout.write(`${HELP}\n`);
-    return 0;
-  }
-  try {
-    const config = loadConfig(values.config as string, env);
+    const config = loadConfig(values.config, env);
     const outcome = await runRestoreTest({
       host: linuxHost,
-      instance: values.instance as string,
+      instance: values.instance ?? "",
       backupJobs: config.host.backup_jobs,
       stateDir: config.state_dir,
       scratchRoot: join(tmpdir(), "compliance-restore-test"),
