@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -29,6 +29,7 @@ const ip = spawnSync("ip", ["-V"]).status === 0;
 const canRun = ip && process.getuid?.() === 0;
 const ns = `msp-dns-${process.pid}`;
 const etc = join("/etc/netns", ns);
+const netnsDirExisted = existsSync("/etc/netns");
 
 let dir: string | undefined;
 let pair: LabPair | undefined;
@@ -41,6 +42,8 @@ afterAll(async () => {
   if (canRun) {
     spawnSync("ip", ["netns", "del", ns]);
     rmSync(etc, { recursive: true, force: true });
+    // Only when this test made it and nothing else is in it.
+    if (!netnsDirExisted) rmdirSafely("/etc/netns");
   }
   if (dir) await rm(dir, { recursive: true, force: true });
 });
@@ -152,6 +155,14 @@ describe.skipIf(!canRun && !process.env.CI)("DNS failure with real processes", (
     expect(agent.output.join("\n")).not.toMatch(/"level":"fatal"/);
   }, 90_000);
 });
+
+function rmdirSafely(path: string): void {
+  try {
+    rmdirSync(path);
+  } catch {
+    // not empty or gone: leave it
+  }
+}
 
 function events(path: string): EvidenceBundle["event"][] {
   const db = new DatabaseSync(path, { readOnly: true });
