@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { DatabaseSync } from "node:sqlite";
@@ -8,8 +8,10 @@ import {
   type ChainHead,
   type EvidenceBundle,
   GENESIS_HEAD,
+  generateEd25519KeyPair,
   privateKeyFromPem,
   publicKeyOf,
+  publicKeyToBase64,
   verificationKey,
   verifyChain,
 } from "#protocol";
@@ -261,6 +263,51 @@ describe("crash safety with real processes", () => {
       }),
     );
   }, 170_000);
+});
+
+describe("a bad signature with real processes", () => {
+  it("the agent pinned to another key refuses the real control plane's poll responses and runs nothing", async () => {
+    const p = pair;
+    if (!p || !dir) throw new Error("runs after the crash test, on its pair");
+    const configPath = join(dir, "agent", "config.json");
+    const config = JSON.parse(await readFile(configPath, "utf8"));
+    const wrong = publicKeyToBase64(publicKeyOf(generateEd25519KeyPair().privateKey));
+    await writeFile(configPath, JSON.stringify({ ...config, order_signing_public_key: wrong }));
+    const journalPath = join(p.agentConfig.state_dir, "journal.sqlite");
+    const before = readJournal(journalPath).head.seq;
+    const created = await p.admin(`/tenants/${TENANT}/appliances/${APPLIANCE}/orders`, {
+      runbook_id: "RB-BACKUP-001-failure",
+      params: { job: LAB_BACKUP_JOB },
+    });
+    expect(created.status).toBe(201);
+    const { order_id } = created.body as { order_id: string };
+    const runsBefore = JSON.parse(await readFile(p.labStateFile, "utf8")).backups[LAB_BACKUP_JOB]
+      .snapshots.length;
+    const wrongKey = startChild(
+      [bundle, "--config", configPath, "--lab", "--lab-state", p.labStateFile],
+      root,
+    );
+    try {
+      const alert = await eventually("a poll_bad_signature alert", async () =>
+        readJournal(journalPath)
+          .bundles.filter((b) => b.seq > before)
+          .map((b) => b.event)
+          .find((e) => e.kind === "alert" && e.code === "poll_bad_signature"),
+      );
+      expect(alert).toMatchObject({ severity: "high" });
+    } finally {
+      expect(await wrongKey.stop()).toBe(0);
+      await writeFile(configPath, JSON.stringify(config));
+    }
+    // Nothing ran, and the order is still waiting for an appliance that trusts its signer.
+    const runsAfter = JSON.parse(await readFile(p.labStateFile, "utf8")).backups[LAB_BACKUP_JOB]
+      .snapshots.length;
+    expect(runsAfter).toBe(runsBefore);
+    const order = (await p.admin(`/tenants/${TENANT}/orders/${order_id}`)).body as {
+      status: string;
+    };
+    expect(["queued", "delivered"]).toContain(order.status);
+  }, 60_000);
 });
 
 function readJournal(path: string): { head: ChainHead; bundles: EvidenceBundle[]; outbox: number } {
