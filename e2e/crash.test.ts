@@ -15,7 +15,6 @@ import {
   verificationKey,
   verifyChain,
 } from "#protocol";
-import { LAB_BACKUP_JOB } from "../agent/src/host/lab/index.ts";
 import { type Child, eventually, startChild } from "../scripts/child-processes.ts";
 import { type LabPair, startLabPair } from "../scripts/lab-pair.ts";
 
@@ -37,9 +36,11 @@ const KILLS = Number(process.env.KILLS ?? 50);
 const CP_KILL_EVERY = 12;
 const root = resolve(import.meta.dirname, "..");
 const bundle = join(root, "agent", "dist", "agent.mjs");
+// The lab appliance's backup job (scripts/lab-pair.ts configures the agent with it).
+let LAB_BACKUP_JOB = "";
 // Snapshots made by the lab's `systemctl start restic-backups-<job>.service` have ids that
 // start with the hex of the unit name (see the lab host's systemctl emulator).
-const RUN_MARK = Buffer.from(`restic-backups-${LAB_BACKUP_JOB}`).toString("hex").slice(0, 40);
+const runMark = () => Buffer.from(`restic-backups-${LAB_BACKUP_JOB}`).toString("hex").slice(0, 40);
 
 let dir: string | undefined;
 let pair: LabPair | undefined;
@@ -65,6 +66,8 @@ describe("crash safety with real processes", () => {
       checkIntervalS: 10,
     });
     const p = pair;
+    LAB_BACKUP_JOB = (p.agentConfig.host as { backup_jobs: string[] }).backup_jobs[0] ?? "";
+    expect(LAB_BACKUP_JOB).not.toBe("");
     await p.enrolled();
     await p.agent.stop();
     const configPath = join(dir, "agent", "config.json");
@@ -91,7 +94,7 @@ describe("crash safety with real processes", () => {
     const executions = async () => {
       const state = JSON.parse(await readFile(p.labStateFile, "utf8"));
       const snapshots = state.backups[LAB_BACKUP_JOB].snapshots as { id: string }[];
-      return snapshots.filter((s) => s.id.startsWith(RUN_MARK)).length;
+      return snapshots.filter((s) => s.id.startsWith(runMark())).length;
     };
     const restartControlPlane = async () => {
       controlPlane = startChild(
