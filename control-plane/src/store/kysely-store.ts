@@ -695,6 +695,12 @@ export class KyselyStore implements Store {
   listVaultObjects(tenantId: string, applianceId: string) {
     return vault.listVaultObjects(this.#db, tenantId, applianceId);
   }
+
+  async listTenantIds() {
+    const rows = await this.#db.selectFrom("tenants").select("tenant_id").execute();
+    // Sorted here, not by SQL: collations differ between SQLite and PostgreSQL.
+    return rows.map((r) => r.tenant_id).sort();
+  }
 }
 
 async function appendAuditIn(

@@ -340,4 +340,7 @@ export interface Store {
   ): Promise<void>;
   markVaultFailed(objectKey: string, error: string, nextAttemptAt: string): Promise<void>;
   listVaultObjects(tenantId: string, applianceId: string): Promise<VaultObject[]>;
+  // Operator dashboard (issue 11).
+  /** Every tenant (site) id, sorted; the dashboard's overview walks them. */
+  listTenantIds(): Promise<string[]>;
 }
