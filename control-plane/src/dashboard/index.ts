@@ -55,7 +55,8 @@ export function dashboardRoutes(s: Services) {
         frameAncestors: ["'none'"],
         baseUri: ["'none'"],
       },
-      referrerPolicy: "no-referrer",
+      // Not no-referrer: then Chromium sends `Origin: null` on our own form posts.
+      referrerPolicy: "same-origin",
     }),
   );
   app.use("*", async (c, next) => {

@@ -29,6 +29,8 @@ table{border-collapse:collapse;width:100%;background:#fff;margin-bottom:1rem}
 th,td{text-align:left;padding:.35rem .55rem;border-bottom:1px solid #e1e6eb;vertical-align:top}
 th{background:#eef2f6;font-weight:600}
 code,.mono{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:.85em}
+td.mono{word-break:break-all}
+time{white-space:nowrap}
 .badge{display:inline-block;padding:0 .45rem;border-radius:.6rem;font-size:.8em;background:#dde3ea}
 .ok{background:#d5f0dc;color:#185c2b}.bad{background:#f8d7d7;color:#7d1b1b}.warn{background:#fdecc8;color:#6b4a00}
 form.inline{display:inline-flex;gap:.3rem;align-items:center;margin:.15rem 0}
