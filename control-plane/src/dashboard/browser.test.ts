@@ -170,6 +170,41 @@ describe("the dashboard in headless Chromium", () => {
     await shot("orders");
   });
 
+  it("approves one flywheel proposal (a signed rule set) and rejects another", async () => {
+    const propose = async (patternKey: string, runbookId: string) => {
+      const proposalId = randomUUID();
+      const [checkId = "", finding = ""] = patternKey.split("/");
+      await world.h.store.planner.createProposal({
+        proposalId,
+        tenantId: "clinic-a",
+        patternKey,
+        checkId,
+        finding,
+        runbookId,
+        successes: 5,
+        status: "proposed",
+        createdAt: new Date().toISOString(),
+      });
+      return proposalId;
+    };
+    const cpu = await propose("services/cpu_load_high", "RB-CPU-001-high");
+    const crash = await propose("services/unit_failed", "RB-SERVICE-001-crash");
+    await page.click("text=Flywheel");
+    await page.waitForURL(/\/dashboard\/proposals$/);
+    const rowOf = (id: string) => page.locator(`tr[data-proposal="${id}"]`);
+    await shot("flywheel");
+    await rowOf(cpu).locator("button", { hasText: "Approve" }).click();
+    await expectText("Proposal approved.");
+    await rowOf(crash).locator('input[name="note"]').last().fill("crash loops need a person");
+    await rowOf(crash).locator("button", { hasText: "Reject" }).click();
+    await expectText("Proposal rejected.");
+    expect(await rowOf(cpu).textContent()).toContain("approved");
+    expect(await rowOf(crash).textContent()).toContain("crash loops need a person");
+    const rules = await world.h.app.planner.rules("clinic-a");
+    expect(JSON.stringify(rules)).toContain("RB-CPU-001-high");
+    expect(JSON.stringify(rules)).not.toContain("RB-SERVICE-001-crash");
+  });
+
   it("shows the evidence chain verified and the audit log with both decisions", async () => {
     expect(issued).toHaveLength(1);
     await page.goto(`${server.url}/dashboard/evidence/clinic-a/clinic-a-01`);
@@ -182,7 +217,13 @@ describe("the dashboard in headless Chromium", () => {
     const rows = page.locator("tbody tr", { hasText: "operator:olivia" });
     const actions = await rows.locator("code").allTextContents();
     expect(actions).toEqual(
-      expect.arrayContaining(["incident.order_issued", "incident.rejected", "operator.login"]),
+      expect.arrayContaining([
+        "incident.order_issued",
+        "incident.rejected",
+        "operator.login",
+        "flywheel.rule_approved",
+        "flywheel.rule_rejected",
+      ]),
     );
     expect(actions).toContain("operator.login_failed");
     await shot("audit");

@@ -239,7 +239,7 @@ export async function proposalsPage(s: Services, csrf: string): Promise<Html> {
   return html`<table><thead><tr><th>Created</th><th>Site</th><th>Pattern</th><th>Runbook</th><th>Successes</th><th>Status</th><th></th></tr></thead><tbody>${rows.map(
     (p) => {
       const base = `/dashboard/proposals/${p.tenantId}/${p.proposalId}`;
-      return html`<tr><td>${when(p.createdAt, now)}</td><td>${p.tenantId}</td><td><code>${p.patternKey}</code></td>
+      return html`<tr data-proposal="${p.proposalId}"><td>${when(p.createdAt, now)}</td><td>${p.tenantId}</td><td><code>${p.patternKey}</code></td>
 <td>${p.runbookId}</td><td>${p.successes}</td><td>${badge(p.status, p.status === "approved" ? "ok" : p.status === "rejected" ? "bad" : "warn")}</td>
 <td>${
         p.status === "proposed"
