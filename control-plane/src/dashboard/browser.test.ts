@@ -43,54 +43,60 @@ let server: RunningServer;
 let context: BrowserContext;
 let page: Page;
 const profile = mkdtempSync(join(tmpdir(), "cp-chromium-"));
-
-beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(`the browser test needs Chromium at ${CHROMIUM} (Debian package chromium)`);
-  }
-  world = await startPlannerWorld({ llm: false });
-  site = await world.site("clinic-a", "clinic-a-01");
-  await world.site("clinic-a", "clinic-a-02");
-  await world.h.store.createOperator(
-    {
-      operatorId: randomUUID(),
-      username: "olivia",
-      passwordHash: await hashPassword(password),
-      failedAttempts: 0,
-      lockedUntil: null,
-    },
-    new Date().toISOString(),
-  );
-  const ca = await createCertificateAuthority("dashboard test server CA");
-  const tls = await issueServerCertificate(ca, { dns: ["localhost"], ip: ["127.0.0.1"] });
-  server = await startServer(world.h.app, tls, { port: 0, host: "127.0.0.1" });
-  const spki = new X509Certificate(tls.certPem).publicKey.export({ type: "spki", format: "der" });
-  const pin = createHash("sha256").update(spki).digest("base64");
-  context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [...FLAGS, `--ignore-certificate-errors-spki-list=${pin}`],
-    viewport: { width: 1100, height: 640 },
-    timeout: 20_000,
-  });
-  page = context.pages()[0] ?? (await context.newPage());
-  page.setDefaultTimeout(10_000);
-}, 40_000);
-
-afterAll(async () => {
-  await context?.close();
-  await server?.close();
-  await world?.cleanup();
-  rmSync(profile, { recursive: true, force: true });
-});
-
-async function shot(name: string) {
-  if (!SCREENSHOTS) return;
-  mkdirSync(IMAGES, { recursive: true });
-  await page.screenshot({ path: join(IMAGES, `dashboard-${name}.png`) });
+// Outside CI a machine without Chromium skips (and says so); in CI its absence fails.
+const haveChromium = existsSync(CHROMIUM);
+if (!haveChromium && !process.env.CI) {
+  console.warn(`skipping the dashboard browser test: no Chromium at ${CHROMIUM}`);
 }
+const suite = describe.skipIf(!haveChromium && !process.env.CI);
 
-describe("the dashboard in headless Chromium", () => {
+suite("the dashboard in headless Chromium", () => {
+  beforeAll(async () => {
+    if (!haveChromium) {
+      throw new Error(`the browser test needs Chromium at ${CHROMIUM} (Debian package chromium)`);
+    }
+    world = await startPlannerWorld({ llm: false });
+    site = await world.site("clinic-a", "clinic-a-01");
+    await world.site("clinic-a", "clinic-a-02");
+    await world.h.store.createOperator(
+      {
+        operatorId: randomUUID(),
+        username: "olivia",
+        passwordHash: await hashPassword(password),
+        failedAttempts: 0,
+        lockedUntil: null,
+      },
+      new Date().toISOString(),
+    );
+    const ca = await createCertificateAuthority("dashboard test server CA");
+    const tls = await issueServerCertificate(ca, { dns: ["localhost"], ip: ["127.0.0.1"] });
+    server = await startServer(world.h.app, tls, { port: 0, host: "127.0.0.1" });
+    const spki = new X509Certificate(tls.certPem).publicKey.export({ type: "spki", format: "der" });
+    const pin = createHash("sha256").update(spki).digest("base64");
+    context = await chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: [...FLAGS, `--ignore-certificate-errors-spki-list=${pin}`],
+      viewport: { width: 1100, height: 640 },
+      timeout: 20_000,
+    });
+    page = context.pages()[0] ?? (await context.newPage());
+    page.setDefaultTimeout(10_000);
+  }, 40_000);
+
+  afterAll(async () => {
+    await context?.close();
+    await server?.close();
+    await world?.cleanup();
+    rmSync(profile, { recursive: true, force: true });
+  });
+
+  async function shot(name: string) {
+    if (!SCREENSHOTS) return;
+    mkdirSync(IMAGES, { recursive: true });
+    await page.screenshot({ path: join(IMAGES, `dashboard-${name}.png`) });
+  }
+
   const issued: Order[] = [];
 
   it("signs in over TLS with Secure, HttpOnly, SameSite=Strict cookies", async () => {
