@@ -48,6 +48,7 @@ export function createApp(deps: AppDeps) {
     ...(deps.vault ? { vault: deps.vault } : {}),
     ...(deps.exportsDir ? { exportsDir: deps.exportsDir } : {}),
     ...(deps.archiveKind ? { archiveKind: deps.archiveKind } : {}),
+    ...(deps.packets ? { packets: deps.packets } : {}),
   };
   const app = new Hono<AppEnv>();
   const tooLarge = () => {

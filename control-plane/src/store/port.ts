@@ -173,6 +173,17 @@ export interface ArchiveRow {
   readonly receivedAt: string;
 }
 
+/** One generated compliance packet (issue 11, migration 0003_packets). */
+export interface PacketRecord {
+  readonly tenantId: string;
+  /** YYYY-MM. */
+  readonly month: string;
+  readonly generatedAt: string;
+  /** File name → hex SHA-256, as the signed manifest states them. */
+  readonly files: Readonly<Record<string, string>>;
+  readonly counts: Readonly<Record<string, number>>;
+}
+
 export interface Store {
   readonly dialect: "sqlite" | "postgres";
   migrate(): Promise<void>;
@@ -340,6 +351,12 @@ export interface Store {
   ): Promise<void>;
   markVaultFailed(objectKey: string, error: string, nextAttemptAt: string): Promise<void>;
   listVaultObjects(tenantId: string, applianceId: string): Promise<VaultObject[]>;
+  // Compliance packets (issue 11, migration 0003_packets).
+  /** Inserts or replaces (a regeneration) the packet of a tenant and month. */
+  putPacket(packet: PacketRecord): Promise<void>;
+  getPacket(tenantId: string, month: string): Promise<PacketRecord | undefined>;
+  /** Newest month first. */
+  listPackets(tenantId: string): Promise<PacketRecord[]>;
   // Operator dashboard (issue 11).
   /** Every tenant (site) id, sorted; the dashboard's overview walks them. */
   listTenantIds(): Promise<string[]>;

@@ -149,6 +149,14 @@ export interface VaultObjectsTable {
   archived_at: string | null;
 }
 
+export interface PacketsTable {
+  tenant_id: string;
+  month: string;
+  generated_at: string;
+  files_json: string;
+  counts_json: string;
+}
+
 export interface Database extends PlannerTables {
   tenants: TenantsTable;
   appliances: AppliancesTable;
@@ -164,4 +172,5 @@ export interface Database extends PlannerTables {
   checkpoints: CheckpointsTable;
   vault_cursors: VaultCursorsTable;
   vault_objects: VaultObjectsTable;
+  packets: PacketsTable;
 }
