@@ -1,5 +1,6 @@
+import { spawnSync } from "node:child_process";
 import { createHash, randomUUID, X509Certificate } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type BrowserContext, chromium, type Page } from "playwright-core";
@@ -55,7 +56,13 @@ suite("the dashboard in headless Chromium", () => {
     if (!haveChromium) {
       throw new Error(`the browser test needs Chromium at ${CHROMIUM} (Debian package chromium)`);
     }
-    world = await startPlannerWorld({ llm: false });
+    world = await startPlannerWorld({
+      llm: false,
+      app: {
+        packets: { dir: join(profile, "packets"), catalogDir: REPO_ROOT },
+        archiveKind: "local-not-worm",
+      },
+    });
     site = await world.site("clinic-a", "clinic-a-01");
     await world.site("clinic-a", "clinic-a-02");
     await world.h.store.createOperator(
@@ -211,6 +218,43 @@ suite("the dashboard in headless Chromium", () => {
     expect(JSON.stringify(rules)).not.toContain("RB-SERVICE-001-crash");
   });
 
+  it("generates this month's packet and downloads its PDF", async () => {
+    const month = new Date().toISOString().slice(0, 7);
+    await page.click("text=Packets");
+    await page.waitForURL(/\/dashboard\/packets$/);
+    await page.fill('input[name="month"]', month);
+    await page.click("button:has-text('Generate packet')");
+    await expectText(`Packet for ${month} generated.`);
+    const row = page.locator(`tr[data-packet="clinic-a/${month}"]`);
+    await shot("packets");
+    const [download] = await Promise.all([
+      page.waitForEvent("download"),
+      row.locator("a", { hasText: "packet.pdf" }).click(),
+    ]);
+    expect(download.suggestedFilename()).toBe(`clinic-a-${month}-packet.pdf`);
+    const saved = join(profile, "downloaded.pdf");
+    await download.saveAs(saved);
+    const pdf = readFileSync(saved);
+    expect(pdf.subarray(0, 5).toString("latin1")).toBe("%PDF-");
+    expect(pdf.length).toBeGreaterThan(1000);
+    if (SCREENSHOTS) {
+      // The tour's packet image: page 1 of the PDF the browser downloaded.
+      const out = spawnSync("pdftoppm", [
+        "-png",
+        "-r",
+        "60",
+        "-f",
+        "1",
+        "-l",
+        "1",
+        "-singlefile",
+        saved,
+        join(IMAGES, "packet-page1"),
+      ]);
+      expect(out.status).toBe(0);
+    }
+  });
+
   it("shows the evidence chain verified and the audit log with both decisions", async () => {
     expect(issued).toHaveLength(1);
     await page.goto(`${server.url}/dashboard/evidence/clinic-a/clinic-a-01`);
@@ -229,6 +273,7 @@ suite("the dashboard in headless Chromium", () => {
         "operator.login",
         "flywheel.rule_approved",
         "flywheel.rule_rejected",
+        "packet.generated",
       ]),
     );
     expect(actions).toContain("operator.login_failed");

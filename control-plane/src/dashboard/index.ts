@@ -9,6 +9,8 @@ import { ControlPlaneError } from "../errors.ts";
 import { toProblem } from "../http/problem.ts";
 import { hashSecret, SESSION_COOKIE } from "../middleware/operator-session/index.ts";
 import { signIn } from "../operator/sign-in.ts";
+import { Month } from "../packets/index.ts";
+import { requestPacket } from "../routes/admin/packets.ts";
 import { param } from "../routes/request.ts";
 import { type Html, page, STYLESHEET } from "./layout.ts";
 import {
@@ -17,6 +19,7 @@ import {
   evidencePage,
   incidentsPage,
   ordersPage,
+  packetsPage,
   parseStatus,
   proposalsPage,
   sitesPage,
@@ -240,6 +243,15 @@ export function dashboardRoutes(s: Services) {
       return back(c, "/dashboard/proposals", `Proposal ${decision}.`);
     });
   }
+
+  app.get("/packets", async (c) =>
+    show(c, "Compliance packets", "/dashboard/packets", await packetsPage(s, c.get("csrf"))),
+  );
+  app.post("/packets/:tenant", async (c) => {
+    const month = field(c, "month", Month);
+    await requestPacket(s, c.get("adminActor"), param(c, "tenant", TenantId), month);
+    return back(c, "/dashboard/packets", `Packet for ${month} generated.`);
+  });
 
   app.get("/audit", async (c) =>
     show(c, "Operator audit log", "/dashboard/audit", await auditPage(s)),

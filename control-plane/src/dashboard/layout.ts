@@ -10,6 +10,7 @@ export const NAV: readonly (readonly [string, string])[] = [
   ["/dashboard/orders", "Orders"],
   ["/dashboard/evidence", "Evidence"],
   ["/dashboard/proposals", "Flywheel"],
+  ["/dashboard/packets", "Packets"],
   ["/dashboard/audit", "Audit log"],
 ];
 

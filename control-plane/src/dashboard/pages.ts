@@ -10,6 +10,7 @@ import {
 } from "#protocol";
 import { verifyAuditChain } from "../audit.ts";
 import type { Services } from "../env.ts";
+import { listPackets, previousMonth } from "../packets/index.ts";
 import type { ApplianceRecord, AuditEntry, IncidentStatus } from "../store/index.ts";
 import { badge, csrfField, type Html, when } from "./layout.ts";
 
@@ -275,4 +276,40 @@ export async function auditPage(s: Services): Promise<Html> {
       ) => html`<tr><td>${e.seq}</td><td>${when(e.at, now)}</td><td>${e.actor}</td><td><code>${e.action}</code></td>
 <td class="mono">${e.target}</td><td class="mono">${e.detailJson === "{}" ? "" : e.detailJson}</td></tr>`,
     )}</tbody></table><p class="muted">The latest 200 entries, newest first.</p>`;
+}
+
+export async function packetsPage(s: Services, csrf: string): Promise<Html> {
+  const tenants = await s.store.listTenantIds();
+  const month = previousMonth(s.now());
+  const sections = await Promise.all(
+    tenants.map(async (t) => {
+      const packets = await listPackets(s.store, t);
+      return html`<h2>Site ${t}</h2>${
+        s.packets
+          ? html`<form method="post" action="/dashboard/packets/${t}" class="inline">${csrfField(csrf)}
+<input name="month" value="${month}" pattern="[0-9]{4}-[0-9]{2}" required aria-label="month (YYYY-MM)" size="8">
+<button class="primary">Generate packet</button></form>`
+          : ""
+      }
+<table><thead><tr><th>Month</th><th>Generated</th><th>Counts</th><th>Download</th></tr></thead><tbody>${
+        packets.length === 0
+          ? html`<tr><td colspan="4" class="muted">No packets yet.</td></tr>`
+          : packets.map(
+              (
+                p,
+              ) => html`<tr data-packet="${t}/${p.month}"><td>${p.month}</td><td>${when(p.generated_at, s.now())}</td>
+<td class="muted">${Object.entries(p.counts).map(([k, v]) => html`${k} ${v}; `)}</td>
+<td>${p.files.map(
+                (f) =>
+                  html`<a href="/v1/operator/tenants/${t}/packets/${p.month}/${f}" download>${f}</a> `,
+              )}</td></tr>`,
+            )
+      }</tbody></table>`;
+    }),
+  );
+  return html`${
+    s.packets
+      ? html`<p class="muted">A packet per site and month: Markdown, PDF and a manifest signed by the control plane. Generated on the first of each month for the month before; generating again replaces the files.</p>`
+      : html`<p class="notice bad">Packets are not configured on this control plane.</p>`
+  }${sections}`;
 }
