@@ -148,9 +148,18 @@ describe("operator dashboard", () => {
       { cookie },
     );
     expect(approved.status).toBe(303);
-    expect(decodeURIComponent(approved.headers.get("location") ?? "")).toContain(
-      `(${runbook}) issued`,
-    );
+    expect(approved.headers.get("location")).toBe("/dashboard/incidents");
+    const flash = approved.headers
+      .getSetCookie()
+      .map((c) => c.split(";")[0])
+      .join("; ");
+    const after = await (
+      await req("/dashboard/incidents", { headers: { cookie: `${cookie}; ${flash}` } })
+    ).text();
+    expect(after).toContain(`(${runbook}) issued`);
+    // The message comes only from that cookie: a crafted link shows nothing.
+    const crafted = await req("/dashboard/incidents?done=Call+us", { headers: { cookie } });
+    expect(await crafted.text()).not.toContain("Call us");
     const again = await post(
       `${base}/approve`,
       { runbook_id: runbook as string, csrf },

@@ -31,6 +31,8 @@ import {
   readForm,
   sameOrigin,
   setCsrfCookie,
+  setFlash,
+  takeFlash,
 } from "./session.ts";
 
 const SignInForm = z.strictObject({
@@ -121,23 +123,26 @@ export function dashboardRoutes(s: Services) {
   });
 
   app.use("*", dashboardSession(s));
-  const show = (c: Context<DashboardEnv>, title: string, path: string, body: Html) =>
-    c.html(
+  const show = (c: Context<DashboardEnv>, title: string, path: string, body: Html) => {
+    const done = takeFlash(c);
+    return c.html(
       page(
         {
           title,
           path,
           actor: c.get("adminActor"),
           csrf: c.get("csrf"),
-          ...(c.req.query("done")
-            ? { notice: { kind: "ok" as const, text: c.req.query("done") as string } }
-            : {}),
+          ...(done ? { notice: { kind: "ok" as const, text: done } } : {}),
         },
         body,
       ),
     );
-  const back = (c: Context, path: string, done: string) =>
-    c.redirect(`${path}?done=${encodeURIComponent(done)}`, 303);
+  };
+  // The outcome travels in a short-lived cookie, not the URL, so no link can put words in it.
+  const back = (c: Context, path: string, done: string) => {
+    setFlash(c, done);
+    return c.redirect(path, 303);
+  };
 
   app.post("/logout", async (c) => {
     const id = getCookie(c, SESSION_COOKIE);

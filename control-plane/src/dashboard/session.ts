@@ -29,6 +29,25 @@ export function setCsrfCookie(c: Context, csrf: string) {
   });
 }
 
+const FLASH_COOKIE = "__Host-cp_dashboard_flash";
+
+/** The outcome of an action, shown once on the page the action redirects to. */
+export function setFlash(c: Context, message: string) {
+  setCookie(c, FLASH_COOKIE, message.slice(0, 300), {
+    secure: true,
+    httpOnly: true,
+    sameSite: "Strict",
+    path: "/",
+    maxAge: 60,
+  });
+}
+
+export function takeFlash(c: Context): string | undefined {
+  const message = getCookie(c, FLASH_COOKIE);
+  if (message !== undefined) deleteCookie(c, FLASH_COOKIE, { secure: true, path: "/" });
+  return message;
+}
+
 export function clearCookies(c: Context) {
   deleteCookie(c, SESSION_COOKIE, { secure: true, path: "/" });
   deleteCookie(c, CSRF_COOKIE, { secure: true, path: "/" });
