@@ -174,7 +174,16 @@ describe("operator dashboard", () => {
       303,
     );
 
+    const fixed = await site.incident();
+    const resolvePath = `/dashboard/incidents/clinic-d/clinic-d-01/${fixed.incident_id}/resolve`;
+    expect(
+      (await post(resolvePath, { note: "restarted it by hand", csrf }, { cookie })).status,
+    ).toBe(303);
+
     const store = world.h.store.planner;
+    expect((await store.getIncident("clinic-d", "clinic-d-01", fixed.incident_id))?.status).toBe(
+      "resolved_manually",
+    );
     expect((await store.getIncident("clinic-d", "clinic-d-01", plain.incident_id))?.status).toBe(
       "ordered",
     );
@@ -191,6 +200,7 @@ describe("operator dashboard", () => {
     expect(audit).toContain("hash chain verified");
     expect(audit).toContain("incident.order_issued");
     expect(audit).toContain("incident.rejected");
+    expect(audit).toContain("incident.resolved_manually");
     expect(audit).toContain("operator:dora");
   });
 
