@@ -3,6 +3,7 @@ import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
 import { APPLIANCE_API, MAX_APPLIANCE_BODY_BYTES } from "#protocol";
 import { createAuditLog } from "./audit.ts";
+import { dashboardRoutes } from "./dashboard/index.ts";
 import type { AppDeps, AppEnv, Services } from "./env.ts";
 import { ControlPlaneError } from "./errors.ts";
 import { problemResponse, toProblem } from "./http/problem.ts";
@@ -85,6 +86,11 @@ export function createApp(deps: AppDeps) {
   // Per-account lockout stops guessing one password; this stops spraying many accounts.
   app.use("/v1/operator/login", rateLimit({ perMinute: 30, burst: 10 }, byClientAddress));
   app.route("/v1/operator", operatorRoutes(services));
+
+  // The operator dashboard (server-rendered pages on the same sessions).
+  app.use("/dashboard/*", bodyLimit({ maxSize: ADMIN_BODY_BYTES, onError: tooLarge }));
+  app.use("/dashboard/login", rateLimit({ perMinute: 30, burst: 10 }, byClientAddress));
+  app.route("/dashboard", dashboardRoutes(services));
 
   app.route("/", opsRoutes(services));
 

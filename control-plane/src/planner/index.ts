@@ -1,10 +1,11 @@
 import type { z } from "zod";
 import type { Catalog } from "#catalog";
-import type { L1RuleSet, OrderParams, OrderResult, Signer } from "#protocol";
+import type { Incident, L1RuleSet, OrderParams, OrderResult, Signer } from "#protocol";
 import type { AuditLog } from "../audit.ts";
 import type { Logger } from "../logger.ts";
 import type { Metrics } from "../metrics.ts";
 import type { Store, StoredOrder } from "../store/index.ts";
+import { matchingRunbooks } from "./candidates.ts";
 import {
   DEFAULT_PLANNER_SETTINGS,
   killSwitch,
@@ -91,6 +92,8 @@ export interface Planner {
   killSwitch(): Promise<{ engaged: boolean; reason: string }>;
   setKillSwitch(actor: string, engaged: boolean, reason: string): Promise<void>;
   readonly llmConfigured: boolean;
+  /** The catalog runbooks an operator may approve for this incident (L3 tier, matching triggers). */
+  l3Candidates(incident: Incident): string[];
 }
 
 export function createPlanner(
@@ -191,6 +194,8 @@ export function createPlanner(
 
   return {
     llmConfigured: deps.llm !== undefined,
+    l3Candidates: (incident) =>
+      deps.catalog ? matchingRunbooks(deps.catalog, incident, "L3").map((r) => r.id) : [],
     async submit(ids) {
       await base.store.planner.openIncident(
         ids.tenantId,

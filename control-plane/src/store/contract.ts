@@ -68,6 +68,12 @@ export function storeContract(
       expect(a?.settings).toEqual(settings);
     });
 
+    it("lists tenant ids, sorted", async () => {
+      const ids = await store.listTenantIds();
+      expect(ids).toEqual(expect.arrayContaining(["clinic-a", "clinic-b"]));
+      expect(ids).toEqual([...ids].sort());
+    });
+
     it("finds enrollable registrations by MAC and by token hash", async () => {
       await register("clinic-b", "b-01", ["02:00:00:00:00:02"], null);
       const byMac = await store.findEnrollableByMac(["02:00:00:00:00:02", "02:00:00:00:00:77"]);

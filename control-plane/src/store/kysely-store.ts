@@ -697,6 +697,12 @@ export class KyselyStore implements Store {
     return vault.listVaultObjects(this.#db, tenantId, applianceId);
   }
 
+  async listTenantIds() {
+    const rows = await this.#db.selectFrom("tenants").select("tenant_id").execute();
+    // Sorted here, not by SQL: collations differ between SQLite and PostgreSQL.
+    return rows.map((r) => r.tenant_id).sort();
+  }
+
   async putPacket(p: PacketRecord): Promise<void> {
     const row = {
       tenant_id: p.tenantId,

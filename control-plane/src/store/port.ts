@@ -357,4 +357,7 @@ export interface Store {
   getPacket(tenantId: string, month: string): Promise<PacketRecord | undefined>;
   /** Newest month first. */
   listPackets(tenantId: string): Promise<PacketRecord[]>;
+  // Operator dashboard (issue 11).
+  /** Every tenant (site) id, sorted; the dashboard's overview walks them. */
+  listTenantIds(): Promise<string[]>;
 }

@@ -3,7 +3,7 @@ import { createMiddleware } from "hono/factory";
 import { constantTimeEqual, sha256Hex } from "#protocol";
 import type { AppEnv } from "../../env.ts";
 import { ControlPlaneError } from "../../errors.ts";
-import type { Store } from "../../store/index.ts";
+import type { SessionRecord, Store } from "../../store/index.ts";
 
 /** `__Host-` pins the cookie to this origin, Secure, Path=/ (RFC 6265bis §4.1.3.2). */
 export const SESSION_COOKIE = "__Host-cp_session";
@@ -18,21 +18,34 @@ export const hashSecret = (secret: string) => sha256Hex(new TextEncoder().encode
  */
 export function operatorSession(store: Store, now: () => Date) {
   return createMiddleware<AppEnv>(async (c, next) => {
-    const id = getCookie(c, SESSION_COOKIE);
-    if (!id) throw new ControlPlaneError("unauthenticated", "sign in first");
-    const session = await store.getSession(hashSecret(id));
-    if (!session || Date.parse(session.expiresAt) <= now().getTime()) {
-      throw new ControlPlaneError("unauthenticated", "the session expired; sign in again");
-    }
+    const { session, username } = await currentSession(store, now, getCookie(c, SESSION_COOKIE));
     if (!["GET", "HEAD", "OPTIONS"].includes(c.req.method)) {
-      const csrf = c.req.header("x-csrf-token") ?? "";
-      if (!constantTimeEqual(hashSecret(csrf), session.csrfHash)) {
-        throw new ControlPlaneError("csrf_failed", "missing or wrong x-csrf-token");
-      }
+      checkCsrf(session, c.req.header("x-csrf-token"), "missing or wrong x-csrf-token");
     }
-    const operator = await store.getOperator(session.operatorId);
-    if (!operator) throw new ControlPlaneError("unauthenticated", "sign in first");
-    c.set("adminActor", `operator:${operator.username}`);
+    c.set("adminActor", `operator:${username}`);
     await next();
   });
+}
+
+/** The live session behind a cookie value and its operator; unauthenticated otherwise. */
+export async function currentSession(
+  store: Store,
+  now: () => Date,
+  id: string | undefined,
+): Promise<{ session: SessionRecord; username: string }> {
+  if (!id) throw new ControlPlaneError("unauthenticated", "sign in first");
+  const session = await store.getSession(hashSecret(id));
+  if (!session || Date.parse(session.expiresAt) <= now().getTime()) {
+    throw new ControlPlaneError("unauthenticated", "the session expired; sign in again");
+  }
+  const operator = await store.getOperator(session.operatorId);
+  if (!operator) throw new ControlPlaneError("unauthenticated", "sign in first");
+  return { session, username: operator.username };
+}
+
+/** The synchronizer token check, in constant time over the hashes. */
+export function checkCsrf(session: SessionRecord, token: string | undefined, message: string) {
+  if (!constantTimeEqual(hashSecret(token ?? ""), session.csrfHash)) {
+    throw new ControlPlaneError("csrf_failed", message);
+  }
 }

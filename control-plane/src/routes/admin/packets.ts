@@ -31,10 +31,7 @@ const TYPES: Record<(typeof PACKET_FILES)[number], string> = {
  */
 export function packetRoutes(s: Services) {
   const app = new Hono<AppEnv>();
-  const enabled = () => {
-    if (!s.packets) throw new ControlPlaneError("unavailable", "packets are not configured");
-    return s.packets;
-  };
+  const enabled = () => packetsConfig(s);
 
   app.get("/tenants/:tenant/packets", async (c) => {
     const tenantId = param(c, "tenant", TenantId);
@@ -42,34 +39,10 @@ export function packetRoutes(s: Services) {
   });
 
   app.post("/tenants/:tenant/packets", async (c) => {
-    const packets = enabled();
     const tenantId = param(c, "tenant", TenantId);
     const { month } = await readBody(c, CreatePacket);
-    let made: Awaited<ReturnType<typeof generatePacket>>;
-    try {
-      made = await generatePacket(
-        {
-          store: s.store,
-          signer: s.signer,
-          catalogDir: packets.catalogDir,
-          packetsDir: packets.dir,
-          archiveKind: s.archiveKind ?? "unknown",
-          now: s.now,
-        },
-        tenantId,
-        month,
-      );
-    } catch (error) {
-      if (error instanceof PacketError && error.code === "unknown_tenant")
-        throw new ControlPlaneError("not_found", "no such tenant");
-      throw error;
-    }
-    await s.audit.record(c.get("adminActor"), "packet.generated", tenantId, {
-      month,
-      files: made.record.files,
-      counts: made.record.counts,
-    });
-    return c.json({ month, generated_at: made.record.generatedAt, files: [...PACKET_FILES] }, 201);
+    const record = await requestPacket(s, c.get("adminActor"), tenantId, month);
+    return c.json({ month, generated_at: record.generatedAt, files: [...PACKET_FILES] }, 201);
   });
 
   app.get("/tenants/:tenant/packets/:month/:file", async (c) => {
@@ -88,4 +61,42 @@ export function packetRoutes(s: Services) {
     });
   });
   return app;
+}
+
+function packetsConfig(s: Services) {
+  if (!s.packets) throw new ControlPlaneError("unavailable", "packets are not configured");
+  return s.packets;
+}
+
+/**
+ * Generates (or regenerates) a tenant's packet for a month on an operator's request and audits
+ * it under the operator's name: the API route and the dashboard's form both come here.
+ */
+export async function requestPacket(s: Services, actor: string, tenantId: string, month: string) {
+  const packets = packetsConfig(s);
+  let made: Awaited<ReturnType<typeof generatePacket>>;
+  try {
+    made = await generatePacket(
+      {
+        store: s.store,
+        signer: s.signer,
+        catalogDir: packets.catalogDir,
+        packetsDir: packets.dir,
+        archiveKind: s.archiveKind ?? "unknown",
+        now: s.now,
+      },
+      tenantId,
+      month,
+    );
+  } catch (error) {
+    if (error instanceof PacketError && error.code === "unknown_tenant")
+      throw new ControlPlaneError("not_found", "no such tenant");
+    throw error;
+  }
+  await s.audit.record(actor, "packet.generated", tenantId, {
+    month,
+    files: made.record.files,
+    counts: made.record.counts,
+  });
+  return made.record;
 }
