@@ -1,5 +1,6 @@
 import { type Kysely, Migrator, type Selectable, type Transaction } from "kysely";
 import { type ChainHead, GENESIS_HEAD } from "#protocol";
+import * as leases from "./lease-queries.ts";
 import { migrationProvider } from "./migrations.ts";
 import { KyselyPlannerStore } from "./planner/queries.ts";
 import type {
@@ -694,6 +695,14 @@ export class KyselyStore implements Store {
   }
   listVaultObjects(tenantId: string, applianceId: string) {
     return vault.listVaultObjects(this.#db, tenantId, applianceId);
+  }
+
+  acquireLease(name: string, holder: string, now: string, expiresAt: string) {
+    return leases.acquireLease(this.#db, name, holder, now, expiresAt);
+  }
+
+  releaseLease(name: string, holder: string, now: string, completed: boolean) {
+    return leases.releaseLease(this.#db, name, holder, now, completed);
   }
 }
 

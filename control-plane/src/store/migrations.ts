@@ -1,4 +1,5 @@
 import type { Kysely, Migration, MigrationProvider } from "kysely";
+import { leaseMigration } from "./lease-queries.ts";
 import { plannerMigration } from "./planner/migration.ts";
 
 /**
@@ -188,6 +189,8 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  // Issue 13: leases so scheduled jobs run once across control-plane instances.
+  "0002_scale": leaseMigration,
 };
 
 export const migrationProvider: MigrationProvider = {
