@@ -51,6 +51,7 @@ const USAGE = `usage:
                       [--order-signing-key-file FILE]
   control-plane serve (--data-dir DIR | --config FILE) [--port N] [--host H] [--database-url URL]
                       [--roles http,ingest,planner,vault,packets] [--nats-url URL] [--queue-prefix P]
+                      [--queue-ack-wait-ms N]
   control-plane export (--data-dir DIR | --config FILE) --tenant T --appliance A
                        --from RFC3339 --to RFC3339 --out NEW_DIR`;
 
@@ -63,6 +64,7 @@ const OPTIONS = {
   roles: { type: "string" },
   "nats-url": { type: "string" },
   "queue-prefix": { type: "string" },
+  "queue-ack-wait-ms": { type: "string" },
   operator: { type: "string" },
   "operator-password-file": { type: "string" },
   "admin-token-file": { type: "string" },
@@ -214,9 +216,14 @@ async function serve(values: Record<string, string | boolean | undefined>): Prom
     throw new UsageError("--roles other than all of them need --nats-url (the shared queue)");
   if (natsUrl && config.store.kind !== "postgres")
     throw new UsageError("--nats-url needs PostgreSQL (--database-url): instances share the store");
+  const ackWaitMs =
+    values["queue-ack-wait-ms"] === undefined ? 30_000 : Number(values["queue-ack-wait-ms"]);
+  if (!Number.isInteger(ackWaitMs) || ackWaitMs < 500)
+    throw new UsageError("--queue-ack-wait-ms must be an integer of at least 500");
   const queue = natsUrl
     ? await natsQueue({
         servers: natsUrl,
+        ackWaitMs,
         ...(typeof values["queue-prefix"] === "string" ? { prefix: values["queue-prefix"] } : {}),
       })
     : undefined;
