@@ -21,6 +21,7 @@ import {
   postgresReachable,
   TEST_DATABASE_URL,
 } from "../store/postgres/test-database.ts";
+import { choose, type ModelServer, startModelServer } from "../testing/model-server.ts";
 import { deleteNatsStreams } from "./nats.ts";
 import { natsReachable, TEST_NATS_URL } from "./test-nats.ts";
 
@@ -32,7 +33,7 @@ import { natsReachable, TEST_NATS_URL } from "./test-nats.ts";
  */
 const ready = (await postgresReachable()) && (await natsReachable());
 const main = resolve(import.meta.dirname, "../main.ts");
-const INCIDENTS = 120;
+const INCIDENTS = 48;
 const APPLIANCES = ["a-01", "a-02", "a-03", "a-04"];
 
 interface Proc {
@@ -91,9 +92,13 @@ describe.skipIf(!ready)("two HTTP instances and two workers on PostgreSQL and Je
   let store: Store;
   let drop: () => Promise<void>;
   let schema: string;
+  let model: ModelServer;
 
   beforeAll(async () => {
     ({ schema, drop } = await createTestSchema());
+    // A slow L2 model (it always escalates): each incident stays in planning for 300 ms, so the
+    // killed worker surely dies with incidents in flight.
+    model = await startModelServer(() => ({ delayMs: 300, reply: choose("escalate") }));
     const data = join(dir, "cp");
     const init = spawn(process.execPath, [main, "init", "--data-dir", data], { stdio: "ignore" });
     expect(await new Promise((r) => init.once("exit", r))).toBe(0);
@@ -103,6 +108,7 @@ describe.skipIf(!ready)("two HTTP instances and two workers on PostgreSQL and Je
       JSON.stringify({
         data_dir: data,
         store: { kind: "postgres", url: TEST_DATABASE_URL, schema },
+        planner: { llm: { base_url: model.baseUrl, model: "slow", max_retries: 0 } },
       }),
     );
     store = openPostgresStore({ connectionString: TEST_DATABASE_URL, schema });
@@ -125,6 +131,7 @@ describe.skipIf(!ready)("two HTTP instances and two workers on PostgreSQL and Je
       ),
     );
     await store?.close();
+    await model?.close();
     await drop?.();
     await deleteNatsStreams(TEST_NATS_URL, prefix);
     rmSync(dir, { recursive: true, force: true });
@@ -219,8 +226,12 @@ describe.skipIf(!ready)("two HTTP instances and two workers on PostgreSQL and Je
         incident,
       );
       expect(r.status, JSON.stringify(r.body)).toBe(200);
-      if (n === INCIDENTS / 3) procs[2]?.child.kill("SIGKILL"); // mid-stream
     }
+    // Mid-stream: both workers are planning (the model has been asked) and the backlog waits.
+    const asked = Date.now() + 10_000;
+    while (model.requests.length < 6 && Date.now() < asked)
+      await new Promise((r) => setTimeout(r, 20));
+    procs[2]?.child.kill("SIGKILL");
     expect(
       procs[2]?.child.signalCode ??
         (await new Promise((r) => procs[2]?.child.once("exit", (_c, s) => r(s)))),
@@ -229,7 +240,7 @@ describe.skipIf(!ready)("two HTTP instances and two workers on PostgreSQL and Je
     const client = new pg.Client({ connectionString: TEST_DATABASE_URL });
     await client.connect();
     try {
-      const deadline = Date.now() + 15_000;
+      const deadline = Date.now() + 25_000;
       let states: { status: string; n: string }[] = [];
       for (;;) {
         states = (
