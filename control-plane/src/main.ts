@@ -288,7 +288,8 @@ async function serve(values: Record<string, string | boolean | undefined>): Prom
     });
     stops.push(() => vaultJob.stop());
   }
-  // roles "packets": the monthly packet job is started here under runExclusive (jobs/lease.ts).
+  // roles "packets": the monthly packet job starts here, once across instances:
+  // startMonthlyJob(store, "packets", (month, signal) => ..., { logger, holder }) (jobs/lease.ts).
   for (const t of timers) t.unref();
   logger.log("info", "serving", {
     roles: [...roles],

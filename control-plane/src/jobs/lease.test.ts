@@ -8,7 +8,7 @@ import {
   postgresReachable,
   TEST_DATABASE_URL,
 } from "../store/postgres/test-database.ts";
-import { runExclusive, startScheduledJob } from "./lease.ts";
+import { previousMonth, runExclusive, startMonthlyJob, startScheduledJob } from "./lease.ts";
 
 const silent = { log() {} };
 const pg = await postgresReachable();
@@ -124,4 +124,33 @@ describe.each(backends)("runExclusive across two instances: %s", (_name, open) =
     expect(overlap).toBe(false);
     expect(runs).toBeGreaterThan(2);
   });
+
+  it("a monthly job on two instances runs once per month, for the month that ended", async () => {
+    const months: string[] = [];
+    let clock = new Date("2026-12-01T00:05:00Z");
+    const deps = (holder: string) => ({
+      logger: silent,
+      holder,
+      checkEveryS: 0.03,
+      now: () => clock,
+    });
+    const job = async (month: string) => {
+      months.push(month);
+      await new Promise((r) => setTimeout(r, 40));
+    };
+    const jobs = [
+      startMonthlyJob(a, "monthly", job, deps("a")),
+      startMonthlyJob(b, "monthly", job, deps("b")),
+    ];
+    await new Promise((r) => setTimeout(r, 300));
+    clock = new Date("2027-01-01T03:00:00Z");
+    await new Promise((r) => setTimeout(r, 300));
+    await Promise.all(jobs.map((j) => j.stop()));
+    expect(months).toEqual(["2026-11", "2026-12"]);
+  });
+});
+
+it("previousMonth is the calendar month before, across a year end", () => {
+  expect(previousMonth(new Date("2027-01-01T00:00:00Z"))).toBe("2026-12");
+  expect(previousMonth(new Date("2026-03-31T23:59:59Z"))).toBe("2026-02");
 });

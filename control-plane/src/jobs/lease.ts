@@ -120,3 +120,55 @@ export function startScheduledJob(
     },
   };
 }
+
+/** The month a packet job covers when it runs at `now`: the previous calendar month (UTC). */
+export function previousMonth(now: Date): string {
+  const d = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() - 1, 1));
+  return d.toISOString().slice(0, 7);
+}
+
+/**
+ * A monthly job (the compliance packets): checked every `checkEveryS` seconds on every instance
+ * with the role; runs for the previous month once it has ended, exactly once across instances
+ * (the lease `<name>:<YYYY-MM>` is marked completed on success). A failed or interrupted run is
+ * retried at the next check; a month missed while every instance was down runs at the next start.
+ */
+export function startMonthlyJob(
+  store: Store,
+  name: string,
+  job: (month: string, signal: AbortSignal) => Promise<unknown>,
+  deps: { logger: Logger; holder: string; checkEveryS?: number; now?: () => Date },
+) {
+  const now = deps.now ?? (() => new Date());
+  let running: Promise<void> | undefined;
+  const tick = () => {
+    if (running) return;
+    const month = previousMonth(now());
+    running = runExclusive(store, `${name}:${month}`, (signal) => job(month, signal), {
+      holder: deps.holder,
+      once: true,
+      now,
+    })
+      .then((r) => {
+        if (r.ran) deps.logger.log("info", `${name} job done`, { month });
+      })
+      .catch((error: unknown) =>
+        deps.logger.log("warn", `${name} job failed`, {
+          month,
+          error: error instanceof Error ? error.name : "unknown",
+        }),
+      )
+      .finally(() => {
+        running = undefined;
+      });
+  };
+  const timer = setInterval(tick, (deps.checkEveryS ?? 3600) * 1000);
+  timer.unref();
+  setImmediate(tick);
+  return {
+    async stop() {
+      clearInterval(timer);
+      await running;
+    },
+  };
+}
