@@ -48,11 +48,11 @@ function serve(args: string[]): Proc {
   });
   const output: string[] = [];
   const line = new Promise<string>((res, rej) => {
-    createInterface({ input: child.stdout! }).on("line", (l) => {
+    createInterface({ input: child.stdout }).on("line", (l) => {
       output.push(l);
       if (/^(listening on|worker ready)/.test(l)) res(l);
     });
-    createInterface({ input: child.stderr! }).on("line", (l) => output.push(l));
+    createInterface({ input: child.stderr }).on("line", (l) => output.push(l));
     child.once("exit", (code) => rej(new Error(`serve exited ${code}:\n${output.join("\n")}`)));
   });
   return { child, line, output };
