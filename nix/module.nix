@@ -130,6 +130,9 @@ let
         pkgs.coreutils
       ]
       ++ cfg.privilegedHelper.extraPackages
+      # Last: NixOS's per-job restic-<job> wrappers (repository and password file) live only in
+      # the system profile; the helper runs nothing but its allowlisted argv shapes anyway.
+      ++ [ "/run/current-system/sw" ]
     );
     maintenanceWindow = cfg.maintenanceWindow;
   };

@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import {
@@ -42,6 +43,8 @@ export interface LabPair {
   admin(path: string, body?: unknown, method?: string): Promise<{ status: number; body: unknown }>;
   /** The control plane's server CA (PEM), for callers that talk to it directly. */
   readonly caPem: string;
+  /** The operator account `control-plane init` created (dashboard sign-in). */
+  readonly operator: { readonly username: string; readonly password: string };
   /**
    * Creates an order through the admin API and resolves with it once it has finished
    * (succeeded, failed, rejected or expired); throws if the control plane refuses it.
@@ -82,12 +85,28 @@ export async function startLabPair(options: {
   checkIntervalS?: number;
   /** The catalog (baseline/ and runbooks/) the agent ships; this repository's by default. */
   catalogDir?: string;
+  /** Extra agent `healing` config (for example an always-open maintenance_window). */
+  agentHealing?: Record<string, unknown>;
 }): Promise<LabPair> {
   const { dir, tenantId, applianceId } = options;
   const data = join(dir, "control-plane");
   const tokenFile = join(dir, "admin-token");
+  const operator = { username: "lab-operator", password: randomBytes(12).toString("base64url") };
+  const passwordFile = join(dir, "operator-password");
+  await writeSecret(passwordFile, operator.password);
   const init = startChild(
-    ["control-plane/src/main.ts", "init", "--data-dir", data, "--admin-token-file", tokenFile],
+    [
+      "control-plane/src/main.ts",
+      "init",
+      "--data-dir",
+      data,
+      "--admin-token-file",
+      tokenFile,
+      "--operator",
+      operator.username,
+      "--operator-password-file",
+      passwordFile,
+    ],
     root,
   );
   const initCode = await new Promise((r) => init.process.once("exit", r));
@@ -134,6 +153,7 @@ export async function startLabPair(options: {
       applianceId,
       controlPlaneDir: data,
       caPem,
+      operator,
       agentConfig,
       controlPlane,
       agent: started,
@@ -187,6 +207,7 @@ async function startLabAgent(o: {
   pollIntervalS: number;
   checkIntervalS?: number;
   catalogDir?: string;
+  agentHealing?: Record<string, unknown>;
   drift: readonly Drift[];
 }): Promise<LabAgent> {
   const site = await o.admin("/sites", {
@@ -225,7 +246,7 @@ async function startLabAgent(o: {
       luks_volumes: [...LAB_LUKS_VOLUMES],
       firewall_ruleset_path: LAB_FIREWALL_BASELINE_PATH,
     },
-    healing: { check_interval_s: o.checkIntervalS ?? 10 },
+    healing: { check_interval_s: o.checkIntervalS ?? 10, ...o.agentHealing },
   };
   await writeSecret(agentConfig.enrollment_token_path, enrollment_token);
   const configPath = join(o.agentDir, "config.json");

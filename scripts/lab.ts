@@ -2,15 +2,17 @@
  * The lab (`npm start`): the embedded default on one machine, no cloud account, labelled LAB.
  *
  * It initialises a control plane (SQLite) in a fresh data directory and serves it on loopback,
- * registers a lab clinic with a one-time enrollment token, and starts the real agent in lab
- * mode (its six drift checks and its healer run against a simulated NixOS appliance, the lab
- * host: nothing on this machine is read or changed). The lab injects drift into the lab host
- * (SSH opened to everyone), shows the firewall check naming it and the L1 heal. The agent
- * enrolls over TLS, polls over mTLS, runs a signed order, refuses an order outside its runbook
- * allowlist, and pushes its evidence, which the control plane verifies and receipts. The lab
- * then verifies the stored chain itself with the appliance key and shows that a rewritten
- * bundle is caught. Options: --keep leaves both running until Ctrl-C; --data-dir DIR keeps
- * the lab's files there instead of a temporary folder.
+ * registers a lab clinic with two appliances (one-time enrollment tokens) and starts the real
+ * agent twice in lab mode (their six drift checks and healers run against simulated NixOS
+ * appliances, the lab hosts: nothing on this machine is read or changed). The agents enroll over
+ * TLS, poll over mTLS, run a signed order and refuse one outside their runbook allowlist. The lab
+ * then injects a sequence of drifts (a changed firewall rule and a stopped service on the first
+ * appliance, a stale backup and a failed upgrade on the second) and shows each detected and healed
+ * by L1, except the upgrade: its switch fails, is rolled back, and the incident goes to the control
+ * plane, which (no L2 model configured) queues it for a person (L3). It verifies the stored chain,
+ * archives to the local NOT-WORM vault, writes the month's compliance packet and verifies an
+ * evidence export offline. It prints the dashboard URL, an operator login and where the packet is.
+ * Options: --keep leaves everything running until Ctrl-C; --data-dir DIR keeps the lab's files.
  */
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -23,12 +25,14 @@ import {
   verificationKey,
   verifyChain,
 } from "#protocol";
+import { injectDrift, readLabStateFile, writeLabStateFile } from "../agent/src/host/lab/index.ts";
 import { verifyExport } from "../verifier/verify-export.ts";
 import { eventually } from "./child-processes.ts";
-import { type LabPair, startLabPair } from "./lab-pair.ts";
+import { type LabAgent, type LabPair, startLabPair } from "./lab-pair.ts";
 
 const TENANT = "lab-clinic";
 const APPLIANCE = "lab-clinic-01";
+const SECOND = "lab-clinic-02";
 const say = (line: string) => process.stdout.write(`[lab] ${line}\n`);
 
 const { values } = parseArgs({
@@ -38,19 +42,51 @@ const dir = values["data-dir"]
   ? resolve(values["data-dir"])
   : await mkdtemp(join(tmpdir(), "msp-lab-"));
 let pair: LabPair | undefined;
+let second: LabAgent | undefined;
 
 async function main(): Promise<void> {
-  say("LAB MODE: a real control plane and a real agent on this machine; the agent's checks and");
-  say("healer see a simulated NixOS appliance: nothing on this machine is read or changed.");
-  pair = await startLabPair({ dir, tenantId: TENANT, applianceId: APPLIANCE, pollIntervalS: 2 });
+  say("LAB MODE: a real control plane and two real agents on this machine; the agents' checks");
+  say("and healers see simulated NixOS appliances: nothing on this machine is read or changed.");
+  // Accelerated: polls every 2 s, checks every 10 s (the agent's minimum), the vault every 2 s,
+  // and a maintenance window that is always open so the disruptive upgrade runbook runs at once.
+  pair = await startLabPair({
+    dir,
+    tenantId: TENANT,
+    applianceId: APPLIANCE,
+    pollIntervalS: 2,
+    checkIntervalS: 10,
+    agentHealing: {
+      maintenance_window: {
+        days: ["mon", "tue", "wed", "thu", "fri", "sat", "sun"],
+        start: "00:00",
+        duration_minutes: 1440,
+        time_zone: "UTC",
+      },
+    },
+  });
   const { admin } = pair;
   say(`control plane (SQLite) at ${pair.baseUrl}, data in ${pair.controlPlaneDir}`);
   say(`registered ${TENANT}/${APPLIANCE} with a one-time enrollment token; agent started`);
+  second = await pair.addAgent(SECOND);
+  say(`registered ${TENANT}/${SECOND} with a one-time enrollment token; agent started`);
   const enrolled = await pair.enrolled();
   say(
     `agent enrolled; evidence key fingerprint ${enrolled.evidence_key_fingerprint.slice(0, 16)}…`,
   );
+  await eventually(`${SECOND} to enroll`, async () => {
+    const body = (await admin(`/tenants/${TENANT}/appliances/${SECOND}`)).body as {
+      status?: string;
+    };
+    return body.status === "active" ? true : undefined;
+  });
+  say(`second agent (${SECOND}) enrolled`);
   const appliance = `/tenants/${TENANT}/appliances/${APPLIANCE}`;
+  const bundlesOf = async (id: string) =>
+    (
+      (await admin(`/tenants/${TENANT}/appliances/${id}/evidence?limit=1000`)).body as {
+        bundles: EvidenceBundle[];
+      }
+    ).bundles;
 
   for (const [runbook_id, params] of [
     ["RB-SERVICE-001-crash", { unit: "chronyd.service" }],
@@ -97,6 +133,48 @@ async function main(): Promise<void> {
   );
   pair.injectDrift({ kind: "reset" });
 
+  // A stopped service on the first appliance; a stale backup and a failed upgrade on the second
+  // (someone switched it to an unapproved generation, and switching back fails once: the
+  // runbook's rollback runs and the agent hands the incident to the control plane).
+  pair.injectDrift({ kind: "service_stopped", unit: "chronyd.service" });
+  say("injected drift: chronyd.service stopped on lab-clinic-01");
+  const state = readLabStateFile(second.labStateFile);
+  state.healing.fail_once = ["switch-to-configuration"];
+  writeLabStateFile(second.labStateFile, state);
+  const secondDrift = second.labStateFile;
+  injectDrift(secondDrift, { kind: "backup_stale", job: "clinic-data" });
+  injectDrift(secondDrift, { kind: "generation_mismatch" });
+  say("injected drift: stale backup and an unapproved NixOS generation on lab-clinic-02");
+  const heal = (id: string, check: string, outcomes: readonly string[]) =>
+    eventually(`the ${check} heal on ${id}`, async () => {
+      const found = (await bundlesOf(id)).find(
+        (b) =>
+          b.event.kind === "healing_attempt" &&
+          b.event.check_id === check &&
+          outcomes.includes(b.event.outcome),
+      );
+      return found?.event.kind === "healing_attempt" ? found.event : undefined;
+    });
+  for (const [id, check, outcomes] of [
+    [APPLIANCE, "services", ["healed"]],
+    [SECOND, "backups", ["healed"]],
+    [SECOND, "patching", ["reverted", "failed"]],
+  ] as const) {
+    const h = await heal(id, check, outcomes);
+    say(`healer (${id}): ${check} drift → L1 ${h.runbook_id ?? "?"} → ${h.outcome}`);
+  }
+  const escalated = await eventually("the failed upgrade to reach the L3 queue", async () => {
+    const rows = (await admin(`/tenants/${TENANT}/escalations`)).body as {
+      incident_id: string;
+      appliance_id: string;
+      incident: { check_id: string };
+    }[];
+    return rows.find((r) => r.appliance_id === SECOND && r.incident.check_id === "patching");
+  });
+  say(
+    `control plane: incident ${escalated.incident_id.slice(0, 8)} (patching, rolled back on ${SECOND}) → L3 queue (no L2 model configured); approve or reject it on the dashboard`,
+  );
+
   const evidence = await eventually("receipted evidence", async () => {
     const res = await admin(`${appliance}/evidence?limit=1000`);
     const body = res.body as { bundles: EvidenceBundle[] };
@@ -132,23 +210,55 @@ async function main(): Promise<void> {
       `appliance: verified signed checkpoint, tree size ${verified.event.tree_size}, root ${verified.event.root_hash.slice(0, 16)}…`,
     );
   }
-  const exported = await admin(`${appliance}/exports`, {
-    from: "2000-01-01T00:00:00Z",
-    to: "2100-01-01T00:00:00Z",
-  });
-  const { export_id } = exported.body as { export_id: string };
-  const exportDir = join(pair.controlPlaneDir, "exports", TENANT, APPLIANCE, export_id);
-  const summary = await verifyExport(exportDir);
-  say(
-    `auditor: export ${exportDir}: ${summary.signatures_verified} signatures, ${summary.checkpoints_verified} checkpoints, ${summary.inclusion_proofs_verified} inclusion proofs → ${summary.ok ? "OK" : `FAILED ${summary.first_failure?.reason}`}`,
+  await eventually("a checkpoint verified by the second appliance", async () =>
+    (await bundlesOf(SECOND)).find((b) => b.event.kind === "checkpoint_verified"),
   );
+
+  // The month is closed for the packet: the agents stop, so what the packet counts is final.
+  await Promise.all([pair.agent.stop(), second.agent.stop()]);
+  say("agents stopped; the month's evidence is complete for the packet");
+  // Two vault passes (every 2 s here) archive the last checkpoints to the NOT-WORM directory.
+  await new Promise((r) => setTimeout(r, 4_500));
+  const month = new Date().toISOString().slice(0, 7);
+  const packet = await admin(`/tenants/${TENANT}/packets`, { month });
+  if (packet.status !== 201) throw new Error(`packet: ${JSON.stringify(packet.body)}`);
+  const packetDir = join(pair.controlPlaneDir, "packets", TENANT, month);
+  const manifest = JSON.parse(await readFile(join(packetDir, "manifest.json"), "utf8")) as {
+    counts: Record<string, number>;
+  };
+  say(
+    `packet: ${TENANT} ${month} → ${packetDir} (packet.pdf, packet.md, signed manifest.json; ${Object.entries(
+      manifest.counts,
+    )
+      .map(([k, v]) => `${k} ${v}`)
+      .join(", ")})`,
+  );
+
+  for (const id of [APPLIANCE, SECOND]) {
+    const exported = await admin(`/tenants/${TENANT}/appliances/${id}/exports`, {
+      from: "2000-01-01T00:00:00Z",
+      to: "2100-01-01T00:00:00Z",
+    });
+    const { export_id } = exported.body as { export_id: string };
+    const exportDir = join(pair.controlPlaneDir, "exports", TENANT, id, export_id);
+    const summary = await verifyExport(exportDir);
+    say(
+      `auditor: export ${exportDir}: ${summary.signatures_verified} signatures, ${summary.checkpoints_verified} checkpoints, ${summary.inclusion_proofs_verified} inclusion proofs → ${summary.ok ? "OK" : `FAILED ${summary.first_failure?.reason}`}`,
+    );
+    if (!summary.ok) process.exitCode = 1;
+  }
   say(
     `vault: segments and checkpoints go to ${join(pair.controlPlaneDir, "vault-not-worm")} (NOT WORM: lab only; production uses S3 Object Lock)`,
   );
-  if (!summary.ok) process.exitCode = 1;
+  say(
+    `dashboard: ${pair.baseUrl}/dashboard (LAB; the server CA is ${join(pair.controlPlaneDir, "tls", "ca.pem")})`,
+  );
+  say(`operator login: ${pair.operator.username} / ${pair.operator.password}`);
+  say(`packet: ${join(packetDir, "packet.pdf")}`);
+  if (!values.keep) say("the lab stops now; `npm start -- --keep` keeps the control plane up");
 
   if (values.keep) {
-    say("running; Ctrl-C stops both");
+    say("LAB running; Ctrl-C stops it");
     await new Promise((r) => process.once("SIGINT", r));
   }
 }
@@ -159,6 +269,7 @@ try {
   say(`failed: ${error instanceof Error ? error.message : String(error)}`);
   process.exitCode = 1;
 } finally {
+  await second?.agent.stop();
   await pair?.stop();
   if (!values["data-dir"]) await rm(dir, { recursive: true, force: true });
 }

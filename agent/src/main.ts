@@ -20,6 +20,7 @@ import { systemdNotifier } from "./notify.ts";
 import { type Host, noExecutor, systemClock } from "./ports.ts";
 import { privilegedHost } from "./privileged/client.ts";
 import { helperMain } from "./privileged/helper-main.ts";
+import { restoreTestMain } from "./restore-test/main.ts";
 import { catalogAllowlist } from "./runbook-allowlist.ts";
 import { httpsTransport } from "./transport.ts";
 import { AGENT_VERSION } from "./version.ts";
@@ -28,6 +29,7 @@ const HELP = `compliance-agent ${AGENT_VERSION}: the MSP compliance appliance ag
 
 Usage: node agent.mjs [--config PATH]
        node agent.mjs privileged-helper --config PATH [--socket PATH]
+       node agent.mjs restore-test --config PATH --instance <files>-<job>
 
   --config PATH   the JSON config file (default /etc/compliance-agent/config.json)
   --lab           LAB MODE: the six checks and the healer run against a simulated NixOS
@@ -45,6 +47,7 @@ SIGTERM or SIGINT: finish the current step, record a stopping bundle, exit 0.`;
 
 export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
   if (argv[0] === "privileged-helper") return helperMain(argv.slice(1), env);
+  if (argv[0] === "restore-test") return restoreTestMain(argv.slice(1), env);
   const log = jsonLogger((line) => process.stdout.write(line));
   let args: ReturnType<typeof parse>;
   try {

@@ -49,6 +49,7 @@ export function createApp(deps: AppDeps) {
     ...(deps.queue ? { queue: deps.queue } : {}),
     ...(deps.exportsDir ? { exportsDir: deps.exportsDir } : {}),
     ...(deps.archiveKind ? { archiveKind: deps.archiveKind } : {}),
+    ...(deps.packets ? { packets: deps.packets } : {}),
   };
   const app = new Hono<AppEnv>();
   const tooLarge = () => {

@@ -139,6 +139,7 @@ export function dataDirLayout(dir: string) {
     sqlite: join(d, "control-plane.sqlite"),
     vaultLocal: join(d, "vault-not-worm"),
     exports: join(d, "exports"),
+    packets: join(d, "packets"),
   };
 }
 

@@ -34,6 +34,8 @@ export interface AppDeps {
   readonly exportsDir?: string;
   /** The vault's archive kind, stated in each export manifest. */
   readonly archiveKind?: string;
+  /** Compliance packets: where they are written and the catalog they cite. */
+  readonly packets?: { readonly dir: string; readonly catalogDir: string };
 }
 
 /** Resolved dependencies shared by routes (defaults filled in by createApp). */
@@ -51,6 +53,7 @@ export interface Services {
   readonly queue?: Queue;
   readonly exportsDir?: string;
   readonly archiveKind?: string;
+  readonly packets?: { readonly dir: string; readonly catalogDir: string };
 }
 
 export interface AppEnv {

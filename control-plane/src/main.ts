@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { randomBytes, randomUUID } from "node:crypto";
 import { chmodSync, existsSync } from "node:fs";
+import { cp } from "node:fs/promises";
 import { isIP } from "node:net";
 import { hostname } from "node:os";
 import { parseArgs } from "node:util";
@@ -19,15 +20,16 @@ import { createApp } from "./app.ts";
 import { createAuditLog } from "./audit.ts";
 import { readText, writeNew } from "./cli/files.ts";
 import { type Config, ConfigError, dataDirLayout, loadConfig } from "./config.ts";
-import { holderId, startScheduledJob } from "./jobs/lease.ts";
+import { holderId, startMonthlyJob, startScheduledJob } from "./jobs/lease.ts";
 import { jsonLogger } from "./logger.ts";
 import { generatePassword, hashPassword } from "./operator/password.ts";
+import { generatePacket, Month, runMonthlyPackets } from "./packets/index.ts";
 import {
   createCertificateAuthority,
   createSecretBox,
   issueServerCertificate,
 } from "./pki/index.ts";
-import { plannerDeps } from "./planner/from-config.ts";
+import { DEFAULT_CATALOG_DIR, plannerDeps } from "./planner/from-config.ts";
 import {
   incidentDispatch,
   natsQueue,
@@ -53,7 +55,8 @@ const USAGE = `usage:
                       [--roles http,ingest,planner,vault,packets] [--nats-url URL] [--queue-prefix P]
                       [--queue-ack-wait-ms N]
   control-plane export (--data-dir DIR | --config FILE) --tenant T --appliance A
-                       --from RFC3339 --to RFC3339 --out NEW_DIR`;
+                       --from RFC3339 --to RFC3339 --out NEW_DIR
+  control-plane packet (--data-dir DIR | --config FILE) --tenant T --month YYYY-MM --out NEW_DIR`;
 
 const OPTIONS = {
   "data-dir": { type: "string" },
@@ -75,6 +78,7 @@ const OPTIONS = {
   from: { type: "string" },
   to: { type: "string" },
   out: { type: "string" },
+  month: { type: "string" },
   help: { type: "boolean" },
 } as const;
 
@@ -238,6 +242,7 @@ async function serve(values: Record<string, string | boolean | undefined>): Prom
     vault: vault.vault,
     archiveKind: vault.archive.kind,
     exportsDir: files.exports,
+    packets: { dir: files.packets, catalogDir: config.catalog_dir ?? DEFAULT_CATALOG_DIR },
     store,
     signer,
     secretBox,
@@ -288,8 +293,25 @@ async function serve(values: Record<string, string | boolean | undefined>): Prom
     });
     stops.push(() => vaultJob.stop());
   }
-  // roles "packets": the monthly packet job starts here, once across instances:
-  // startMonthlyJob(store, "packets", (month, signal) => ..., { logger, holder }) (jobs/lease.ts).
+  if (roles.has("packets")) {
+    // On the first of a month (UTC), last month's missing packets, on one instance only.
+    const packetDeps = {
+      store,
+      signer,
+      catalogDir: config.catalog_dir ?? DEFAULT_CATALOG_DIR,
+      packetsDir: files.packets,
+      archiveKind: vault.archive.kind,
+      now: () => new Date(),
+      tenants: async () => [...new Set((await store.listEvidenceHeads()).map((h) => h.tenantId))],
+    };
+    const packetJob = startMonthlyJob(
+      store,
+      "packets",
+      (month) => runMonthlyPackets(packetDeps, month),
+      { logger, holder, onDay: 1 },
+    );
+    stops.push(() => packetJob.stop());
+  }
   for (const t of timers) t.unref();
   logger.log("info", "serving", {
     roles: [...roles],
@@ -376,6 +398,58 @@ async function exportEvidence(values: Record<string, string | boolean | undefine
   }
 }
 
+/** Writes one month's compliance packet of a tenant to a new folder (and records it). */
+async function packet(values: Record<string, string | boolean | undefined>): Promise<void> {
+  const need = (name: string) => {
+    const v = values[name];
+    if (typeof v !== "string" || v.length === 0) throw new UsageError(`packet needs --${name}`);
+    return v;
+  };
+  const configFile = typeof values.config === "string" ? values.config : undefined;
+  const dataDir = typeof values["data-dir"] === "string" ? values["data-dir"] : undefined;
+  if (!configFile && !dataDir) throw new UsageError("packet needs --data-dir or --config");
+  const [tenantId, month, out] = ["tenant", "month", "out"].map(need) as [string, string, string];
+  if (!Month.safeParse(month).success)
+    throw new UsageError("--month must be a month such as 2026-11 (YYYY-MM)");
+  if (existsSync(out)) throw new UsageError(`--out ${out} exists; give a new folder`);
+  const config = loadConfig({
+    ...(configFile ? { configFile } : {}),
+    ...(dataDir ? { dataDir } : {}),
+    overrides: { database_url: values["database-url"] },
+  });
+  const files = dataDirLayout(config.data_dir);
+  const logger = jsonLogger((line) => process.stderr.write(line), config.log_level);
+  const signer = createSigner(privateKeyFromPem(readText(files.orderKey, "order-signing key")));
+  const store = openStore(config);
+  try {
+    await store.migrate();
+    const { archive } = openVault(config, { store, signer, logger });
+    const made = await generatePacket(
+      {
+        store,
+        signer,
+        catalogDir: config.catalog_dir ?? DEFAULT_CATALOG_DIR,
+        packetsDir: files.packets,
+        archiveKind: archive.kind,
+        now: () => new Date(),
+      },
+      tenantId,
+      month,
+    );
+    await cp(made.dir, out, { recursive: true, errorOnExist: true, force: false });
+    await createAuditLog(store, () => new Date()).record("cli", "packet.generated", tenantId, {
+      month,
+      files: made.record.files,
+      counts: made.record.counts,
+    });
+    process.stdout.write(
+      `packet ${tenantId} ${month}: ${Object.keys(made.record.files).join(", ")}, manifest.json in ${out} (${JSON.stringify(made.record.counts)})\n`,
+    );
+  } finally {
+    await store.close();
+  }
+}
+
 async function main(argv: string[]): Promise<number> {
   try {
     const { values, positionals } = parseArgs({
@@ -390,6 +464,7 @@ async function main(argv: string[]): Promise<number> {
     if (command === "init") await init(values);
     else if (command === "serve") await serve(values);
     else if (command === "export") await exportEvidence(values);
+    else if (command === "packet") await packet(values);
     else throw new UsageError(`unknown command ${command}`);
     return 0;
   } catch (error) {

@@ -173,14 +173,22 @@ describe("the nftables ruleset", () => {
 
 describe("the systemd units", () => {
   const names = Object.keys(rendered.units).sort();
-  const paths = writeFiles(tmp.dir, rendered.units);
+  // systemd-analyze takes a template only as an instance: the test restore as 50-clinic-data.
+  const asInstances = Object.fromEntries(
+    Object.entries(rendered.units).map(([name, text]) => [
+      name.replace("@.service", "@50-clinic-data.service"),
+      text,
+    ]),
+  );
+  const paths = writeFiles(tmp.dir, asInstances);
   const path = (name: string) => join(tmp.dir, name);
 
-  it("are the agent, the helper's socket and the helper's service", () => {
+  it("are the agent, the helper's socket and service, and the test-restore template", () => {
     expect(names).toEqual([
       "compliance-agent-privileged.service",
       "compliance-agent-privileged.socket",
       "compliance-agent.service",
+      "compliance-restore-test@.service",
     ]);
   });
 
@@ -203,9 +211,12 @@ describe("the systemd units", () => {
   it("the agent unit's exposure is 2.0 or better; the helper's is reported", () => {
     const agent = exposureScore(path("compliance-agent.service"));
     const helper = exposureScore(path("compliance-agent-privileged.service"));
-    console.info(JSON.stringify({ exposure: { agent, helper } }));
+    const restoreTest = exposureScore(path("compliance-restore-test@50-clinic-data.service"));
+    console.info(JSON.stringify({ exposure: { agent, helper, restoreTest } }));
     expect(agent).toBeLessThanOrEqual(2.0);
     expect(helper).toBeLessThan(10);
+    // Root with network for an off-site repository, but far tighter than the helper.
+    expect(restoreTest).toBeLessThan(helper);
     // Without its sandbox the same unit scores far worse: the gate measures something.
     const bare = (rendered.units["compliance-agent.service"] ?? "")
       .split("\n")

@@ -45,6 +45,11 @@ in
           inherit (s) configFile;
           path = s.helperPath;
         };
+        "compliance-restore-test@.service" = units.restoreTest {
+          inherit execStart;
+          inherit (s) configFile stateDir;
+          path = s.helperPath;
+        };
       }
     else
       { }

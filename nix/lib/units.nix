@@ -142,6 +142,58 @@ in
     };
   };
 
+  # The weekly test restore of one backup job (the agent's restore-test subcommand), started by
+  # the helper as compliance-restore-test@<files>-<job>.service (agent/src/restore-test/). Root,
+  # because only root reads the repository password; network, because the repository is
+  # off-site; a private /tmp for the scratch copy; the rest of the system read-only except the
+  # record it writes into the agent's state folder.
+  # s: execStart (list), configFile, stateDir, path (folders for PATH).
+  restoreTest = s: {
+    Unit = {
+      Description = [ "MSP compliance agent: test restore %i" ];
+    };
+    Service = common // {
+      Type = [ "oneshot" ];
+      ExecStart = [
+        (concat " " (
+          s.execStart
+          ++ [
+            "restore-test"
+            "--config"
+            s.configFile
+            "--instance"
+            "%i"
+          ]
+        ))
+      ];
+      User = [ "root" ];
+      Environment = [
+        "PATH=${concat ":" s.path}"
+        "RESTIC_CACHE_DIR=/var/cache/compliance-restore-test"
+      ];
+      CacheDirectory = [ "compliance-restore-test" ];
+      ProtectSystem = [ "strict" ];
+      ReadWritePaths = [ s.stateDir ];
+      ProtectHome = [ "read-only" ];
+      PrivateTmp = [ "yes" ];
+      PrivateDevices = [ "yes" ];
+      ProtectKernelTunables = [ "yes" ];
+      ProtectKernelModules = [ "yes" ];
+      ProtectKernelLogs = [ "yes" ];
+      ProtectControlGroups = [ "yes" ];
+      ProtectClock = [ "yes" ];
+      ProtectHostname = [ "yes" ];
+      CapabilityBoundingSet = [ "CAP_DAC_OVERRIDE CAP_DAC_READ_SEARCH CAP_CHOWN CAP_FOWNER" ];
+      RestrictAddressFamilies = [ "AF_UNIX AF_INET AF_INET6" ];
+      RestrictNamespaces = [ "yes" ];
+      SystemCallFilter = [
+        "@system-service"
+        "~@privileged @resources"
+      ];
+      TimeoutStartSec = [ "2h" ];
+    };
+  };
+
   # The privileged helper: root, because its allowlisted commands (systemctl restart, nft -f,
   # switch-to-configuration, cryptsetup status, journalctl --vacuum-size, restic restore,
   # nix-collect-garbage) act on the whole host. It keeps only the capabilities those commands

@@ -115,11 +115,13 @@ let
       };
       script = ''
         before = machine.succeed("readlink -f /run/current-system").strip()
-        machine.wait_until_succeeds(
-            "jq -e '.orderResults | map(select(.outcome == \"rolled_back\")) | length > 0' /run/scenario/bundles.json",
-            timeout=600,
+        # The patching check sees the mismatch; the L1 rule runs RB-PATCH-001-generation, the
+        # switch to the broken system fails, and the runner puts the previous generation back.
+        wait_for_evidence(
+            lambda e: e["kind"] == "healing_attempt"
+            and e.get("runbook_id") == "RB-PATCH-001-generation"
+            and e["outcome"] == "reverted"
         )
-        wait_for_evidence(lambda e: e["kind"] == "healing_step" and e["phase"] == "rollback" and e["outcome"] == "succeeded")
         after = machine.succeed("readlink -f /run/current-system").strip()
         assert after == before, f"not rolled back: {after} != {before}"
       '';

@@ -1,10 +1,10 @@
 import { chmodSync, rmSync } from "node:fs";
 import type { Server } from "node:net";
-import { parseArgs } from "node:util";
 import { loadCatalog } from "#catalog";
 import { loadConfig } from "../config.ts";
 import { execArgv } from "../host/linux.ts";
 import { describeError, jsonLogger } from "../log.ts";
+import { subcommandArgs } from "../subcommand-args.ts";
 import { createHelperServer, policyFromConfig } from "./helper.ts";
 
 const HELP = `compliance-agent privileged-helper: runs the agent's allowlisted root commands
@@ -20,29 +20,11 @@ One newline-terminated JSON request per connection; see agent/README.md.`;
 /** Entry point of the privileged-helper subcommand; resolves with the exit code. */
 export async function helperMain(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
   const log = jsonLogger((line) => process.stdout.write(line));
-  let values: { config?: string; socket?: string; help?: boolean };
-  try {
-    ({ values } = parseArgs({
-      args: [...argv],
-      options: {
-        config: { type: "string", default: "/etc/compliance-agent/config.json" },
-        socket: { type: "string" },
-        help: { type: "boolean", default: false },
-      },
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (error) {
-    process.stderr.write(`${describeError(error)}\n\n${HELP}\n`);
-    return 2;
-  }
-  if (values.help) {
-    process.stdout.write(`${HELP}\n`);
-    return 0;
-  }
+  const values = subcommandArgs(argv, "socket", HELP);
+  if (typeof values === "number") return values;
   let server: Server;
   try {
-    const config = loadConfig(values.config as string, env);
+    const config = loadConfig(values.config, env);
     if (config.catalog_dir === undefined) {
       throw new Error("catalog_dir is required: the helper checks units against the baseline");
     }

@@ -8,7 +8,7 @@ import {
   postgresReachable,
   TEST_DATABASE_URL,
 } from "../store/postgres/test-database.ts";
-import { previousMonth, runExclusive, startMonthlyJob, startScheduledJob } from "./lease.ts";
+import { runExclusive, startMonthlyJob, startScheduledJob } from "./lease.ts";
 
 const silent = { log() {} };
 const pg = await postgresReachable();
@@ -148,9 +148,4 @@ describe.each(backends)("runExclusive across two instances: %s", (_name, open) =
     await Promise.all(jobs.map((j) => j.stop()));
     expect(months).toEqual(["2026-11", "2026-12"]);
   });
-});
-
-it("previousMonth is the calendar month before, across a year end", () => {
-  expect(previousMonth(new Date("2027-01-01T00:00:00Z"))).toBe("2026-12");
-  expect(previousMonth(new Date("2026-03-31T23:59:59Z"))).toBe("2026-02");
 });

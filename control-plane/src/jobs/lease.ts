@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { Logger } from "../logger.ts";
+import { previousMonth } from "../packets/index.ts";
 import type { Store } from "../store/index.ts";
 
 export interface ExclusiveOptions {
@@ -121,12 +122,6 @@ export function startScheduledJob(
   };
 }
 
-/** The month a packet job covers when it runs at `now`: the previous calendar month (UTC). */
-export function previousMonth(now: Date): string {
-  const d = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() - 1, 1));
-  return d.toISOString().slice(0, 7);
-}
-
 /**
  * A monthly job (the compliance packets): checked every `checkEveryS` seconds on every instance
  * with the role; runs for the previous month once it has ended, exactly once across instances
@@ -137,12 +132,19 @@ export function startMonthlyJob(
   store: Store,
   name: string,
   job: (month: string, signal: AbortSignal) => Promise<unknown>,
-  deps: { logger: Logger; holder: string; checkEveryS?: number; now?: () => Date },
+  deps: {
+    logger: Logger;
+    holder: string;
+    checkEveryS?: number;
+    now?: () => Date;
+    /** Only on this day of the month (UTC), as the packet job does; any day when absent. */
+    onDay?: number;
+  },
 ) {
   const now = deps.now ?? (() => new Date());
   let running: Promise<void> | undefined;
   const tick = () => {
-    if (running) return;
+    if (running || (deps.onDay !== undefined && now().getUTCDate() !== deps.onDay)) return;
     const month = previousMonth(now());
     running = runExclusive(store, `${name}:${month}`, (signal) => job(month, signal), {
       holder: deps.holder,

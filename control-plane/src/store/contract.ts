@@ -280,6 +280,42 @@ export function storeContract(
       }
     });
 
+    it("keeps one packet record per tenant and month, replaced on regeneration", async () => {
+      const files = { "packet.md": "a".repeat(64), "packet.pdf": "b".repeat(64) };
+      await store.putPacket({
+        tenantId: "clinic-a",
+        month: "2026-10",
+        generatedAt: at,
+        files,
+        counts: { bundles: 3 },
+      });
+      await store.putPacket({
+        tenantId: "clinic-a",
+        month: "2026-11",
+        generatedAt: at,
+        files,
+        counts: { bundles: 1 },
+      });
+      await store.putPacket({
+        tenantId: "clinic-a",
+        month: "2026-10",
+        generatedAt: "2026-11-26T00:00:00.000Z",
+        files,
+        counts: { bundles: 4 },
+      });
+      const list = await store.listPackets("clinic-a");
+      expect(list.map((p) => p.month)).toEqual(["2026-11", "2026-10"]);
+      expect(await store.getPacket("clinic-a", "2026-10")).toEqual({
+        tenantId: "clinic-a",
+        month: "2026-10",
+        generatedAt: "2026-11-26T00:00:00.000Z",
+        files,
+        counts: { bundles: 4 },
+      });
+      expect(await store.listPackets("clinic-b")).toEqual([]);
+      expect(await store.getPacket("clinic-b", "2026-10")).toBeUndefined();
+    });
+
     plannerStoreContract(() => store, at);
   });
 }

@@ -15,13 +15,14 @@ import type {
   NewVaultObject,
   OperatorRecord,
   OrderStatus,
+  PacketRecord,
   SessionRecord,
   Store,
   StoredCheckpoint,
   StoredOrder,
   TenantRecord,
 } from "./port.ts";
-import type { AppliancesTable, Database, OrdersTable } from "./schema.ts";
+import type { AppliancesTable, Database, OrdersTable, PacketsTable } from "./schema.ts";
 import * as vault from "./vault-queries.ts";
 
 /**
@@ -704,6 +705,57 @@ export class KyselyStore implements Store {
   releaseLease(name: string, holder: string, now: string, completed: boolean) {
     return leases.releaseLease(this.#db, name, holder, now, completed);
   }
+
+  async putPacket(p: PacketRecord): Promise<void> {
+    const row = {
+      tenant_id: p.tenantId,
+      month: p.month,
+      generated_at: p.generatedAt,
+      files_json: JSON.stringify(p.files),
+      counts_json: JSON.stringify(p.counts),
+    };
+    await this.#db
+      .insertInto("packets")
+      .values(row)
+      .onConflict((oc) =>
+        oc.columns(["tenant_id", "month"]).doUpdateSet({
+          generated_at: row.generated_at,
+          files_json: row.files_json,
+          counts_json: row.counts_json,
+        }),
+      )
+      .execute();
+  }
+
+  async getPacket(tenantId: string, month: string): Promise<PacketRecord | undefined> {
+    const row = await this.#db
+      .selectFrom("packets")
+      .selectAll()
+      .where("tenant_id", "=", tenantId)
+      .where("month", "=", month)
+      .executeTakeFirst();
+    return row ? packetRecord(row) : undefined;
+  }
+
+  async listPackets(tenantId: string): Promise<PacketRecord[]> {
+    const rows = await this.#db
+      .selectFrom("packets")
+      .selectAll()
+      .where("tenant_id", "=", tenantId)
+      .orderBy("month", "desc")
+      .execute();
+    return rows.map(packetRecord);
+  }
+}
+
+function packetRecord(row: PacketsTable): PacketRecord {
+  return {
+    tenantId: row.tenant_id,
+    month: row.month,
+    generatedAt: row.generated_at,
+    files: JSON.parse(row.files_json) as Record<string, string>,
+    counts: JSON.parse(row.counts_json) as Record<string, number>,
+  };
 }
 
 async function appendAuditIn(

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Store } from "./port.ts";
 
-/** The lease part of the Store contract (issue 13, migration 0002_scale), for both adapters. */
+/** The lease part of the Store contract (issue 13, migration 0004_scale), for both adapters. */
 export function leaseStoreContract(
   name: string,
   open: () => Promise<{ store: Store; cleanup: () => Promise<void> }>,

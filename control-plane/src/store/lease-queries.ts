@@ -2,7 +2,7 @@ import type { Kysely, Migration } from "kysely";
 import type { Database } from "./schema.ts";
 
 /**
- * Leases for scheduled jobs (issue 13, migration 0002_scale): one row per job name; taking it
+ * Leases for scheduled jobs (issue 13, migration 0004_scale): one row per job name; taking it
  * is one compare-and-swap upsert (free, expired, or already ours), so on SQLite and PostgreSQL
  * alike at most one holder has an unexpired lease. A lease marked completed is never taken
  * again (jobs that must run once per period, such as a month's packets, name the period).

@@ -189,8 +189,22 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  // Compliance packets (issue 11): one row per tenant and month; the files live in the data dir.
+  "0003_packets": {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable("packets")
+        .addColumn("tenant_id", "text", (c) => c.notNull())
+        .addColumn("month", "text", (c) => c.notNull())
+        .addColumn("generated_at", "text", (c) => c.notNull())
+        .addColumn("files_json", "text", (c) => c.notNull())
+        .addColumn("counts_json", "text", (c) => c.notNull())
+        .addPrimaryKeyConstraint("packets_pk", ["tenant_id", "month"])
+        .execute();
+    },
+  },
   // Issue 13: leases so scheduled jobs run once across control-plane instances.
-  "0002_scale": leaseMigration,
+  "0004_scale": leaseMigration,
 };
 
 export const migrationProvider: MigrationProvider = {

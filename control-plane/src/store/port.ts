@@ -174,6 +174,17 @@ export interface ArchiveRow {
   readonly receivedAt: string;
 }
 
+/** One generated compliance packet (issue 11, migration 0003_packets). */
+export interface PacketRecord {
+  readonly tenantId: string;
+  /** YYYY-MM. */
+  readonly month: string;
+  readonly generatedAt: string;
+  /** File name → hex SHA-256, as the signed manifest states them. */
+  readonly files: Readonly<Record<string, string>>;
+  readonly counts: Readonly<Record<string, number>>;
+}
+
 export interface Store {
   readonly dialect: "sqlite" | "postgres";
   migrate(): Promise<void>;
@@ -341,7 +352,7 @@ export interface Store {
   ): Promise<void>;
   markVaultFailed(objectKey: string, error: string, nextAttemptAt: string): Promise<void>;
   listVaultObjects(tenantId: string, applianceId: string): Promise<VaultObject[]>;
-  // Scale-out (issue 13, migration 0002_scale).
+  // Scale-out (issue 13, migration 0004_scale).
   /**
    * Takes the lease `name` until `expiresAt` if it is free, expired or already `holder`'s
    * (compare-and-swap); "held" when another holder has it, "completed" once marked completed.
@@ -349,4 +360,10 @@ export interface Store {
   acquireLease(name: string, holder: string, now: string, expiresAt: string): Promise<LeaseOutcome>;
   /** The holder gives the lease up (or marks it completed for good); false if not the holder. */
   releaseLease(name: string, holder: string, now: string, completed: boolean): Promise<boolean>;
+  // Compliance packets (issue 11, migration 0003_packets).
+  /** Inserts or replaces (a regeneration) the packet of a tenant and month. */
+  putPacket(packet: PacketRecord): Promise<void>;
+  getPacket(tenantId: string, month: string): Promise<PacketRecord | undefined>;
+  /** Newest month first. */
+  listPackets(tenantId: string): Promise<PacketRecord[]>;
 }

@@ -150,6 +150,14 @@ export interface VaultObjectsTable {
   archived_at: string | null;
 }
 
+export interface PacketsTable {
+  tenant_id: string;
+  month: string;
+  generated_at: string;
+  files_json: string;
+  counts_json: string;
+}
+
 export interface Database extends PlannerTables {
   tenants: TenantsTable;
   appliances: AppliancesTable;
@@ -166,4 +174,5 @@ export interface Database extends PlannerTables {
   vault_cursors: VaultCursorsTable;
   vault_objects: VaultObjectsTable;
   leases: LeasesTable;
+  packets: PacketsTable;
 }

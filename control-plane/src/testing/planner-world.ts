@@ -58,6 +58,8 @@ export interface SimulatedSite {
     options?: { withoutEvidence?: boolean },
   ): Promise<number>;
   decisions(): Promise<{ verified: boolean; records: DecisionRecord[] }>;
+  /** Seals and uploads one evidence event as the appliance; resolves with its seq. */
+  push(event: EvidenceEvent): Promise<number>;
 }
 
 export async function startPlannerWorld(
@@ -126,6 +128,7 @@ export async function startPlannerWorld(
     return {
       tenantId,
       applianceId,
+      push,
       async incident(partial = {}) {
         const body: Incident = {
           v: 1,

@@ -14,6 +14,7 @@ import type { ApplianceRecord } from "../../store/index.ts";
 import { plannerRoutes } from "../planner/index.ts";
 import { param, readBody } from "../request.ts";
 import { exportRoutes } from "./exports.ts";
+import { packetRoutes } from "./packets.ts";
 import { Approve, CreateOrder, RegisterSite } from "./schemas.ts";
 
 /**
@@ -214,6 +215,7 @@ export function adminRoutes(s: Services) {
 
   app.route("/", plannerRoutes(s));
   app.route("/", exportRoutes(s));
+  app.route("/", packetRoutes(s));
   return app;
 }
 

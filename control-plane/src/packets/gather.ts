@@ -1,0 +1,392 @@
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import {
+  allToggles,
+  type Catalog,
+  type ClientException,
+  evaluateExceptions,
+  loadCatalog,
+} from "#catalog";
+import {
+  DecisionRecord,
+  EvidenceBundle,
+  type EvidenceEvent,
+  Incident,
+  publicKeyFromBase64,
+  verificationKey,
+  verifyChain,
+} from "#protocol";
+import type { Store } from "../store/index.ts";
+import { monthRange } from "./month.ts";
+
+/**
+ * Everything one month's packet states, gathered from the Store for one tenant (a site) and
+ * the catalog. Counts are over evidence the control plane RECEIVED in the month (its own clock,
+ * the one the vault and exports use), never the appliance's clock.
+ */
+type CheckEvent = Extract<EvidenceEvent, { kind: "check_result" }>;
+type HealEvent = Extract<EvidenceEvent, { kind: "healing_attempt" }>;
+
+export interface CheckRate {
+  readonly checkId: string;
+  readonly runs: number;
+  readonly pass: number;
+  readonly drift: number;
+  readonly other: number;
+}
+
+export interface Remediation {
+  readonly applianceId: string;
+  readonly at: string;
+  readonly tier: string;
+  readonly checkId: string;
+  readonly runbookId: string;
+  readonly outcome: string;
+  readonly source: "appliance L1" | "control plane";
+  readonly detail: string;
+}
+
+export interface ApplianceIntegrity {
+  readonly applianceId: string;
+  readonly bundlesInMonth: number;
+  readonly firstSeq: number | null;
+  readonly lastSeq: number | null;
+  readonly chainHeadSeq: number;
+  readonly chainVerified: boolean;
+  readonly chainDetail: string;
+  readonly checkpointTreeSize: number | null;
+  readonly checkpointRoot: string | null;
+  readonly archivedObjects: readonly { key: string; archive: string; versionId: string | null }[];
+  readonly pendingObjects: number;
+}
+
+export interface PacketData {
+  readonly tenantId: string;
+  readonly month: string;
+  readonly generatedAt: string;
+  readonly baseline: { id: string; version: number; title: string };
+  readonly toggles: readonly {
+    id: string;
+    area: string;
+    title: string;
+    value: string;
+    citations: string;
+  }[];
+  readonly controls: readonly {
+    citation: string;
+    title: string;
+    requirement: string;
+    coverage: string;
+    checks: string;
+  }[];
+  readonly appliances: readonly string[];
+  readonly checkRates: readonly CheckRate[];
+  readonly remediations: readonly Remediation[];
+  readonly incidents: readonly {
+    incidentId: string;
+    applianceId: string;
+    checkId: string;
+    detectedAt: string;
+    status: string;
+    localL1: string;
+  }[];
+  readonly decisions: readonly {
+    at: string;
+    applianceId: string;
+    incidentId: string;
+    tier: string;
+    outcome: string;
+    decidedBy: string;
+    runbookId: string;
+    reason: string;
+  }[];
+  readonly exceptions: readonly {
+    toggle: string;
+    risk: string;
+    expiresOn: string;
+    approvedBy: string;
+    expired: boolean;
+  }[];
+  readonly exceptionsSource: string;
+  readonly backups: {
+    runs: number;
+    pass: number;
+    findings: readonly { code: string; count: number }[];
+  };
+  readonly integrity: readonly ApplianceIntegrity[];
+  readonly archiveKind: string;
+  readonly counts: PacketCounts;
+}
+
+export interface PacketCounts {
+  readonly bundles: number;
+  readonly check_results: number;
+  readonly healing_attempts: number;
+  readonly incidents: number;
+  readonly decisions: number;
+}
+
+export interface GatherDeps {
+  readonly store: Store;
+  readonly catalogDir: string;
+  /** The vault's archive kind ("s3" is WORM; "local-not-worm" is the lab's directory). */
+  readonly archiveKind: string;
+  readonly now: () => Date;
+}
+
+const PAGE = 1000;
+
+export async function gatherPacket(
+  deps: GatherDeps,
+  tenantId: string,
+  month: string,
+): Promise<PacketData> {
+  const { store } = deps;
+  const { from, to } = monthRange(month);
+  const tenant = await store.getTenant(tenantId);
+  if (!tenant) throw new PacketError("unknown_tenant", `no tenant ${tenantId}`);
+  const catalog = await loadCatalog(deps.catalogDir);
+  const appliances = (await store.listAppliances(tenantId)).filter((a) => a.evidencePublicKey);
+
+  const rates = new Map<string, { runs: number; pass: number; drift: number; other: number }>();
+  const remediations: Remediation[] = [];
+  const backupFindings = new Map<string, number>();
+  let backupRuns = 0;
+  let backupPass = 0;
+  const integrity: ApplianceIntegrity[] = [];
+  let bundles = 0;
+  let checkResults = 0;
+  let healingAttempts = 0;
+
+  for (const a of appliances) {
+    // The whole chain is verified (a month's slice alone proves nothing about its start).
+    const all: EvidenceBundle[] = [];
+    const received = new Map<number, string>();
+    for (let after = 0; ; ) {
+      const page = await store.listEvidenceForArchive(tenantId, a.applianceId, after, PAGE);
+      for (const row of page) {
+        all.push(EvidenceBundle.parse(JSON.parse(row.bundleJson)));
+        received.set(row.seq, row.receivedAt);
+      }
+      if (page.length < PAGE) break;
+      after = page[page.length - 1]?.seq ?? after;
+    }
+    const key = verificationKey(publicKeyFromBase64(a.evidencePublicKey ?? ""));
+    const verdict = verifyChain(all, { key, tenantId, applianceId: a.applianceId });
+    const inMonth = all.filter((b) => {
+      const at = received.get(b.seq) ?? "";
+      return at >= from && at < to;
+    });
+    bundles += inMonth.length;
+    for (const b of inMonth) {
+      const e = b.event;
+      if (e.kind === "check_result") {
+        checkResults += 1;
+        countCheck(rates, e);
+        if (e.check_id === "backups") {
+          backupRuns += 1;
+          if (e.status === "pass") backupPass += 1;
+          for (const f of e.findings)
+            backupFindings.set(f.code, (backupFindings.get(f.code) ?? 0) + 1);
+        }
+      } else if (e.kind === "healing_attempt") {
+        healingAttempts += 1;
+        remediations.push(healRow(a.applianceId, received.get(b.seq) ?? b.recorded_at, e));
+      }
+    }
+    const cp = await store.latestCheckpoint(tenantId, a.applianceId);
+    const objects = await store.listVaultObjects(tenantId, a.applianceId);
+    integrity.push({
+      applianceId: a.applianceId,
+      bundlesInMonth: inMonth.length,
+      firstSeq: inMonth[0]?.seq ?? null,
+      lastSeq: inMonth.at(-1)?.seq ?? null,
+      chainHeadSeq: all.at(-1)?.seq ?? 0,
+      chainVerified: verdict.ok,
+      chainDetail: verdict.ok
+        ? `${all.length} bundles verified from genesis`
+        : `BROKEN at seq ${verdict.break.seq}: ${verdict.break.reason}`,
+      checkpointTreeSize: cp?.treeSize ?? null,
+      checkpointRoot: cp?.rootHash ?? null,
+      archivedObjects: objects
+        .filter((o) => o.status === "archived")
+        .map((o) => ({ key: o.objectKey, archive: o.archive ?? "?", versionId: o.versionId })),
+      pendingObjects: objects.filter((o) => o.status !== "archived").length,
+    });
+  }
+
+  const received = (await store.listIncidents(tenantId))
+    .map((i) => ({ row: i, body: Incident.parse(JSON.parse(i.bodyJson)) }))
+    .filter(({ body }) => body.detected_at >= from && body.detected_at < to);
+  const incidents = (
+    await Promise.all(
+      received.map(async ({ row, body }) => ({
+        row,
+        body,
+        // The pipeline's status (escalated, resolved, ...) where the planner has one.
+        state: await store.planner.getIncident(tenantId, row.applianceId, body.incident_id),
+      })),
+    )
+  )
+    .map(({ row, body, state }) => ({
+      incidentId: body.incident_id,
+      applianceId: row.applianceId,
+      checkId: body.check_id,
+      detectedAt: body.detected_at,
+      status: state?.status ?? row.status,
+      localL1: body.local_l1.attempted
+        ? `${body.local_l1.runbook_id} ${body.local_l1.outcome}`
+        : `not attempted: ${body.local_l1.why_not}`,
+    }))
+    .sort((x, y) => x.detectedAt.localeCompare(y.detectedAt));
+
+  const decisions: PacketData["decisions"][number][] = [];
+  for (const a of appliances) {
+    for (let after = 0; ; ) {
+      const page = await store.planner.listDecisions(tenantId, a.applianceId, after, PAGE);
+      for (const d of page) {
+        const r = DecisionRecord.parse(JSON.parse(d.recordJson));
+        if (r.recorded_at < from || r.recorded_at >= to) continue;
+        decisions.push({
+          at: r.recorded_at,
+          applianceId: r.appliance_id,
+          incidentId: r.incident_id,
+          tier: r.tier,
+          outcome: r.outcome,
+          decidedBy: r.decided_by,
+          runbookId: r.runbook_id ?? "",
+          reason: r.reason,
+        });
+        if (r.tier !== "L1" || r.runbook_id) {
+          remediations.push({
+            applianceId: r.appliance_id,
+            at: r.recorded_at,
+            tier: r.tier,
+            checkId: r.inputs.check_id,
+            runbookId: r.runbook_id ?? "-",
+            outcome: r.outcome,
+            source: "control plane",
+            detail: r.reason,
+          });
+        }
+      }
+      if (page.length < PAGE) break;
+      after = page[page.length - 1]?.seq ?? after;
+    }
+  }
+  decisions.sort((x, y) => x.at.localeCompare(y.at));
+  remediations.sort((x, y) => x.at.localeCompare(y.at));
+
+  const { exceptions, source } = clientExceptions(catalog, deps.catalogDir, tenantId);
+  const today = deps.now().toISOString().slice(0, 10);
+  const status = evaluateExceptions(exceptions, today);
+
+  return {
+    tenantId,
+    month,
+    generatedAt: deps.now().toISOString(),
+    baseline: {
+      id: catalog.baseline.id,
+      version: catalog.baseline.version,
+      title: catalog.baseline.title,
+    },
+    toggles: allToggles(catalog.baseline).map((t) => ({
+      id: t.id,
+      area: t.area,
+      title: t.title,
+      value: Array.isArray(t.value) ? t.value.join(", ") : String(t.value),
+      citations: t.citations.join("; "),
+    })),
+    controls: catalog.controlsMap.map((r) => ({
+      citation: r.citation,
+      title: r.title,
+      requirement: r.requirement,
+      coverage: r.coverage,
+      checks: r.checks.join(", "),
+    })),
+    appliances: appliances.map((a) => a.applianceId),
+    checkRates: [...rates.entries()]
+      .sort(([x], [y]) => x.localeCompare(y))
+      .map(([checkId, r]) => ({ checkId, ...r })),
+    remediations,
+    incidents,
+    decisions,
+    exceptions: exceptions.map((e) => ({
+      toggle: e.toggle,
+      risk: e.risk,
+      expiresOn: e.expires_on,
+      approvedBy: e.approved_by,
+      expired: status.expired.includes(e),
+    })),
+    exceptionsSource: source,
+    backups: {
+      runs: backupRuns,
+      pass: backupPass,
+      findings: [...backupFindings.entries()].map(([code, count]) => ({ code, count })),
+    },
+    integrity,
+    archiveKind: deps.archiveKind,
+    counts: {
+      bundles,
+      check_results: checkResults,
+      healing_attempts: healingAttempts,
+      incidents: incidents.length,
+      decisions: decisions.length,
+    },
+  };
+}
+
+function countCheck(
+  rates: Map<string, { runs: number; pass: number; drift: number; other: number }>,
+  e: CheckEvent,
+): void {
+  const r = rates.get(e.check_id) ?? { runs: 0, pass: 0, drift: 0, other: 0 };
+  r.runs += 1;
+  if (e.status === "pass") r.pass += 1;
+  else if (e.status === "drift") r.drift += 1;
+  else r.other += 1;
+  rates.set(e.check_id, r);
+}
+
+function healRow(applianceId: string, at: string, e: HealEvent): Remediation {
+  return {
+    applianceId,
+    at,
+    tier: e.tier,
+    checkId: e.check_id ?? "-",
+    runbookId: e.runbook_id ?? "-",
+    outcome: e.outcome,
+    source: "appliance L1",
+    detail: e.detail ?? "",
+  };
+}
+
+/** The client's exceptions: baseline/exceptions/<tenant>.yaml when the catalog has one. */
+function clientExceptions(
+  catalog: Catalog,
+  catalogDir: string,
+  tenantId: string,
+): { exceptions: readonly ClientException[]; source: string } {
+  const file = catalog.exceptions.find((x) => x.client === tenantId);
+  const path = join("baseline", "exceptions", `${tenantId}.yaml`);
+  if (!file) {
+    return {
+      exceptions: [],
+      source: existsSync(join(catalogDir, path))
+        ? `${path} (no exceptions for this client)`
+        : `none: the catalog has no ${path}`,
+    };
+  }
+  return { exceptions: file.exceptions, source: path };
+}
+
+export type PacketErrorCode = "unknown_tenant" | "invalid_month";
+
+export class PacketError extends Error {
+  readonly code: PacketErrorCode;
+  constructor(code: PacketErrorCode, message: string) {
+    super(message);
+    this.name = "PacketError";
+    this.code = code;
+  }
+}

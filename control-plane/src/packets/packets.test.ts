@@ -1,0 +1,248 @@
+import { execFile } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { EvidenceBundle, publicKeyToPem, sha256Hex } from "#protocol";
+import {
+  type PlannerWorld,
+  REPO_ROOT,
+  type SimulatedSite,
+  startPlannerWorld,
+} from "../testing/planner-world.ts";
+import { type PacketManifest, runMonthlyPackets } from "./index.ts";
+
+const run = promisify(execFile);
+const TENANT = "example-dental"; // the catalog ships baseline/exceptions/example-dental.yaml
+let world: PlannerWorld;
+let site: SimulatedSite;
+let dir: string;
+const month = new Date().toISOString().slice(0, 7);
+
+/** The figures the packet must state, counted independently from the Store's raw rows. */
+async function storeCounts() {
+  const rows = await world.h.store.listEvidence(TENANT, "dental-01", 0, 10_000);
+  const kinds = rows.map((r) => EvidenceBundle.parse(JSON.parse(r.bundleJson)).event.kind);
+  return {
+    bundles: rows.length,
+    checks: kinds.filter((k) => k === "check_result").length,
+    heals: kinds.filter((k) => k === "healing_attempt").length,
+    incidents: (await world.h.store.listIncidents(TENANT)).length,
+    decisions: (await world.h.store.planner.listDecisions(TENANT, "dental-01", 0, 1000)).length,
+  };
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), "cp-packets-"));
+  world = await startPlannerWorld({
+    llm: false,
+    app: { packets: { dir, catalogDir: REPO_ROOT }, archiveKind: "local-not-worm" },
+  });
+  site = await world.site(TENANT, "dental-01");
+  const check = (check_id: "firewall" | "backups", status: "pass" | "drift") =>
+    site.push({
+      kind: "check_result",
+      check_id,
+      status,
+      severity: "high",
+      findings:
+        status === "pass"
+          ? []
+          : [
+              {
+                code: check_id === "backups" ? "backup_stale" : "ssh_exposed",
+                subject: "x",
+                expected: "a",
+                observed: "b",
+              },
+            ],
+      duration_ms: 3,
+    });
+  for (let i = 0; i < 3; i++) await check("firewall", "pass");
+  await check("firewall", "drift");
+  await site.push({
+    kind: "healing_attempt",
+    tier: "L1",
+    check_id: "firewall",
+    runbook_id: "RB-FIREWALL-001-drift",
+    runbook_version: 1,
+    outcome: "healed",
+  });
+  await check("backups", "pass");
+  await check("backups", "drift");
+  // No L2 model: the control plane sends the incident to the L3 queue (a signed decision).
+  await site.incident();
+}, 60_000);
+
+afterAll(async () => {
+  await world?.cleanup();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe("compliance packet", () => {
+  let manifest: PacketManifest;
+  const packetPath = (f: string) => join(dir, TENANT, month, f);
+
+  it("is generated through the API, audited, and listed", async () => {
+    const res = await world.h.admin(`/tenants/${TENANT}/packets`, { month });
+    expect(res.status).toBe(201);
+    expect(await res.json()).toMatchObject({
+      month,
+      files: ["packet.pdf", "packet.md", "manifest.json"],
+    });
+    const list = (await (await world.h.admin(`/tenants/${TENANT}/packets`)).json()) as {
+      packets: { month: string }[];
+    };
+    expect(list.packets.map((p) => p.month)).toEqual([month]);
+    const audit = await world.h.store.listAudit(0, 1000);
+    expect(audit.filter((a) => a.action === "packet.generated")).toHaveLength(1);
+    manifest = JSON.parse(readFileSync(packetPath("manifest.json"), "utf8")) as PacketManifest;
+  });
+
+  it("states in the PDF the counts that are in the store, and renders", async () => {
+    const counts = await storeCounts();
+    expect(counts).toMatchObject({ bundles: 7, checks: 6, heals: 1, incidents: 1, decisions: 1 });
+    const { stdout: text } = await run("pdftotext", ["-layout", packetPath("packet.pdf"), "-"]);
+    const figure = (name: string) => text.match(new RegExp(`${name}\\s+(\\S+)`))?.[1];
+    expect(figure("Evidence bundles")).toBe(String(counts.bundles));
+    expect(figure("Check results")).toBe(String(counts.checks));
+    expect(figure("Healing attempts \\(appliance L1\\)")).toBe(String(counts.heals));
+    expect(figure("Incidents")).toBe(String(counts.incidents));
+    expect(figure("Control-plane decisions \\(L1/L2/L3\\)")).toBe(String(counts.decisions));
+    expect(manifest.counts).toEqual({
+      bundles: counts.bundles,
+      check_results: counts.checks,
+      healing_attempts: counts.heals,
+      incidents: counts.incidents,
+      decisions: counts.decisions,
+    });
+    expect(text).toMatch(/firewall\s+4\s+3\s+1\s+0\s+75%/);
+    expect(text).toMatch(/backup_stale\s+1/);
+    expect(text).toContain("RB-FIREWALL-001-drift");
+    expect(text).toMatch(/L2\s+escalated\s+control-plane:pipeline/);
+    expect(text).toMatch(/services\s+not attempted: no local rule\s+escalated/);
+    expect(text).toContain("ssh-idle-timeout"); // the client's exception
+    expect(text).toContain("45 CFR 164.312(b)"); // the controls matrix
+    expect(text).toContain("NOT WORM");
+    expect(text).toMatch(/dental-01\s+7\s+1\.\.7\s+verified/);
+    const md = readFileSync(packetPath("packet.md"), "utf8");
+    expect(md).toContain(`| Evidence bundles | ${counts.bundles} |`);
+    expect(md).toContain("| firewall | 75% | 3/4 |");
+
+    const out = join(dir, "page");
+    await run("pdftoppm", [
+      "-png",
+      "-r",
+      "50",
+      "-f",
+      "1",
+      "-l",
+      "1",
+      packetPath("packet.pdf"),
+      out,
+    ]);
+    const png = readFileSync(`${out}-1.png`);
+    expect(png.subarray(0, 8).toString("hex")).toBe("89504e470d0a1a0a");
+    const { stdout: info } = await run("pdfinfo", [packetPath("packet.pdf")]);
+    expect(Number(info.match(/Pages:\s+(\d+)/)?.[1])).toBeGreaterThan(1);
+  });
+
+  it("has a manifest that plain jq + OpenSSL verify, and that fails when a file changes", async () => {
+    for (const f of manifest.files) {
+      expect(sha256Hex(readFileSync(packetPath(f.name)))).toBe(f.sha256);
+    }
+    const pub = join(dir, "order-signing.pub.pem");
+    writeFileSync(pub, publicKeyToPem(world.h.signer.publicKey));
+    const verify = async (manifestFile: string) => {
+      // Exactly the commands the packet and docs/auditor.md give (argv, no shell).
+      const { stdout: bytes } = await run("jq", ["-cjS", "del(.sig)", manifestFile]);
+      const { stdout: sig } = await run("jq", ["-r", ".sig.value", manifestFile]);
+      writeFileSync(join(dir, "m.bytes"), bytes);
+      writeFileSync(join(dir, "m.sig"), Buffer.from(sig.trim(), "base64"));
+      try {
+        const args = [
+          "pkeyutl",
+          "-verify",
+          "-pubin",
+          "-inkey",
+          pub,
+          "-rawin",
+          "-in",
+          join(dir, "m.bytes"),
+          "-sigfile",
+          join(dir, "m.sig"),
+        ];
+        return (await run("openssl", args)).stdout.includes("Signature Verified Successfully");
+      } catch {
+        return false;
+      }
+    };
+    expect(await verify(packetPath("manifest.json"))).toBe(true);
+    const forged = {
+      ...manifest,
+      files: manifest.files.map((f) => ({ ...f, sha256: "0".repeat(64) })),
+    };
+    writeFileSync(join(dir, "forged.json"), JSON.stringify(forged));
+    expect(await verify(join(dir, "forged.json"))).toBe(false);
+    // A changed packet file no longer matches the signed hash.
+    const changed = Buffer.concat([readFileSync(packetPath("packet.md")), Buffer.from("x")]);
+    expect(sha256Hex(changed)).not.toBe(manifest.files.find((f) => f.name === "packet.md")?.sha256);
+  });
+
+  it("serves only the fixed files of a strict month, to an authenticated caller", async () => {
+    const pdf = await world.h.admin(`/tenants/${TENANT}/packets/${month}/packet.pdf`);
+    expect(pdf.status).toBe(200);
+    expect(pdf.headers.get("content-disposition")).toContain("attachment");
+    expect(
+      Buffer.from(await pdf.arrayBuffer())
+        .subarray(0, 5)
+        .toString(),
+    ).toBe("%PDF-");
+    for (const path of [
+      `/tenants/${TENANT}/packets/${month}/other.txt`,
+      `/tenants/${TENANT}/packets/${month}/..%2Fmanifest.json`,
+      `/tenants/${TENANT}/packets/..%2F${month}/packet.pdf`,
+      `/tenants/${TENANT}/packets/2026-13/packet.pdf`,
+      `/tenants/${TENANT}/packets/2026-1/packet.pdf`,
+      `/tenants/..%2F${TENANT}/packets/${month}/packet.pdf`,
+    ]) {
+      expect((await world.h.admin(path)).status, path).toBe(400);
+    }
+    expect((await world.h.admin(`/tenants/${TENANT}/packets/2001-01/packet.pdf`)).status).toBe(404);
+    expect(
+      (await world.h.admin(`/tenants/${TENANT}/packets`, { month: "2026-11-01" })).status,
+    ).toBe(400);
+    expect((await world.h.admin(`/tenants/no-such-clinic/packets`, { month })).status).toBe(404);
+    for (const prefix of ["/v1/admin", "/v1/operator"]) {
+      const anon = await world.h.app.request(
+        `${prefix}/tenants/${TENANT}/packets/${month}/packet.pdf`,
+      );
+      expect(anon.status, prefix).toBe(401);
+    }
+  });
+
+  it("regenerates atomically on request, and the monthly job is idempotent", async () => {
+    const before = manifest.generated_at;
+    await new Promise((r) => setTimeout(r, 5));
+    expect((await world.h.admin(`/tenants/${TENANT}/packets`, { month })).status).toBe(201);
+    const again = JSON.parse(readFileSync(packetPath("manifest.json"), "utf8")) as PacketManifest;
+    expect(again.generated_at > before).toBe(true);
+    const audit = await world.h.store.listAudit(0, 1000);
+    expect(audit.filter((a) => a.action === "packet.generated")).toHaveLength(2);
+    const deps = {
+      store: world.h.store,
+      signer: world.h.signer,
+      catalogDir: REPO_ROOT,
+      packetsDir: dir,
+      archiveKind: "local-not-worm",
+      now: () => new Date(),
+      tenants: async () => [TENANT],
+    };
+    expect(await runMonthlyPackets(deps, month)).toEqual([]);
+    expect(await runMonthlyPackets(deps, "2026-01")).toEqual([TENANT]);
+    expect(await runMonthlyPackets(deps, "2026-01")).toEqual([]);
+    const jan = (await world.h.store.getPacket(TENANT, "2026-01"))?.counts;
+    expect(jan).toMatchObject({ bundles: 0, check_results: 0 });
+  });
+});
