@@ -139,6 +139,8 @@ export async function runAgent(deps: AgentDeps, stop: AbortSignal): Promise<Agen
   status.state = "running";
 
   let nextContactAt = 0;
+  /** Consecutive failed contacts after which the outage is recorded as an alert. */
+  const UNREACHABLE_ALERT_AFTER = 3;
   let lastPruneAt = 0;
   const fullJournal = fullJournalAlerts(journal, clock);
   const stepFailed = (step: string, error: unknown) => {
@@ -259,6 +261,28 @@ export async function runAgent(deps: AgentDeps, stop: AbortSignal): Promise<Agen
       nextContactAt = 0;
     } else if (contact === false) {
       status.contact_failures++;
+      if (status.contact_failures === UNREACHABLE_ALERT_AFTER) {
+        // Once per outage (DNS failure, no route, control plane down): the outage itself is
+        // evidence; the queue keeps everything else until contact returns.
+        try {
+          journal.append(
+            [
+              {
+                kind: "alert",
+                code: "control_plane_unreachable",
+                severity: "medium",
+                subject: "control_plane",
+                message: clip(
+                  `no contact with the control plane for ${UNREACHABLE_ALERT_AFTER} attempts: ${status.last_error ?? "unknown"}`,
+                ),
+              },
+            ],
+            now,
+          );
+        } catch (error) {
+          stepFailed("alert", error);
+        }
+      }
       const wait = backoffDelay(
         status.contact_failures - 1,
         intervalMs,

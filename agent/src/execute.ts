@@ -8,7 +8,13 @@ import {
 import { AgentError } from "./errors.ts";
 import type { Journal, JournalIdentity } from "./journal.ts";
 import { describeError, type Logger } from "./log.ts";
-import { type AcceptedOrder, clip } from "./orders.ts";
+import {
+  ACCEPTED_ORDERS,
+  type AcceptedOrder,
+  acceptedOrders,
+  clip,
+  type OrderRef,
+} from "./orders.ts";
 import type { Clock, ExecutionOutcome, RunbookExecutor } from "./ports.ts";
 import type { Transport } from "./transport.ts";
 
@@ -77,17 +83,24 @@ export async function executeOrders(
   }
 }
 
-/** On start: an order that was running when the agent died is reported as failed. */
+/**
+ * On start: an order that was running when the agent died is reported as failed, and so is
+ * every order accepted before the crash that had not started (never run after a crash).
+ */
 export function recoverInterruptedOrder(deps: ExecuteDeps): void {
   const raw = deps.journal.getState(IN_FLIGHT);
-  if (raw === undefined || raw === "") return;
-  const ref = JSON.parse(raw) as { id: string; seq: number; runbook: string };
-  finish(deps, ref, "failed", 0, "interrupted: the agent stopped while the order ran");
+  const inFlight = raw ? (JSON.parse(raw) as OrderRef) : undefined;
+  if (inFlight)
+    finish(deps, inFlight, "failed", 0, "interrupted: the agent stopped while the order ran");
+  for (const ref of acceptedOrders(deps.journal)) {
+    if (ref.id !== inFlight?.id)
+      finish(deps, ref, "failed", 0, "agent stopped before the order ran");
+  }
 }
 
 function finish(
   deps: ExecuteDeps,
-  ref: { id: string; seq: number; runbook: string },
+  ref: OrderRef,
   outcome: ExecutionOutcome,
   durationMs: number,
   detail: string | undefined,
@@ -122,6 +135,8 @@ function finish(
     };
     deps.journal.enqueue("order_result", report);
     deps.journal.setState(IN_FLIGHT, "");
+    const pending = acceptedOrders(deps.journal).filter((o) => o.id !== ref.id);
+    deps.journal.setState(ACCEPTED_ORDERS, JSON.stringify(pending));
   });
 }
 

@@ -67,6 +67,6 @@ describe("a full journal", () => {
     expect(status.evidence_head_seq).toBeGreaterThan(full + 6);
     expect(verifyChain(cp.bundles, { ...ids, from: GENESIS_HEAD }).ok).toBe(true);
     const alerts = cp.bundles.flatMap((b) => (b.event.kind === "alert" ? [b.event.code] : []));
-    expect(alerts).toEqual(["journal_full", "journal_recovered"]);
+    expect(alerts).toEqual(["control_plane_unreachable", "journal_full", "journal_recovered"]);
   }, 120_000);
 });

@@ -196,6 +196,38 @@ describe("an order that does not finish", () => {
     expect(results).toHaveLength(1);
   });
 
+  it("orders accepted but not started when the agent died are reported failed, never run (kill -9)", async () => {
+    world = await createAgentWorld();
+    const { cp } = world;
+    await runAgent(world.deps(), new AbortController().signal);
+    // What a kill -9 leaves behind when one poll accepted three orders and the first was
+    // running: all three accepted (their sequence numbers consumed), the first in flight.
+    const journal = openJournal(
+      join(world.config.state_dir, "journal.sqlite"),
+      { tenantId: cp.tenantId, applianceId: cp.applianceId },
+      createSigner(privateKeyFromPem(readFileSync(world.config.evidence_key_path, "utf8"))),
+    );
+    const refs = [1, 2, 3].map((seq) => ({
+      id: randomUUID(),
+      seq,
+      runbook: "RB-SERVICE-001-crash",
+    }));
+    journal.setState("accepted_orders", JSON.stringify(refs));
+    journal.setState("in_flight_order", JSON.stringify(refs[0]));
+    journal.close();
+
+    await runAgent(world.deps(), new AbortController().signal);
+    expect(world.executed).toEqual([]);
+    expect(cp.orderResults.map((r) => [r.order_seq, r.outcome, r.detail])).toEqual([
+      [1, "failed", expect.stringMatching(/interrupted/)],
+      [2, "failed", expect.stringMatching(/before the order ran/)],
+      [3, "failed", expect.stringMatching(/before the order ran/)],
+    ]);
+    // Reported once: a further restart reports nothing again.
+    await runAgent(world.deps(), new AbortController().signal);
+    expect(cp.orderResults).toHaveLength(3);
+  });
+
   it("is reported failed on the next start when the agent died while it ran (kill -9)", async () => {
     world = await createAgentWorld();
     const { cp } = world;

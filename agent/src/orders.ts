@@ -47,6 +47,23 @@ export type PollOutcome =
   | { readonly kind: "refused"; readonly reason: string };
 
 export const LAST_ORDER_SEQ = "last_order_seq";
+/**
+ * Orders accepted by a poll and not yet finished, kept in the journal in the same transaction
+ * that consumes their sequence numbers: an order accepted just before a crash is reported as
+ * failed on restart (see recoverInterruptedOrder) instead of silently vanishing.
+ */
+export const ACCEPTED_ORDERS = "accepted_orders";
+
+export interface OrderRef {
+  readonly id: string;
+  readonly seq: number;
+  readonly runbook: string;
+}
+
+export function acceptedOrders(journal: Pick<Journal, "getState">): OrderRef[] {
+  const raw = journal.getState(ACCEPTED_ORDERS);
+  return raw ? (JSON.parse(raw) as OrderRef[]) : [];
+}
 
 export async function pollOnce(deps: PollDeps, signal: AbortSignal): Promise<PollOutcome> {
   const { journal, identity } = deps;
@@ -143,6 +160,14 @@ export async function pollOnce(deps: PollDeps, signal: AbortSignal): Promise<Pol
       };
       journal.enqueue("order_result", report);
     });
+    if (accepted.length > 0) {
+      const refs = accepted.map(({ order: o }) => ({
+        id: o.order_id,
+        seq: o.seq,
+        runbook: o.runbook_id,
+      }));
+      journal.setState(ACCEPTED_ORDERS, JSON.stringify([...acceptedOrders(journal), ...refs]));
+    }
     return {
       kind: "orders" as const,
       accepted,
