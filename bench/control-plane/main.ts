@@ -10,30 +10,13 @@
  * The client shares the machine's cores with the server: figures are a floor, compare ratios.
  */
 import { spawn } from "node:child_process";
-import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
-import { Agent, request } from "node:https";
+import { Agent } from "node:https";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
-import {
-  createSigner,
-  type EvidenceBundle,
-  GENESIS_HEAD,
-  generateEd25519KeyPair,
-  keyId,
-  privateKeyToPem,
-  publicKeyToBase64,
-  randomNonce,
-  sealBundle,
-} from "#protocol";
-import {
-  createCertificateAuthority,
-  createClientCsr,
-  createSecretBox,
-  issueServerCertificate,
-  signClientCsr,
-} from "../../control-plane/src/pki/index.ts";
+import { type EvidenceBundle, GENESIS_HEAD, privateKeyToPem, sealBundle } from "#protocol";
+import { createSecretBox } from "../../control-plane/src/pki/index.ts";
 import {
   openPostgresStore,
   openSqliteStore,
@@ -43,128 +26,24 @@ import {
   createTestSchema,
   TEST_DATABASE_URL,
 } from "../../control-plane/src/store/postgres/test-database.ts";
+import {
+  clientKey,
+  evidenceSigner,
+  orderKey,
+  pollOf,
+  populate,
+  post,
+  type Sim,
+  secretKey,
+  serverCa,
+  serverTls,
+  TENANT,
+  tenantCa,
+} from "./sim.ts";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? "5");
 const SIZES = (process.env.BENCH_APPLIANCES ?? "1000,10000").split(",").map(Number);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? "64");
-const TENANT = "bench";
-
-interface Sim {
-  id: string;
-  agent: Agent;
-}
-
-const orderKey = generateEd25519KeyPair();
-const secretKey = randomBytes(32);
-const serverCa = await createCertificateAuthority("bench server CA");
-const serverTls = await issueServerCertificate(serverCa, { dns: ["localhost"], ip: ["127.0.0.1"] });
-const tenantCa = await createCertificateAuthority("bench tenant CA");
-// One appliance TLS key for all simulated appliances (each still gets its own certificate and
-// so its own fingerprint binding); key generation is not what is measured.
-const clientKey = await createClientCsr("bench");
-const evidenceSigner = createSigner(generateEd25519KeyPair().privateKey);
-const settings = { poll_interval_s: 60, poll_jitter: 0.1, evidence_batch_max: 100 };
-
-async function populate(store: Store, count: number, offset: number): Promise<Sim[]> {
-  const sims: Sim[] = [];
-  const at = new Date().toISOString();
-  for (let i = 0; i < count; i++) {
-    const id = `a-${offset + i}`;
-    const mac = `02:${[
-      (offset + i) >> 24,
-      ((offset + i) >> 16) & 255,
-      ((offset + i) >> 8) & 255,
-      (offset + i) & 255,
-      1,
-    ]
-      .map((b) => (b & 255).toString(16).padStart(2, "0"))
-      .join(":")}`;
-    await store.registerAppliance({
-      tenantId: TENANT,
-      applianceId: id,
-      macs: [mac],
-      settings,
-      tokenHash: null,
-      tokenExpiresAt: null,
-      createdAt: at,
-    });
-    const cert = await signClientCsr(
-      tenantCa,
-      clientKey.csrPem,
-      { tenantId: TENANT, applianceId: id },
-      30,
-    );
-    await store.setPending(TENANT, id, {
-      evidencePublicKey: publicKeyToBase64(evidenceSigner.publicKey),
-      evidenceKeyFingerprint: keyId(evidenceSigner.publicKey),
-      csrPem: clientKey.csrPem,
-      hostname: "bench",
-      agentVersion: "bench",
-    });
-    await store.approve(TENANT, id, keyId(evidenceSigner.publicKey));
-    await store.activate(
-      TENANT,
-      id,
-      {
-        evidencePublicKey: publicKeyToBase64(evidenceSigner.publicKey),
-        evidenceKeyFingerprint: keyId(evidenceSigner.publicKey),
-        csrPem: clientKey.csrPem,
-        hostname: "bench",
-        agentVersion: "bench",
-        certPem: cert.certPem,
-        certFingerprint: cert.fingerprint,
-        at,
-      },
-      false,
-    );
-    sims.push({
-      id,
-      agent: new Agent({
-        keepAlive: true,
-        maxSockets: 1,
-        ca: serverCa.certPem,
-        cert: cert.certPem,
-        key: clientKey.keyPem,
-      }),
-    });
-  }
-  return sims;
-}
-
-function post(url: string, agent: Agent, body: string): Promise<{ status: number; ms: number }> {
-  const started = performance.now();
-  return new Promise((resolve, reject) => {
-    const req = request(
-      url,
-      {
-        method: "POST",
-        agent,
-        headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body) },
-      },
-      (res) => {
-        res.resume();
-        res.on("end", () =>
-          resolve({ status: res.statusCode ?? 0, ms: performance.now() - started }),
-        );
-      },
-    );
-    req.on("error", reject);
-    req.end(body);
-  });
-}
-
-const pollOf = (id: string) =>
-  JSON.stringify({
-    v: 1,
-    type: "poll_request",
-    tenant_id: TENANT,
-    appliance_id: id,
-    nonce: randomNonce(),
-    last_order_seq: 0,
-    evidence_head: { seq: 0, hash: GENESIS_HEAD.hash },
-    agent_version: "bench",
-    sent_at: new Date().toISOString(),
-  });
 
 async function runPool(
   tasks: number | undefined,

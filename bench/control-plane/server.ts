@@ -6,6 +6,11 @@ import { createSigner, privateKeyFromPem } from "#protocol";
 import { createApp } from "../../control-plane/src/app.ts";
 import { silentLogger } from "../../control-plane/src/logger.ts";
 import { createSecretBox } from "../../control-plane/src/pki/index.ts";
+import {
+  incidentDispatch,
+  natsQueue,
+  startIncidentWorker,
+} from "../../control-plane/src/queue/index.ts";
 import { startServer } from "../../control-plane/src/server.ts";
 import { openPostgresStore, openSqliteStore } from "../../control-plane/src/store/index.ts";
 
@@ -14,6 +19,8 @@ interface Spec {
   orderKeyPem: string;
   secretKeyB64: string;
   tls: { certPem: string; keyPem: string };
+  /** bench/scale: the shared JetStream queue; `role` http (front) or planner (worker). */
+  queue?: { url: string; prefix: string; role: "http" | "planner" };
 }
 
 const spec = JSON.parse(process.argv[2] ?? "{}") as Spec;
@@ -25,22 +32,40 @@ const store =
         schema: spec.store.schema,
         maxConnections: 16,
       });
+const queue = spec.queue
+  ? await natsQueue({ servers: spec.queue.url, prefix: spec.queue.prefix })
+  : undefined;
 const app = createApp({
+  ...(queue ? { queue, planner: { dispatch: incidentDispatch(queue) } } : {}),
   store,
   signer: createSigner(privateKeyFromPem(spec.orderKeyPem)),
   secretBox: createSecretBox(Buffer.from(spec.secretKeyB64, "base64")),
   logger: silentLogger,
   applianceRateLimit: { perMinute: 1_000_000, burst: 1_000_000 },
 });
-const server = await startServer(app, spec.tls, {
-  port: 0,
-  host: "127.0.0.1",
-  // The kept-alive phase measures polls on open connections: do not let idle ones close.
-  keepAliveTimeoutMs: 300_000,
-});
-process.stdout.write(`listening on ${server.url}\n`);
-process.once("SIGTERM", async () => {
-  await server.close();
-  await store.close();
-  process.exit(0);
-});
+if (queue && spec.queue?.role === "planner") {
+  await startIncidentWorker(queue, app.planner, silentLogger);
+  process.stdout.write("worker ready\n");
+  process.once("SIGTERM", async () => {
+    await queue.close();
+    await store.close();
+    process.exit(0);
+  });
+} else await serveHttp();
+
+async function serveHttp() {
+  const server = await startServer(app, spec.tls, {
+    port: 0,
+    host: "127.0.0.1",
+    // The kept-alive phase measures polls on open connections: do not let idle ones close.
+    keepAliveTimeoutMs: 300_000,
+  });
+  process.stdout.write(`listening on ${server.url}\n`);
+  process.once("SIGTERM", async () => {
+    await server.close();
+    await app.planner.drain();
+    await queue?.close();
+    await store.close();
+    process.exit(0);
+  });
+}

@@ -14,6 +14,7 @@ import { byAppliance, byClientAddress, rateLimit } from "./middleware/rate-limit
 import { requestContext } from "./middleware/request-context/index.ts";
 import { createPlanner } from "./planner/index.ts";
 import { adminRoutes } from "./routes/admin/index.ts";
+import { queueRoutes } from "./routes/admin/queue.ts";
 import { siteLifecycleRoutes } from "./routes/admin/site-lifecycle.ts";
 import { enrollRoutes } from "./routes/appliance/enroll.ts";
 import { evidenceRoutes } from "./routes/appliance/evidence.ts";
@@ -46,6 +47,7 @@ export function createApp(deps: AppDeps) {
       deps.planner,
     ),
     ...(deps.vault ? { vault: deps.vault } : {}),
+    ...(deps.queue ? { queue: deps.queue } : {}),
     ...(deps.exportsDir ? { exportsDir: deps.exportsDir } : {}),
     ...(deps.archiveKind ? { archiveKind: deps.archiveKind } : {}),
     ...(deps.packets ? { packets: deps.packets } : {}),
@@ -81,6 +83,7 @@ export function createApp(deps: AppDeps) {
   );
   app.route("/v1/admin", adminRoutes(services));
   app.route("/v1/admin", siteLifecycleRoutes(services));
+  app.route("/v1/admin", queueRoutes(services));
 
   app.use("/v1/operator/*", bodyLimit({ maxSize: ADMIN_BODY_BYTES, onError: tooLarge }));
   // Per-account lockout stops guessing one password; this stops spraying many accounts.

@@ -4,6 +4,7 @@ import type { Logger } from "./logger.ts";
 import type { Metrics } from "./metrics.ts";
 import type { SecretBox } from "./pki/index.ts";
 import type { Planner, PlannerDeps } from "./planner/index.ts";
+import type { Queue } from "./queue/port.ts";
 import type { ApplianceRecord, Store } from "./store/index.ts";
 import type { Vault } from "./vault/vault.ts";
 
@@ -27,6 +28,8 @@ export interface AppDeps {
   readonly planner?: PlannerDeps;
   /** The evidence vault (checkpoints, WORM outbox); without it polls carry no checkpoint. */
   readonly vault?: Vault;
+  /** The work queue between roles (issue 13); its stats and dead letters are on /v1/admin/queue. */
+  readonly queue?: Queue;
   /** Where operator-requested evidence exports are written (server-chosen names only). */
   readonly exportsDir?: string;
   /** The vault's archive kind, stated in each export manifest. */
@@ -47,6 +50,7 @@ export interface Services {
   readonly metrics: Metrics;
   readonly planner: Planner;
   readonly vault?: Vault;
+  readonly queue?: Queue;
   readonly exportsDir?: string;
   readonly archiveKind?: string;
   readonly packets?: { readonly dir: string; readonly catalogDir: string };

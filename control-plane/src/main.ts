@@ -3,6 +3,7 @@ import { randomBytes, randomUUID } from "node:crypto";
 import { chmodSync, existsSync } from "node:fs";
 import { cp } from "node:fs/promises";
 import { isIP } from "node:net";
+import { hostname } from "node:os";
 import { parseArgs } from "node:util";
 import {
   createSigner,
@@ -19,15 +20,23 @@ import { createApp } from "./app.ts";
 import { createAuditLog } from "./audit.ts";
 import { readText, writeNew } from "./cli/files.ts";
 import { type Config, ConfigError, dataDirLayout, loadConfig } from "./config.ts";
+import { holderId, startMonthlyJob, startScheduledJob } from "./jobs/lease.ts";
 import { jsonLogger } from "./logger.ts";
 import { generatePassword, hashPassword } from "./operator/password.ts";
-import { generatePacket, Month, startPacketJob } from "./packets/index.ts";
+import { generatePacket, Month, runMonthlyPackets } from "./packets/index.ts";
 import {
   createCertificateAuthority,
   createSecretBox,
   issueServerCertificate,
 } from "./pki/index.ts";
 import { DEFAULT_CATALOG_DIR, plannerDeps } from "./planner/from-config.ts";
+import {
+  incidentDispatch,
+  natsQueue,
+  parseRoles,
+  ROLES,
+  startIncidentWorker,
+} from "./queue/index.ts";
 import { startServer } from "./server.ts";
 import { openPostgresStore, openSqliteStore, type Store } from "./store/index.ts";
 import { writeExport } from "./vault/export.ts";
@@ -43,6 +52,8 @@ const USAGE = `usage:
                       [--admin-token-file FILE] [--hosts localhost,127.0.0.1] [--database-url URL]
                       [--order-signing-key-file FILE]
   control-plane serve (--data-dir DIR | --config FILE) [--port N] [--host H] [--database-url URL]
+                      [--roles http,ingest,planner,vault,packets] [--nats-url URL] [--queue-prefix P]
+                      [--queue-ack-wait-ms N]
   control-plane export (--data-dir DIR | --config FILE) --tenant T --appliance A
                        --from RFC3339 --to RFC3339 --out NEW_DIR
   control-plane packet (--data-dir DIR | --config FILE) --tenant T --month YYYY-MM --out NEW_DIR`;
@@ -53,6 +64,10 @@ const OPTIONS = {
   port: { type: "string" },
   host: { type: "string" },
   "database-url": { type: "string" },
+  roles: { type: "string" },
+  "nats-url": { type: "string" },
+  "queue-prefix": { type: "string" },
+  "queue-ack-wait-ms": { type: "string" },
   operator: { type: "string" },
   "operator-password-file": { type: "string" },
   "admin-token-file": { type: "string" },
@@ -199,9 +214,28 @@ async function serve(values: Record<string, string | boolean | undefined>): Prom
     certPem: readText(config.tls.cert ?? files.tlsCert, "TLS certificate"),
     keyPem: readText(config.tls.key ?? files.tlsKey, "TLS key"),
   };
-  const planner = await plannerDeps(config.planner, config.catalog_dir, process.env, logger);
+  const roles = parseRolesOrUsage(values.roles);
+  const natsUrl = typeof values["nats-url"] === "string" ? values["nats-url"] : undefined;
+  if (roles.size < ROLES.length && !natsUrl)
+    throw new UsageError("--roles other than all of them need --nats-url (the shared queue)");
+  if (natsUrl && config.store.kind !== "postgres")
+    throw new UsageError("--nats-url needs PostgreSQL (--database-url): instances share the store");
+  const ackWaitMs =
+    values["queue-ack-wait-ms"] === undefined ? 30_000 : Number(values["queue-ack-wait-ms"]);
+  if (!Number.isInteger(ackWaitMs) || ackWaitMs < 500)
+    throw new UsageError("--queue-ack-wait-ms must be an integer of at least 500");
+  const queue = natsUrl
+    ? await natsQueue({
+        servers: natsUrl,
+        ackWaitMs,
+        ...(typeof values["queue-prefix"] === "string" ? { prefix: values["queue-prefix"] } : {}),
+      })
+    : undefined;
+  const plannerConfig = await plannerDeps(config.planner, config.catalog_dir, process.env, logger);
+  const planner = queue ? { ...plannerConfig, dispatch: incidentDispatch(queue) } : plannerConfig;
   const store = openStore(config);
   await store.migrate();
+  const holder = `${hostname()}-${holderId()}`;
   const vault = openVault(config, { store, signer, logger });
   const app = createApp({
     planner,
@@ -218,23 +252,50 @@ async function serve(values: Record<string, string | boolean | undefined>): Prom
       perMinute: config.appliance_rate_limit.per_minute,
       burst: config.appliance_rate_limit.burst,
     },
+    ...(queue ? { queue } : {}),
   });
-  const server = await startServer(app, tls, config.listen);
-  const expiry = setInterval(() => {
-    store
-      .expireOrders(new Date().toISOString())
-      .catch(() => logger.log("warn", "order expiry failed"));
-  }, 60_000);
-  expiry.unref();
-  // Incidents left queued or interrupted mid-planning by a restart are planned again.
-  await app.planner.recover();
-  const sweep = setInterval(() => {
-    app.planner.sweep().catch(() => logger.log("warn", "incident sweep failed"));
-  }, 30_000);
-  sweep.unref();
-  const vaultJob = startVaultJob(vault.vault, config.vault.job_interval_s, logger);
-  const packetJob = startPacketJob(
-    {
+  const server = roles.has("http") ? await startServer(app, tls, config.listen) : undefined;
+  const timers: NodeJS.Timeout[] = [];
+  const stops: (() => Promise<void>)[] = [];
+  if (roles.has("http")) {
+    const expiry = setInterval(() => {
+      store
+        .expireOrders(new Date().toISOString())
+        .catch(() => logger.log("warn", "order expiry failed"));
+    }, 60_000);
+    timers.push(expiry);
+  }
+  if (roles.has("planner")) {
+    if (queue) {
+      // Several workers: an interrupted incident is taken over on redelivery (plan's reclaim),
+      // not by a start-up reset that would also take the live workers' incidents.
+      const worker = await startIncidentWorker(queue, app.planner, logger);
+      stops.push(() => worker.stop());
+      const sweep = startScheduledJob(store, "planner-sweep", 30, () => app.planner.sweep(), {
+        logger,
+        holder,
+      });
+      stops.push(() => sweep.stop());
+    } else {
+      // Incidents left queued or interrupted mid-planning by a restart are planned again.
+      await app.planner.recover();
+      const sweep = setInterval(() => {
+        app.planner.sweep().catch(() => logger.log("warn", "incident sweep failed"));
+      }, 30_000);
+      timers.push(sweep);
+    }
+  }
+  if (roles.has("vault")) {
+    const vaultJob = startVaultJob(vault.vault, config.vault.job_interval_s, {
+      store,
+      logger,
+      holder,
+    });
+    stops.push(() => vaultJob.stop());
+  }
+  if (roles.has("packets")) {
+    // On the first of a month (UTC), last month's missing packets, on one instance only.
+    const packetDeps = {
       store,
       signer,
       catalogDir: config.catalog_dir ?? DEFAULT_CATALOG_DIR,
@@ -242,30 +303,49 @@ async function serve(values: Record<string, string | boolean | undefined>): Prom
       archiveKind: vault.archive.kind,
       now: () => new Date(),
       tenants: async () => [...new Set((await store.listEvidenceHeads()).map((h) => h.tenantId))],
-    },
-    logger,
-  );
+    };
+    const packetJob = startMonthlyJob(
+      store,
+      "packets",
+      (month) => runMonthlyPackets(packetDeps, month),
+      { logger, holder, onDay: 1 },
+    );
+    stops.push(() => packetJob.stop());
+  }
+  for (const t of timers) t.unref();
   logger.log("info", "serving", {
+    roles: [...roles],
+    queue: queue ? queue.kind : "in-process",
     vault_archive: vault.archive.describe,
-    url: server.url,
+    ...(server ? { url: server.url } : {}),
     store: store.dialect,
     order_key_id: signer.keyId,
     planner_llm: config.planner.llm ? config.planner.llm.model : "none (L3 only)",
   });
-  process.stdout.write(`listening on ${server.url}\n`);
+  process.stdout.write(
+    server ? `listening on ${server.url}\n` : `worker ready (roles ${[...roles].join(",")})\n`,
+  );
 
   const stop = async (signal: string) => {
     logger.log("info", "stopping", { signal });
-    clearInterval(expiry);
-    clearInterval(sweep);
-    await vaultJob.stop();
-    await packetJob.stop();
-    await server.close();
+    for (const t of timers) clearInterval(t);
+    for (const s of stops) await s();
+    await server?.close();
+    await app.planner.drain();
+    await queue?.close();
     await store.close();
     process.exit(0);
   };
   process.once("SIGTERM", () => void stop("SIGTERM"));
   process.once("SIGINT", () => void stop("SIGINT"));
+}
+
+function parseRolesOrUsage(text: string | boolean | undefined) {
+  try {
+    return parseRoles(typeof text === "string" ? text : undefined);
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
 }
 
 /** Writes an evidence export for an auditor (the same as the operator API's export endpoint). */

@@ -48,9 +48,15 @@ export interface PlannerDeps {
   readonly settings?: Partial<PlannerSettings>;
   /** Incidents planned at once (each may wait seconds on the model). */
   readonly concurrency?: number;
+  /**
+   * Scale-out (issue 13): hands an incident to the work queue instead of this process's
+   * in-memory queue; planner workers then call `plan` for each message. Absent (the embedded
+   * default): incidents are planned here, as before.
+   */
+  readonly dispatch?: (ids: Ids) => Promise<void>;
 }
 
-type Ids = { tenantId: string; applianceId: string; incidentId: string };
+export type Ids = { tenantId: string; applianceId: string; incidentId: string };
 
 /**
  * The incident pipeline as a service: incidents are planned in the background (an appliance's
@@ -59,6 +65,12 @@ type Ids = { tenantId: string; applianceId: string; incidentId: string };
  */
 export interface Planner {
   submit(ids: Ids): Promise<void>;
+  /**
+   * Plans one queued incident now (a queue worker's handler); throws if planning failed (the
+   * incident is queued again, the queue retries). `reclaim`: a redelivery whose previous
+   * consumer did not finish (it died): an incident it left in `planning` is taken over.
+   */
+  plan(ids: Ids, options: { reclaim: boolean }): Promise<void>;
   /** Re-plans incidents whose order expired unreported, then schedules the queued ones. */
   sweep(): Promise<number>;
   /** At start-up (one instance): incidents left in planning go back to the queue, then a sweep. */
@@ -146,6 +158,7 @@ export function createPlanner(
     track,
     schedule(tenantId, applianceId, incidentId) {
       const ids = { tenantId, applianceId, incidentId };
+      if (deps.dispatch) return track(deps.dispatch(ids));
       if (queued.has(key(ids))) return;
       queued.add(key(ids));
       queue.push(ids);
@@ -153,7 +166,7 @@ export function createPlanner(
     },
   };
 
-  async function run(ids: Ids): Promise<void> {
+  async function run(ids: Ids, rethrow = false): Promise<void> {
     const at = base.now().toISOString();
     const claimed = await base.store.planner.transitionIncident(
       ids.tenantId,
@@ -189,6 +202,7 @@ export function createPlanner(
           reason: "planning failed",
         },
       );
+      if (rethrow) throw error;
     }
   }
 
@@ -204,6 +218,20 @@ export function createPlanner(
         base.now().toISOString(),
       );
       ctx.schedule(ids.tenantId, ids.applianceId, ids.incidentId);
+    },
+    async plan(ids, options) {
+      if (options.reclaim) {
+        await base.store.planner.transitionIncident(
+          ids.tenantId,
+          ids.applianceId,
+          ids.incidentId,
+          ["planning"],
+          "queued",
+          base.now().toISOString(),
+          { reason: "redelivered: the previous worker did not finish" },
+        );
+      }
+      await run(ids, true);
     },
     async sweep() {
       await expireStaleOrders(ctx);

@@ -1,4 +1,5 @@
 export { KyselyStore } from "./kysely-store.ts";
+export type { LeaseOutcome } from "./lease-queries.ts";
 export type * from "./planner/port.ts";
 export type * from "./port.ts";
 export { openPostgresStore, type PostgresOptions } from "./postgres/index.ts";

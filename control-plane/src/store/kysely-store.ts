@@ -1,5 +1,6 @@
 import { type Kysely, Migrator, type Selectable, type Transaction } from "kysely";
 import { type ChainHead, GENESIS_HEAD } from "#protocol";
+import * as leases from "./lease-queries.ts";
 import { migrationProvider } from "./migrations.ts";
 import { KyselyPlannerStore } from "./planner/queries.ts";
 import type {
@@ -701,6 +702,14 @@ export class KyselyStore implements Store {
     const rows = await this.#db.selectFrom("tenants").select("tenant_id").execute();
     // Sorted here, not by SQL: collations differ between SQLite and PostgreSQL.
     return rows.map((r) => r.tenant_id).sort();
+  }
+
+  acquireLease(name: string, holder: string, now: string, expiresAt: string) {
+    return leases.acquireLease(this.#db, name, holder, now, expiresAt);
+  }
+
+  releaseLease(name: string, holder: string, now: string, completed: boolean) {
+    return leases.releaseLease(this.#db, name, holder, now, completed);
   }
 
   async putPacket(p: PacketRecord): Promise<void> {

@@ -1,4 +1,5 @@
 import type { Kysely, Migration, MigrationProvider } from "kysely";
+import { leaseMigration } from "./lease-queries.ts";
 import { plannerMigration } from "./planner/migration.ts";
 
 /**
@@ -202,6 +203,8 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  // Issue 13: leases so scheduled jobs run once across control-plane instances.
+  "0004_scale": leaseMigration,
 };
 
 export const migrationProvider: MigrationProvider = {

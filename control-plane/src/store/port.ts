@@ -1,5 +1,6 @@
 import type { z } from "zod";
 import type { AgentSettings, ChainHead, OrderParams, Tier } from "#protocol";
+import type { LeaseOutcome } from "./lease-queries.ts";
 import type { PlannerStore } from "./planner/port.ts";
 
 /**
@@ -351,6 +352,14 @@ export interface Store {
   ): Promise<void>;
   markVaultFailed(objectKey: string, error: string, nextAttemptAt: string): Promise<void>;
   listVaultObjects(tenantId: string, applianceId: string): Promise<VaultObject[]>;
+  // Scale-out (issue 13, migration 0004_scale).
+  /**
+   * Takes the lease `name` until `expiresAt` if it is free, expired or already `holder`'s
+   * (compare-and-swap); "held" when another holder has it, "completed" once marked completed.
+   */
+  acquireLease(name: string, holder: string, now: string, expiresAt: string): Promise<LeaseOutcome>;
+  /** The holder gives the lease up (or marks it completed for good); false if not the holder. */
+  releaseLease(name: string, holder: string, now: string, completed: boolean): Promise<boolean>;
   // Compliance packets (issue 11, migration 0003_packets).
   /** Inserts or replaces (a regeneration) the packet of a tenant and month. */
   putPacket(packet: PacketRecord): Promise<void>;

@@ -1,3 +1,4 @@
+import type { LeasesTable } from "./lease-queries.ts";
 import type { PlannerTables } from "./planner/schema.ts";
 
 /** Row types for Kysely. Times are RFC 3339 text and JSON is text, so both dialects agree. */
@@ -172,5 +173,6 @@ export interface Database extends PlannerTables {
   checkpoints: CheckpointsTable;
   vault_cursors: VaultCursorsTable;
   vault_objects: VaultObjectsTable;
+  leases: LeasesTable;
   packets: PacketsTable;
 }

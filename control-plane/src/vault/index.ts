@@ -1,5 +1,6 @@
 import type { Signer } from "#protocol";
 import { type Config, dataDirLayout } from "../config.ts";
+import { startScheduledJob } from "../jobs/lease.ts";
 import type { Logger } from "../logger.ts";
 import type { Store } from "../store/index.ts";
 import type { Archive } from "./archive.ts";
@@ -41,32 +42,15 @@ export function openVault(
 }
 
 /**
- * Runs the vault job every `intervalS` seconds (and once at start), never overlapping itself.
- * Each step is idempotent and guarded in the Store (unique checkpoint size, compare-and-swap
- * cursor), so several instances may run it; a later issue can add a lease so only one does.
+ * Runs the vault job every `intervalS` seconds (and once at start), never overlapping itself,
+ * and on one instance at a time: under the Store lease "vault" (jobs/lease.ts). Each step is
+ * also idempotent and guarded in the Store (unique checkpoint size, compare-and-swap cursor),
+ * so a lease lost mid-run (a stalled process) cannot double-apply either.
  */
-export function startVaultJob(vault: Vault, intervalS: number, logger: Logger) {
-  let running: Promise<void> | undefined;
-  const tick = () => {
-    if (running) return;
-    running = vault
-      .runOnce()
-      .catch((error: unknown) =>
-        logger.log("warn", "vault job failed", {
-          error: error instanceof Error ? error.name : "unknown",
-        }),
-      )
-      .finally(() => {
-        running = undefined;
-      });
-  };
-  const timer = setInterval(tick, intervalS * 1000);
-  timer.unref();
-  setImmediate(tick);
-  return {
-    async stop() {
-      clearInterval(timer);
-      await running;
-    },
-  };
+export function startVaultJob(
+  vault: Vault,
+  intervalS: number,
+  deps: { store: Store; logger: Logger; holder: string },
+) {
+  return startScheduledJob(deps.store, "vault", intervalS, () => vault.runOnce(), deps);
 }

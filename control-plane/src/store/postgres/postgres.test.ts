@@ -1,5 +1,6 @@
 import { describe, it } from "vitest";
 import { storeContract } from "../contract.ts";
+import { leaseStoreContract } from "../lease-contract.ts";
 import { vaultStoreContract } from "../vault-contract.ts";
 import { openPostgresStore } from "./index.ts";
 import { createTestSchema, postgresReachable, TEST_DATABASE_URL } from "./test-database.ts";
@@ -15,6 +16,13 @@ if (reachable) {
     };
   });
   vaultStoreContract("PostgreSQL", async () => {
+    const { schema, drop } = await createTestSchema();
+    return {
+      store: openPostgresStore({ connectionString: TEST_DATABASE_URL, schema }),
+      cleanup: drop,
+    };
+  });
+  leaseStoreContract("PostgreSQL", async () => {
     const { schema, drop } = await createTestSchema();
     return {
       store: openPostgresStore({ connectionString: TEST_DATABASE_URL, schema }),

@@ -1,0 +1,282 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { randomBytes, randomUUID } from "node:crypto";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { Agent, request } from "node:https";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { createInterface } from "node:readline";
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { GENESIS_HEAD, type Incident, sha256Hex } from "#protocol";
+import { dataDirLayout } from "../config.ts";
+import {
+  createCertificateAuthority,
+  createClientCsr,
+  createSecretBox,
+  signClientCsr,
+} from "../pki/index.ts";
+import { openPostgresStore, type Store } from "../store/index.ts";
+import {
+  createTestSchema,
+  postgresReachable,
+  TEST_DATABASE_URL,
+} from "../store/postgres/test-database.ts";
+import { choose, type ModelServer, startModelServer } from "../testing/model-server.ts";
+import { deleteNatsStreams } from "./nats.ts";
+import { natsReachable, TEST_NATS_URL } from "./test-nats.ts";
+
+/**
+ * Two HTTP instances and two planner workers (real `control-plane serve` child processes) on
+ * one PostgreSQL schema and one JetStream stream set. Incidents go to both fronts while one
+ * worker is killed with SIGKILL: every incident is planned exactly once (one decision record
+ * each), none is lost, nothing is dead-lettered.
+ */
+const ready = (await postgresReachable()) && (await natsReachable());
+const main = resolve(import.meta.dirname, "../main.ts");
+const INCIDENTS = 48;
+const APPLIANCES = ["a-01", "a-02", "a-03", "a-04"];
+
+interface Proc {
+  child: ChildProcess;
+  line: Promise<string>;
+  output: string[];
+}
+
+function serve(args: string[]): Proc {
+  const child = spawn(process.execPath, [main, "serve", ...args], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const output: string[] = [];
+  const line = new Promise<string>((res, rej) => {
+    createInterface({ input: child.stdout }).on("line", (l) => {
+      output.push(l);
+      if (/^(listening on|worker ready)/.test(l)) res(l);
+    });
+    createInterface({ input: child.stderr }).on("line", (l) => output.push(l));
+    child.once("exit", (code) => rej(new Error(`serve exited ${code}:\n${output.join("\n")}`)));
+  });
+  return { child, line, output };
+}
+
+function post(url: string, agent: Agent | undefined, body: unknown, token?: string) {
+  const text = body === undefined ? "" : JSON.stringify(body);
+  return new Promise<{ status: number; body: unknown }>((res, rej) => {
+    const req = request(
+      url,
+      {
+        method: body === undefined ? "GET" : "POST",
+        ...(agent ? { agent } : {}),
+        headers: {
+          "content-type": "application/json",
+          ...(token ? { authorization: `Bearer ${token}` } : {}),
+        },
+      },
+      (r) => {
+        const chunks: Buffer[] = [];
+        r.on("data", (c: Buffer) => chunks.push(c));
+        r.on("end", () => {
+          const t = Buffer.concat(chunks).toString();
+          res({ status: r.statusCode ?? 0, body: t ? JSON.parse(t) : undefined });
+        });
+      },
+    );
+    req.on("error", rej);
+    req.end(text);
+  });
+}
+
+describe.skipIf(!ready)("two HTTP instances and two workers on PostgreSQL and JetStream", () => {
+  const dir = mkdtempSync(join(tmpdir(), "cp-scale-"));
+  const prefix = `m${randomBytes(4).toString("hex")}_`;
+  const procs: Proc[] = [];
+  let store: Store;
+  let drop: () => Promise<void>;
+  let schema: string;
+  let model: ModelServer;
+
+  beforeAll(async () => {
+    ({ schema, drop } = await createTestSchema());
+    // A slow L2 model (it always escalates): each incident stays in planning for 300 ms, so the
+    // killed worker surely dies with incidents in flight.
+    model = await startModelServer(() => ({ delayMs: 300, reply: choose("escalate") }));
+    const data = join(dir, "cp");
+    const init = spawn(process.execPath, [main, "init", "--data-dir", data], { stdio: "ignore" });
+    expect(await new Promise((r) => init.once("exit", r))).toBe(0);
+    const configFile = join(dir, "config.json");
+    writeFileSync(
+      configFile,
+      JSON.stringify({
+        data_dir: data,
+        store: { kind: "postgres", url: TEST_DATABASE_URL, schema },
+        planner: { llm: { base_url: model.baseUrl, model: "slow", max_retries: 0 } },
+      }),
+    );
+    store = openPostgresStore({ connectionString: TEST_DATABASE_URL, schema });
+    await store.migrate();
+    const base = ["--config", configFile, "--nats-url", TEST_NATS_URL, "--queue-prefix", prefix];
+    const worker = () => serve([...base, "--roles", "planner", "--queue-ack-wait-ms", "1500"]);
+    const http = () =>
+      serve([...base, "--roles", "http,ingest", "--port", "0", "--host", "127.0.0.1"]);
+    procs.push(http(), http(), worker(), worker());
+    await Promise.all(procs.map((p) => p.line));
+  }, 30_000);
+
+  afterAll(async () => {
+    for (const p of procs) if (p.child.exitCode === null) p.child.kill("SIGTERM");
+    await Promise.all(
+      procs.map((p) =>
+        p.child.exitCode === null && p.child.signalCode === null
+          ? new Promise((r) => p.child.once("exit", r))
+          : undefined,
+      ),
+    );
+    await store?.close();
+    await model?.close();
+    await drop?.();
+    await deleteNatsStreams(TEST_NATS_URL, prefix);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("kill -9 one worker mid-stream: nothing lost, nothing planned twice", async () => {
+    const data = join(dir, "cp");
+    const files = dataDirLayout(data);
+    const serverCa = readFileSync(files.tlsCa, "utf8");
+    const box = createSecretBox(
+      Buffer.from(readFileSync(files.secretKey, "utf8").trim(), "base64"),
+    );
+    const tenantCa = await createCertificateAuthority("scale test tenant CA");
+    await store.upsertTenant({
+      tenantId: "clinic-a",
+      caCertPem: tenantCa.certPem,
+      caKeySealed: box.seal(tenantCa.keyPem),
+      retentionDays: 2192,
+    });
+    const key = await createClientCsr("scale");
+    const at = new Date().toISOString();
+    const agents = new Map<string, Agent>();
+    for (const [i, id] of APPLIANCES.entries()) {
+      await store.registerAppliance({
+        tenantId: "clinic-a",
+        applianceId: id,
+        macs: [`02:00:00:00:0a:0${i}`],
+        settings: { poll_interval_s: 60, poll_jitter: 0.1, evidence_batch_max: 100 },
+        tokenHash: null,
+        tokenExpiresAt: null,
+        createdAt: at,
+      });
+      const claim = {
+        evidencePublicKey: "k".repeat(43) + "=",
+        evidenceKeyFingerprint: "f".repeat(64),
+        csrPem: key.csrPem,
+        hostname: id,
+        agentVersion: "test",
+      };
+      const cert = await signClientCsr(
+        tenantCa,
+        key.csrPem,
+        { tenantId: "clinic-a", applianceId: id },
+        30,
+      );
+      await store.setPending("clinic-a", id, claim);
+      await store.approve("clinic-a", id, claim.evidenceKeyFingerprint);
+      await store.activate(
+        "clinic-a",
+        id,
+        { ...claim, certPem: cert.certPem, certFingerprint: cert.fingerprint, at },
+        false,
+      );
+      agents.set(
+        id,
+        new Agent({ keepAlive: true, ca: serverCa, cert: cert.certPem, key: key.keyPem }),
+      );
+    }
+    const token = randomBytes(24).toString("base64url");
+    await store.addAdminToken(sha256Hex(new TextEncoder().encode(token)), "test", at);
+    const urls = await Promise.all(
+      procs.slice(0, 2).map(async (p) => (await p.line).replace("listening on ", "").trim()),
+    );
+
+    const ids: string[] = [];
+    for (let n = 0; n < INCIDENTS; n++) {
+      const applianceId = APPLIANCES[n % APPLIANCES.length] as string;
+      const incident: Incident = {
+        v: 1,
+        type: "incident",
+        incident_id: randomUUID(),
+        tenant_id: "clinic-a",
+        appliance_id: applianceId,
+        check_id: "services",
+        severity: "high",
+        detected_at: new Date().toISOString(),
+        findings: [
+          {
+            code: "unit_failed",
+            subject: "chronyd.service",
+            expected: "active",
+            observed: "failed",
+          },
+        ],
+        evidence: GENESIS_HEAD,
+        local_l1: { attempted: false, why_not: "no local rule" },
+      };
+      ids.push(incident.incident_id);
+      const r = await post(
+        `${urls[n % 2]}/v1/appliance/incidents`,
+        agents.get(applianceId),
+        incident,
+      );
+      expect(r.status, JSON.stringify(r.body)).toBe(200);
+    }
+    // Mid-stream: both workers are planning (the model has been asked) and the backlog waits.
+    const asked = Date.now() + 10_000;
+    while (model.requests.length < 6 && Date.now() < asked)
+      await new Promise((r) => setTimeout(r, 20));
+    procs[2]?.child.kill("SIGKILL");
+    expect(
+      procs[2]?.child.signalCode ??
+        (await new Promise((r) => procs[2]?.child.once("exit", (_c, s) => r(s)))),
+    ).toBe("SIGKILL");
+
+    const client = new pg.Client({ connectionString: TEST_DATABASE_URL });
+    await client.connect();
+    try {
+      const deadline = Date.now() + 25_000;
+      let states: { status: string; n: string }[] = [];
+      for (;;) {
+        states = (
+          await client.query(
+            `select status, count(*) as n from ${schema}.incident_state group by status order by status`,
+          )
+        ).rows;
+        if (
+          states.length === 1 &&
+          states[0]?.status === "escalated" &&
+          Number(states[0].n) === INCIDENTS
+        )
+          break;
+        if (Date.now() > deadline)
+          throw new Error(`incidents not all planned: ${JSON.stringify(states)}`);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      const decisions = (
+        await client.query(
+          `select incident_id, count(*) as n from ${schema}.decision_records group by incident_id`,
+        )
+      ).rows as { incident_id: string; n: string }[];
+      // Never twice. The pipeline escalates in two writes (status, then the signed decision
+      // record), not one transaction: a worker killed between them leaves an escalated incident
+      // without its record (at most the 4 it was planning). Known gap, docs/scaling.md.
+      expect(decisions.filter((d) => Number(d.n) !== 1)).toEqual([]);
+      expect(decisions.every((d) => ids.includes(d.incident_id))).toBe(true);
+      expect(decisions.length).toBeGreaterThanOrEqual(INCIDENTS - 4);
+    } finally {
+      await client.end();
+    }
+    const adminAgent = new Agent({ ca: serverCa });
+    const queue = await post(`${urls[0]}/v1/admin/queue`, adminAgent, undefined, token);
+    adminAgent.destroy();
+    expect(queue.status).toBe(200);
+    expect(queue.body).toMatchObject({ kind: "nats", dead_letter_count: 0 });
+    for (const a of agents.values()) a.destroy();
+  }, 60_000);
+});
