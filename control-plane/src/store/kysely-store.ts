@@ -1,4 +1,4 @@
-import { type Kysely, Migrator, type Selectable, type Transaction } from "kysely";
+import { type Kysely, Migrator, type Selectable, sql, type Transaction } from "kysely";
 import { type ChainHead, GENESIS_HEAD } from "#protocol";
 import * as leases from "./lease-queries.ts";
 import { migrationProvider } from "./migrations.ts";
@@ -41,9 +41,18 @@ export class KyselyStore implements Store {
   }
 
   async migrate(): Promise<void> {
+    // Kysely looks for its migration tables in every schema unless told which one: with two
+    // stores in one PostgreSQL database (tests, or a shared server) it would find the other
+    // schema's lock table, skip creating its own, then fail to use it. Pin the store's own.
+    const schema =
+      this.dialect === "postgres"
+        ? (await sql<{ schema: string }>`select current_schema() as schema`.execute(this.#db))
+            .rows[0]?.schema
+        : undefined;
     const { error, results } = await new Migrator({
       db: this.#db,
       provider: migrationProvider,
+      ...(schema ? { migrationTableSchema: schema } : {}),
     }).migrateToLatest();
     const failed = results?.find((r) => r.status === "Error");
     if (error || failed) {

@@ -1,4 +1,4 @@
-import { describe, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { storeContract } from "../contract.ts";
 import { leaseStoreContract } from "../lease-contract.ts";
 import { vaultStoreContract } from "../vault-contract.ts";
@@ -28,6 +28,26 @@ if (reachable) {
       store: openPostgresStore({ connectionString: TEST_DATABASE_URL, schema }),
       cleanup: drop,
     };
+  });
+  describe("PostgreSQL schemas side by side", () => {
+    it("migrates a fresh schema while another schema of the same database holds Kysely's tables", async () => {
+      const first = await createTestSchema();
+      const second = await createTestSchema();
+      const a = openPostgresStore({ connectionString: TEST_DATABASE_URL, schema: first.schema });
+      const b = openPostgresStore({ connectionString: TEST_DATABASE_URL, schema: second.schema });
+      try {
+        await a.migrate();
+        // Without the store pinning its own schema, Kysely saw the first schema's lock table,
+        // skipped creating one here and failed: "relation kysely_migration_lock does not exist".
+        await b.migrate();
+        await expect(b.ping()).resolves.toBeUndefined();
+      } finally {
+        await a.close();
+        await b.close();
+        await first.drop();
+        await second.drop();
+      }
+    });
   });
 } else {
   describe("Store contract: PostgreSQL", () => {
