@@ -90,8 +90,19 @@ export const ParamName = z
   .regex(/^[a-z][a-z0-9_]*$/, "use snake_case names")
   .max(64);
 export const OrderParams = z
-  .record(ParamName, z.union([z.string().max(256), z.number(), z.boolean()]))
-  .refine((params) => Object.keys(params).length <= 32, "at most 32 parameters");
+  .unknown()
+  // zod's record drops an own "__proto__" key without checking its name, so the parsed params
+  // would differ from the signed ones: refuse it as malformed instead of as a bad signature.
+  .refine(
+    (params) =>
+      typeof params !== "object" || params === null || !Object.hasOwn(params, "__proto__"),
+    "a parameter may not be named __proto__",
+  )
+  .pipe(
+    z
+      .record(ParamName, z.union([z.string().max(256), z.number(), z.boolean()]))
+      .refine((params) => Object.keys(params).length <= 32, "at most 32 parameters"),
+  );
 
 export const ChainHead = z.strictObject({ seq: SequenceCount, hash: Sha256Hex });
 export type ChainHead = z.infer<typeof ChainHead>;

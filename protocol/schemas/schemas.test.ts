@@ -12,6 +12,7 @@ import {
   EvidenceUpload,
   Incident,
   Order,
+  OrderParams,
   OrderResult,
   PollRequest,
   PollResponse,
@@ -249,5 +250,15 @@ describe.each(cases)("%s", (_name, schema, valid, change, field) => {
 
   it("refuses another protocol version", () => {
     expect(() => parseMessage(schema, { ...valid, v: 2 }, "message")).toThrow(/→ at v$/m);
+  });
+});
+
+describe("order params", () => {
+  it("refuses a parameter named __proto__ (zod would drop it silently)", () => {
+    const params = JSON.parse('{"__proto__": 0, "unit": "chronyd.service"}');
+    const result = OrderParams.safeParse(params);
+    expect(result.success).toBe(false);
+    expect(result.error?.issues[0]?.message).toContain("__proto__");
+    expect(OrderParams.parse({ unit: "chronyd.service" })).toEqual({ unit: "chronyd.service" });
   });
 });
