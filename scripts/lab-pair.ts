@@ -218,20 +218,48 @@ async function startLabAgent(o: {
   if (site.status !== 201)
     throw new Error(`site registration failed: ${JSON.stringify(site.body)}`);
   const { enrollment_token } = site.body as { enrollment_token: string };
+  const { agentConfig, configPath, labStateFile } = await writeLabAgent({
+    ...o,
+    caPath: join(o.data, "tls", "ca.pem"),
+    orderSigningPublicKey: (
+      await readFile(join(o.data, "keys", "order-signing.pub.b64"), "utf8")
+    ).trim(),
+    enrollmentToken: enrollment_token,
+  });
+  const agent = startChild(
+    ["agent/src/main.ts", "--config", configPath, "--lab", "--lab-state", labStateFile],
+    root,
+  );
+  return { applianceId: o.applianceId, agent, agentConfig, labStateFile };
+}
 
+/**
+ * Writes a lab agent's folder: a clean lab appliance (this machine's MACs) with `drift`
+ * injected, the enrollment token and a config that pins `caPath` and the order key.
+ */
+export async function writeLabAgent(o: {
+  agentDir: string;
+  baseUrl: string;
+  caPath: string;
+  orderSigningPublicKey: string;
+  enrollmentToken: string;
+  pollIntervalS: number;
+  checkIntervalS?: number;
+  catalogDir?: string;
+  agentHealing?: Record<string, unknown>;
+  drift?: readonly Drift[];
+}): Promise<{ agentConfig: LabPair["agentConfig"]; configPath: string; labStateFile: string }> {
   // The lab appliance: clean, with this machine's MACs (the site was registered with them).
   const labStateFile = join(o.agentDir, "lab-host.json");
   const lab = { ...cleanLabState(new Date()), macs: machineMacs() };
   await mkdir(o.agentDir, { recursive: true, mode: 0o700 });
   writeLabStateFile(labStateFile, lab);
-  for (const drift of o.drift) injectDrift(labStateFile, drift);
+  for (const drift of o.drift ?? []) injectDrift(labStateFile, drift);
   const approved = lab.nixos.generations.find((g) => g.number === lab.nixos.current);
   const agentConfig = {
     control_plane_url: o.baseUrl,
-    order_signing_public_key: (
-      await readFile(join(o.data, "keys", "order-signing.pub.b64"), "utf8")
-    ).trim(),
-    ca_bundle_path: join(o.data, "tls", "ca.pem"),
+    order_signing_public_key: o.orderSigningPublicKey,
+    ca_bundle_path: o.caPath,
     state_dir: join(o.agentDir, "state"),
     evidence_key_path: join(o.agentDir, "keys", "evidence-key.pem"),
     tls_key_path: join(o.agentDir, "keys", "tls-key.pem"),
@@ -248,14 +276,10 @@ async function startLabAgent(o: {
     },
     healing: { check_interval_s: o.checkIntervalS ?? 10, ...o.agentHealing },
   };
-  await writeSecret(agentConfig.enrollment_token_path, enrollment_token);
+  await writeSecret(agentConfig.enrollment_token_path, o.enrollmentToken);
   const configPath = join(o.agentDir, "config.json");
   await writeSecret(configPath, JSON.stringify(agentConfig, null, 2));
-  const agent = startChild(
-    ["agent/src/main.ts", "--config", configPath, "--lab", "--lab-state", labStateFile],
-    root,
-  );
-  return { applianceId: o.applianceId, agent, agentConfig, labStateFile };
+  return { agentConfig, configPath, labStateFile };
 }
 
 async function writeSecret(path: string, content: string): Promise<void> {

@@ -55,13 +55,17 @@ export async function enroll(
   return (await res.json()) as EnrollmentResponse;
 }
 
-/** Seals `count` alert bundles after `from`, as the agent's journal does. */
+/**
+ * Seals `count` alert bundles after `from`, as the agent's journal does; `recordedAt(i)` gives
+ * bundle i's recorded_at (default: now).
+ */
 export function chain(
   signer: Signer,
   tenantId: string,
   applianceId: string,
   count: number,
   from: ChainHead = GENESIS_HEAD,
+  recordedAt: (i: number) => string = () => new Date().toISOString(),
 ): { bundles: EvidenceBundle[]; head: ChainHead } {
   const bundles: EvidenceBundle[] = [];
   let head = from;
@@ -69,7 +73,7 @@ export function chain(
     const draft: BundleDraft = {
       tenant_id: tenantId,
       appliance_id: applianceId,
-      recorded_at: new Date().toISOString(),
+      recorded_at: recordedAt(i),
       event: {
         kind: "alert",
         code: "test_event",

@@ -21,6 +21,7 @@ import type { AppEnv, Services } from "../../env.ts";
 import { ControlPlaneError } from "../../errors.ts";
 import { readMessage } from "../../http/problem.ts";
 import type { ApplianceRecord, EvidenceRow } from "../../store/index.ts";
+import { findClockSkew, flagClockSkew } from "./clock-skew.ts";
 import { sameIdentity } from "./identity.ts";
 
 /**
@@ -170,9 +171,12 @@ async function ingest(
       });
     }
     last = verdict.head;
-    const receivedAt = s.now().toISOString();
-    if (!(await s.store.appendEvidence(tenantId, applianceId, head, rows, receivedAt)))
+    const now = s.now();
+    const previousRecordedAt = await recordedAtOf(s, appliance, head.seq);
+    if (!(await s.store.appendEvidence(tenantId, applianceId, head, rows, now.toISOString())))
       return "conflict";
+    // Stored first: the timestamp is the appliance's claim, flagged, never a reason to refuse.
+    await flagClockSkew(s, appliance, findClockSkew(fresh, previousRecordedAt, now), now);
   } else {
     const lastResent = resent.at(-1) as EvidenceBundle;
     last = { seq: lastResent.seq, hash: bundleHash(lastResent) };
@@ -193,6 +197,18 @@ async function ingest(
     s.signer,
   );
   return { receipt, stored: rows.length };
+}
+
+/** The stored bundle `seq`'s recorded_at (undefined at genesis). */
+async function recordedAtOf(
+  s: Services,
+  appliance: ApplianceRecord,
+  seq: number,
+): Promise<string | undefined> {
+  if (seq === 0) return undefined;
+  const [row] = await s.store.listEvidence(appliance.tenantId, appliance.applianceId, seq - 1, 1);
+  if (!row || row.seq !== seq) return undefined;
+  return (JSON.parse(row.bundleJson) as { recorded_at?: string }).recorded_at;
 }
 
 async function refuse(
