@@ -1,5 +1,5 @@
 import { Incident, type L1RuleEntry, type LlmUsage, tryParseMessage } from "#protocol";
-import { createOrder } from "../orders.ts";
+import { auditOrderCreated, newOrder } from "../orders.ts";
 import type { IncidentState } from "../store/index.ts";
 import { deriveParams, matchingRunbooks, patternKey, triggeringFinding } from "./candidates.ts";
 import { escalate, killSwitch, type PlannerContext, sitePolicy } from "./context.ts";
@@ -127,40 +127,36 @@ export async function planIncident(ctx: PlannerContext, state: IncidentState): P
     });
   }
 
-  const order = await createOrder(ctx, proposal.decidedBy, state, {
+  // The order, its attempt row, the status change and the decision record commit as one
+  // transaction: a worker killed before the commit leaves nothing, and a takeover after it finds
+  // the incident no longer in `planning` and issues no second order.
+  const order = newOrder(ctx.now(), {
     runbookId: proposal.runbook.id,
     params: derived.params,
     tier: proposal.tier,
     ttlS: ctx.settings.orderTtlS,
-    incidentId: state.incidentId,
   });
   const finding = triggeringFinding(proposal.runbook, incident);
-  await ctx.store.planner.recordAttempt({
-    orderId: order.orderId,
-    tenantId: state.tenantId,
-    applianceId: state.applianceId,
-    incidentId: state.incidentId,
-    runbookId: order.runbookId,
-    tier: proposal.tier,
-    patternKey: patternKey(incident.check_id, finding?.code ?? ""),
-    createdAt: order.issuedAt,
-  });
-  await ctx.store.planner.transitionIncident(
-    state.tenantId,
-    state.applianceId,
-    state.incidentId,
-    ["planning"],
-    "ordered",
-    ctx.now().toISOString(),
-    { order_id: order.orderId, runbook_id: order.runbookId, tier: proposal.tier },
+  const committed = await ctx.decisions.commit(
+    incident,
+    candidateIds,
+    {
+      ...common,
+      decided_by: proposal.decidedBy,
+      outcome: "order_issued",
+      order_id: order.orderId,
+      reason: proposal.reason,
+    },
+    {
+      from: ["planning"],
+      to: "ordered",
+      note: { order_id: order.orderId, runbook_id: order.runbookId, tier: proposal.tier },
+      order: { order, patternKey: patternKey(incident.check_id, finding?.code ?? "") },
+    },
   );
-  await ctx.decisions.record(incident, candidateIds, {
-    ...common,
-    decided_by: proposal.decidedBy,
-    outcome: "order_issued",
-    order_id: order.orderId,
-    reason: proposal.reason,
-  });
+  if (committed?.order) {
+    await auditOrderCreated(ctx, proposal.decidedBy, committed.order, state.incidentId);
+  }
 }
 
 /**
