@@ -67,7 +67,6 @@ export async function killSwitch(
 /** Moves an incident to the operator queue, records why, and notifies the webhook. */
 export async function escalate(
   ctx: PlannerContext,
-  state: IncidentState,
   incident: Incident,
   candidates: readonly string[],
   fields: Omit<DecisionFields, "outcome"> & { outcome?: "escalated" | "audit_only" },

@@ -34,7 +34,7 @@ export async function planIncident(ctx: PlannerContext, state: IncidentState): P
   const catalog = ctx.catalog;
   // No proposal at all: the incident goes to a human, with the L2 call's record if there was one.
   const toHuman = (reason: string, candidates: readonly string[], llm?: LlmUsage) =>
-    escalate(ctx, state, incident, candidates, {
+    escalate(ctx, incident, candidates, {
       tier: "L2",
       decided_by: llm ? `l2:${llm.model}` : PIPELINE,
       reason,
@@ -117,7 +117,7 @@ export async function planIncident(ctx: PlannerContext, state: IncidentState): P
   };
   if (blocked.length > 0 || !derived.ok) {
     const auditOnly = blocked.length === 1 && blocked[0] === "audit_only";
-    return escalate(ctx, state, incident, candidateIds, {
+    return escalate(ctx, incident, candidateIds, {
       ...common,
       decided_by: auditOnly ? proposal.decidedBy : "control-plane:guardrails",
       reason: auditOnly

@@ -169,7 +169,7 @@ describe.skipIf(!ready)("two HTTP instances and two workers on PostgreSQL and Je
         createdAt: at,
       });
       const claim = {
-        evidencePublicKey: "k".repeat(43) + "=",
+        evidencePublicKey: `${"k".repeat(43)}=`,
         evidenceKeyFingerprint: "f".repeat(64),
         csrPem: key.csrPem,
         hostname: id,
