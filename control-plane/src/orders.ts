@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { z } from "zod";
 import type { OrderParams, Tier } from "#protocol";
 import type { AuditLog } from "./audit.ts";
-import type { Store, StoredOrder } from "./store/index.ts";
+import type { NewOrder, Store, StoredOrder } from "./store/index.ts";
 
 /**
  * Creates one order for an appliance (the next sequence number, stored unsigned; the poll signs
@@ -21,21 +21,42 @@ export async function createOrder(
     incidentId?: string;
   },
 ): Promise<StoredOrder> {
-  const now = s.now();
-  const stored = await s.store.createOrder(target.tenantId, target.applianceId, {
+  const stored = await s.store.createOrder(
+    target.tenantId,
+    target.applianceId,
+    newOrder(s.now(), order),
+  );
+  await auditOrderCreated(s, actor, stored, order.incidentId);
+  return stored;
+}
+
+/** The order's stored form: a fresh id, issued now, expiring after its TTL. */
+export function newOrder(
+  now: Date,
+  order: { runbookId: string; params: z.infer<typeof OrderParams>; tier: Tier; ttlS: number },
+): NewOrder {
+  return {
     orderId: randomUUID(),
     runbookId: order.runbookId,
     params: order.params,
     tier: order.tier,
     issuedAt: now.toISOString(),
     expiresAt: new Date(now.getTime() + order.ttlS * 1000).toISOString(),
-  });
-  await s.audit.record(actor, "order.created", `${target.tenantId}/${target.applianceId}`, {
+  };
+}
+
+/** The audit entry of a created order (after it is committed). */
+export async function auditOrderCreated(
+  s: { audit: AuditLog },
+  actor: string,
+  stored: StoredOrder,
+  incidentId?: string,
+): Promise<void> {
+  await s.audit.record(actor, "order.created", `${stored.tenantId}/${stored.applianceId}`, {
     order_id: stored.orderId,
     seq: stored.seq,
     runbook_id: stored.runbookId,
     tier: stored.tier,
-    ...(order.incidentId ? { incident_id: order.incidentId } : {}),
+    ...(incidentId ? { incident_id: incidentId } : {}),
   });
-  return stored;
 }

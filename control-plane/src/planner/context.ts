@@ -67,7 +67,6 @@ export async function killSwitch(
 /** Moves an incident to the operator queue, records why, and notifies the webhook. */
 export async function escalate(
   ctx: PlannerContext,
-  state: IncidentState,
   incident: Incident,
   candidates: readonly string[],
   fields: Omit<DecisionFields, "outcome"> & { outcome?: "escalated" | "audit_only" },
@@ -75,22 +74,24 @@ export async function escalate(
 ): Promise<void> {
   const outcome = fields.outcome ?? "escalated";
   const blocked = fields.guardrails.filter((g: GuardrailResult) => !g.passed).map((g) => g.name);
-  const moved = await ctx.store.planner.transitionIncident(
-    state.tenantId,
-    state.applianceId,
-    state.incidentId,
-    from,
-    "escalated",
-    ctx.now().toISOString(),
+  // The status change and the decision record commit together (one transaction).
+  const committed = await ctx.decisions.commit(
+    incident,
+    candidates,
+    { ...fields, outcome },
     {
-      reason: fields.reason,
-      tier: fields.tier,
-      ...(fields.runbook_id ? { suggested_runbook_id: fields.runbook_id } : {}),
-      blocked_by: blocked,
+      from,
+      to: "escalated",
+      note: {
+        reason: fields.reason,
+        tier: fields.tier,
+        ...(fields.runbook_id ? { suggested_runbook_id: fields.runbook_id } : {}),
+        blocked_by: blocked,
+      },
     },
   );
-  if (!moved) return;
-  const record = await ctx.decisions.record(incident, candidates, { ...fields, outcome });
+  if (!committed) return;
+  const record = committed.record;
   const webhook = ctx.webhook;
   if (!webhook) return;
   const event = {

@@ -9,7 +9,7 @@ import {
 } from "#protocol";
 import type { AuditLog } from "../audit.ts";
 import type { Metrics } from "../metrics.ts";
-import type { PlannerStore } from "../store/index.ts";
+import type { DecisionCommit, PlannerStore, StoredDecision, StoredOrder } from "../store/index.ts";
 
 /**
  * Every decision about an incident is recorded twice: as the next record of the appliance's
@@ -22,12 +22,26 @@ export type DecisionFields = Omit<
   "tenant_id" | "appliance_id" | "recorded_at" | "incident_id" | "inputs"
 >;
 
+/** The state change a decision commits with (see PlannerStore.commitDecision). */
+export type DecisionChange = Pick<DecisionCommit, "from" | "to" | "note" | "order">;
+
 export interface DecisionRecorder {
   record(
     incident: Incident,
     candidates: readonly string[],
     fields: DecisionFields,
   ): Promise<DecisionRecord>;
+  /**
+   * Records the decision and commits it together with its status change (and order) in one
+   * transaction; undefined, with nothing written, when the incident is no longer in a `from`
+   * status (another worker decided it). The audit entry follows the commit.
+   */
+  commit(
+    incident: Incident,
+    candidates: readonly string[],
+    fields: DecisionFields,
+    change: DecisionChange,
+  ): Promise<{ record: DecisionRecord; order: StoredOrder | undefined } | undefined>;
 }
 
 export function incidentInputs(incident: Incident, candidates: readonly string[]) {
@@ -48,46 +62,68 @@ export function decisionRecorder(deps: {
   now: () => Date;
   metrics?: Metrics;
 }): DecisionRecorder {
+  const draft = (incident: Incident, candidates: readonly string[], fields: DecisionFields) => {
+    const d: DecisionDraft = {
+      tenant_id: incident.tenant_id,
+      appliance_id: incident.appliance_id,
+      recorded_at: deps.now().toISOString(),
+      incident_id: incident.incident_id,
+      inputs: incidentInputs(incident, candidates),
+      ...fields,
+    };
+    let record: DecisionRecord | undefined;
+    const seal = (prev: Parameters<typeof sealDecision>[1]) => {
+      const sealed = sealDecision(d, prev, deps.signer);
+      record = sealed.record;
+      return { json: JSON.stringify(sealed.record), hash: sealed.head.hash };
+    };
+    return { seal, sealed: () => record as DecisionRecord };
+  };
+  const recorded = async (incident: Incident, fields: DecisionFields, stored: StoredDecision) => {
+    deps.metrics?.inc(
+      `cp_planner_${fields.tier.toLowerCase()}_${fields.outcome}_total`,
+      `Incident decisions at ${fields.tier} with outcome ${fields.outcome}.`,
+    );
+    await deps.audit.record(
+      fields.decided_by,
+      `incident.${fields.outcome}`,
+      `${incident.tenant_id}/${incident.appliance_id}/incident/${incident.incident_id}`,
+      {
+        tier: fields.tier,
+        reason: fields.reason,
+        ...(fields.runbook_id ? { runbook_id: fields.runbook_id } : {}),
+        ...(fields.order_id ? { order_id: fields.order_id } : {}),
+        blocked_by: fields.guardrails.filter((g) => !g.passed).map((g) => g.name),
+        decision_seq: stored.seq,
+        decision_hash: stored.hash,
+      },
+    );
+  };
   return {
     async record(incident, candidates, fields) {
-      const draft: DecisionDraft = {
-        tenant_id: incident.tenant_id,
-        appliance_id: incident.appliance_id,
-        recorded_at: deps.now().toISOString(),
-        incident_id: incident.incident_id,
-        inputs: incidentInputs(incident, candidates),
-        ...fields,
-      };
-      let record: DecisionRecord | undefined;
+      const { seal, sealed } = draft(incident, candidates, fields);
       const stored = await deps.store.appendDecision(
         incident.tenant_id,
         incident.appliance_id,
         incident.incident_id,
-        (prev) => {
-          const sealed = sealDecision(draft, prev, deps.signer);
-          record = sealed.record;
-          return { json: JSON.stringify(sealed.record), hash: sealed.head.hash };
-        },
+        seal,
       );
-      deps.metrics?.inc(
-        `cp_planner_${fields.tier.toLowerCase()}_${fields.outcome}_total`,
-        `Incident decisions at ${fields.tier} with outcome ${fields.outcome}.`,
-      );
-      await deps.audit.record(
-        fields.decided_by,
-        `incident.${fields.outcome}`,
-        `${incident.tenant_id}/${incident.appliance_id}/incident/${incident.incident_id}`,
-        {
-          tier: fields.tier,
-          reason: fields.reason,
-          ...(fields.runbook_id ? { runbook_id: fields.runbook_id } : {}),
-          ...(fields.order_id ? { order_id: fields.order_id } : {}),
-          blocked_by: fields.guardrails.filter((g) => !g.passed).map((g) => g.name),
-          decision_seq: stored.seq,
-          decision_hash: stored.hash,
-        },
-      );
-      return record as DecisionRecord;
+      await recorded(incident, fields, stored);
+      return sealed();
+    },
+    async commit(incident, candidates, fields, change) {
+      const { seal, sealed } = draft(incident, candidates, fields);
+      const committed = await deps.store.commitDecision({
+        tenantId: incident.tenant_id,
+        applianceId: incident.appliance_id,
+        incidentId: incident.incident_id,
+        at: deps.now().toISOString(),
+        ...change,
+        seal,
+      });
+      if (!committed) return undefined;
+      await recorded(incident, fields, committed.decision);
+      return { record: sealed(), order: committed.order };
     },
   };
 }

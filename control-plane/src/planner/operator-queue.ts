@@ -2,8 +2,8 @@ import type { z } from "zod";
 import { runbookParamsSchema } from "#catalog";
 import { Incident, type OrderParams, tryParseMessage } from "#protocol";
 import { ControlPlaneError } from "../errors.ts";
-import { createOrder } from "../orders.ts";
-import type { IncidentState, StoredOrder } from "../store/index.ts";
+import { auditOrderCreated, newOrder } from "../orders.ts";
+import type { StoredOrder } from "../store/index.ts";
 import { deriveParams, matchingRunbooks, patternKey, triggeringFinding } from "./candidates.ts";
 import type { PlannerContext } from "./context.ts";
 
@@ -67,28 +67,15 @@ export async function approveEscalation(
     }
     params = checked.data as z.infer<typeof OrderParams>;
   }
-  // Claim first so two operators cannot both approve.
-  if (!(await claim(ctx, state, "ordered", { approved_by: actor, runbook_id: runbookId }))) {
-    throw new ControlPlaneError("conflict", "the incident was decided concurrently");
-  }
-  const order = await createOrder(ctx, actor, state, {
+  // One transaction: the claim (escalated → ordered, so two operators cannot both approve),
+  // the order with its attempt row and the decision record.
+  const order = newOrder(ctx.now(), {
     runbookId,
     params,
     tier: "L3",
     ttlS: ctx.settings.orderTtlS,
-    incidentId: state.incidentId,
   });
-  await ctx.store.planner.recordAttempt({
-    orderId: order.orderId,
-    tenantId: state.tenantId,
-    applianceId: state.applianceId,
-    incidentId: state.incidentId,
-    runbookId,
-    tier: "L3",
-    patternKey: patternKey(incident.check_id, triggeringFinding(runbook, incident)?.code ?? ""),
-    createdAt: order.issuedAt,
-  });
-  await ctx.decisions.record(
+  const committed = await ctx.decisions.commit(
     incident,
     matchingRunbooks(catalog, incident, "L3").map((r) => r.id),
     {
@@ -100,8 +87,21 @@ export async function approveEscalation(
       reason: "approved by an operator",
       guardrails: [],
     },
+    {
+      from: ["escalated"],
+      to: "ordered",
+      note: { approved_by: actor, runbook_id: runbookId },
+      order: {
+        order,
+        patternKey: patternKey(incident.check_id, triggeringFinding(runbook, incident)?.code ?? ""),
+      },
+    },
   );
-  return order;
+  if (!committed?.order) {
+    throw new ControlPlaneError("conflict", "the incident was decided concurrently");
+  }
+  await auditOrderCreated(ctx, actor, committed.order, state.incidentId);
+  return committed.order;
 }
 
 export async function closeEscalation(
@@ -111,33 +111,22 @@ export async function closeEscalation(
   outcome: "rejected" | "resolved_manually",
   note: string,
 ): Promise<void> {
-  const { state, incident } = await escalated(ctx, ids.tenantId, ids.applianceId, ids.incidentId);
-  if (!(await claim(ctx, state, outcome, { by: actor, note }))) {
+  const { incident } = await escalated(ctx, ids.tenantId, ids.applianceId, ids.incidentId);
+  const committed = await ctx.decisions.commit(
+    incident,
+    [],
+    {
+      tier: "L3",
+      decided_by: actor,
+      outcome,
+      reason:
+        outcome === "rejected" ? "rejected by an operator" : "resolved by hand by an operator",
+      guardrails: [],
+      note,
+    },
+    { from: ["escalated"], to: outcome, note: { by: actor, note } },
+  );
+  if (!committed) {
     throw new ControlPlaneError("conflict", "the incident was decided concurrently");
   }
-  await ctx.decisions.record(incident, [], {
-    tier: "L3",
-    decided_by: actor,
-    outcome,
-    reason: outcome === "rejected" ? "rejected by an operator" : "resolved by hand by an operator",
-    guardrails: [],
-    note,
-  });
-}
-
-function claim(
-  ctx: PlannerContext,
-  state: IncidentState,
-  to: "ordered" | "rejected" | "resolved_manually",
-  note: Record<string, unknown>,
-) {
-  return ctx.store.planner.transitionIncident(
-    state.tenantId,
-    state.applianceId,
-    state.incidentId,
-    ["escalated"],
-    to,
-    ctx.now().toISOString(),
-    note,
-  );
 }

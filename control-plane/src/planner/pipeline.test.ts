@@ -187,4 +187,54 @@ describe("the incident pipeline", () => {
       await bare.cleanup();
     }
   });
+
+  it("a worker dying mid-commit leaves nothing; the takeover decides once and never repeats", async () => {
+    world.model.answer = (r) => choose(allowedIds(r)[0] ?? "", 0.95);
+    const fresh = await world.site("clinic-t", "clinic-t-01");
+    const planner = world.h.store.planner;
+    const commit = planner.commitDecision.bind(planner);
+    let failures = 0;
+    // The first commit dies inside its transaction, after the status change and the order.
+    planner.commitDecision = (c) =>
+      failures++ === 0
+        ? commit({
+            ...c,
+            seal: () => {
+              throw new Error("worker killed mid-commit");
+            },
+          })
+        : commit(c);
+    let incident: Awaited<ReturnType<SimulatedSite["incident"]>>;
+    try {
+      incident = await fresh.incident();
+    } finally {
+      planner.commitDecision = commit;
+    }
+    const ids = {
+      tenantId: fresh.tenantId,
+      applianceId: fresh.applianceId,
+      incidentId: incident.incident_id,
+    };
+    expect((await planner.getIncident(ids.tenantId, ids.applianceId, ids.incidentId))?.status).toBe(
+      "queued",
+    );
+    expect(await planner.attemptsFor(ids.tenantId, ids.applianceId, ids.incidentId)).toEqual([]);
+    expect(await planner.decisionsForIncident(ids.tenantId, ids.incidentId)).toEqual([]);
+    expect((await fresh.poll()).orders).toEqual([]);
+
+    await world.h.app.planner.plan(ids, { reclaim: false });
+    // A redelivery of the same incident (its worker presumed dead) finds the decision committed.
+    await world.h.app.planner.plan(ids, { reclaim: true });
+    await world.h.app.planner.drain();
+    expect((await planner.getIncident(ids.tenantId, ids.applianceId, ids.incidentId))?.status).toBe(
+      "ordered",
+    );
+    expect(await planner.decisionsForIncident(ids.tenantId, ids.incidentId)).toHaveLength(1);
+    expect(await planner.attemptsFor(ids.tenantId, ids.applianceId, ids.incidentId)).toHaveLength(
+      1,
+    );
+    const { orders } = await fresh.poll();
+    expect(orders.map((o) => o.runbook_id)).toEqual(["RB-SERVICE-001-crash"]);
+    expect((await fresh.decisions()).verified).toBe(true);
+  });
 });

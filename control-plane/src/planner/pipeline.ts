@@ -1,5 +1,5 @@
 import { Incident, type L1RuleEntry, type LlmUsage, tryParseMessage } from "#protocol";
-import { createOrder } from "../orders.ts";
+import { auditOrderCreated, newOrder } from "../orders.ts";
 import type { IncidentState } from "../store/index.ts";
 import { deriveParams, matchingRunbooks, patternKey, triggeringFinding } from "./candidates.ts";
 import { escalate, killSwitch, type PlannerContext, sitePolicy } from "./context.ts";
@@ -34,7 +34,7 @@ export async function planIncident(ctx: PlannerContext, state: IncidentState): P
   const catalog = ctx.catalog;
   // No proposal at all: the incident goes to a human, with the L2 call's record if there was one.
   const toHuman = (reason: string, candidates: readonly string[], llm?: LlmUsage) =>
-    escalate(ctx, state, incident, candidates, {
+    escalate(ctx, incident, candidates, {
       tier: "L2",
       decided_by: llm ? `l2:${llm.model}` : PIPELINE,
       reason,
@@ -117,7 +117,7 @@ export async function planIncident(ctx: PlannerContext, state: IncidentState): P
   };
   if (blocked.length > 0 || !derived.ok) {
     const auditOnly = blocked.length === 1 && blocked[0] === "audit_only";
-    return escalate(ctx, state, incident, candidateIds, {
+    return escalate(ctx, incident, candidateIds, {
       ...common,
       decided_by: auditOnly ? proposal.decidedBy : "control-plane:guardrails",
       reason: auditOnly
@@ -127,40 +127,36 @@ export async function planIncident(ctx: PlannerContext, state: IncidentState): P
     });
   }
 
-  const order = await createOrder(ctx, proposal.decidedBy, state, {
+  // The order, its attempt row, the status change and the decision record commit as one
+  // transaction: a worker killed before the commit leaves nothing, and a takeover after it finds
+  // the incident no longer in `planning` and issues no second order.
+  const order = newOrder(ctx.now(), {
     runbookId: proposal.runbook.id,
     params: derived.params,
     tier: proposal.tier,
     ttlS: ctx.settings.orderTtlS,
-    incidentId: state.incidentId,
   });
   const finding = triggeringFinding(proposal.runbook, incident);
-  await ctx.store.planner.recordAttempt({
-    orderId: order.orderId,
-    tenantId: state.tenantId,
-    applianceId: state.applianceId,
-    incidentId: state.incidentId,
-    runbookId: order.runbookId,
-    tier: proposal.tier,
-    patternKey: patternKey(incident.check_id, finding?.code ?? ""),
-    createdAt: order.issuedAt,
-  });
-  await ctx.store.planner.transitionIncident(
-    state.tenantId,
-    state.applianceId,
-    state.incidentId,
-    ["planning"],
-    "ordered",
-    ctx.now().toISOString(),
-    { order_id: order.orderId, runbook_id: order.runbookId, tier: proposal.tier },
+  const committed = await ctx.decisions.commit(
+    incident,
+    candidateIds,
+    {
+      ...common,
+      decided_by: proposal.decidedBy,
+      outcome: "order_issued",
+      order_id: order.orderId,
+      reason: proposal.reason,
+    },
+    {
+      from: ["planning"],
+      to: "ordered",
+      note: { order_id: order.orderId, runbook_id: order.runbookId, tier: proposal.tier },
+      order: { order, patternKey: patternKey(incident.check_id, finding?.code ?? "") },
+    },
   );
-  await ctx.decisions.record(incident, candidateIds, {
-    ...common,
-    decided_by: proposal.decidedBy,
-    outcome: "order_issued",
-    order_id: order.orderId,
-    reason: proposal.reason,
-  });
+  if (committed?.order) {
+    await auditOrderCreated(ctx, proposal.decidedBy, committed.order, state.incidentId);
+  }
 }
 
 /**

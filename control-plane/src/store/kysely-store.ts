@@ -2,6 +2,7 @@ import { type Kysely, Migrator, type Selectable, sql, type Transaction } from "k
 import { type ChainHead, GENESIS_HEAD } from "#protocol";
 import * as leases from "./lease-queries.ts";
 import { migrationProvider } from "./migrations.ts";
+import { insertOrder, toOrder } from "./order-queries.ts";
 import { KyselyPlannerStore } from "./planner/queries.ts";
 import type {
   AlertRecord,
@@ -22,7 +23,7 @@ import type {
   StoredOrder,
   TenantRecord,
 } from "./port.ts";
-import type { AppliancesTable, Database, OrdersTable, PacketsTable } from "./schema.ts";
+import type { AppliancesTable, Database, PacketsTable } from "./schema.ts";
 import * as vault from "./vault-queries.ts";
 
 /**
@@ -273,30 +274,7 @@ export class KyselyStore implements Store {
   }
 
   async createOrder(tenantId: string, applianceId: string, o: NewOrder): Promise<StoredOrder> {
-    return this.#db.transaction().execute(async (tx) => {
-      const row = await tx
-        .updateTable("appliances")
-        .set((eb) => ({ order_seq: eb("order_seq", "+", 1) }))
-        .where("tenant_id", "=", tenantId)
-        .where("appliance_id", "=", applianceId)
-        .returning("order_seq")
-        .executeTakeFirstOrThrow();
-      const values = {
-        order_id: o.orderId,
-        tenant_id: tenantId,
-        appliance_id: applianceId,
-        seq: Number(row.order_seq),
-        runbook_id: o.runbookId,
-        params_json: JSON.stringify(o.params),
-        tier: o.tier,
-        issued_at: o.issuedAt,
-        expires_at: o.expiresAt,
-        status: "pending",
-        result_json: null,
-      };
-      await tx.insertInto("orders").values(values).execute();
-      return toOrder(values);
-    });
+    return this.#db.transaction().execute((tx) => insertOrder(tx, tenantId, applianceId, o));
   }
 
   async ordersAfter(tenantId: string, applianceId: string, afterSeq: number, limit: number) {
@@ -836,22 +814,6 @@ function toAppliance(row: Selectable<AppliancesTable>): ApplianceRecord {
     enrolledAt: row.enrolled_at,
     revokedAt: row.revoked_at,
     lastSeenAt: row.last_seen_at,
-  };
-}
-
-function toOrder(row: Selectable<OrdersTable>): StoredOrder {
-  return {
-    orderId: row.order_id,
-    tenantId: row.tenant_id,
-    applianceId: row.appliance_id,
-    seq: Number(row.seq),
-    runbookId: row.runbook_id,
-    params: JSON.parse(row.params_json),
-    tier: row.tier as StoredOrder["tier"],
-    issuedAt: row.issued_at,
-    expiresAt: row.expires_at,
-    status: row.status as OrderStatus,
-    result: row.result_json === null ? null : JSON.parse(row.result_json),
   };
 }
 

@@ -1,4 +1,5 @@
 import type { ChainHead } from "#protocol";
+import type { NewOrder, StoredOrder } from "../port.ts";
 
 /**
  * The planner's part of the Store port (store.planner): site policies, the kill switch, the
@@ -82,6 +83,26 @@ export interface StoredRuleSet {
   readonly rulesJson: string;
 }
 
+/**
+ * One decision about an incident and everything it changes, committed as one transaction by
+ * `commitDecision`: the incident's compare-and-set status change, the order (with its attempt
+ * row) when the decision issues one, and the next record of the appliance's decision chain.
+ */
+export interface DecisionCommit {
+  readonly tenantId: string;
+  readonly applianceId: string;
+  readonly incidentId: string;
+  /** The status change: applied only when the incident's status is one of `from`. */
+  readonly from: readonly IncidentStatus[];
+  readonly to: IncidentStatus;
+  readonly at: string;
+  readonly note: Record<string, unknown>;
+  /** The order this decision issues (its attempt row is recorded with it, status pending). */
+  readonly order?: { readonly order: NewOrder; readonly patternKey: string };
+  /** Gets the chain's current head, returns the signed record's JSON and its hash. */
+  readonly seal: (prev: ChainHead) => { json: string; hash: string };
+}
+
 export interface PlannerStore {
   getSitePolicy(tenantId: string): Promise<{ policyJson: string; updatedAt: string } | undefined>;
   putSitePolicy(tenantId: string, policyJson: string, at: string, by: string): Promise<void>;
@@ -157,6 +178,15 @@ export interface PlannerStore {
     incidentId: string,
     seal: (prev: ChainHead) => { json: string; hash: string },
   ): Promise<StoredDecision>;
+  /**
+   * Commits a decision atomically (see DecisionCommit): either the status change, the order and
+   * the decision record all commit, or none does. Undefined (and nothing written) when the
+   * incident is not in a `from` status: another worker already decided it, so a redelivered or
+   * taken-over incident never gets a second decision or a second order.
+   */
+  commitDecision(
+    commit: DecisionCommit,
+  ): Promise<{ decision: StoredDecision; order: StoredOrder | undefined } | undefined>;
   listDecisions(
     tenantId: string,
     applianceId: string,

@@ -1,9 +1,12 @@
 import type { Kysely, Selectable } from "kysely";
 import { type ChainHead, GENESIS_HEAD } from "#protocol";
+import { insertOrder } from "../order-queries.ts";
+import type { StoredOrder } from "../port.ts";
 import type { Database } from "../schema.ts";
 import type {
   AttemptFilter,
   AttemptStatus,
+  DecisionCommit,
   IncidentAttempt,
   IncidentState,
   IncidentStatus,
@@ -263,32 +266,53 @@ export class KyselyPlannerStore implements PlannerStore {
     incidentId: string,
     seal: (prev: ChainHead) => { json: string; hash: string },
   ): Promise<StoredDecision> {
-    // Like the audit log: two writers may read one head; the primary key on (appliance, seq)
-    // makes one fail, and it retries on the new head, so the chain never forks.
+    return this.#retryingChain((tx) => appendIn(tx, tenantId, applianceId, incidentId, seal));
+  }
+
+  async commitDecision(c: DecisionCommit) {
+    return this.#retryingChain(async (tx) => {
+      const moved = await tx
+        .updateTable("incident_state")
+        .set({ status: c.to, updated_at: c.at, note_json: JSON.stringify(c.note) })
+        .where("tenant_id", "=", c.tenantId)
+        .where("appliance_id", "=", c.applianceId)
+        .where("incident_id", "=", c.incidentId)
+        .where("status", "in", [...c.from])
+        .executeTakeFirst();
+      if (Number(moved.numUpdatedRows) !== 1) return undefined;
+      let order: StoredOrder | undefined;
+      if (c.order) {
+        order = await insertOrder(tx, c.tenantId, c.applianceId, c.order.order);
+        await tx
+          .insertInto("incident_attempts")
+          .values({
+            order_id: order.orderId,
+            tenant_id: c.tenantId,
+            appliance_id: c.applianceId,
+            incident_id: c.incidentId,
+            runbook_id: order.runbookId,
+            tier: order.tier,
+            pattern_key: c.order.patternKey,
+            created_at: order.issuedAt,
+            status: "pending",
+            finished_at: null,
+          })
+          .execute();
+      }
+      const decision = await appendIn(tx, c.tenantId, c.applianceId, c.incidentId, c.seal);
+      return { decision, order };
+    });
+  }
+
+  /**
+   * Runs a transaction that appends to a decision chain. Like the audit log: two writers may read
+   * one head; the primary key on (appliance, seq) makes one fail, and it retries the whole
+   * transaction on the new head, so the chain never forks and nothing of the loser is kept.
+   */
+  async #retryingChain<T>(work: (tx: Kysely<Database>) => Promise<T>): Promise<T> {
     for (let attempt = 0; ; attempt++) {
       try {
-        return await this.#db.transaction().execute(async (tx) => {
-          const last = await tx
-            .selectFrom("decision_records")
-            .select(["seq", "hash"])
-            .where("tenant_id", "=", tenantId)
-            .where("appliance_id", "=", applianceId)
-            .orderBy("seq", "desc")
-            .limit(1)
-            .executeTakeFirst();
-          const prev = last ? { seq: Number(last.seq), hash: last.hash } : GENESIS_HEAD;
-          const sealed = seal(prev);
-          const row = {
-            tenant_id: tenantId,
-            appliance_id: applianceId,
-            seq: prev.seq + 1,
-            hash: sealed.hash,
-            incident_id: incidentId,
-            record_json: sealed.json,
-          };
-          await tx.insertInto("decision_records").values(row).execute();
-          return { seq: row.seq, hash: row.hash, incidentId, recordJson: row.record_json };
-        });
+        return await this.#db.transaction().execute(work);
       } catch (error) {
         if (attempt >= 5) throw error;
       }
@@ -423,6 +447,35 @@ export class KyselyPlannerStore implements PlannerStore {
       return false;
     }
   }
+}
+
+async function appendIn(
+  tx: Kysely<Database>,
+  tenantId: string,
+  applianceId: string,
+  incidentId: string,
+  seal: (prev: ChainHead) => { json: string; hash: string },
+): Promise<StoredDecision> {
+  const last = await tx
+    .selectFrom("decision_records")
+    .select(["seq", "hash"])
+    .where("tenant_id", "=", tenantId)
+    .where("appliance_id", "=", applianceId)
+    .orderBy("seq", "desc")
+    .limit(1)
+    .executeTakeFirst();
+  const prev = last ? { seq: Number(last.seq), hash: last.hash } : GENESIS_HEAD;
+  const sealed = seal(prev);
+  const row = {
+    tenant_id: tenantId,
+    appliance_id: applianceId,
+    seq: prev.seq + 1,
+    hash: sealed.hash,
+    incident_id: incidentId,
+    record_json: sealed.json,
+  };
+  await tx.insertInto("decision_records").values(row).execute();
+  return { seq: row.seq, hash: row.hash, incidentId, recordJson: row.record_json };
 }
 
 function toIncident(row: {
