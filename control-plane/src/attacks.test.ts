@@ -1,11 +1,10 @@
-import { randomBytes, randomUUID } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { hashPassword } from "./operator/password.ts";
 import { openSqliteStore } from "./store/index.ts";
-import { createHarness, type Harness } from "./testing/harness.ts";
+import { addOperator, createHarness, type Harness } from "./testing/harness.ts";
 
 /**
  * Attacks on operator sessions that the other tests do not cover: session fixation (a session
@@ -19,16 +18,7 @@ let h: Harness;
 beforeAll(async () => {
   h = await createHarness(openSqliteStore(join(dir, "cp.sqlite")));
   for (const username of ["carol", "dave"]) {
-    await h.store.createOperator(
-      {
-        operatorId: randomUUID(),
-        username,
-        passwordHash: await hashPassword(password),
-        failedAttempts: 0,
-        lockedUntil: null,
-      },
-      new Date().toISOString(),
-    );
+    await addOperator(h.store, username, password);
   }
 });
 afterAll(async () => {

@@ -6,9 +6,9 @@ import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createSigner, generateEd25519KeyPair, Problem, parseMessage } from "#protocol";
 import { silentLogger } from "./logger.ts";
-import { hashPassword } from "./operator/password.ts";
 import { openSqliteStore } from "./store/index.ts";
 import {
+  addOperator,
   createHarness,
   type Harness,
   pollBody,
@@ -85,16 +85,7 @@ beforeAll(async () => {
   const { export_id } = (await created.json()) as { export_id: string };
   exportPath = `${base}/${export_id}`;
 
-  await h.store.createOperator(
-    {
-      operatorId: randomUUID(),
-      username: "fuzzer",
-      passwordHash: await hashPassword("a long enough passphrase"),
-      failedAttempts: 0,
-      lockedUntil: null,
-    },
-    new Date().toISOString(),
-  );
+  await addOperator(h.store, "fuzzer", "a long enough passphrase");
   const login = await h.app.request("/v1/operator/login", {
     method: "POST",
     headers: { "content-type": "application/json" },

@@ -6,9 +6,9 @@ import { join } from "node:path";
 import { type BrowserContext, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Order } from "#protocol";
-import { hashPassword } from "../operator/password.ts";
 import { createCertificateAuthority, issueServerCertificate } from "../pki/index.ts";
 import { type RunningServer, startServer } from "../server.ts";
+import { addOperator } from "../testing/harness.ts";
 import {
   type PlannerWorld,
   REPO_ROOT,
@@ -65,16 +65,7 @@ suite("the dashboard in headless Chromium", () => {
     });
     site = await world.site("clinic-a", "clinic-a-01");
     await world.site("clinic-a", "clinic-a-02");
-    await world.h.store.createOperator(
-      {
-        operatorId: randomUUID(),
-        username: "olivia",
-        passwordHash: await hashPassword(password),
-        failedAttempts: 0,
-        lockedUntil: null,
-      },
-      new Date().toISOString(),
-    );
+    await addOperator(world.h.store, "olivia", password);
     const ca = await createCertificateAuthority("dashboard test server CA");
     const tls = await issueServerCertificate(ca, { dns: ["localhost"], ip: ["127.0.0.1"] });
     server = await startServer(world.h.app, tls, { port: 0, host: "127.0.0.1" });

@@ -1,7 +1,6 @@
-import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Order } from "#protocol";
-import { hashPassword } from "../operator/password.ts";
+import { addOperator } from "../testing/harness.ts";
 import {
   type PlannerWorld,
   type SimulatedSite,
@@ -22,16 +21,7 @@ const ORIGIN = "http://localhost";
 beforeAll(async () => {
   world = await startPlannerWorld({ llm: false });
   site = await world.site("clinic-d", "clinic-d-01");
-  await world.h.store.createOperator(
-    {
-      operatorId: randomUUID(),
-      username: "dora",
-      passwordHash: await hashPassword(password),
-      failedAttempts: 0,
-      lockedUntil: null,
-    },
-    new Date().toISOString(),
-  );
+  await addOperator(world.h.store, "dora", password);
 });
 afterAll(() => world.cleanup());
 

@@ -2,7 +2,7 @@ import { randomUUID, timingSafeEqual } from "node:crypto";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { hashPassword } from "../operator/password.ts";
+import { addOperator } from "../testing/harness.ts";
 import {
   type PlannerWorld,
   type SimulatedSite,
@@ -77,16 +77,7 @@ beforeAll(async () => {
     },
   });
   site = await world.site("clinic-e", "clinic-e-01");
-  await world.h.store.createOperator(
-    {
-      operatorId: randomUUID(),
-      username: "olivia",
-      passwordHash: await hashPassword(password),
-      failedAttempts: 0,
-      lockedUntil: null,
-    },
-    new Date().toISOString(),
-  );
+  await addOperator(world.h.store, "olivia", password);
   const res = await world.h.app.request("/v1/operator/login", {
     method: "POST",
     headers: { "content-type": "application/json" },

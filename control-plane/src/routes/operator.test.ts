@@ -1,12 +1,10 @@
-import { randomUUID } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { verifyAuditChain } from "../audit.ts";
-import { hashPassword } from "../operator/password.ts";
 import { openSqliteStore } from "../store/index.ts";
-import { createHarness, type Harness } from "../testing/harness.ts";
+import { addOperator, createHarness, type Harness } from "../testing/harness.ts";
 import { MAX_FAILED_LOGINS } from "./operator.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "cp-op-"));
@@ -16,16 +14,7 @@ const password = "correct horse battery staple";
 beforeAll(async () => {
   h = await createHarness(openSqliteStore(join(dir, "cp.sqlite")));
   for (const username of ["alice", "bob"]) {
-    await h.store.createOperator(
-      {
-        operatorId: randomUUID(),
-        username,
-        passwordHash: await hashPassword(password),
-        failedAttempts: 0,
-        lockedUntil: null,
-      },
-      new Date().toISOString(),
-    );
+    await addOperator(h.store, username, password);
   }
 });
 afterAll(async () => {

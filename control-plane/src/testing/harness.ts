@@ -1,4 +1,4 @@
-import { randomBytes } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 import { request } from "node:https";
 import {
   createSigner,
@@ -13,6 +13,7 @@ import {
 import { createApp } from "../app.ts";
 import type { AppDeps } from "../env.ts";
 import { silentLogger } from "../logger.ts";
+import { hashPassword } from "../operator/password.ts";
 import { createCertificateAuthority, createClientCsr, createSecretBox } from "../pki/index.ts";
 import type { Store } from "../store/index.ts";
 
@@ -191,4 +192,18 @@ export function httpsPost(
     req.on("error", reject);
     req.end(payload);
   });
+}
+
+/** An operator account that can sign in with `password` (unlocked, no failed attempts). */
+export async function addOperator(store: Store, username: string, password: string) {
+  await store.createOperator(
+    {
+      operatorId: randomUUID(),
+      username,
+      passwordHash: await hashPassword(password),
+      failedAttempts: 0,
+      lockedUntil: null,
+    },
+    new Date().toISOString(),
+  );
 }
