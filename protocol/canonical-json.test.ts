@@ -3,7 +3,7 @@ import { join } from "node:path";
 import canonicalizeReference from "canonicalize";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { canonicalize } from "./canonical-json.ts";
+import { canonicalize, findProtoKey } from "./canonical-json.ts";
 import { ProtocolError } from "./errors.ts";
 
 // Reference data from outside the project (../shared/testdata/README.md): the RFC 8785
@@ -73,6 +73,26 @@ describe("canonicalize", () => {
   ])("refuses %s with a precise error", (_name, value, message) => {
     expect(() => canonicalize(value)).toThrow(ProtocolError);
     expect(() => canonicalize(value)).toThrow(message);
+  });
+
+  it("refuses sparse arrays, which have no JSON text", () => {
+    // biome-ignore lint/suspicious/noSparseArray: the input under test
+    const sparse = [, 1];
+    expect(() => canonicalize(sparse)).toThrow(/sparse array/);
+    const holey = new Array(3);
+    holey[2] = "x";
+    expect(() => canonicalize({ a: holey })).toThrow(/\$\.a\[0\]: a sparse array/);
+    expect(canonicalize([true, 1])).toBe("[true,1]");
+  });
+
+  it("refuses an own __proto__ member, which zod and plain objects drop or misread", () => {
+    const parsed = JSON.parse('{"a":{"__proto__":{"x":1},"b":2}}');
+    expect(() => canonicalize(parsed)).toThrow(/\$\.a: an own __proto__ member/);
+    expect(findProtoKey(parsed)).toBe("$.a.__proto__");
+    expect(findProtoKey(JSON.parse('[{"ok":1},{"k":[{"__proto__":null}]}]'))).toBe(
+      "$[1].k[0].__proto__",
+    );
+    expect(findProtoKey(JSON.parse('{"proto":1,"constructor":2}'))).toBeUndefined();
   });
 
   it("refuses absurd nesting instead of overflowing the stack", () => {

@@ -7,7 +7,7 @@ export {
   type ApplianceRoute,
   MAX_APPLIANCE_BODY_BYTES,
 } from "./api.ts";
-export { canonicalBytes, canonicalize, type JsonValue } from "./canonical-json.ts";
+export { canonicalBytes, canonicalize, findProtoKey, type JsonValue } from "./canonical-json.ts";
 export {
   bundleLeafHash,
   type CheckpointContext,

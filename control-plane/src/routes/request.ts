@@ -1,5 +1,6 @@
 import type { Context } from "hono";
-import { z } from "zod";
+import type { z } from "zod";
+import { tryParseMessage } from "#protocol";
 import { ControlPlaneError } from "../errors.ts";
 
 /** Admin and operator request bodies: JSON parsed with a strict schema, 400 naming the field. */
@@ -10,11 +11,10 @@ export async function readBody<S extends z.ZodType>(c: Context, schema: S): Prom
   } catch (cause) {
     throw new ControlPlaneError("invalid_request", "the body is not JSON", { cause });
   }
-  const parsed = schema.safeParse(raw);
-  if (!parsed.success) {
-    throw new ControlPlaneError("invalid_request", z.prettifyError(parsed.error));
-  }
-  return parsed.data as z.infer<S>;
+  // tryParseMessage also refuses an own __proto__ member, which zod would drop silently.
+  const parsed = tryParseMessage(schema, raw);
+  if (!parsed.ok) throw new ControlPlaneError("invalid_request", parsed.problem);
+  return parsed.value;
 }
 
 /** A path parameter checked against its schema (tenant ids, appliance ids, uuids). */
