@@ -21,6 +21,17 @@ export {
   verifyCheckpointDelivery,
 } from "./checkpoint.ts";
 export {
+  COSIGNATURE_HEADER,
+  type CosignatureVerdict,
+  type CosignedCheckpoint,
+  checkpointNoteBody,
+  checkpointOrigin,
+  cosignCheckpoint,
+  cosignerKeyId,
+  verifyCosignature,
+  witnessName,
+} from "./cosignature.ts";
+export {
   type DecisionChainVerdict,
   type DecisionDraft,
   sealDecision,
@@ -50,6 +61,7 @@ export {
   portableSign,
   portableVerify,
 } from "./ed25519-portable.ts";
+export { isSmallOrderEncoding, SMALL_ORDER_ENCODINGS } from "./ed25519-small-order.ts";
 export {
   constantTimeEqual,
   fromBase64,
@@ -97,6 +109,12 @@ export {
   verifyPollResponse,
 } from "./order-verification.ts";
 export { parseMessage, tryParseMessage } from "./parse.ts";
+export {
+  type CheckResultBundle,
+  type CheckStateLine,
+  CheckStatesAsOf,
+  mergeCheckStates,
+} from "./point-in-time.ts";
 export * from "./schemas/index.ts";
 export {
   createSigner,

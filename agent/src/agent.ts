@@ -154,7 +154,19 @@ export async function runAgent(deps: AgentDeps, stop: AbortSignal): Promise<Agen
   try {
     journal.append(
       freshlyEnrolled && journal.head().seq === 0
-        ? [lifecycle("key_generated"), lifecycle("enrolled"), lifecycle("started")]
+        ? [
+            // The chain opens with the appliance's own signed statement of its key id and the
+            // control-plane key it pins: an auditor's trust root outside the MSP.
+            {
+              kind: "enrollment_statement" as const,
+              key_id: identity.fingerprint,
+              control_plane_key_id: pinnedKey.keyId,
+              agent_version: deps.agentVersion,
+            },
+            lifecycle("key_generated"),
+            lifecycle("enrolled"),
+            lifecycle("started"),
+          ]
         : [lifecycle("started")],
       clock.now(),
     );
@@ -179,6 +191,7 @@ export async function runAgent(deps: AgentDeps, stop: AbortSignal): Promise<Agen
             pinnedKey,
             allowlist: deps.allowlist,
             agentVersion: deps.agentVersion,
+            cosigner: identity.signer,
           },
           stepSignal(),
         );

@@ -245,8 +245,10 @@ describe("evidence vault on the control plane", () => {
       expect((await h.admin(bad)).status).toBe(400);
     }
     const verifier = join(import.meta.dirname, "../../../verifier/main.ts");
-    const run = spawnSync(process.execPath, [verifier, dir], { encoding: "utf8" });
+    const pins = ["--control-plane-key-id", cpSigner.keyId, "--appliance-key-id", signer.keyId];
+    const run = spawnSync(process.execPath, [verifier, dir, ...pins], { encoding: "utf8" });
     expect(run.stdout).toMatch(/^OK: /m);
+    expect(run.stdout).not.toMatch(/UNPINNED/);
     expect(run.status).toBe(0);
     expect(existsSync(join(dir, "worm-objects.json"))).toBe(true);
     const audit = (await (await h.admin("/audit")).json()) as { action: string }[];

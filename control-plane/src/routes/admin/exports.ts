@@ -4,14 +4,19 @@ import { join } from "node:path";
 import { Readable } from "node:stream";
 import { Hono } from "hono";
 import { z } from "zod";
-import { EXPORT_FILES, Timestamp } from "#protocol";
+import { EXPORT_FILES, ExportRangeBasis, Timestamp } from "#protocol";
 import type { AppEnv, Services } from "../../env.ts";
 import { ControlPlaneError } from "../../errors.ts";
 import { writeExport } from "../../vault/export.ts";
 import { param, readBody } from "../request.ts";
 import { applianceOf } from "./index.ts";
 
-const CreateExport = z.strictObject({ from: Timestamp, to: Timestamp });
+/** `basis`: the range by the time the control plane received the bundles (default) or recorded. */
+const CreateExport = z.strictObject({
+  from: Timestamp,
+  to: Timestamp,
+  basis: ExportRangeBasis.optional(),
+});
 /** Export ids are made here, never taken from a client path: <UTC stamp>-<16 hex>. */
 const ExportId = z.string().regex(/^\d{8}T\d{6}Z-[0-9a-f]{16}$/, "not an export id");
 const FILE_NAMES: readonly string[] = Object.values(EXPORT_FILES);
@@ -54,6 +59,7 @@ export function exportRoutes(s: Services) {
         applianceId: a.applianceId,
         from: body.from,
         to: body.to,
+        ...(body.basis ? { basis: body.basis } : {}),
         directory: join(parent, id),
       },
     );
