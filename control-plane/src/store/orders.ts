@@ -1,6 +1,75 @@
 import type { Kysely, Selectable } from "kysely";
-import type { NewOrder, OrderStatus, StoredOrder } from "./port.ts";
+import type { NewOrder, OrderStatus, OrderStore, StoredOrder } from "./port.ts";
+import { changedOne } from "./rows.ts";
 import type { Database, OrdersTable } from "./schema.ts";
+
+/**
+ * Orders to appliances: numbered per appliance by a counter on the appliance row, delivered in
+ * sequence order, finished once with the appliance's reported result, expired when stale.
+ */
+export function orderQueries(db: Kysely<Database>): OrderStore {
+  const ofAppliance = (tenantId: string, applianceId: string) =>
+    db
+      .updateTable("orders")
+      .where("tenant_id", "=", tenantId)
+      .where("appliance_id", "=", applianceId);
+
+  return {
+    createOrder(tenantId, applianceId, o) {
+      return db.transaction().execute((tx) => insertOrder(tx, tenantId, applianceId, o));
+    },
+
+    async ordersAfter(tenantId, applianceId, afterSeq, limit) {
+      const rows = await db
+        .selectFrom("orders")
+        .selectAll()
+        .where("tenant_id", "=", tenantId)
+        .where("appliance_id", "=", applianceId)
+        .where("seq", ">", afterSeq)
+        .orderBy("seq")
+        .limit(limit)
+        .execute();
+      return rows.map(toOrder);
+    },
+
+    async markDelivered(tenantId, applianceId, orderIds) {
+      if (orderIds.length === 0) return;
+      await ofAppliance(tenantId, applianceId)
+        .set({ status: "delivered" })
+        .where("order_id", "in", [...orderIds])
+        .where("status", "=", "pending")
+        .execute();
+    },
+
+    async getOrder(tenantId, orderId) {
+      const row = await db
+        .selectFrom("orders")
+        .selectAll()
+        .where("tenant_id", "=", tenantId)
+        .where("order_id", "=", orderId)
+        .executeTakeFirst();
+      return row ? toOrder(row) : undefined;
+    },
+
+    async setOrderResult(tenantId, applianceId, orderId, status, result) {
+      const updated = await ofAppliance(tenantId, applianceId)
+        .set({ status, result_json: JSON.stringify(result) })
+        .where("order_id", "=", orderId)
+        .executeTakeFirst();
+      return changedOne(updated);
+    },
+
+    async expireOrders(now) {
+      const updated = await db
+        .updateTable("orders")
+        .set({ status: "expired" })
+        .where("status", "in", ["pending", "delivered"])
+        .where("expires_at", "<=", now)
+        .executeTakeFirst();
+      return Number(updated.numUpdatedRows);
+    },
+  };
+}
 
 /**
  * Inserts an order as the appliance's next sequence number. Run it inside a transaction (the
