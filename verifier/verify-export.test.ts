@@ -193,7 +193,7 @@ describe("the offline export verifier", () => {
 
   it("catches a changed manifest and a swapped key", async () => {
     const manifest = tampered(EXPORT_FILES.manifest, (t) =>
-      t.replace('"first_seq": 1', '"first_seq": 2'),
+      t.replace('"first_seq":1,', '"first_seq":2,'),
     );
     expect(await reasonOf(manifest)).toMatchObject({ reason: "manifest_bad_signature" });
     const key = tampered(EXPORT_FILES.applianceKey, () =>
@@ -325,7 +325,7 @@ describe("what verified before and no longer does", () => {
     const bare = tampered(EXPORT_FILES.wormObjects, () => JSON.stringify([]));
     expect(await reasonOf(bare)).toMatchObject({ reason: "worm_list_malformed" });
     const edited = tampered(EXPORT_FILES.wormObjects, (t) =>
-      t.replace(/"retain_until": "2032/, '"retain_until": "2027'),
+      t.replace(/"retain_until":"2032/, '"retain_until":"2027'),
     );
     expect(await reasonOf(edited)).toMatchObject({ reason: "worm_list_bad_signature" });
     const emptied = tampered(EXPORT_FILES.wormObjects, () =>

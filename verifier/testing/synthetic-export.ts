@@ -259,7 +259,7 @@ export function writeSyntheticExport(options: {
     },
     controlPlane,
   );
-  writeFileSync(file(EXPORT_FILES.wormObjects), `${JSON.stringify(wormList, null, 2)}\n`);
+  writeFileSync(file(EXPORT_FILES.wormObjects), `${canonicalize(wormList)}\n`);
   const manifest = signDocument<ExportManifest>(
     {
       v: 1,
@@ -281,7 +281,7 @@ export function writeSyntheticExport(options: {
     },
     controlPlane,
   );
-  writeFileSync(file(EXPORT_FILES.manifest), `${JSON.stringify(manifest, null, 2)}\n`);
+  writeFileSync(file(EXPORT_FILES.manifest), `${canonicalize(manifest)}\n`);
   return {
     directory: options.directory,
     controlPlane,

@@ -126,7 +126,7 @@ export async function writeExport(
     { v: 1, type: "worm_object_list", tenant_id: tenantId, appliance_id: applianceId, objects },
     deps.signer,
   );
-  writeFileSync(file(EXPORT_FILES.wormObjects), `${JSON.stringify(wormList, null, 2)}\n`, {
+  writeFileSync(file(EXPORT_FILES.wormObjects), `${canonicalize(wormList)}\n`, {
     flag: "wx",
   });
 
@@ -159,7 +159,7 @@ export async function writeExport(
     },
     deps.signer,
   );
-  writeFileSync(file(EXPORT_FILES.manifest), `${JSON.stringify(manifest, null, 2)}\n`, {
+  writeFileSync(file(EXPORT_FILES.manifest), `${canonicalize(manifest)}\n`, {
     flag: "wx",
   });
   return manifest;
