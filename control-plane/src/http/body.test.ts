@@ -20,8 +20,11 @@ function app(type: BodyType, maxBytes: number) {
   return a;
 }
 
-const post = (a: Hono, body: BodyInit, headers: Record<string, string>) =>
-  a.request("/", { method: "POST", body, headers, duplex: "half" } as RequestInit);
+const post = (
+  a: Hono,
+  body: string | ReadableStream<Uint8Array>,
+  headers: Record<string, string>,
+) => a.request("/", { method: "POST", body, headers, duplex: "half" } as RequestInit);
 
 /** A body without a declared length, streamed in chunks: blanks, then the JSON number 1. */
 const stream = (chunks: number, size: number) =>
