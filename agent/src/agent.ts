@@ -1,5 +1,5 @@
 import { join } from "node:path";
-import { jitteredInterval } from "./backoff.ts";
+import { jitteredInterval } from "#protocol";
 import { agentCycle, type CycleEnv, HOUR_MS } from "./cycle.ts";
 import type { AgentDeps } from "./deps.ts";
 import { isAgentError } from "./errors.ts";

@@ -1,5 +1,5 @@
 import type { AgentSettings, EvidenceEvent, VerificationKey } from "#protocol";
-import { backoffDelay } from "./backoff.ts";
+import { backoffDelay } from "#protocol";
 import type { AgentDeps, HealingHooks } from "./deps.ts";
 import { isAgentError } from "./errors.ts";
 import { type ExecuteDeps, executeOrders, flushReports, untilAborted } from "./execute.ts";
