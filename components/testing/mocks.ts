@@ -22,6 +22,15 @@ export interface Recorded {
   readonly additionalSecretOutputs: readonly string[];
   /** Input name → URNs of the resources that input's value came from. */
   readonly propertyDependencies: Readonly<Record<string, readonly string[]>>;
+  /** The resource options the engine receives (what protects a resource from deletion). */
+  readonly options: ResourceOptionsOnWire;
+}
+
+export interface ResourceOptionsOnWire {
+  readonly protect: boolean;
+  readonly retainOnDelete: boolean;
+  readonly ignoreChanges: readonly string[];
+  readonly deleteBeforeReplace: boolean;
 }
 
 export const CENTRAL_OUTPUTS = {
@@ -32,7 +41,7 @@ export const CENTRAL_OUTPUTS = {
   orderSigningPublicKey: "b3JkZXIta2V5LW9mLXRoZS1jb250cm9sLXBsYW5lLTMy",
 };
 
-function computed(
+export function computed(
   type: string,
   name: string,
   inputs: Record<string, unknown>,
@@ -87,6 +96,7 @@ const NUMERIC_IDS = new Set([
   "hcloud:index/firewall:Firewall",
   "hcloud:index/sshKey:SshKey",
   "hcloud:index/server:Server",
+  "hcloud:index/volume:Volume",
 ]);
 
 /** Sets the mocks for `stack` and returns the live list the program fills. */
@@ -127,7 +137,10 @@ export async function recordResources(stack: string): Promise<Recorded[]> {
     method: "registerResource" | "readResource",
     wire: (
       req: R,
-    ) => Pick<Recorded, "wireInputs" | "additionalSecretOutputs" | "propertyDependencies">,
+    ) => Pick<
+      Recorded,
+      "wireInputs" | "additionalSecretOutputs" | "propertyDependencies" | "options"
+    >,
   ) => {
     const monitor = pulumi.runtime.getMonitor() as unknown as Record<
       string,
@@ -155,11 +168,23 @@ export async function recordResources(stack: string): Promise<Recorded[]> {
     wireInputs: req.getObject().toJavaScript() as Record<string, unknown>,
     additionalSecretOutputs: req.getAdditionalsecretoutputsList(),
     propertyDependencies: dependenciesOf(req),
+    options: {
+      protect: req.getProtect() === true,
+      retainOnDelete: req.getRetainondelete() === true,
+      ignoreChanges: req.getIgnorechangesList(),
+      deleteBeforeReplace: req.getDeletebeforereplace(),
+    },
   }));
   tap<ReadRequest>("readResource", (req) => ({
     wireInputs: req.getProperties().toJavaScript() as Record<string, unknown>,
     additionalSecretOutputs: [],
     propertyDependencies: {},
+    options: {
+      protect: false,
+      retainOnDelete: false,
+      ignoreChanges: [],
+      deleteBeforeReplace: false,
+    },
   }));
   return recorded;
 }
@@ -177,6 +202,10 @@ interface ReadRequest extends Tapped {
 interface RegisterRequest extends Tapped {
   getObject(): { toJavaScript(): unknown };
   getAdditionalsecretoutputsList(): string[];
+  getProtect(): boolean | undefined;
+  getRetainondelete(): boolean | undefined;
+  getIgnorechangesList(): string[];
+  getDeletebeforereplace(): boolean;
   getPropertydependenciesMap(): {
     forEach(fn: (value: { getUrnsList(): string[] }, key: string) => void): void;
   };
