@@ -22,6 +22,8 @@ export interface Recorded {
   readonly additionalSecretOutputs: readonly string[];
   /** Input name → URNs of the resources that input's value came from. */
   readonly propertyDependencies: Readonly<Record<string, readonly string[]>>;
+  /** URNs the resource depends on (dependsOn and inputs). */
+  readonly dependencies: readonly string[];
   /** The resource options the engine receives (what protects a resource from deletion). */
   readonly options: ResourceOptionsOnWire;
 }
@@ -80,6 +82,8 @@ export function computed(
       return { ipAddress: "203.0.113.10" };
     case "pulumi:pulumi:StackReference":
       return { name: inputs.name, outputs: CENTRAL_OUTPUTS, secretOutputNames: [] };
+    case "pulumi-nodejs:dynamic/msp:ControlPlaneReadiness":
+      return { version: inputs.expectedVersion, readyAt: "2026-12-01T00:00:00.000Z" };
     case "pulumi-nodejs:dynamic/msp:ApplianceEnrollment":
       return {
         enrollmentToken: `mock-token-of-${String(inputs.tenantId)}`,
@@ -139,7 +143,7 @@ export async function recordResources(stack: string): Promise<Recorded[]> {
       req: R,
     ) => Pick<
       Recorded,
-      "wireInputs" | "additionalSecretOutputs" | "propertyDependencies" | "options"
+      "wireInputs" | "additionalSecretOutputs" | "propertyDependencies" | "options" | "dependencies"
     >,
   ) => {
     const monitor = pulumi.runtime.getMonitor() as unknown as Record<
@@ -168,6 +172,7 @@ export async function recordResources(stack: string): Promise<Recorded[]> {
     wireInputs: req.getObject().toJavaScript() as Record<string, unknown>,
     additionalSecretOutputs: req.getAdditionalsecretoutputsList(),
     propertyDependencies: dependenciesOf(req),
+    dependencies: req.getDependenciesList(),
     options: {
       protect: req.getProtect() === true,
       retainOnDelete: req.getRetainondelete() === true,
@@ -179,6 +184,7 @@ export async function recordResources(stack: string): Promise<Recorded[]> {
     wireInputs: req.getProperties().toJavaScript() as Record<string, unknown>,
     additionalSecretOutputs: [],
     propertyDependencies: {},
+    dependencies: [],
     options: {
       protect: false,
       retainOnDelete: false,
@@ -205,6 +211,7 @@ interface RegisterRequest extends Tapped {
   getProtect(): boolean | undefined;
   getRetainondelete(): boolean | undefined;
   getIgnorechangesList(): string[];
+  getDependenciesList(): string[];
   getDeletebeforereplace(): boolean;
   getPropertydependenciesMap(): {
     forEach(fn: (value: { getUrnsList(): string[] }, key: string) => void): void;

@@ -4,6 +4,7 @@ import { APPLIANCE_API, Problem } from "#protocol";
 import type { AppEnv, Services } from "../env.ts";
 import { ControlPlaneError } from "../errors.ts";
 import { SitePolicy } from "../planner/index.ts";
+import { releaseVersion } from "../release-version.ts";
 import { Approve, CreateOrder, RegisterSite } from "./admin/schemas.ts";
 import { PLANNER_WRITES } from "./planner/index.ts";
 
@@ -11,6 +12,7 @@ import { PLANNER_WRITES } from "./planner/index.ts";
 export function opsRoutes(s: Services) {
   const app = new Hono<AppEnv>();
   let openapi: unknown;
+  const version = releaseVersion();
   app.get("/healthz", (c) => c.json({ status: "ok" }));
   app.get("/readyz", async (c) => {
     try {
@@ -18,7 +20,7 @@ export function opsRoutes(s: Services) {
     } catch (cause) {
       throw new ControlPlaneError("unavailable", "the store does not answer", { cause });
     }
-    return c.json({ status: "ready", store: s.store.dialect });
+    return c.json({ status: "ready", store: s.store.dialect, version });
   });
   app.get("/metrics", (c) =>
     c.body(s.metrics.render(), 200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" }),
