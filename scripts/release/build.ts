@@ -155,10 +155,7 @@ export async function buildRelease(options: ReleaseOptions): Promise<ReleaseResu
       return typeof data === "string" ? Buffer.from(data) : data;
     };
 
-    const full = npmSbom(
-      tree,
-      join(root, "node_modules", "@cyclonedx", "cyclonedx-npm", "bin", "cyclonedx-npm-cli.js"),
-    );
+    const full = npmSbom(tree);
     const artifacts: ReleaseManifest["artifacts"][number][] = [];
     const artifact = (
       name: ReleaseManifest["artifacts"][number]["name"],

@@ -3,7 +3,8 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 
 /**
- * CycloneDX SBOMs per artifact. `@cyclonedx/cyclonedx-npm` reads the committed lockfile
+ * CycloneDX SBOMs per artifact. `@cyclonedx/cyclonedx-npm` (a pinned build tool run through
+ * `npm exec`, not a dependency: its optional XML validator is a native addon) reads the lockfile
  * (`--package-lock-only`, production dependencies, `--output-reproducible`: no timestamp or
  * serial number); each artifact's SBOM keeps the components whose package folder the artifact
  * actually contains, and names the artifact as the SBOM's subject.
@@ -11,11 +12,17 @@ import { join } from "node:path";
 // biome-ignore lint/suspicious/noExplicitAny: CycloneDX JSON is handled structurally
 type Json = any;
 
-export function npmSbom(treeDir: string, cyclonedxBin: string): Json {
+export const CYCLONEDX_NPM = "@cyclonedx/cyclonedx-npm@6.0.1";
+
+export function npmSbom(treeDir: string): Json {
   const run = spawnSync(
-    process.execPath,
+    "npm",
     [
-      cyclonedxBin,
+      "exec",
+      "--yes",
+      `--package=${CYCLONEDX_NPM}`,
+      "--",
+      "cyclonedx-npm",
       "--omit",
       "dev",
       "--package-lock-only",
