@@ -104,7 +104,10 @@ const NUMERIC_IDS = new Set([
 ]);
 
 /** Sets the mocks for `stack` and returns the live list the program fills. */
-export async function recordResources(stack: string): Promise<Recorded[]> {
+export async function recordResources(
+  stack: string,
+  options: { preview?: boolean } = {},
+): Promise<Recorded[]> {
   const recorded: Recorded[] = [];
   const seen = new Map<string, { inputs: Record<string, unknown>; id: string }>();
   let counter = 0;
@@ -133,7 +136,7 @@ export async function recordResources(stack: string): Promise<Recorded[]> {
     },
     "msp-compliance",
     stack,
-    false,
+    options.preview === true,
   );
   // The mock monitor knows each registration's parent; record it beside the mock's view.
   // (Stack references are read, not registered.)
