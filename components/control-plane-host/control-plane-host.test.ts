@@ -298,5 +298,5 @@ describe("cloud-init", () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
-  });
+  }, 90_000); // init + serve as child processes: slow on a loaded machine
 });
