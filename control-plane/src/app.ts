@@ -53,6 +53,7 @@ export const SURFACES = {
     base: "",
     serves: ["dashboard-session", "public"],
     maxBodyBytes: MAX_OPERATOR_BODY_BYTES,
+    errorPages: true,
   },
   ops: { name: "ops", base: "", serves: ["public"], maxBodyBytes: 0 },
 } as const satisfies Record<string, Surface>;

@@ -17,6 +17,7 @@ interface Operation {
   "x-credential": Credential;
   security: Record<string, string[]>[];
   requestBody?: { content: Record<string, { schema: { properties?: Record<string, unknown> } }> };
+  responses: Record<string, { content?: Record<string, unknown> }>;
 }
 type Document = { openapi: string; paths: Record<string, Record<string, Operation>> };
 
@@ -130,6 +131,11 @@ describe("route registry", () => {
     expect(Object.keys(approve?.content["application/json"]?.schema.properties ?? {})).toEqual([
       "evidence_key_fingerprint",
     ]);
+    // The dashboard answers errors with pages, the APIs with RFC 9457 problems.
+    for (const { path, op } of operations()) {
+      const type = path.startsWith("/dashboard") ? "text/html" : "application/problem+json";
+      expect(Object.keys(op.responses["4XX"]?.content ?? {}), path).toEqual([type]);
+    }
     const poll = doc.paths["/v1/appliance/poll"]?.post?.requestBody;
     expect(poll?.content["application/json"]?.schema.properties).toHaveProperty("nonce");
   });

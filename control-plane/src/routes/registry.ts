@@ -112,6 +112,8 @@ export interface Surface {
   readonly base: string;
   readonly serves: readonly Credential[];
   readonly maxBodyBytes: number;
+  /** Errors render as HTML pages (the dashboard) instead of RFC 9457 problems. */
+  readonly errorPages?: boolean;
 }
 
 export type Guards = Readonly<Record<Credential, readonly MiddlewareHandler[]>>;
@@ -234,10 +236,12 @@ function operation(
           ? {}
           : { content: { [contentType]: { schema: route.response?.schema ?? {} } } }),
       },
-      "4XX": {
-        description: "RFC 9457 problem",
-        content: { "application/problem+json": { schema: Problem } },
-      },
+      "4XX": surface.errorPages
+        ? { description: "An error page", content: { "text/html": { schema: {} } } }
+        : {
+            description: "RFC 9457 problem",
+            content: { "application/problem+json": { schema: Problem } },
+          },
     },
   };
 }
