@@ -234,7 +234,7 @@ describe("the systemd units", () => {
     expect(agent).toMatch(
       /^IPAddressAllow=localhost 192\.0\.2\.10 198\.51\.100\.7 198\.51\.100\.53$/m,
     );
-    expect(agent).toMatch(/^LoadCredential=enrollment-token:\/run\/keys\/enrollment-token$/m);
+    expect(agent).toMatch(/^LoadCredential=enrollment:\/run\/keys$/m);
     expect(agent).toContain(
       `ExecStart=${settings.agentExecutable} --config /etc/compliance-agent/config.json`,
     );

@@ -20,7 +20,7 @@ let
       imports = [ self.nixosModules.compliance-agent ];
       services.compliance-agent = {
         enable = true;
-        package = self.packages.${pkgs.system}.compliance-agent;
+        package = self.packages.${pkgs.stdenv.hostPlatform.system}.compliance-agent;
         siteId = "vm-test";
         # The test PKI's server certificate names localhost and 127.0.0.1.
         controlPlaneUrl = "https://localhost:8443";
@@ -61,7 +61,7 @@ let
   # cannot start), so the runbook's switch is followed by a rollback.
   brokenSystem =
     (import "${pkgs.path}/nixos/lib/eval-config.nix" {
-      inherit (pkgs) system;
+      system = pkgs.stdenv.hostPlatform.system;
       modules = [
         agentModule
         (
@@ -156,6 +156,8 @@ let
 in
 pkgs.testers.runNixOSTest {
   name = "compliance-agent-${name}";
+  # For nix/ci/nixos/targets.nix, which evaluates the broken generation on its own.
+  passthru = { inherit brokenSystem; };
   nodes.machine = {
     imports = [
       agentModule
