@@ -1,6 +1,5 @@
 import { join } from "node:path";
-import type { AgentSettings, SealedBundle } from "#protocol";
-import { backoffDelay, jitteredInterval } from "./backoff.ts";
+import { type AgentSettings, backoffDelay, jitteredInterval, type SealedBundle } from "#protocol";
 import type { AgentConfig } from "./config.ts";
 import { isAgentError } from "./errors.ts";
 import { executeOrders, flushReports, recoverInterruptedOrder, untilAborted } from "./execute.ts";

@@ -1,5 +1,4 @@
 import type { Kysely, Migration, MigrationProvider } from "kysely";
-import { leaseMigration } from "./lease-queries.ts";
 import { plannerMigration } from "./planner/migration.ts";
 
 /**
@@ -137,7 +136,7 @@ const migrations: Record<string, Migration> = {
   },
   "0002_planner": plannerMigration,
   "0002_vault": {
-    // Issue 7: signed Merkle checkpoints per appliance and the durable WORM outbox.
+    // Signed Merkle checkpoints per appliance and the durable WORM outbox (vault.ts).
     async up(db: Kysely<unknown>) {
       await db.schema
         .createTable("checkpoints")
@@ -189,7 +188,7 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
-  // Compliance packets (issue 11): one row per tenant and month; the files live in the data dir.
+  // Compliance packets: one row per tenant and month; the files live in the data dir.
   "0003_packets": {
     async up(db: Kysely<unknown>) {
       await db.schema
@@ -203,8 +202,18 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
-  // Issue 13: leases so scheduled jobs run once across control-plane instances.
-  "0004_scale": leaseMigration,
+  // Leases, so scheduled jobs run once across control-plane instances (leases.ts).
+  "0004_scale": {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable("leases")
+        .addColumn("name", "text", (c) => c.primaryKey())
+        .addColumn("holder", "text", (c) => c.notNull())
+        .addColumn("expires_at", "text", (c) => c.notNull())
+        .addColumn("completed_at", "text")
+        .execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -1,34 +1,20 @@
 import { describe, expect, it } from "vitest";
-import { storeContract } from "../contract.ts";
-import { leaseStoreContract } from "../lease-contract.ts";
-import { vaultStoreContract } from "../vault-contract.ts";
+import { STORE_CONTRACTS } from "../contracts.ts";
 import { openPostgresStore } from "./index.ts";
 import { createTestSchema, postgresReachable, TEST_DATABASE_URL } from "./test-database.ts";
 
 const reachable = await postgresReachable();
 
 if (reachable) {
-  storeContract("PostgreSQL", async () => {
-    const { schema, drop } = await createTestSchema();
-    return {
-      store: openPostgresStore({ connectionString: TEST_DATABASE_URL, schema }),
-      cleanup: drop,
-    };
-  });
-  vaultStoreContract("PostgreSQL", async () => {
-    const { schema, drop } = await createTestSchema();
-    return {
-      store: openPostgresStore({ connectionString: TEST_DATABASE_URL, schema }),
-      cleanup: drop,
-    };
-  });
-  leaseStoreContract("PostgreSQL", async () => {
-    const { schema, drop } = await createTestSchema();
-    return {
-      store: openPostgresStore({ connectionString: TEST_DATABASE_URL, schema }),
-      cleanup: drop,
-    };
-  });
+  for (const contract of STORE_CONTRACTS) {
+    contract("PostgreSQL", async () => {
+      const { schema, drop } = await createTestSchema();
+      return {
+        store: openPostgresStore({ connectionString: TEST_DATABASE_URL, schema }),
+        cleanup: drop,
+      };
+    });
+  }
   describe("PostgreSQL schemas side by side", () => {
     it("migrates a fresh schema while another schema of the same database holds Kysely's tables", async () => {
       const first = await createTestSchema();
