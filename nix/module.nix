@@ -466,6 +466,12 @@ in
     (mkIf cfg.firewall.enable {
       networking.nftables.enable = true;
       networking.firewall.enable = false;
+      # The egress chain allows only the allowlisted DNS servers: resolve through them, not the
+      # server the clinic's DHCP offers.
+      networking.nameservers = lib.unique (
+        map (e: e.address) (builtins.filter (e: e.purpose == "dns") cfg.egressAllowlist)
+      );
+      networking.dhcpcd.extraConfig = "nooption domain_name_servers";
       networking.nftables.ruleset = artifacts.ruleset;
       environment.etc."compliance-agent/nftables.nft".source = rulesetFile;
       environment.etc."compliance-agent/nftables.json".source = rulesetJson;

@@ -45,6 +45,7 @@ const Report = z.object({
   sudoWheelNeedsPassword: z.boolean(),
   nftablesEnabled: z.boolean(),
   firewallEnabled: z.boolean(),
+  nameservers: z.array(z.string()),
 });
 
 function evaluate(target: string, extra?: string) {
@@ -213,6 +214,35 @@ describe.skipIf(!ready)("the NixOS evaluator", () => {
     expect(r.stderr).toMatch(
       /Neither the root account nor any wheel user has a password or SSH authorized key/,
     );
+  });
+
+  it("resolves through the allowlisted DNS server, not the one DHCP offers", () => {
+    expect(report("appliance").nameservers).toEqual(["192.0.2.53"]);
+    const r = negative(
+      "no-dns",
+      `{ lib, ... }: { services.compliance-agent.egressAllowlist = lib.mkForce [ { address = "192.0.2.10"; ports = [ 443 ]; purpose = "control-plane"; } { address = "192.0.2.123"; ports = [ 4460 ]; purpose = "ntp"; } { address = "192.0.2.123"; protocol = "udp"; ports = [ 123 ]; purpose = "ntp"; } ]; }`,
+    );
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/has no DNS server/);
+  });
+
+  it("refuses time servers the egress allowlist does not let chrony reach", () => {
+    const r = negative(
+      "ntp-address",
+      `{ services.compliance-agent.timeServers = [ "198.51.100.99" ]; }`,
+    );
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/timeServers gives an address that no egressAllowlist entry/);
+  });
+
+  it("keeps NixOS's own firewall when the module's ruleset is turned off", () => {
+    const [file] = writeFiles(tmp.dir, {
+      "no-ruleset.nix": "{ services.compliance-agent.firewall.enable = false; }",
+    });
+    const r = evaluate("module-minimal", file);
+    expect(r.code, r.stderr).toBe(0);
+    expect(Report.parse(JSON.parse(r.stdout)).firewallEnabled).toBe(true);
+    expect(report("appliance").firewallEnabled).toBe(false);
   });
 
   it("has no default siteId (a site must name itself)", () => {

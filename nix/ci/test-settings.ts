@@ -47,6 +47,7 @@ export function testSettings(dir: string, overrides: Record<string, unknown> = {
       { address: "198.51.100.7", protocol: "tcp", ports: [443], purpose: "worm" },
       { address: "198.51.100.53", protocol: "udp", ports: [53], purpose: "dns" },
       { address: "203.0.113.123", protocol: "tcp", ports: [4460], purpose: "ntp" },
+      { address: "203.0.113.123", protocol: "udp", ports: [123], purpose: "ntp" },
       { address: "2001:db8::443", protocol: "tcp", ports: [443], purpose: "backup" },
     ],
     ...overrides,

@@ -100,9 +100,10 @@ in
           "umac-128-etm@openssh.com"
         ];
       };
-      # The firewall is the module's own nftables ruleset (nix/lib/nftables.nix).
+      # The firewall is the module's own nftables ruleset (nix/lib/nftables.nix); the module turns
+      # NixOS's own firewall off only when that ruleset replaces it (firewall.enable), so the host
+      # is never left without one.
       services.openssh.openFirewall = false;
-      networking.firewall.enable = false;
       networking.nftables.enable = true;
 
       users.mutableUsers = t.users-declarative;

@@ -43,6 +43,25 @@ let
             ports = [ 8443 ];
             purpose = "control-plane";
           }
+          # QEMU's user network: its resolver and (unanswered) time service.
+          {
+            address = "10.0.2.3";
+            protocol = "udp";
+            ports = [ 53 ];
+            purpose = "dns";
+          }
+          {
+            address = "10.0.2.2";
+            protocol = "tcp";
+            ports = [ 4460 ];
+            purpose = "ntp";
+          }
+          {
+            address = "10.0.2.2";
+            protocol = "udp";
+            ports = [ 123 ];
+            purpose = "ntp";
+          }
         ];
       };
       services.openssh.enable = true;

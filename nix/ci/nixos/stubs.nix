@@ -23,6 +23,7 @@ let
   # Options the real modules set but that no oracle file declares (NixOS declares them in modules
   # the oracle does not hold): accepted as anything.
   setOnly = [
+    "networking.dhcpcd.extraConfig"
     "virtualisation.additionalPaths"
     "services.getty.helpLine"
     "isoImage.storeContents"
