@@ -19,6 +19,31 @@ export const CLAIM: EnrollmentClaim = {
   agentVersion: "0.1.0",
 };
 
+/** Every Store method (and `planner.` method) some contract called, across all contracts. */
+export const CALLED = new Set<string>();
+
+/** The methods of a store ("planner.x" for the planner's): what the contracts must cover. */
+export function storeMethods(store: Store): string[] {
+  const methods = (o: object, prefix: string) =>
+    Object.entries(o)
+      .filter(([, v]) => typeof v === "function")
+      .map(([k]) => `${prefix}${k}`);
+  return [...methods(store, ""), ...methods(store.planner, "planner.")].sort();
+}
+
+/** The store as a contract sees it: each method it reads is recorded in CALLED. */
+function recorded<T extends object>(target: T, prefix = ""): T {
+  return new Proxy(target, {
+    get(t, key, receiver) {
+      const value = Reflect.get(t, key, receiver);
+      if (typeof key !== "string") return value;
+      if (key === "planner") return recorded(value as object, "planner.");
+      if (typeof value === "function") CALLED.add(`${prefix}${key}`);
+      return value;
+    },
+  });
+}
+
 /**
  * Defines a domain's contract (CONVENTIONS.md rule 8): each adapter runs `body` against its own
  * freshly migrated store holding the tenants clinic-a and clinic-b, plus what `seed` adds.
@@ -47,10 +72,10 @@ export function defineStoreContract(
         await seed?.(store);
       });
       afterAll(async () => {
-        await store.close();
+        await recorded(store).close(); // closing is part of the contract too
         await cleanup();
       });
-      body(() => store);
+      body(() => recorded(store));
     });
   };
 }

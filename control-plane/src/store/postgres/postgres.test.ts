@@ -1,20 +1,18 @@
 import { describe, expect, it } from "vitest";
-import { STORE_CONTRACTS } from "../contracts.ts";
+import { runStoreContracts } from "../contract-coverage.ts";
 import { openPostgresStore } from "./index.ts";
 import { createTestSchema, postgresReachable, TEST_DATABASE_URL } from "./test-database.ts";
 
 const reachable = await postgresReachable();
 
 if (reachable) {
-  for (const contract of STORE_CONTRACTS) {
-    contract("PostgreSQL", async () => {
-      const { schema, drop } = await createTestSchema();
-      return {
-        store: openPostgresStore({ connectionString: TEST_DATABASE_URL, schema }),
-        cleanup: drop,
-      };
-    });
-  }
+  runStoreContracts("PostgreSQL", async () => {
+    const { schema, drop } = await createTestSchema();
+    return {
+      store: openPostgresStore({ connectionString: TEST_DATABASE_URL, schema }),
+      cleanup: drop,
+    };
+  });
   describe("PostgreSQL schemas side by side", () => {
     it("migrates a fresh schema while another schema of the same database holds Kysely's tables", async () => {
       const first = await createTestSchema();
