@@ -3,7 +3,7 @@ import type { z } from "zod";
 /** Closed set of reasons a component or the stack program refuses its input. */
 export type ComponentErrorCode = "invalid_args" | "invalid_config";
 
-/** The components' one error class (CONVENTIONS.md rule 5): a code, a readable message, a cause. */
+/** The components' one error class (docs/contributing.md): a code, a readable message, a cause. */
 export class ComponentArgsError extends Error {
   readonly code: ComponentErrorCode;
   constructor(code: ComponentErrorCode, message: string, options?: { cause?: unknown }) {

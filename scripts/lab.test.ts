@@ -15,7 +15,7 @@ afterAll(async () => {
 });
 
 /**
- * Issue 11's first "done when": the lab (npm start) runs for a short accelerated period; then,
+ * The lab end to end: the lab (npm start) runs for a short accelerated period; then,
  * from the outside only (its files, its SQLite database, poppler and the verifier's CLI), the
  * packet PDF exists, renders, states the counts that are in the store, and the evidence exports
  * verify.
