@@ -105,9 +105,14 @@ it("the lab (npm start) runs two agents end to end and produces a packet that ma
   const exports = [...stdout.matchAll(/auditor: export (\S+):/g)].map((m) => m[1] as string);
   expect(exports).toHaveLength(2);
   for (const exportDir of exports) {
-    const verified = await run(process.execPath, [join(root, "verifier", "main.ts"), exportDir], {
-      cwd: root,
-    });
+    const pinsFile = stdout.match(/auditor: pins from the appliances themselves in (\S+)/)?.[1];
+    expect(pinsFile).toBeDefined();
+    const verified = await run(
+      process.execPath,
+      [join(root, "verifier", "main.ts"), exportDir, "--pins", pinsFile as string],
+      { cwd: root },
+    );
+    expect(verified.stdout).not.toMatch(/UNPINNED/);
     expect(verified.stdout).toMatch(/OK: every signature, link, checkpoint and proof verifies/);
   }
 }, 170_000);

@@ -7,6 +7,7 @@ import { hostname } from "node:os";
 import { parseArgs } from "node:util";
 import {
   createSigner,
+  ExportRangeBasis,
   generateEd25519KeyPair,
   privateKeyFromPem,
   privateKeyToPem,
@@ -55,7 +56,7 @@ const USAGE = `usage:
                       [--roles http,ingest,planner,vault,packets] [--nats-url URL] [--queue-prefix P]
                       [--queue-ack-wait-ms N]
   control-plane export (--data-dir DIR | --config FILE) --tenant T --appliance A
-                       --from RFC3339 --to RFC3339 --out NEW_DIR
+                       --from RFC3339 --to RFC3339 --out NEW_DIR [--basis received_at|recorded_at]
   control-plane packet (--data-dir DIR | --config FILE) --tenant T --month YYYY-MM --out NEW_DIR`;
 
 const OPTIONS = {
@@ -77,6 +78,7 @@ const OPTIONS = {
   appliance: { type: "string" },
   from: { type: "string" },
   to: { type: "string" },
+  basis: { type: "string" },
   out: { type: "string" },
   month: { type: "string" },
   help: { type: "boolean" },
@@ -373,6 +375,8 @@ async function exportEvidence(values: Record<string, string | boolean | undefine
     if (!Timestamp.safeParse(value).success)
       throw new UsageError(`--${name} must be an RFC 3339 UTC time such as 2026-11-01T00:00:00Z`);
   }
+  const basis = ExportRangeBasis.safeParse(values.basis ?? "received_at");
+  if (!basis.success) throw new UsageError("--basis is received_at or recorded_at");
   const files = dataDirLayout(config.data_dir);
   const logger = jsonLogger((line) => process.stderr.write(line), config.log_level);
   const signer = createSigner(privateKeyFromPem(readText(files.orderKey, "order-signing key")));
@@ -382,7 +386,7 @@ async function exportEvidence(values: Record<string, string | boolean | undefine
     const { vault, archive } = openVault(config, { store, signer, logger });
     const manifest = await writeExport(
       { store, vault, signer, archiveKind: archive.kind, now: () => new Date() },
-      { tenantId, applianceId, from, to, directory: out },
+      { tenantId, applianceId, from, to, basis: basis.data, directory: out },
     );
     await createAuditLog(store, () => new Date()).record(
       "cli",
