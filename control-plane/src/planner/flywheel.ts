@@ -1,5 +1,7 @@
 import { randomUUID } from "node:crypto";
+import { setTimeout as sleep } from "node:timers/promises";
 import {
+  backoffDelay,
   EvidenceBundle,
   Incident,
   type L1RuleEntry,
@@ -304,6 +306,9 @@ async function publishRules(
       rulesJson: JSON.stringify(change(current.rules)),
     });
     if (written) return version;
+    // Another writer took this version: wait a little (spread, so racing writers part) and
+    // build the next version on top of theirs.
+    await sleep(backoffDelay(attempt, 5, 100, 0.5));
   }
   throw new ControlPlaneError("conflict", "the rule set changed concurrently; try again");
 }
