@@ -44,7 +44,7 @@ beforeAll(async () => {
     });
     child.once("exit", (code) => reject(new Error(`serve exited ${code}`)));
   });
-});
+}, 60_000);
 
 afterAll(async () => {
   if (child.exitCode === null) {

@@ -73,7 +73,7 @@ export function dashboardRoutes(s: Services) {
     if (problem.status >= 500) {
       s.logger.log("error", "dashboard error", {
         request_id: c.get("requestId"),
-        error: error instanceof Error ? error.name : "unknown",
+        err: error,
       });
     }
     return c.html(

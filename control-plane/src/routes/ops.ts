@@ -20,8 +20,8 @@ export function opsRoutes(s: Services) {
     }
     return c.json({ status: "ready", store: s.store.dialect });
   });
-  app.get("/metrics", (c) =>
-    c.body(s.metrics.render(), 200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" }),
+  app.get("/metrics", async (c) =>
+    c.body(await s.metrics.render(), 200, { "content-type": s.metrics.contentType }),
   );
   app.get("/openapi.json", (c) => {
     openapi ??= openApiDocument();

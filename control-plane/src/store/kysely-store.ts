@@ -1,5 +1,6 @@
 import { type Kysely, Migrator, type Selectable, sql, type Transaction } from "kysely";
 import { type ChainHead, GENESIS_HEAD } from "#protocol";
+import { ControlPlaneError } from "../errors.ts";
 import * as leases from "./lease-queries.ts";
 import { migrationProvider } from "./migrations.ts";
 import { insertOrder, toOrder } from "./order-queries.ts";
@@ -57,7 +58,11 @@ export class KyselyStore implements Store {
     }).migrateToLatest();
     const failed = results?.find((r) => r.status === "Error");
     if (error || failed) {
-      throw new Error(`migration ${failed?.migrationName ?? "?"} failed`, { cause: error });
+      throw new ControlPlaneError(
+        "migration_failed",
+        `migration ${failed?.migrationName ?? "?"} failed`,
+        { cause: error },
+      );
     }
   }
 

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { Readable } from "node:stream";
 import { Hono } from "hono";
 import { z } from "zod";
-import { TenantId } from "#protocol";
+import { isCodedError, TenantId } from "#protocol";
 import type { AppEnv, Services } from "../../env.ts";
 import { ControlPlaneError } from "../../errors.ts";
 import {
@@ -11,7 +11,6 @@ import {
   listPackets,
   Month,
   PACKET_FILES,
-  PacketError,
   packetDir,
 } from "../../packets/index.ts";
 import { param, readBody } from "../request.ts";
@@ -89,7 +88,7 @@ export async function requestPacket(s: Services, actor: string, tenantId: string
       month,
     );
   } catch (error) {
-    if (error instanceof PacketError && error.code === "unknown_tenant")
+    if (isCodedError(error, "unknown_tenant"))
       throw new ControlPlaneError("not_found", "no such tenant");
     throw error;
   }

@@ -1,5 +1,6 @@
 import { Kysely, PostgresDialect } from "kysely";
 import pg from "pg";
+import { ControlPlaneError } from "../../errors.ts";
 import { KyselyStore } from "../kysely-store.ts";
 import type { Store } from "../port.ts";
 import type { Database } from "../schema.ts";
@@ -32,6 +33,7 @@ export function openPostgresStore(options: PostgresOptions): Store {
 }
 
 function quoteIdent(name: string): string {
-  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(name)) throw new Error("invalid schema name");
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(name))
+    throw new ControlPlaneError("invalid_config", "invalid schema name");
   return name;
 }
