@@ -3,6 +3,8 @@
  * tests read them as data. The action lists are shared with the policy pack, which enforces
  * the same rule on every identity in a stack.
  */
+import { DESTRUCTIVE_ACTIONS } from "../policy-pack/destructive-actions.ts";
+
 export interface PolicyDocument {
   readonly Version: "2012-10-17";
   readonly Statement: readonly PolicyStatement[];
@@ -19,28 +21,7 @@ export interface PolicyStatement {
 /** What the writer may do on objects: put evidence and set (or extend) its retention. */
 export const WRITER_OBJECT_ACTIONS = ["s3:PutObject", "s3:PutObjectRetention"] as const;
 
-/**
- * Actions that delete evidence or weaken its protection. No writer may hold them; the bucket
- * policy denies the object deletes to everyone. (COMPLIANCE mode already forbids deleting a
- * locked version or shortening its retention, even for the account root; these denies also
- * stop delete markers and any change of the bucket's protection by the writer.)
- */
-export const DESTRUCTIVE_ACTIONS = [
-  "s3:DeleteObject",
-  "s3:DeleteObjectVersion",
-  "s3:DeleteObjectTagging",
-  "s3:DeleteObjectVersionTagging",
-  "s3:BypassGovernanceRetention",
-  "s3:PutObjectLegalHold",
-  "s3:PutBucketObjectLockConfiguration",
-  "s3:PutBucketVersioning",
-  "s3:PutLifecycleConfiguration",
-  "s3:PutBucketPolicy",
-  "s3:DeleteBucketPolicy",
-  "s3:PutEncryptionConfiguration",
-  "s3:PutBucketPublicAccessBlock",
-  "s3:DeleteBucket",
-] as const;
+export { DESTRUCTIVE_ACTIONS };
 
 /** The writer identity's policy: put evidence with the vault key, never delete or weaken. */
 export function writerPolicy(bucketArn: string, keyArn: string): PolicyDocument {

@@ -1,4 +1,4 @@
-import { DESTRUCTIVE_ACTIONS } from "../../evidence-vault/policies.ts";
+import { DESTRUCTIVE_ACTIONS } from "../destructive-actions.ts";
 import { actionMatches, parsePolicyDocument } from "./iam-documents.ts";
 import { resourcePolicy } from "./types.ts";
 
