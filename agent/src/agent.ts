@@ -7,7 +7,7 @@ import { executeOrders, flushReports, recoverInterruptedOrder, untilAborted } fr
 import type { FlywheelRules } from "./flywheel/index.ts";
 import { type Journal, type JournalIdentity, openJournal } from "./journal.ts";
 import { fullJournalAlerts } from "./journal-alerts.ts";
-import { describeError, type Logger } from "./log.ts";
+import { describeError, errorFields, type Logger } from "./log.ts";
 import { type Notifier, silentNotifier } from "./notify.ts";
 import { type AcceptedOrder, clip, LAST_ORDER_SEQ, pollOnce } from "./orders.ts";
 import type { CheckRunner, Clock, Host, RunbookAllowlist, RunbookExecutor } from "./ports.ts";
@@ -77,15 +77,11 @@ export async function runAgent(deps: AgentDeps, stop: AbortSignal): Promise<Agen
   const stepSignal = () =>
     AbortSignal.any([hard.signal, AbortSignal.timeout(config.step_timeout_s * 1000)]);
   const ping = () => {
-    notify("WATCHDOG=1").catch((e) =>
-      log.log("warn", "watchdog notify failed", { error: describeError(e) }),
-    );
+    notify("WATCHDOG=1").catch((e) => log.log("warn", "watchdog notify failed", errorFields(e)));
   };
 
   // Ready once the config is usable: a pending enrollment may wait for hours.
-  notify("READY=1").catch((e) =>
-    log.log("warn", "ready notify failed", { error: describeError(e) }),
-  );
+  notify("READY=1").catch((e) => log.log("warn", "ready notify failed", errorFields(e)));
   const started = await startUp(deps, stop, (fingerprint) => {
     Object.assign(status, { state: "enrolling", evidence_key_fingerprint: fingerprint });
     writeStatus(statusPath, status);
@@ -145,9 +141,11 @@ export async function runAgent(deps: AgentDeps, stop: AbortSignal): Promise<Agen
   const fullJournal = fullJournalAlerts(journal, clock);
   const stepFailed = (step: string, error: unknown) => {
     status.last_error = `${step}: ${describeError(error)}`;
-    log.log(isAgentError(error, "unreachable") ? "warn" : "error", `${step} failed`, {
-      error: describeError(error),
-    });
+    log.log(
+      isAgentError(error, "unreachable") ? "warn" : "error",
+      `${step} failed`,
+      errorFields(error),
+    );
     if (isAgentError(error, "disk_full")) fullJournal.refused(step);
   };
 
@@ -316,7 +314,7 @@ export async function runAgent(deps: AgentDeps, stop: AbortSignal): Promise<Agen
     try {
       writeStatus(statusPath, status);
     } catch (error) {
-      log.log("warn", "status file not written", { error: describeError(error) });
+      log.log("warn", "status file not written", errorFields(error));
     }
   };
 
