@@ -7,6 +7,7 @@ export {
   type ApplianceRoute,
   MAX_APPLIANCE_BODY_BYTES,
 } from "./api.ts";
+export { backoffDelay, jitteredInterval } from "./backoff.ts";
 export { canonicalBytes, canonicalize, type JsonValue } from "./canonical-json.ts";
 export {
   bundleLeafHash,

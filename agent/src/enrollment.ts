@@ -5,6 +5,7 @@ import {
   AgentSettings,
   APPLIANCE_API,
   ApplianceId,
+  backoffDelay,
   EnrollmentRequest,
   EnrollmentResponse,
   TenantId,
@@ -13,7 +14,6 @@ import {
   verifyDocument,
 } from "#protocol";
 import { writeFileAtomic } from "./atomic-file.ts";
-import { backoffDelay } from "./backoff.ts";
 import { AgentError, isAgentError } from "./errors.ts";
 import type { Identity } from "./identity.ts";
 import { errorFields, type Logger } from "./log.ts";

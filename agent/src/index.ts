@@ -1,8 +1,8 @@
 /** agent/: the appliance agent's building blocks; main.ts wires the real ones together. */
-export { type AgentDeps, runAgent } from "./agent.ts";
+export { runAgent } from "./agent.ts";
 export { writeFileAtomic } from "./atomic-file.ts";
-export { backoffDelay, jitteredInterval } from "./backoff.ts";
 export { AgentConfig, ENV_OVERRIDES, loadConfig, parseConfig } from "./config.ts";
+export type { AgentDeps } from "./deps.ts";
 export { type Enrollment, enroll, readEnrollment, verifyEnrollmentResponse } from "./enrollment.ts";
 export { AgentError, type AgentErrorCode, isAgentError } from "./errors.ts";
 export { executeOrders, flushReports, recoverInterruptedOrder } from "./execute.ts";

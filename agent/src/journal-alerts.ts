@@ -58,3 +58,5 @@ export function fullJournalAlerts(journal: Journal, clock: Clock) {
     },
   };
 }
+
+export type FullJournalAlerts = ReturnType<typeof fullJournalAlerts>;

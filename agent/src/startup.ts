@@ -1,6 +1,6 @@
 import { mkdirSync, readFileSync } from "node:fs";
 import { publicKeyFromBase64, type VerificationKey, verificationKey } from "#protocol";
-import type { AgentDeps } from "./agent.ts";
+import type { AgentDeps } from "./deps.ts";
 import { type Enrollment, enroll, readEnrollment } from "./enrollment.ts";
 import { type Identity, loadOrCreateIdentity } from "./identity.ts";
 

@@ -110,4 +110,69 @@ describe("the HTTPS transport", () => {
       server.close();
     }
   });
+
+  it("keeps one mTLS connection for poll after poll and resumes the session on reconnect", async () => {
+    const pki = await createTestPki();
+    const { generateKeyPairSync } = await import("node:crypto");
+    const keyPem = generateKeyPairSync("ec", { namedCurve: "P-256" })
+      .privateKey.export({ format: "pem", type: "pkcs8" })
+      .toString();
+    const { createCsrPem } = await import("./csr.ts");
+    const certPem = await pki.issueClientCert(
+      await createCsrPem(keyPem, "clinic-a-01"),
+      "clinic-a-01",
+    );
+    const connections: (boolean | undefined)[] = [];
+    const server = createServer(
+      {
+        key: pki.serverKeyPem,
+        cert: pki.serverCertPem,
+        ca: pki.caPem,
+        requestCert: true,
+        rejectUnauthorized: true,
+      },
+      (_req, res) => {
+        res.writeHead(200, { "content-type": "application/json" });
+        res.end("{}");
+      },
+    );
+    // TCP connections as the server sees them; whether each resumed a TLS session where the
+    // runtime reports it (Bun's TLS server does not).
+    let tcp = 0;
+    server.on("connection", () => tcp++);
+    server.on("secureConnection", (socket) => connections.push(socket.isSessionReused?.()));
+    server.keepAliveTimeout = 60_000;
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const url = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const transport = httpsTransport({
+      baseUrl: url,
+      caPem: pki.caPem,
+      clientKeyPem: keyPem,
+      clientCertPem: certPem,
+      timeoutMs: 5_000,
+    });
+    try {
+      for (let i = 0; i < 10; i++) {
+        const answer = await (i % 2
+          ? transport.post(APPLIANCE_API.evidence, {} as never)
+          : transport.post(APPLIANCE_API.poll, {} as never));
+        expect(answer.ok).toBe(true);
+      }
+      expect(transport.stats()).toMatchObject({ handshakes: 1, requests: 10 });
+      expect(tcp).toBe(1);
+      // The server drops the idle connection: the next request reconnects, resuming the session.
+      server.closeAllConnections();
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect((await transport.post(APPLIANCE_API.poll, {} as never)).ok).toBe(true);
+      expect(tcp).toBe(2);
+      expect(transport.stats()).toMatchObject({ handshakes: 2, requests: 11 });
+      if (!process.versions.bun) {
+        expect(transport.stats().resumed).toBe(1);
+        expect(connections).toEqual([false, true]);
+      }
+    } finally {
+      transport.close();
+      server.close();
+    }
+  });
 });

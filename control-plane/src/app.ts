@@ -1,29 +1,62 @@
-import { Hono } from "hono";
-import { bodyLimit } from "hono/body-limit";
+import { OpenAPIHono } from "@hono/zod-openapi";
 import { HTTPException } from "hono/http-exception";
-import { APPLIANCE_API, MAX_APPLIANCE_BODY_BYTES } from "#protocol";
+import { MAX_APPLIANCE_BODY_BYTES } from "#protocol";
 import { createAuditLog } from "./audit.ts";
-import { dashboardRoutes } from "./dashboard/index.ts";
+import { dashboardApp, dashboardRoutes } from "./dashboard/index.ts";
+import { dashboardSession } from "./dashboard/session.ts";
 import type { AppDeps, AppEnv, Services } from "./env.ts";
 import { ControlPlaneError } from "./errors.ts";
+import { MAX_OPERATOR_BODY_BYTES } from "./http/body.ts";
 import { problemResponse, toProblem } from "./http/problem.ts";
 import { createMetrics } from "./metrics.ts";
 import { adminAuth } from "./middleware/admin-auth/index.ts";
 import { applianceIdentity } from "./middleware/appliance-identity/index.ts";
+import { operatorSession } from "./middleware/operator-session/index.ts";
 import { byAppliance, byClientAddress, rateLimit } from "./middleware/rate-limit/index.ts";
 import { requestContext } from "./middleware/request-context/index.ts";
 import { createPlanner } from "./planner/index.ts";
-import { adminRoutes } from "./routes/admin/index.ts";
-import { queueRoutes } from "./routes/admin/queue.ts";
-import { siteLifecycleRoutes } from "./routes/admin/site-lifecycle.ts";
-import { enrollRoutes } from "./routes/appliance/enroll.ts";
-import { evidenceRoutes } from "./routes/appliance/evidence.ts";
-import { pollRoutes } from "./routes/appliance/poll.ts";
-import { reportRoutes } from "./routes/appliance/reports.ts";
+import { operatorApiRoutes } from "./routes/admin/index.ts";
+import { applianceRoutes } from "./routes/appliance/index.ts";
 import { operatorRoutes } from "./routes/operator.ts";
 import { opsRoutes } from "./routes/ops.ts";
+import {
+  type Guards,
+  type Limits,
+  mount,
+  SECURITY_SCHEMES,
+  type Surface,
+} from "./routes/registry.ts";
 
-const ADMIN_BODY_BYTES = 256 * 1024;
+/** Where each set of routes is served, the credentials accepted there and the body limit. */
+export const SURFACES = {
+  appliance: {
+    name: "appliance",
+    base: "",
+    serves: ["appliance-mtls", "public"],
+    maxBodyBytes: MAX_APPLIANCE_BODY_BYTES,
+  },
+  admin: {
+    name: "admin",
+    base: "/v1/admin",
+    serves: ["admin-token"],
+    maxBodyBytes: MAX_OPERATOR_BODY_BYTES,
+  },
+  operator: {
+    name: "operator",
+    base: "/v1/operator",
+    serves: ["operator-session", "public"],
+    maxBodyBytes: MAX_OPERATOR_BODY_BYTES,
+  },
+  // Mounted on the dashboard's own app under /dashboard (its errors render as pages).
+  dashboard: {
+    name: "dashboard",
+    base: "",
+    serves: ["dashboard-session", "public"],
+    maxBodyBytes: MAX_OPERATOR_BODY_BYTES,
+    errorPages: true,
+  },
+  ops: { name: "ops", base: "", serves: ["public"], maxBodyBytes: 0 },
+} as const satisfies Record<string, Surface>;
 
 /**
  * The control-plane HTTP application. Pure wiring: every concrete object comes in `deps`
@@ -52,50 +85,47 @@ export function createApp(deps: AppDeps) {
     ...(deps.archiveKind ? { archiveKind: deps.archiveKind } : {}),
     ...(deps.packets ? { packets: deps.packets } : {}),
   };
-  const app = new Hono<AppEnv>();
-  const tooLarge = () => {
-    throw new ControlPlaneError("payload_too_large", "");
-  };
-
+  const app = new OpenAPIHono<AppEnv>();
   app.use("*", requestContext(deps.logger, metrics));
 
-  // Appliance API: the body limit first, then (except enrollment) mTLS identity and rate limit.
-  app.use("/v1/appliance/*", bodyLimit({ maxSize: MAX_APPLIANCE_BODY_BYTES, onError: tooLarge }));
-  const identity = applianceIdentity(deps.store, now, deps.peerCertificate);
-  const limit = rateLimit(deps.applianceRateLimit ?? { perMinute: 120, burst: 60 }, byAppliance);
-  app.use(
-    "/v1/appliance/enroll",
-    rateLimit(deps.enrollmentRateLimit ?? { perMinute: 60, burst: 30 }, byClientAddress),
-  );
-  // Derived from the contract table, so a route added there is certificate-bound by default.
-  for (const route of Object.values(APPLIANCE_API)) {
-    if (route.clientCertificate) app.use(route.path, identity, limit);
+  // One guard per credential; each route's declared rule picks the one its surface enforces.
+  const guards: Guards = {
+    public: [],
+    "appliance-mtls": [
+      applianceIdentity(deps.store, now, deps.peerCertificate),
+      rateLimit(deps.applianceRateLimit ?? { perMinute: 120, burst: 60 }, byAppliance),
+    ],
+    "admin-token": [adminAuth(deps.store)],
+    "operator-session": [operatorSession(deps.store, now)],
+    "dashboard-session": [dashboardSession(services)],
+  };
+  // Per client address, a bucket set per route: enrollment may cost a CSR signature; the sign-in
+  // budget stops spraying many accounts (per-account lockout stops guessing one password).
+  const limits: Limits = {
+    enrollment: () =>
+      rateLimit(deps.enrollmentRateLimit ?? { perMinute: 60, burst: 30 }, byClientAddress),
+    "sign-in": () => rateLimit({ perMinute: 30, burst: 10 }, byClientAddress),
+  };
+  for (const [name, scheme] of Object.entries(SECURITY_SCHEMES)) {
+    app.openAPIRegistry.registerComponent("securitySchemes", name, scheme);
   }
-  app.route("/", enrollRoutes(services));
-  app.route("/", pollRoutes(services));
-  app.route("/", evidenceRoutes(services));
-  app.route("/", reportRoutes(services));
+  let openapi: unknown;
+  const document = () => {
+    openapi ??= app.getOpenAPI31Document({
+      openapi: "3.1.0",
+      info: { title: "MSP Compliance Platform control plane", version: "1" },
+    });
+    return openapi;
+  };
 
-  app.use(
-    "/v1/admin/*",
-    bodyLimit({ maxSize: ADMIN_BODY_BYTES, onError: tooLarge }),
-    adminAuth(deps.store),
-  );
-  app.route("/v1/admin", adminRoutes(services));
-  app.route("/v1/admin", siteLifecycleRoutes(services));
-  app.route("/v1/admin", queueRoutes(services));
-
-  app.use("/v1/operator/*", bodyLimit({ maxSize: ADMIN_BODY_BYTES, onError: tooLarge }));
-  // Per-account lockout stops guessing one password; this stops spraying many accounts.
-  app.use("/v1/operator/login", rateLimit({ perMinute: 30, burst: 10 }, byClientAddress));
-  app.route("/v1/operator", operatorRoutes(services));
-
-  // The operator dashboard (server-rendered pages on the same sessions).
-  app.use("/dashboard/*", bodyLimit({ maxSize: ADMIN_BODY_BYTES, onError: tooLarge }));
-  app.use("/dashboard/login", rateLimit({ perMinute: 30, burst: 10 }, byClientAddress));
-  app.route("/dashboard", dashboardRoutes(services));
-
-  app.route("/", opsRoutes(services));
+  mount(app, SURFACES.appliance, applianceRoutes(services), guards, limits);
+  const operatorApi = operatorApiRoutes(services);
+  mount(app, SURFACES.admin, operatorApi, guards, limits);
+  mount(app, SURFACES.operator, [...operatorRoutes(services), ...operatorApi], guards, limits);
+  const dashboard = dashboardApp(services);
+  mount(dashboard, SURFACES.dashboard, dashboardRoutes(services), guards, limits);
+  app.route("/dashboard", dashboard);
+  mount(app, SURFACES.ops, opsRoutes(services, document), guards, limits);
 
   app.notFound((c) =>
     problemResponse(c, toProblem(new ControlPlaneError("not_found", ""), c.req.path)),

@@ -20,6 +20,8 @@ export interface RunningServer {
  * the admin API and health checks share the port; the appliance-identity middleware decides
  * per request from the certificate's fingerprint binding (also after session resumption).
  */
+export const SERVER_KEEP_ALIVE_MS = 90_000;
+
 export function startServer(
   app: App,
   tls: TlsMaterial,
@@ -57,7 +59,8 @@ export function startServer(
     const https = server as Server;
     https.headersTimeout = 15_000;
     https.requestTimeout = 30_000;
-    if (options.keepAliveTimeoutMs !== undefined)
-      https.keepAliveTimeout = options.keepAliveTimeoutMs;
+    // Longer than the agent's idle bound (TRANSPORT_IDLE_MS, itself above the 60 s poll): an
+    // appliance keeps one connection from poll to poll and the agent is the side that closes it.
+    https.keepAliveTimeout = options.keepAliveTimeoutMs ?? SERVER_KEEP_ALIVE_MS;
   });
 }

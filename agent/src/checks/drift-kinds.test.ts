@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { DRIFT_KINDS, type DriftKind, injectDrift } from "../host/lab/drift.ts";
+import { DRIFT_KINDS, type DriftKind, driftExample, injectDrift } from "../host/lab/drift.ts";
 import { cleanLabState, createLabHost, writeLabStateFile } from "../host/lab/index.ts";
 import { createCheckRunner } from "./runner.ts";
 import {
@@ -18,9 +18,9 @@ const detectable = (Object.keys(DRIFT_KINDS) as DriftKind[]).filter((k) => DRIFT
 
 describe("drift kinds of the lab host", () => {
   it.each(detectable)("%s is reported by its check", async (kind) => {
-    const { example, detects } = DRIFT_KINDS[kind];
+    const { detects } = DRIFT_KINDS[kind];
     if (!detects) throw new Error("unreachable");
-    const world = await labCheckWorld({ drifts: [example], clock: instantClock });
+    const world = await labCheckWorld({ drifts: [driftExample(kind)], clock: instantClock });
     const result = await world.run(detects.check);
     expect(result.status).toBe("drift");
     expect(result.findings.map((f) => f.code)).toContain(detects.finding);

@@ -1,4 +1,5 @@
 import { durationMs, type Runbook } from "#catalog";
+import { backoffDelay } from "#protocol";
 
 /**
  * Cooldown, maximum attempts and exponential backoff per runbook on this appliance, persisted in
@@ -61,7 +62,7 @@ export function attemptLedger(store: StateStore): AttemptLedger {
           until: new Date(entry.last_at + quiet),
         };
       }
-      const wait = durationMs(runbook.cooldown) * 2 ** (entry.attempts - 1);
+      const wait = backoffDelay(entry.attempts - 1, durationMs(runbook.cooldown), Infinity);
       if (now.getTime() < entry.last_at + wait) {
         return {
           kind: "cooldown",

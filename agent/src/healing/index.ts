@@ -3,8 +3,8 @@
  * policy, the kill switch and incidents. `createHealing` wires them for the agent loop.
  */
 import type { Catalog } from "#catalog";
-import type { HealingEnv, HealingHooks } from "../agent.ts";
 import type { AgentConfig } from "../config.ts";
+import type { HealingEnv, HealingHooks } from "../deps.ts";
 import type { Clock, Host } from "../ports.ts";
 import type { OneCheckRunner } from "./actions/index.ts";
 import { healDrift } from "./healer.ts";

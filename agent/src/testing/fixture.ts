@@ -8,8 +8,8 @@ import {
   publicKeyToBase64,
   type Signer,
 } from "#protocol";
-import type { AgentDeps } from "../agent.ts";
 import { type AgentConfig, parseConfig } from "../config.ts";
+import type { AgentDeps } from "../deps.ts";
 import { cleanLabState, createLabHost } from "../host/lab/index.ts";
 import { memoryLogger } from "../log.ts";
 import { acceleratedClock } from "../ports.ts";

@@ -9,10 +9,10 @@ import {
   type Order,
   type SealedBundle,
 } from "#protocol";
-import type { HealingHooks } from "../agent.ts";
 import { createCheckRunner, type DriftCheckRunner } from "../checks/runner.ts";
 import { labExpected, RESTORE_TEST_DIR } from "../checks/testing.ts";
 import { type AgentConfig, parseConfig } from "../config.ts";
+import type { HealingHooks } from "../deps.ts";
 import { createHealing } from "../healing/index.ts";
 import { cleanLabState, createLabHost, type LabHost, type LabState } from "../host/lab/index.ts";
 import { type Journal, openJournal } from "../journal.ts";

@@ -1,9 +1,10 @@
-import { type Context, Hono } from "hono";
+import { OpenAPIHono } from "@hono/zod-openapi";
+import type { Context } from "hono";
 import { getCookie } from "hono/cookie";
 import { html } from "hono/html";
 import { secureHeaders } from "hono/secure-headers";
 import { z } from "zod";
-import { ApplianceId, RunbookId, TenantId, Uuid } from "#protocol";
+import { ApplianceId, RunbookId, TenantId } from "#protocol";
 import type { Services } from "../env.ts";
 import { ControlPlaneError } from "../errors.ts";
 import { toProblem } from "../http/problem.ts";
@@ -11,7 +12,13 @@ import { hashSecret, SESSION_COOKIE } from "../middleware/operator-session/index
 import { signIn } from "../operator/sign-in.ts";
 import { Month } from "../packets/index.ts";
 import { requestPacket } from "../routes/admin/packets.ts";
-import { param } from "../routes/request.ts";
+import {
+  ApplianceParams,
+  IncidentParams,
+  ProposalParams,
+  TenantParams,
+} from "../routes/admin/schemas.ts";
+import { DASHBOARD, PUBLIC, type Route, routeFor } from "../routes/registry.ts";
 import { type Html, page, STYLESHEET } from "./layout.ts";
 import {
   auditPage,
@@ -27,8 +34,6 @@ import {
 import {
   clearCookies,
   type DashboardEnv,
-  dashboardSession,
-  readForm,
   sameOrigin,
   setCsrfCookie,
   setFlash,
@@ -39,16 +44,20 @@ const SignInForm = z.strictObject({
   username: z.string().min(1).max(64),
   password: z.string().min(1).max(1024),
 });
+/** What the sign-in form may carry; checked by the handler so a bad one shows the form again. */
+const SignInFields = z.object({ username: z.string().optional(), password: z.string().optional() });
 const Note = z.string().trim().min(1).max(1000);
 const OptionalNote = z.string().trim().max(1000);
+const Status = z.object({ status: z.string().optional() });
 
 /**
  * The operator dashboard under /dashboard: server-rendered pages (no client script), the same
  * operator accounts, sessions and CSRF tokens as the JSON API, and the same planner functions
- * for every decision, so each action is audited exactly as through /v1/operator.
+ * for every decision, so each action is audited exactly as through /v1/operator. Its own app,
+ * so that its errors render as pages.
  */
-export function dashboardRoutes(s: Services) {
-  const app = new Hono<DashboardEnv>();
+export function dashboardApp(s: Services) {
+  const app = new OpenAPIHono<DashboardEnv>();
   app.use(
     "*",
     secureHeaders({
@@ -84,182 +93,276 @@ export function dashboardRoutes(s: Services) {
       problem.status as 400,
     );
   });
+  return app;
+}
 
-  app.get("/style.css", (c) =>
-    c.body(STYLESHEET, 200, { "content-type": "text/css; charset=utf-8" }),
-  );
-
-  const signInPage = (c: Context, error?: string, status: 200 | 401 | 429 = 200) =>
-    c.html(
-      page(
-        {
-          title: "Sign in",
-          ...(error ? { notice: { kind: "bad" as const, text: error } } : {}),
-        },
-        html`<form method="post" action="/dashboard/login" class="login">
+const signInPage = (c: Context, error?: string, status: 200 | 401 | 429 = 200) =>
+  c.html(
+    page(
+      {
+        title: "Sign in",
+        ...(error ? { notice: { kind: "bad" as const, text: error } } : {}),
+      },
+      html`<form method="post" action="/dashboard/login" class="login">
 <label for="username">Operator</label><input id="username" name="username" autocomplete="username" required maxlength="64">
 <label for="password">Password</label><input id="password" name="password" type="password" autocomplete="current-password" required maxlength="1024">
 <button class="primary">Sign in</button></form>`,
-      ),
-      status,
-    );
+    ),
+    status,
+  );
 
-  app.get("/login", (c) => signInPage(c));
-  app.post("/login", async (c) => {
-    if (!sameOrigin(c)) throw new ControlPlaneError("csrf_failed", "cross-site form refused");
-    const parsed = SignInForm.safeParse(await readForm(c));
-    if (!parsed.success) return signInPage(c, "Enter an operator name and password.", 401);
-    try {
-      const { csrf } = await signIn(s, c, parsed.data.username, parsed.data.password);
-      setCsrfCookie(c, csrf);
-    } catch (error) {
-      if (error instanceof ControlPlaneError && error.code === "unauthenticated")
-        return signInPage(c, "Wrong operator name or password.", 401);
-      if (error instanceof ControlPlaneError && error.code === "locked_out")
-        return signInPage(c, "Too many failed sign-ins: try again later.", 429);
-      throw error;
-    }
-    return c.redirect("/dashboard", 303);
-  });
+const show = (c: Context<DashboardEnv>, title: string, path: string, body: Html) => {
+  const done = takeFlash(c);
+  return c.html(
+    page(
+      {
+        title,
+        path,
+        actor: c.get("adminActor"),
+        csrf: c.get("csrf"),
+        ...(done ? { notice: { kind: "ok" as const, text: done } } : {}),
+      },
+      body,
+    ),
+  );
+};
 
-  app.use("*", dashboardSession(s));
-  const show = (c: Context<DashboardEnv>, title: string, path: string, body: Html) => {
-    const done = takeFlash(c);
-    return c.html(
-      page(
-        {
-          title,
-          path,
-          actor: c.get("adminActor"),
-          csrf: c.get("csrf"),
-          ...(done ? { notice: { kind: "ok" as const, text: done } } : {}),
-        },
-        body,
-      ),
-    );
-  };
-  // The outcome travels in a short-lived cookie, not the URL, so no link can put words in it.
-  const back = (c: Context, path: string, done: string) => {
-    setFlash(c, done);
-    return c.redirect(path, 303);
-  };
+// The outcome travels in a short-lived cookie, not the URL, so no link can put words in it.
+const back = (c: Context, path: string, done: string) => {
+  setFlash(c, done);
+  return c.redirect(path, 303);
+};
 
-  app.post("/logout", async (c) => {
-    const id = getCookie(c, SESSION_COOKIE);
-    if (id) await s.store.deleteSession(hashSecret(id));
-    clearCookies(c);
-    await s.audit.record(c.get("adminActor"), "operator.logout", c.get("adminActor"));
-    return c.redirect("/dashboard/login", 303);
-  });
+const dashboardRoute = routeFor<DashboardEnv>();
+const HTML = { contentType: "text/html" } as const;
+const FORM = { bodyType: "form", response: { status: 303 } } as const;
 
-  app.get("/", async (c) => show(c, "Sites and appliances", "/dashboard", await sitesPage(s)));
-
-  app.get("/incidents", async (c) => {
-    const status = parseStatus(c.req.query("status"));
-    return show(
-      c,
-      `Incidents: ${status}`,
-      "/dashboard/incidents",
-      await incidentsPage(s, status, c.get("csrf")),
-    );
-  });
-
-  const incidentIds = (c: Context) => ({
-    tenantId: param(c, "tenant", TenantId),
-    applianceId: param(c, "appliance", ApplianceId),
-    incidentId: param(c, "incident", Uuid),
-  });
-  const field = <T>(c: Context<DashboardEnv>, name: string, schema: z.ZodType<T>): T => {
-    const parsed = schema.safeParse(c.get("form")[name]);
-    if (!parsed.success)
-      throw new ControlPlaneError(
-        "invalid_request",
-        `the ${name} field: ${parsed.error.issues[0]?.message}`,
-      );
-    return parsed.data;
-  };
-
-  app.post("/incidents/:tenant/:appliance/:incident/approve", async (c) => {
-    const order = await s.planner.approve(
-      c.get("adminActor"),
-      incidentIds(c),
-      field(c, "runbook_id", RunbookId),
-      undefined,
-    );
-    return back(
-      c,
-      "/dashboard/incidents",
-      `Approved: order ${order.seq} (${order.runbookId}) issued.`,
-    );
-  });
-  for (const [action, outcome] of [
-    ["reject", "rejected"],
-    ["resolve", "resolved_manually"],
-  ] as const) {
-    app.post(`/incidents/:tenant/:appliance/:incident/${action}`, async (c) => {
-      await s.planner.close(c.get("adminActor"), incidentIds(c), outcome, field(c, "note", Note));
-      return back(c, "/dashboard/incidents", `Incident ${outcome.replace("_", " ")}.`);
+/** The dashboard's pages and form posts, declared like every other route. */
+export function dashboardRoutes(s: Services): Route[] {
+  const closeIncident = (action: "reject" | "resolve", outcome: "rejected" | "resolved_manually") =>
+    dashboardRoute({
+      method: "post",
+      path: `/incidents/{tenant}/{appliance}/{incident}/${action}`,
+      operationId: `incident_${action}`,
+      summary: `Close an escalated incident as ${outcome.replace("_", " ")}`,
+      auth: DASHBOARD,
+      params: IncidentParams,
+      body: z.object({ note: Note }),
+      ...FORM,
+      handler: async (c, { params, body }) => {
+        await s.planner.close(c.get("adminActor"), incidentIds(params), outcome, body.note);
+        return back(c, "/dashboard/incidents", `Incident ${outcome.replace("_", " ")}.`);
+      },
     });
-  }
-
-  app.get("/orders", async (c) => {
-    const tenant = TenantId.safeParse(c.req.query("tenant"));
-    const appliance = ApplianceId.safeParse(c.req.query("appliance"));
-    return show(
-      c,
-      "Orders",
-      "/dashboard/orders",
-      await ordersPage(
-        s,
-        tenant.success ? tenant.data : undefined,
-        appliance.success ? appliance.data : undefined,
-      ),
-    );
-  });
-
-  app.get("/evidence", async (c) =>
-    show(c, "Evidence", "/dashboard/evidence", await evidenceIndexPage(s)),
-  );
-  app.get("/evidence/:tenant/:appliance", async (c) => {
-    const a = await s.store.getAppliance(
-      param(c, "tenant", TenantId),
-      param(c, "appliance", ApplianceId),
-    );
-    if (!a) throw new ControlPlaneError("not_found", "no such appliance");
-    return show(c, `Evidence of ${a.applianceId}`, "/dashboard/evidence", await evidencePage(s, a));
-  });
-
-  app.get("/proposals", async (c) =>
-    show(c, "Flywheel proposals", "/dashboard/proposals", await proposalsPage(s, c.get("csrf"))),
-  );
-  for (const [action, decision] of [
-    ["approve", "approved"],
-    ["reject", "rejected"],
-  ] as const) {
-    app.post(`/proposals/:tenant/:proposal/${action}`, async (c) => {
-      const note = field(c, "note", OptionalNote.optional());
-      await s.planner.decideProposal(
-        c.get("adminActor"),
-        param(c, "tenant", TenantId),
-        param(c, "proposal", Uuid),
-        decision,
-        note ? note : null,
-      );
-      return back(c, "/dashboard/proposals", `Proposal ${decision}.`);
+  const decideProposal = (action: "approve" | "reject", decision: "approved" | "rejected") =>
+    dashboardRoute({
+      method: "post",
+      path: `/proposals/{tenant}/{proposal}/${action}`,
+      operationId: `proposal_${action}`,
+      summary: `Decide a flywheel proposal: ${decision}`,
+      auth: DASHBOARD,
+      params: ProposalParams,
+      body: z.object({ note: OptionalNote.optional() }),
+      ...FORM,
+      handler: async (c, { params, body }) => {
+        await s.planner.decideProposal(
+          c.get("adminActor"),
+          params.tenant,
+          params.proposal,
+          decision,
+          body.note ? body.note : null,
+        );
+        return back(c, "/dashboard/proposals", `Proposal ${decision}.`);
+      },
     });
-  }
+  const view = (
+    path: string,
+    operationId: string,
+    title: string,
+    render: (c: Context<DashboardEnv>) => Promise<Html>,
+  ) =>
+    dashboardRoute({
+      method: "get",
+      path,
+      operationId,
+      summary: title,
+      auth: DASHBOARD,
+      response: HTML,
+      handler: async (c) =>
+        show(c, title, `/dashboard${path === "/" ? "" : path}`, await render(c)),
+    });
 
-  app.get("/packets", async (c) =>
-    show(c, "Compliance packets", "/dashboard/packets", await packetsPage(s, c.get("csrf"))),
-  );
-  app.post("/packets/:tenant", async (c) => {
-    const month = field(c, "month", Month);
-    await requestPacket(s, c.get("adminActor"), param(c, "tenant", TenantId), month);
-    return back(c, "/dashboard/packets", `Packet for ${month} generated.`);
-  });
-
-  app.get("/audit", async (c) =>
-    show(c, "Operator audit log", "/dashboard/audit", await auditPage(s)),
-  );
-  return app;
+  return [
+    dashboardRoute({
+      method: "get",
+      path: "/style.css",
+      operationId: "stylesheet",
+      summary: "The dashboard's stylesheet",
+      auth: PUBLIC,
+      response: { contentType: "text/css" },
+      handler: (c) => c.body(STYLESHEET, 200, { "content-type": "text/css; charset=utf-8" }),
+    }),
+    dashboardRoute({
+      method: "get",
+      path: "/login",
+      operationId: "login_page",
+      summary: "The sign-in page",
+      auth: PUBLIC,
+      response: HTML,
+      handler: (c) => signInPage(c),
+    }),
+    dashboardRoute({
+      method: "post",
+      path: "/login",
+      operationId: "login",
+      summary: "Sign in from the form (same origin only)",
+      auth: PUBLIC,
+      limit: "sign-in",
+      body: SignInFields,
+      ...FORM,
+      handler: async (c, { body }) => {
+        if (!sameOrigin(c)) throw new ControlPlaneError("csrf_failed", "cross-site form refused");
+        const parsed = SignInForm.safeParse(body);
+        if (!parsed.success) return signInPage(c, "Enter an operator name and password.", 401);
+        try {
+          const { csrf } = await signIn(s, c, parsed.data.username, parsed.data.password);
+          setCsrfCookie(c, csrf);
+        } catch (error) {
+          if (error instanceof ControlPlaneError && error.code === "unauthenticated")
+            return signInPage(c, "Wrong operator name or password.", 401);
+          if (error instanceof ControlPlaneError && error.code === "locked_out")
+            return signInPage(c, "Too many failed sign-ins: try again later.", 429);
+          throw error;
+        }
+        return c.redirect("/dashboard", 303);
+      },
+    }),
+    dashboardRoute({
+      method: "post",
+      path: "/logout",
+      operationId: "logout",
+      summary: "Sign out",
+      auth: DASHBOARD,
+      ...FORM,
+      handler: async (c) => {
+        const id = getCookie(c, SESSION_COOKIE);
+        if (id) await s.store.deleteSession(hashSecret(id));
+        clearCookies(c);
+        await s.audit.record(c.get("adminActor"), "operator.logout", c.get("adminActor"));
+        return c.redirect("/dashboard/login", 303);
+      },
+    }),
+    view("/", "sites", "Sites and appliances", () => sitesPage(s)),
+    dashboardRoute({
+      method: "get",
+      path: "/incidents",
+      operationId: "incidents",
+      summary: "Incidents by status",
+      auth: DASHBOARD,
+      query: Status,
+      response: HTML,
+      handler: async (c, { query }) => {
+        const status = parseStatus(query.status);
+        return show(
+          c,
+          `Incidents: ${status}`,
+          "/dashboard/incidents",
+          await incidentsPage(s, status, c.get("csrf")),
+        );
+      },
+    }),
+    dashboardRoute({
+      method: "post",
+      path: "/incidents/{tenant}/{appliance}/{incident}/approve",
+      operationId: "incident_approve",
+      summary: "Approve an escalated incident with a runbook",
+      auth: DASHBOARD,
+      params: IncidentParams,
+      body: z.object({ runbook_id: RunbookId }),
+      ...FORM,
+      handler: async (c, { params, body }) => {
+        const order = await s.planner.approve(
+          c.get("adminActor"),
+          incidentIds(params),
+          body.runbook_id,
+          undefined,
+        );
+        return back(
+          c,
+          "/dashboard/incidents",
+          `Approved: order ${order.seq} (${order.runbookId}) issued.`,
+        );
+      },
+    }),
+    closeIncident("reject", "rejected"),
+    closeIncident("resolve", "resolved_manually"),
+    dashboardRoute({
+      method: "get",
+      path: "/orders",
+      operationId: "orders",
+      summary: "Orders, optionally of one tenant or appliance",
+      auth: DASHBOARD,
+      query: z.object({ tenant: z.string().optional(), appliance: z.string().optional() }),
+      response: HTML,
+      handler: async (c, { query }) => {
+        const tenant = TenantId.safeParse(query.tenant);
+        const appliance = ApplianceId.safeParse(query.appliance);
+        return show(
+          c,
+          "Orders",
+          "/dashboard/orders",
+          await ordersPage(
+            s,
+            tenant.success ? tenant.data : undefined,
+            appliance.success ? appliance.data : undefined,
+          ),
+        );
+      },
+    }),
+    view("/evidence", "evidence_index", "Evidence", () => evidenceIndexPage(s)),
+    dashboardRoute({
+      method: "get",
+      path: "/evidence/{tenant}/{appliance}",
+      operationId: "evidence",
+      summary: "An appliance's evidence chain",
+      auth: DASHBOARD,
+      params: ApplianceParams,
+      response: HTML,
+      handler: async (c, { params }) => {
+        const a = await s.store.getAppliance(params.tenant, params.appliance);
+        if (!a) throw new ControlPlaneError("not_found", "no such appliance");
+        return show(
+          c,
+          `Evidence of ${a.applianceId}`,
+          "/dashboard/evidence",
+          await evidencePage(s, a),
+        );
+      },
+    }),
+    view("/proposals", "proposals", "Flywheel proposals", (c) => proposalsPage(s, c.get("csrf"))),
+    decideProposal("approve", "approved"),
+    decideProposal("reject", "rejected"),
+    view("/packets", "packets", "Compliance packets", (c) => packetsPage(s, c.get("csrf"))),
+    dashboardRoute({
+      method: "post",
+      path: "/packets/{tenant}",
+      operationId: "packet_generate",
+      summary: "Generate a tenant's packet for a month",
+      auth: DASHBOARD,
+      params: TenantParams,
+      body: z.object({ month: Month }),
+      ...FORM,
+      handler: async (c, { params, body: { month } }) => {
+        await requestPacket(s, c.get("adminActor"), params.tenant, month);
+        return back(c, "/dashboard/packets", `Packet for ${month} generated.`);
+      },
+    }),
+    view("/audit", "audit", "Operator audit log", () => auditPage(s)),
+  ];
 }
+
+const incidentIds = (p: z.output<typeof IncidentParams>) => ({
+  tenantId: p.tenant,
+  applianceId: p.appliance,
+  incidentId: p.incident,
+});

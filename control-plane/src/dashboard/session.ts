@@ -3,6 +3,7 @@ import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import { createMiddleware } from "hono/factory";
 import type { AppEnv, Services } from "../env.ts";
 import { ControlPlaneError } from "../errors.ts";
+import { MAX_OPERATOR_BODY_BYTES, readBody } from "../http/body.ts";
 import { checkCsrf, currentSession, SESSION_COOKIE } from "../middleware/operator-session/index.ts";
 import { SESSION_MS } from "../operator/sign-in.ts";
 
@@ -16,7 +17,7 @@ import { SESSION_MS } from "../operator/sign-in.ts";
 export const CSRF_COOKIE = "__Host-cp_dashboard_csrf";
 
 export interface DashboardEnv extends AppEnv {
-  Variables: AppEnv["Variables"] & { csrf: string; form: Record<string, string> };
+  Variables: AppEnv["Variables"] & { csrf: string };
 }
 
 export function setCsrfCookie(c: Context, csrf: string) {
@@ -66,25 +67,11 @@ export function sameOrigin(c: Context): boolean {
   return origin === new URL(c.req.url).origin;
 }
 
-/** Parses an urlencoded form into plain strings (files and repeated fields are refused). */
-export async function readForm(c: Context): Promise<Record<string, string>> {
-  const type = c.req.header("content-type") ?? "";
-  if (!type.startsWith("application/x-www-form-urlencoded")) {
-    throw new ControlPlaneError("invalid_request", "expected a form");
-  }
-  const body = await c.req.parseBody();
-  const form: Record<string, string> = {};
-  for (const [name, value] of Object.entries(body)) {
-    if (typeof value !== "string") throw new ControlPlaneError("invalid_request", `bad ${name}`);
-    form[name] = value;
-  }
-  return form;
-}
-
 /**
  * Signed-in pages: the operator session (the same one the JSON API uses) plus the dashboard's
  * CSRF cookie. A missing or expired session sends a GET to the sign-in page; a POST must be
- * same-origin and carry the CSRF token in its `csrf` field. The operator is the audit actor.
+ * same-origin and carry the CSRF token in its `csrf` field (the form is read once, by the same
+ * reader the route's schema then checks). The operator is the audit actor.
  */
 export function dashboardSession(s: Services) {
   return createMiddleware<DashboardEnv>(async (c, next) => {
@@ -100,9 +87,12 @@ export function dashboardSession(s: Services) {
     }
     if (c.req.method !== "GET" && c.req.method !== "HEAD") {
       if (!sameOrigin(c)) throw new ControlPlaneError("csrf_failed", "cross-site form refused");
-      const form = await readForm(c);
-      checkCsrf(signedIn.session, form.csrf, "missing or wrong csrf field");
-      c.set("form", form);
+      const form = (await readBody(c, "form", MAX_OPERATOR_BODY_BYTES)) as { csrf?: unknown };
+      checkCsrf(
+        signedIn.session,
+        typeof form.csrf === "string" ? form.csrf : undefined,
+        "missing or wrong csrf field",
+      );
     }
     c.set("csrf", csrf as string);
     c.set("adminActor", `operator:${signedIn.username}`);

@@ -1,6 +1,5 @@
 import type { Context } from "hono";
-import type { z } from "zod";
-import { type Problem, ProtocolError, parseMessage } from "#protocol";
+import type { Problem } from "#protocol";
 import { ControlPlaneError, clientCode, ERROR_HTTP } from "../errors.ts";
 
 /**
@@ -28,31 +27,4 @@ export function problemResponse(
     "content-type": "application/problem+json",
     ...headers,
   });
-}
-
-/** Reads a JSON body and parses it with a strict protocol schema, as a 400 problem on failure. */
-export async function readMessage<S extends z.ZodType>(
-  c: Context,
-  schema: S,
-  what: string,
-): Promise<z.infer<S>> {
-  const type = c.req.header("content-type") ?? "";
-  if (!/^application\/json\b/i.test(type)) {
-    throw new ControlPlaneError("invalid_request", "expected content-type application/json");
-  }
-  let body: unknown;
-  try {
-    body = JSON.parse(await c.req.text());
-  } catch (cause) {
-    if (cause instanceof ControlPlaneError) throw cause;
-    throw new ControlPlaneError("invalid_request", "the body is not JSON", { cause });
-  }
-  try {
-    return parseMessage(schema, body, what);
-  } catch (cause) {
-    if (cause instanceof ProtocolError) {
-      throw new ControlPlaneError("invalid_request", cause.message, { cause });
-    }
-    throw cause;
-  }
 }

@@ -1,6 +1,6 @@
 import OpenAI from "openai";
 import { z } from "zod";
-import { canonicalBytes, type LlmUsage, sha256Hex } from "#protocol";
+import { backoffDelay, canonicalBytes, type LlmUsage, sha256Hex } from "#protocol";
 import { choiceSchema, ESCALATE, type PlannerInput, systemMessage, userMessage } from "./prompt.ts";
 import type { Runbook } from "./types.ts";
 
@@ -101,7 +101,7 @@ export function createLlmPlanner(
         } catch (error) {
           lastFailure = describe(error);
           if (!transient(error) || attempts > config.maxRetries) break;
-          await sleep(Math.min(2000, 200 * 2 ** (attempts - 1)));
+          await sleep(backoffDelay(attempts - 1, 200, 2000));
         }
       }
       if (!completion) {

@@ -1,4 +1,6 @@
 import { createHmac } from "node:crypto";
+import { setTimeout as sleep } from "node:timers/promises";
+import { backoffDelay } from "#protocol";
 import type { Logger } from "../logger.ts";
 
 /**
@@ -59,7 +61,7 @@ export function createWebhook(
         } catch {
           status = undefined;
         }
-        if (attempt < config.attempts) await new Promise((r) => setTimeout(r, 100 * 2 ** attempt));
+        if (attempt < config.attempts) await sleep(backoffDelay(attempt, 100, Infinity));
       }
       // The URL may carry a token in its path: log only its origin.
       logger.log("warn", "escalation webhook not delivered", {

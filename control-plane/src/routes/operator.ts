@@ -1,16 +1,9 @@
-import { Hono } from "hono";
 import { deleteCookie, getCookie } from "hono/cookie";
 import { z } from "zod";
-import type { AppEnv, Services } from "../env.ts";
-import { ControlPlaneError } from "../errors.ts";
-import {
-  hashSecret,
-  operatorSession,
-  SESSION_COOKIE,
-} from "../middleware/operator-session/index.ts";
+import type { Services } from "../env.ts";
+import { hashSecret, SESSION_COOKIE } from "../middleware/operator-session/index.ts";
 import { signIn } from "../operator/sign-in.ts";
-import { adminRoutes } from "./admin/index.ts";
-import { siteLifecycleRoutes } from "./admin/site-lifecycle.ts";
+import { defineRoute, OPERATOR_SESSION, PUBLIC, type Route } from "./registry.ts";
 
 const Login = z.strictObject({
   username: z.string().min(1).max(64),
@@ -21,32 +14,46 @@ export { MAX_FAILED_LOGINS } from "../operator/sign-in.ts";
 
 /**
  * Operator sign-in (scrypt-hashed passwords, lockout after MAX_FAILED_LOGINS failures for 15
- * minutes), sign-out, and the admin API again under /v1/operator behind a session and CSRF.
- * Every sign-in, failure and sign-out is an audit event.
+ * minutes), sign-out and who-am-I under /v1/operator; the operator API itself is served there
+ * too (routes/admin). Every sign-in, failure and sign-out is an audit event.
  */
-export function operatorRoutes(s: Services) {
-  const app = new Hono<AppEnv>();
-
-  app.post("/login", async (c) => {
-    const parsed = Login.safeParse(await c.req.json().catch(() => null));
-    if (!parsed.success)
-      throw new ControlPlaneError("invalid_request", "expected username and password");
-    const { username, password } = parsed.data;
-    const { csrf } = await signIn(s, c, username, password);
-    return c.json({ username, csrf_token: csrf });
-  });
-
-  const session = operatorSession(s.store, s.now);
-  app.post("/logout", session, async (c) => {
-    const id = getCookie(c, SESSION_COOKIE);
-    if (id) await s.store.deleteSession(hashSecret(id));
-    deleteCookie(c, SESSION_COOKIE, { secure: true, path: "/" });
-    await s.audit.record(c.get("adminActor"), "operator.logout", c.get("adminActor"));
-    return c.json({ ok: true });
-  });
-  app.get("/me", session, (c) => c.json({ actor: c.get("adminActor") }));
-  app.use("/*", session);
-  app.route("/", adminRoutes(s));
-  app.route("/", siteLifecycleRoutes(s));
-  return app;
+export function operatorRoutes(s: Services): Route[] {
+  return [
+    defineRoute({
+      method: "post",
+      path: "/login",
+      operationId: "login",
+      summary: "Sign in: sets the session cookie and returns the CSRF token",
+      auth: PUBLIC,
+      limit: "sign-in",
+      body: Login,
+      invalidBody: "expected username and password",
+      handler: async (c, { body: { username, password } }) => {
+        const { csrf } = await signIn(s, c, username, password);
+        return c.json({ username, csrf_token: csrf });
+      },
+    }),
+    defineRoute({
+      method: "post",
+      path: "/logout",
+      operationId: "logout",
+      summary: "Sign out: ends the session",
+      auth: OPERATOR_SESSION,
+      handler: async (c) => {
+        const id = getCookie(c, SESSION_COOKIE);
+        if (id) await s.store.deleteSession(hashSecret(id));
+        deleteCookie(c, SESSION_COOKIE, { secure: true, path: "/" });
+        await s.audit.record(c.get("adminActor"), "operator.logout", c.get("adminActor"));
+        return c.json({ ok: true });
+      },
+    }),
+    defineRoute({
+      method: "get",
+      path: "/me",
+      operationId: "me",
+      summary: "The signed-in operator",
+      auth: OPERATOR_SESSION,
+      handler: (c) => c.json({ actor: c.get("adminActor") }),
+    }),
+  ];
 }

@@ -1,5 +1,4 @@
-export { KyselyStore } from "./kysely-store.ts";
-export type { LeaseOutcome } from "./lease-queries.ts";
+export { kyselyStore } from "./kysely-store.ts";
 export type * from "./planner/port.ts";
 export type * from "./port.ts";
 export { openPostgresStore, type PostgresOptions } from "./postgres/index.ts";

@@ -1,5 +1,5 @@
 import type { Kysely, Migration, MigrationProvider } from "kysely";
-import { leaseMigration } from "./lease-queries.ts";
+import { createIndex, createTable } from "./ddl.ts";
 import { plannerMigration } from "./planner/migration.ts";
 
 /**
@@ -10,201 +10,149 @@ import { plannerMigration } from "./planner/migration.ts";
 const migrations: Record<string, Migration> = {
   "0001_initial": {
     async up(db: Kysely<unknown>) {
-      await db.schema
-        .createTable("tenants")
-        .addColumn("tenant_id", "text", (c) => c.primaryKey())
-        .addColumn("ca_cert_pem", "text", (c) => c.notNull())
-        .addColumn("ca_key_sealed", "text", (c) => c.notNull())
-        .addColumn("retention_days", "integer", (c) => c.notNull())
-        .execute();
-      await db.schema
-        .createTable("appliances")
-        .addColumn("tenant_id", "text", (c) => c.notNull().references("tenants.tenant_id"))
-        .addColumn("appliance_id", "text", (c) => c.notNull())
-        .addColumn("status", "text", (c) => c.notNull())
-        .addColumn("macs_json", "text", (c) => c.notNull())
-        .addColumn("settings_json", "text", (c) => c.notNull())
-        .addColumn("token_hash", "text", (c) => c.unique())
-        .addColumn("token_expires_at", "text")
-        .addColumn("token_used_at", "text")
-        .addColumn("evidence_public_key", "text")
-        .addColumn("evidence_key_fingerprint", "text")
-        .addColumn("csr_pem", "text")
-        .addColumn("cert_pem", "text")
-        .addColumn("cert_fingerprint", "text", (c) => c.unique())
-        .addColumn("hostname", "text")
-        .addColumn("agent_version", "text")
-        .addColumn("order_seq", "bigint", (c) => c.notNull().defaultTo(0))
-        .addColumn("evidence_head_seq", "bigint", (c) => c.notNull().defaultTo(0))
-        .addColumn("evidence_head_hash", "text", (c) => c.notNull())
-        .addColumn("created_at", "text", (c) => c.notNull())
-        .addColumn("enrolled_at", "text")
-        .addColumn("revoked_at", "text")
-        .addColumn("last_seen_at", "text")
-        .addPrimaryKeyConstraint("appliances_pk", ["tenant_id", "appliance_id"])
-        .execute();
-      await db.schema
-        .createTable("appliance_macs")
-        .addColumn("mac", "text", (c) => c.notNull())
-        .addColumn("tenant_id", "text", (c) => c.notNull())
-        .addColumn("appliance_id", "text", (c) => c.notNull())
-        .addPrimaryKeyConstraint("appliance_macs_pk", ["mac", "tenant_id", "appliance_id"])
-        .execute();
-      await db.schema
-        .createTable("orders")
-        .addColumn("order_id", "text", (c) => c.primaryKey())
-        .addColumn("tenant_id", "text", (c) => c.notNull())
-        .addColumn("appliance_id", "text", (c) => c.notNull())
-        .addColumn("seq", "bigint", (c) => c.notNull())
-        .addColumn("runbook_id", "text", (c) => c.notNull())
-        .addColumn("params_json", "text", (c) => c.notNull())
-        .addColumn("tier", "text", (c) => c.notNull())
-        .addColumn("issued_at", "text", (c) => c.notNull())
-        .addColumn("expires_at", "text", (c) => c.notNull())
-        .addColumn("status", "text", (c) => c.notNull())
-        .addColumn("result_json", "text")
-        .addUniqueConstraint("orders_seq_unique", ["tenant_id", "appliance_id", "seq"])
-        .execute();
-      await db.schema
-        .createTable("evidence")
-        .addColumn("tenant_id", "text", (c) => c.notNull())
-        .addColumn("appliance_id", "text", (c) => c.notNull())
-        .addColumn("seq", "bigint", (c) => c.notNull())
-        .addColumn("hash", "text", (c) => c.notNull())
-        .addColumn("prev_hash", "text", (c) => c.notNull())
-        .addColumn("bundle_json", "text", (c) => c.notNull())
-        .addColumn("received_at", "text", (c) => c.notNull())
-        .addPrimaryKeyConstraint("evidence_pk", ["tenant_id", "appliance_id", "seq"])
-        .execute();
-      await db.schema
-        .createTable("alerts")
-        .addColumn("id", "text", (c) => c.primaryKey())
-        .addColumn("tenant_id", "text", (c) => c.notNull())
-        .addColumn("appliance_id", "text", (c) => c.notNull())
-        .addColumn("code", "text", (c) => c.notNull())
-        .addColumn("detail", "text", (c) => c.notNull())
-        .addColumn("created_at", "text", (c) => c.notNull())
-        .execute();
-      await db.schema
-        .createIndex("alerts_tenant")
-        .on("alerts")
-        .columns(["tenant_id", "created_at"])
-        .execute();
-      await db.schema
-        .createTable("incidents")
-        .addColumn("tenant_id", "text", (c) => c.notNull())
-        .addColumn("appliance_id", "text", (c) => c.notNull())
-        .addColumn("incident_id", "text", (c) => c.notNull())
-        .addColumn("status", "text", (c) => c.notNull())
-        .addColumn("body_json", "text", (c) => c.notNull())
-        .addColumn("received_at", "text", (c) => c.notNull())
-        .addPrimaryKeyConstraint("incidents_pk", ["tenant_id", "appliance_id", "incident_id"])
-        .execute();
-      await db.schema
-        .createTable("admin_tokens")
-        .addColumn("token_hash", "text", (c) => c.primaryKey())
-        .addColumn("label", "text", (c) => c.notNull())
-        .addColumn("created_at", "text", (c) => c.notNull())
-        .execute();
-      await db.schema
-        .createTable("operators")
-        .addColumn("operator_id", "text", (c) => c.primaryKey())
-        .addColumn("username", "text", (c) => c.notNull().unique())
-        .addColumn("password_hash", "text", (c) => c.notNull())
-        .addColumn("failed_attempts", "integer", (c) => c.notNull().defaultTo(0))
-        .addColumn("locked_until", "text")
-        .addColumn("created_at", "text", (c) => c.notNull())
-        .execute();
-      await db.schema
-        .createTable("sessions")
-        .addColumn("id_hash", "text", (c) => c.primaryKey())
-        .addColumn("operator_id", "text", (c) => c.notNull())
-        .addColumn("csrf_hash", "text", (c) => c.notNull())
-        .addColumn("expires_at", "text", (c) => c.notNull())
-        .execute();
-      await db.schema
-        .createTable("audit_log")
-        .addColumn("seq", "bigint", (c) => c.primaryKey())
-        .addColumn("at", "text", (c) => c.notNull())
-        .addColumn("actor", "text", (c) => c.notNull())
-        .addColumn("action", "text", (c) => c.notNull())
-        .addColumn("target", "text", (c) => c.notNull())
-        .addColumn("detail_json", "text", (c) => c.notNull())
-        .addColumn("prev_hash", "text", (c) => c.notNull())
-        .addColumn("hash", "text", (c) => c.notNull())
-        .execute();
+      await createTable(db, "tenants", [
+        "tenant_id text primary key",
+        "ca_cert_pem, ca_key_sealed text not null",
+        "retention_days integer not null",
+      ]);
+      await createTable(
+        db,
+        "appliances",
+        [
+          "tenant_id text not null references tenants.tenant_id",
+          "appliance_id, status, macs_json, settings_json text not null",
+          "token_hash text unique",
+          "token_expires_at, token_used_at, evidence_public_key, evidence_key_fingerprint, csr_pem, cert_pem text",
+          "cert_fingerprint text unique",
+          "hostname, agent_version text",
+          "order_seq, evidence_head_seq bigint not null default 0",
+          "evidence_head_hash, created_at text not null",
+          "enrolled_at, revoked_at, last_seen_at text",
+        ],
+        (t) => t.addPrimaryKeyConstraint("appliances_pk", ["tenant_id", "appliance_id"]),
+      );
+      await createTable(db, "appliance_macs", ["mac, tenant_id, appliance_id text not null"], (t) =>
+        t.addPrimaryKeyConstraint("appliance_macs_pk", ["mac", "tenant_id", "appliance_id"]),
+      );
+      await createTable(
+        db,
+        "orders",
+        [
+          "order_id text primary key",
+          "tenant_id, appliance_id text not null",
+          "seq bigint not null",
+          "runbook_id, params_json, tier, issued_at, expires_at, status text not null",
+          "result_json text",
+        ],
+        (t) => t.addUniqueConstraint("orders_seq_unique", ["tenant_id", "appliance_id", "seq"]),
+      );
+      await createTable(
+        db,
+        "evidence",
+        [
+          "tenant_id, appliance_id text not null",
+          "seq bigint not null",
+          "hash, prev_hash, bundle_json, received_at text not null",
+        ],
+        (t) => t.addPrimaryKeyConstraint("evidence_pk", ["tenant_id", "appliance_id", "seq"]),
+      );
+      await createTable(db, "alerts", [
+        "id text primary key",
+        "tenant_id, appliance_id, code, detail, created_at text not null",
+      ]);
+      await createIndex(db, "alerts_tenant", "alerts", ["tenant_id", "created_at"]);
+      await createTable(
+        db,
+        "incidents",
+        ["tenant_id, appliance_id, incident_id, status, body_json, received_at text not null"],
+        (t) =>
+          t.addPrimaryKeyConstraint("incidents_pk", ["tenant_id", "appliance_id", "incident_id"]),
+      );
+      await createTable(db, "admin_tokens", [
+        "token_hash text primary key",
+        "label, created_at text not null",
+      ]);
+      await createTable(db, "operators", [
+        "operator_id text primary key",
+        "username text not null unique",
+        "password_hash text not null",
+        "failed_attempts integer not null default 0",
+        "locked_until text",
+        "created_at text not null",
+      ]);
+      await createTable(db, "sessions", [
+        "id_hash text primary key",
+        "operator_id, csrf_hash, expires_at text not null",
+      ]);
+      await createTable(db, "audit_log", [
+        "seq bigint primary key",
+        "at, actor, action, target, detail_json, prev_hash, hash text not null",
+      ]);
     },
   },
   "0002_planner": plannerMigration,
   "0002_vault": {
-    // Issue 7: signed Merkle checkpoints per appliance and the durable WORM outbox.
+    // Signed Merkle checkpoints per appliance and the durable WORM outbox (vault.ts).
     async up(db: Kysely<unknown>) {
-      await db.schema
-        .createTable("checkpoints")
-        .addColumn("tenant_id", "text", (c) => c.notNull())
-        .addColumn("appliance_id", "text", (c) => c.notNull())
-        .addColumn("tree_size", "bigint", (c) => c.notNull())
-        .addColumn("root_hash", "text", (c) => c.notNull())
-        .addColumn("issued_at", "text", (c) => c.notNull())
-        .addColumn("checkpoint_json", "text", (c) => c.notNull())
-        // One checkpoint per size: two instances publishing at once cannot both insert.
-        .addPrimaryKeyConstraint("checkpoints_pk", ["tenant_id", "appliance_id", "tree_size"])
-        .execute();
-      await db.schema
-        .createTable("vault_cursors")
-        .addColumn("tenant_id", "text", (c) => c.notNull())
-        .addColumn("appliance_id", "text", (c) => c.notNull())
-        .addColumn("segmented_seq", "bigint", (c) => c.notNull())
-        .addPrimaryKeyConstraint("vault_cursors_pk", ["tenant_id", "appliance_id"])
-        .execute();
-      await db.schema
-        .createTable("vault_objects")
-        .addColumn("object_key", "text", (c) => c.primaryKey())
-        .addColumn("tenant_id", "text", (c) => c.notNull())
-        .addColumn("appliance_id", "text", (c) => c.notNull())
-        .addColumn("kind", "text", (c) => c.notNull())
-        .addColumn("first_seq", "bigint", (c) => c.notNull())
-        .addColumn("last_seq", "bigint", (c) => c.notNull())
-        .addColumn("sha256", "text", (c) => c.notNull())
-        .addColumn("byte_length", "bigint", (c) => c.notNull())
-        .addColumn("created_at", "text", (c) => c.notNull())
-        .addColumn("status", "text", (c) => c.notNull())
-        .addColumn("attempts", "integer", (c) => c.notNull().defaultTo(0))
-        .addColumn("next_attempt_at", "text", (c) => c.notNull())
-        .addColumn("last_error", "text")
-        .addColumn("archive", "text")
-        .addColumn("version_id", "text")
-        .addColumn("retain_until", "text")
-        .addColumn("archived_at", "text")
-        .execute();
-      await db.schema
-        .createIndex("vault_objects_due")
-        .on("vault_objects")
-        .columns(["status", "next_attempt_at"])
-        .execute();
-      await db.schema
-        .createIndex("vault_objects_appliance")
-        .on("vault_objects")
-        .columns(["tenant_id", "appliance_id", "kind", "first_seq"])
-        .execute();
+      // One checkpoint per size: two instances publishing at once cannot both insert.
+      await createTable(
+        db,
+        "checkpoints",
+        [
+          "tenant_id, appliance_id text not null",
+          "tree_size bigint not null",
+          "root_hash, issued_at, checkpoint_json text not null",
+        ],
+        (t) =>
+          t.addPrimaryKeyConstraint("checkpoints_pk", ["tenant_id", "appliance_id", "tree_size"]),
+      );
+      await createTable(
+        db,
+        "vault_cursors",
+        ["tenant_id, appliance_id text not null", "segmented_seq bigint not null"],
+        (t) => t.addPrimaryKeyConstraint("vault_cursors_pk", ["tenant_id", "appliance_id"]),
+      );
+      await createTable(db, "vault_objects", [
+        "object_key text primary key",
+        "tenant_id, appliance_id, kind text not null",
+        "first_seq, last_seq bigint not null",
+        "sha256 text not null",
+        "byte_length bigint not null",
+        "created_at, status text not null",
+        "attempts integer not null default 0",
+        "next_attempt_at text not null",
+        "last_error, archive, version_id, retain_until, archived_at text",
+      ]);
+      await createIndex(db, "vault_objects_due", "vault_objects", ["status", "next_attempt_at"]);
+      await createIndex(db, "vault_objects_appliance", "vault_objects", [
+        "tenant_id",
+        "appliance_id",
+        "kind",
+        "first_seq",
+      ]);
     },
   },
-  // Compliance packets (issue 11): one row per tenant and month; the files live in the data dir.
+  // Compliance packets: one row per tenant and month; the files live in the data dir.
   "0003_packets": {
     async up(db: Kysely<unknown>) {
-      await db.schema
-        .createTable("packets")
-        .addColumn("tenant_id", "text", (c) => c.notNull())
-        .addColumn("month", "text", (c) => c.notNull())
-        .addColumn("generated_at", "text", (c) => c.notNull())
-        .addColumn("files_json", "text", (c) => c.notNull())
-        .addColumn("counts_json", "text", (c) => c.notNull())
-        .addPrimaryKeyConstraint("packets_pk", ["tenant_id", "month"])
-        .execute();
+      await createTable(
+        db,
+        "packets",
+        ["tenant_id, month, generated_at, files_json, counts_json text not null"],
+        (t) => t.addPrimaryKeyConstraint("packets_pk", ["tenant_id", "month"]),
+      );
     },
   },
-  // Issue 13: leases so scheduled jobs run once across control-plane instances.
-  "0004_scale": leaseMigration,
+  // Leases, so scheduled jobs run once across control-plane instances (leases.ts).
+  "0004_scale": {
+    async up(db: Kysely<unknown>) {
+      await createTable(db, "leases", [
+        "name text primary key",
+        "holder, expires_at text not null",
+        "completed_at text",
+      ]);
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

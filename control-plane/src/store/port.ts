@@ -1,14 +1,39 @@
 import type { z } from "zod";
 import type { AgentSettings, ChainHead, OrderParams, Tier } from "#protocol";
-import type { LeaseOutcome } from "./lease-queries.ts";
 import type { PlannerStore } from "./planner/port.ts";
 
 /**
- * The Store port: everything the control plane keeps, behind one interface with a SQLite and a
- * PostgreSQL adapter that pass the same contract suite (store/contract.ts). Every appliance-facing
- * method takes the tenant id and scopes its query by it: no query reads across tenants.
+ * The Store port: everything the control plane keeps, behind one interface composed of one part
+ * per domain. Each part is implemented once on Kysely in the file of the same name (tenants.ts,
+ * appliances.ts, ...) and checked by that file's contract (`<domain>.contract.ts`), which the
+ * SQLite and the PostgreSQL adapter both pass. Every appliance-facing method takes the tenant id
+ * and scopes its query by it: no query reads across tenants.
  */
-export type ApplianceStatus = "registered" | "pending" | "approved" | "active" | "revoked";
+export interface Store
+  extends StoreLifecycle,
+    TenantStore,
+    ApplianceStore,
+    OrderStore,
+    EvidenceStore,
+    AlertStore,
+    IncidentQueueStore,
+    OperatorStore,
+    AuditStore,
+    VaultStore,
+    LeaseStore,
+    PacketStore {
+  /** The incident pipeline, guardrails, decision chain and flywheel (store/planner/). */
+  readonly planner: PlannerStore;
+}
+
+export interface StoreLifecycle {
+  readonly dialect: "sqlite" | "postgres";
+  migrate(): Promise<void>;
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+// ── Tenants (tenants.ts) ────────────────────────────────────────────────────────────────────
 
 export interface TenantRecord {
   readonly tenantId: string;
@@ -17,6 +42,17 @@ export interface TenantRecord {
   readonly caKeySealed: string;
   readonly retentionDays: number;
 }
+
+export interface TenantStore {
+  upsertTenant(tenant: TenantRecord): Promise<void>;
+  getTenant(tenantId: string): Promise<TenantRecord | undefined>;
+  /** Every tenant (site) id, sorted; the dashboard's overview walks them. */
+  listTenantIds(): Promise<string[]>;
+}
+
+// ── Appliances and enrollment (appliances.ts) ───────────────────────────────────────────────
+
+export type ApplianceStatus = "registered" | "pending" | "approved" | "active" | "revoked";
 
 /** A site registration that becomes the enrolled appliance (one row through its life). */
 export interface ApplianceRecord {
@@ -61,6 +97,48 @@ export interface EnrollmentClaim {
   readonly agentVersion: string;
 }
 
+export interface ApplianceStore {
+  /** Refuses (returns false) when the appliance id is already registered for the tenant. */
+  registerAppliance(registration: NewRegistration): Promise<boolean>;
+  getAppliance(tenantId: string, applianceId: string): Promise<ApplianceRecord | undefined>;
+  listAppliances(tenantId: string): Promise<ApplianceRecord[]>;
+  /** Registrations not yet active whose expected MACs include any of these. */
+  findEnrollableByMac(macs: readonly string[]): Promise<ApplianceRecord[]>;
+  findByTokenHash(tokenHash: string): Promise<ApplianceRecord | undefined>;
+  findByCertFingerprint(fingerprint: string): Promise<ApplianceRecord | undefined>;
+  /** Records the claim of an appliance waiting for an operator (status registered/pending). */
+  setPending(tenantId: string, applianceId: string, claim: EnrollmentClaim): Promise<boolean>;
+  /** pending → approved, only when the fingerprint is the one the appliance presented. */
+  approve(tenantId: string, applianceId: string, fingerprint: string): Promise<boolean>;
+  /**
+   * registered/pending/approved → active with the issued certificate. With `consumeToken`,
+   * atomically requires the token to be unused (single use under concurrency).
+   */
+  activate(
+    tenantId: string,
+    applianceId: string,
+    enrolment: EnrollmentClaim & { certPem: string; certFingerprint: string; at: string },
+    consumeToken: boolean,
+  ): Promise<boolean>;
+  revoke(tenantId: string, applianceId: string, at: string): Promise<boolean>;
+  touch(tenantId: string, applianceId: string, at: string): Promise<void>;
+  /**
+   * Removes a registration that never enrolled (registered, pending or approved, no order, no
+   * evidence) together with its MACs; false otherwise. An enrolled appliance is revoked instead,
+   * so its evidence stays.
+   */
+  deleteRegistration(tenantId: string, applianceId: string): Promise<boolean>;
+  /** A new one-time token (hash) for a registration not yet enrolled (registered or pending). */
+  resetEnrollmentToken(
+    tenantId: string,
+    applianceId: string,
+    tokenHash: string,
+    expiresAt: string,
+  ): Promise<boolean>;
+}
+
+// ── Orders (orders.ts) ──────────────────────────────────────────────────────────────────────
+
 export type OrderStatus = "pending" | "delivered" | "succeeded" | "failed" | "rejected" | "expired";
 
 export interface StoredOrder {
@@ -86,6 +164,30 @@ export interface NewOrder {
   readonly expiresAt: string;
 }
 
+export interface OrderStore {
+  /** Allocates the next sequence number of the appliance atomically. */
+  createOrder(tenantId: string, applianceId: string, order: NewOrder): Promise<StoredOrder>;
+  ordersAfter(
+    tenantId: string,
+    applianceId: string,
+    afterSeq: number,
+    limit: number,
+  ): Promise<StoredOrder[]>;
+  markDelivered(tenantId: string, applianceId: string, orderIds: readonly string[]): Promise<void>;
+  getOrder(tenantId: string, orderId: string): Promise<StoredOrder | undefined>;
+  /** Returns false when no such order exists for this appliance. */
+  setOrderResult(
+    tenantId: string,
+    applianceId: string,
+    orderId: string,
+    status: OrderStatus,
+    result: unknown,
+  ): Promise<boolean>;
+  expireOrders(now: string): Promise<number>;
+}
+
+// ── Evidence and its chain (evidence.ts) ────────────────────────────────────────────────────
+
 export interface EvidenceRow {
   readonly seq: number;
   readonly hash: string;
@@ -94,6 +196,53 @@ export interface EvidenceRow {
   readonly bundleJson: string;
 }
 
+export interface ArchiveRow {
+  readonly seq: number;
+  readonly hash: string;
+  readonly bundleJson: string;
+  readonly receivedAt: string;
+}
+
+export interface EvidenceStore {
+  evidenceHashes(
+    tenantId: string,
+    applianceId: string,
+    fromSeq: number,
+    toSeq: number,
+  ): Promise<Map<number, string>>;
+  /** Appends after `from` only if it is still the stored head (compare-and-swap). */
+  appendEvidence(
+    tenantId: string,
+    applianceId: string,
+    from: ChainHead,
+    rows: readonly EvidenceRow[],
+    receivedAt: string,
+  ): Promise<boolean>;
+  listEvidence(
+    tenantId: string,
+    applianceId: string,
+    afterSeq: number,
+    limit: number,
+  ): Promise<EvidenceRow[]>;
+  /** Every appliance that has evidence, with its head, across tenants (for the vault jobs). */
+  listEvidenceHeads(): Promise<{ tenantId: string; applianceId: string; head: ChainHead }[]>;
+  listEvidenceForArchive(
+    tenantId: string,
+    applianceId: string,
+    afterSeq: number,
+    limit: number,
+  ): Promise<ArchiveRow[]>;
+  /** The first and last seq received in [fromAt, toAt), or undefined when none. */
+  evidenceSeqRange(
+    tenantId: string,
+    applianceId: string,
+    fromAt: string,
+    toAt: string,
+  ): Promise<{ first: number; last: number } | undefined>;
+}
+
+// ── Alerts (alerts.ts) ──────────────────────────────────────────────────────────────────────
+
 export interface AlertRecord {
   readonly tenantId: string;
   readonly applianceId: string;
@@ -101,6 +250,32 @@ export interface AlertRecord {
   readonly detail: string;
   readonly createdAt: string;
 }
+
+export interface AlertStore {
+  recordAlert(alert: AlertRecord): Promise<void>;
+  listAlerts(tenantId: string): Promise<AlertRecord[]>;
+}
+
+// ── The incident queue (incident-queue.ts) ──────────────────────────────────────────────────
+
+export interface IncidentQueueStore {
+  /**
+   * Incident ids are unique per appliance: "duplicate" for an identical resend, "conflict" for a
+   * different body under a used id.
+   */
+  recordIncident(
+    tenantId: string,
+    applianceId: string,
+    incidentId: string,
+    bodyJson: string,
+    at: string,
+  ): Promise<"created" | "duplicate" | "conflict">;
+  listIncidents(
+    tenantId: string,
+  ): Promise<{ incidentId: string; applianceId: string; status: string; bodyJson: string }[]>;
+}
+
+// ── Operators, sessions and admin tokens (operators.ts) ─────────────────────────────────────
 
 export interface OperatorRecord {
   readonly operatorId: string;
@@ -117,6 +292,24 @@ export interface SessionRecord {
   readonly expiresAt: string;
 }
 
+export interface OperatorStore {
+  addAdminToken(tokenHash: string, label: string, at: string): Promise<void>;
+  findAdminToken(tokenHash: string): Promise<{ tokenHash: string; label: string } | undefined>;
+  createOperator(operator: OperatorRecord, at: string): Promise<boolean>;
+  getOperatorByName(username: string): Promise<OperatorRecord | undefined>;
+  getOperator(operatorId: string): Promise<OperatorRecord | undefined>;
+  setOperatorLoginState(
+    operatorId: string,
+    failedAttempts: number,
+    lockedUntil: string | null,
+  ): Promise<void>;
+  createSession(session: SessionRecord): Promise<void>;
+  getSession(idHash: string): Promise<SessionRecord | undefined>;
+  deleteSession(idHash: string): Promise<void>;
+}
+
+// ── The audit log (audit.ts) ────────────────────────────────────────────────────────────────
+
 export interface AuditEntry {
   readonly seq: number;
   readonly at: string;
@@ -128,7 +321,18 @@ export interface AuditEntry {
   readonly hash: string;
 }
 
-/** A signed checkpoint as stored (issue 7); `checkpointJson` is the signed document. */
+export interface AuditStore {
+  /** Appends one entry, computing its link with `seal` from the current last hash atomically. */
+  appendAudit(
+    entry: Omit<AuditEntry, "seq" | "prevHash" | "hash">,
+    seal: (seq: number, prevHash: string) => string,
+  ): Promise<AuditEntry>;
+  listAudit(afterSeq: number, limit: number): Promise<AuditEntry[]>;
+}
+
+// ── The evidence vault: checkpoints, segments, WORM outbox (vault.ts) ───────────────────────
+
+/** A signed checkpoint as stored; `checkpointJson` is the signed document. */
 export interface StoredCheckpoint {
   readonly tenantId: string;
   readonly applianceId: string;
@@ -167,170 +371,7 @@ export interface VaultObject extends NewVaultObject {
   readonly archivedAt: string | null;
 }
 
-export interface ArchiveRow {
-  readonly seq: number;
-  readonly hash: string;
-  readonly bundleJson: string;
-  readonly receivedAt: string;
-}
-
-/** One generated compliance packet (issue 11, migration 0003_packets). */
-export interface PacketRecord {
-  readonly tenantId: string;
-  /** YYYY-MM. */
-  readonly month: string;
-  readonly generatedAt: string;
-  /** File name → hex SHA-256, as the signed manifest states them. */
-  readonly files: Readonly<Record<string, string>>;
-  readonly counts: Readonly<Record<string, number>>;
-}
-
-export interface Store {
-  readonly dialect: "sqlite" | "postgres";
-  migrate(): Promise<void>;
-  ping(): Promise<void>;
-  close(): Promise<void>;
-
-  upsertTenant(tenant: TenantRecord): Promise<void>;
-  getTenant(tenantId: string): Promise<TenantRecord | undefined>;
-
-  /** Refuses (returns false) when the appliance id is already registered for the tenant. */
-  registerAppliance(registration: NewRegistration): Promise<boolean>;
-  getAppliance(tenantId: string, applianceId: string): Promise<ApplianceRecord | undefined>;
-  listAppliances(tenantId: string): Promise<ApplianceRecord[]>;
-  /** Registrations not yet active whose expected MACs include any of these. */
-  findEnrollableByMac(macs: readonly string[]): Promise<ApplianceRecord[]>;
-  findByTokenHash(tokenHash: string): Promise<ApplianceRecord | undefined>;
-  findByCertFingerprint(fingerprint: string): Promise<ApplianceRecord | undefined>;
-  /** Records the claim of an appliance waiting for an operator (status registered/pending). */
-  setPending(tenantId: string, applianceId: string, claim: EnrollmentClaim): Promise<boolean>;
-  /** pending → approved, only when the fingerprint is the one the appliance presented. */
-  approve(tenantId: string, applianceId: string, fingerprint: string): Promise<boolean>;
-  /**
-   * registered/pending/approved → active with the issued certificate. With `consumeToken`,
-   * atomically requires the token to be unused (single use under concurrency).
-   */
-  activate(
-    tenantId: string,
-    applianceId: string,
-    enrolment: EnrollmentClaim & { certPem: string; certFingerprint: string; at: string },
-    consumeToken: boolean,
-  ): Promise<boolean>;
-  revoke(tenantId: string, applianceId: string, at: string): Promise<boolean>;
-  touch(tenantId: string, applianceId: string, at: string): Promise<void>;
-
-  /** Allocates the next sequence number of the appliance atomically. */
-  createOrder(tenantId: string, applianceId: string, order: NewOrder): Promise<StoredOrder>;
-  ordersAfter(
-    tenantId: string,
-    applianceId: string,
-    afterSeq: number,
-    limit: number,
-  ): Promise<StoredOrder[]>;
-  markDelivered(tenantId: string, applianceId: string, orderIds: readonly string[]): Promise<void>;
-  getOrder(tenantId: string, orderId: string): Promise<StoredOrder | undefined>;
-  /** Returns false when no such order exists for this appliance. */
-  setOrderResult(
-    tenantId: string,
-    applianceId: string,
-    orderId: string,
-    status: OrderStatus,
-    result: unknown,
-  ): Promise<boolean>;
-  expireOrders(now: string): Promise<number>;
-
-  evidenceHashes(
-    tenantId: string,
-    applianceId: string,
-    fromSeq: number,
-    toSeq: number,
-  ): Promise<Map<number, string>>;
-  /** Appends after `from` only if it is still the stored head (compare-and-swap). */
-  appendEvidence(
-    tenantId: string,
-    applianceId: string,
-    from: ChainHead,
-    rows: readonly EvidenceRow[],
-    receivedAt: string,
-  ): Promise<boolean>;
-  listEvidence(
-    tenantId: string,
-    applianceId: string,
-    afterSeq: number,
-    limit: number,
-  ): Promise<EvidenceRow[]>;
-
-  recordAlert(alert: AlertRecord): Promise<void>;
-  listAlerts(tenantId: string): Promise<AlertRecord[]>;
-
-  /**
-   * Incident ids are unique per appliance: "duplicate" for an identical resend, "conflict" for a
-   * different body under a used id.
-   */
-  recordIncident(
-    tenantId: string,
-    applianceId: string,
-    incidentId: string,
-    bodyJson: string,
-    at: string,
-  ): Promise<"created" | "duplicate" | "conflict">;
-  listIncidents(
-    tenantId: string,
-  ): Promise<{ incidentId: string; applianceId: string; status: string; bodyJson: string }[]>;
-
-  addAdminToken(tokenHash: string, label: string, at: string): Promise<void>;
-  findAdminToken(tokenHash: string): Promise<{ tokenHash: string; label: string } | undefined>;
-
-  createOperator(operator: OperatorRecord, at: string): Promise<boolean>;
-  getOperatorByName(username: string): Promise<OperatorRecord | undefined>;
-  getOperator(operatorId: string): Promise<OperatorRecord | undefined>;
-  setOperatorLoginState(
-    operatorId: string,
-    failedAttempts: number,
-    lockedUntil: string | null,
-  ): Promise<void>;
-  createSession(session: SessionRecord): Promise<void>;
-  getSession(idHash: string): Promise<SessionRecord | undefined>;
-  deleteSession(idHash: string): Promise<void>;
-
-  /** Appends one entry, computing its link with `seal` from the current last hash atomically. */
-  appendAudit(
-    entry: Omit<AuditEntry, "seq" | "prevHash" | "hash">,
-    seal: (seq: number, prevHash: string) => string,
-  ): Promise<AuditEntry>;
-  listAudit(afterSeq: number, limit: number): Promise<AuditEntry[]>;
-
-  /**
-   * Removes a registration that never enrolled (registered, pending or approved, no order, no
-   * evidence) together with its MACs; false otherwise. An enrolled appliance is revoked instead,
-   * so its evidence stays.
-   */
-  deleteRegistration(tenantId: string, applianceId: string): Promise<boolean>;
-  /** A new one-time token (hash) for a registration not yet enrolled (registered or pending). */
-  resetEnrollmentToken(
-    tenantId: string,
-    applianceId: string,
-    tokenHash: string,
-    expiresAt: string,
-  ): Promise<boolean>;
-  /** The incident pipeline, guardrails, decision chain and flywheel (store/planner/). */
-  readonly planner: PlannerStore;
-  // Evidence vault (issue 7, migration 0002_vault).
-  /** Every appliance that has evidence, with its head, across tenants (for the vault jobs). */
-  listEvidenceHeads(): Promise<{ tenantId: string; applianceId: string; head: ChainHead }[]>;
-  listEvidenceForArchive(
-    tenantId: string,
-    applianceId: string,
-    afterSeq: number,
-    limit: number,
-  ): Promise<ArchiveRow[]>;
-  /** The first and last seq received in [fromAt, toAt), or undefined when none. */
-  evidenceSeqRange(
-    tenantId: string,
-    applianceId: string,
-    fromAt: string,
-    toAt: string,
-  ): Promise<{ first: number; last: number } | undefined>;
+export interface VaultStore {
   /** Inserts the checkpoint and its outbox object atomically; false if that size exists. */
   insertCheckpoint(checkpoint: StoredCheckpoint, object: NewVaultObject): Promise<boolean>;
   latestCheckpoint(tenantId: string, applianceId: string): Promise<StoredCheckpoint | undefined>;
@@ -352,7 +393,13 @@ export interface Store {
   ): Promise<void>;
   markVaultFailed(objectKey: string, error: string, nextAttemptAt: string): Promise<void>;
   listVaultObjects(tenantId: string, applianceId: string): Promise<VaultObject[]>;
-  // Scale-out (issue 13, migration 0004_scale).
+}
+
+// ── Leases for scheduled jobs (leases.ts) ───────────────────────────────────────────────────
+
+export type LeaseOutcome = "acquired" | "held" | "completed";
+
+export interface LeaseStore {
   /**
    * Takes the lease `name` until `expiresAt` if it is free, expired or already `holder`'s
    * (compare-and-swap); "held" when another holder has it, "completed" once marked completed.
@@ -360,13 +407,25 @@ export interface Store {
   acquireLease(name: string, holder: string, now: string, expiresAt: string): Promise<LeaseOutcome>;
   /** The holder gives the lease up (or marks it completed for good); false if not the holder. */
   releaseLease(name: string, holder: string, now: string, completed: boolean): Promise<boolean>;
-  // Compliance packets (issue 11, migration 0003_packets).
+}
+
+// ── Compliance packets (packets.ts) ─────────────────────────────────────────────────────────
+
+/** One generated compliance packet. */
+export interface PacketRecord {
+  readonly tenantId: string;
+  /** YYYY-MM. */
+  readonly month: string;
+  readonly generatedAt: string;
+  /** File name → hex SHA-256, as the signed manifest states them. */
+  readonly files: Readonly<Record<string, string>>;
+  readonly counts: Readonly<Record<string, number>>;
+}
+
+export interface PacketStore {
   /** Inserts or replaces (a regeneration) the packet of a tenant and month. */
   putPacket(packet: PacketRecord): Promise<void>;
   getPacket(tenantId: string, month: string): Promise<PacketRecord | undefined>;
   /** Newest month first. */
   listPackets(tenantId: string): Promise<PacketRecord[]>;
-  // Operator dashboard (issue 11).
-  /** Every tenant (site) id, sorted; the dashboard's overview walks them. */
-  listTenantIds(): Promise<string[]>;
 }

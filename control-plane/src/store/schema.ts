@@ -1,4 +1,3 @@
-import type { LeasesTable } from "./lease-queries.ts";
 import type { PlannerTables } from "./planner/schema.ts";
 
 /** Row types for Kysely. Times are RFC 3339 text and JSON is text, so both dialects agree. */
@@ -156,6 +155,13 @@ export interface PacketsTable {
   generated_at: string;
   files_json: string;
   counts_json: string;
+}
+
+export interface LeasesTable {
+  name: string;
+  holder: string;
+  expires_at: string;
+  completed_at: string | null;
 }
 
 export interface Database extends PlannerTables {

@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import {
+  backoffDelay,
   bundleLeafHash,
   type Checkpoint,
   type CheckpointDelivery,
@@ -267,15 +268,18 @@ export function createVault(o: VaultOptions): Vault {
         archived++;
       } catch (error) {
         failed++;
-        const base = o.retryBaseMs ?? 5_000;
-        const max = o.retryMaxMs ?? 3_600_000;
-        const delay = Math.min(max, base * 2 ** Math.min(object.attempts, 20));
-        const jittered = delay * (0.8 + Math.random() * 0.4);
+        // ±20 % so that objects that failed together do not all retry together.
+        const wait = backoffDelay(
+          object.attempts,
+          o.retryBaseMs ?? 5_000,
+          o.retryMaxMs ?? 3_600_000,
+          0.2,
+        );
         const message = error instanceof Error ? error.message : String(error);
         await o.store.markVaultFailed(
           object.objectKey,
           message,
-          new Date(now.getTime() + jittered).toISOString(),
+          new Date(now.getTime() + wait).toISOString(),
         );
         o.logger.log("warn", "vault archive failed; will retry", {
           object: object.objectKey,

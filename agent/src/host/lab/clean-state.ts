@@ -1,6 +1,15 @@
 import { createHash } from "node:crypto";
-import { LAB_BASELINE_RULESET } from "./baseline-ruleset.ts";
+import recordedRuleset from "../../checks/firewall/fixtures/baseline.json" with { type: "json" };
 import type { LabState, LabUnit } from "./state.ts";
+
+/**
+ * The lab appliance's firewall: `nft -j list ruleset` as printed by nftables 1.0.6 after loading
+ * the appliance baseline (inbound default drop, SSH only from the management network 10.99.0.0/24,
+ * egress only to DNS, NTP and an allowlisted HTTPS set). Recorded on a Debian 12 machine in a
+ * fresh network namespace (`unshare -n sh -c 'nft -f baseline.nft && nft -j list ruleset'`); the
+ * firewall check's tests read the same file.
+ */
+const LAB_BASELINE_RULESET: LabState["nftables"] = recordedRuleset;
 
 /** Where the lab keeps the firewall baseline (config host.firewall_ruleset_path in the lab). */
 export const LAB_FIREWALL_BASELINE_PATH = "/etc/compliance-agent/firewall-baseline.json";
@@ -110,7 +119,7 @@ export function cleanLabState(now: Date): LabState {
         repository_reachable: true,
       },
     },
-    nftables: structuredClone(LAB_BASELINE_RULESET) as unknown as LabState["nftables"],
+    nftables: structuredClone(LAB_BASELINE_RULESET),
     journald: {
       storage: "persistent",
       system_max_use: "2G",

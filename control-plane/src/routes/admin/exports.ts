@@ -2,91 +2,108 @@ import { randomBytes } from "node:crypto";
 import { createReadStream, existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { Readable } from "node:stream";
-import { Hono } from "hono";
 import { z } from "zod";
 import { EXPORT_FILES, Timestamp } from "#protocol";
-import type { AppEnv, Services } from "../../env.ts";
+import type { Services } from "../../env.ts";
 import { ControlPlaneError } from "../../errors.ts";
 import { writeExport } from "../../vault/export.ts";
-import { param, readBody } from "../request.ts";
-import { applianceOf } from "./index.ts";
+import { defineRoute, OPERATOR_API, type Route } from "../registry.ts";
+import { ApplianceParams } from "./schemas.ts";
+import { findAppliance } from "./views.ts";
 
 const CreateExport = z.strictObject({ from: Timestamp, to: Timestamp });
 /** Export ids are made here, never taken from a client path: <UTC stamp>-<16 hex>. */
 const ExportId = z.string().regex(/^\d{8}T\d{6}Z-[0-9a-f]{16}$/, "not an export id");
 const FILE_NAMES: readonly string[] = Object.values(EXPORT_FILES);
 const ExportFile = z.string().refine((f) => FILE_NAMES.includes(f), "not an export file");
+const ExportFileParams = ApplianceParams.extend({ id: ExportId, file: ExportFile });
 
 /**
  * Evidence exports for an auditor, under the admin and operator APIs: POST writes one into the
  * data directory's exports folder (a name the server makes up), GET fetches its fixed files.
  * Client input never becomes a path: ids and file names are checked against closed patterns.
  */
-export function exportRoutes(s: Services) {
-  const app = new Hono<AppEnv>();
+export function exportRoutes(s: Services): Route[] {
   const enabled = () => {
     if (!s.vault || !s.exportsDir) throw new ControlPlaneError("unavailable", "no evidence vault");
     return { vault: s.vault, dir: s.exportsDir };
   };
 
-  app.post("/tenants/:tenant/appliances/:appliance/exports", async (c) => {
-    const { vault, dir } = enabled();
-    const a = await applianceOf(c, s);
-    const body = await readBody(c, CreateExport);
-    const now = s.now();
-    const stamp = now
-      .toISOString()
-      .replace(/[-:]/g, "")
-      .replace(/\.\d+Z$/, "Z");
-    const id = `${stamp}-${randomBytes(8).toString("hex")}`;
-    const parent = join(dir, a.tenantId, a.applianceId);
-    mkdirSync(parent, { recursive: true, mode: 0o700 });
-    const manifest = await writeExport(
-      {
-        store: s.store,
-        vault,
-        signer: s.signer,
-        archiveKind: s.archiveKind ?? "unknown",
-        now: s.now,
-      },
-      {
-        tenantId: a.tenantId,
-        applianceId: a.applianceId,
-        from: body.from,
-        to: body.to,
-        directory: join(parent, id),
-      },
-    );
-    await s.audit.record(
-      c.get("adminActor"),
-      "evidence.exported",
-      `${a.tenantId}/${a.applianceId}`,
-      {
-        export_id: id,
-        from: body.from,
-        to: body.to,
-        first_seq: manifest.first_seq,
-        last_seq: manifest.last_seq,
-      },
-    );
-    return c.json({ export_id: id, files: FILE_NAMES, manifest }, 201);
+  const create = defineRoute({
+    method: "post",
+    path: "/tenants/{tenant}/appliances/{appliance}/exports",
+    operationId: "create_export",
+    summary: "Write an evidence export for an auditor (a window of the chain)",
+    auth: OPERATOR_API,
+    params: ApplianceParams,
+    body: CreateExport,
+    response: { status: 201 },
+    handler: async (c, { params, body }) => {
+      const { vault, dir } = enabled();
+      const a = await findAppliance(s, params);
+      const now = s.now();
+      const stamp = now
+        .toISOString()
+        .replace(/[-:]/g, "")
+        .replace(/\.\d+Z$/, "Z");
+      const id = `${stamp}-${randomBytes(8).toString("hex")}`;
+      const parent = join(dir, a.tenantId, a.applianceId);
+      mkdirSync(parent, { recursive: true, mode: 0o700 });
+      const manifest = await writeExport(
+        {
+          store: s.store,
+          vault,
+          signer: s.signer,
+          archiveKind: s.archiveKind ?? "unknown",
+          now: s.now,
+        },
+        {
+          tenantId: a.tenantId,
+          applianceId: a.applianceId,
+          from: body.from,
+          to: body.to,
+          directory: join(parent, id),
+        },
+      );
+      await s.audit.record(
+        c.get("adminActor"),
+        "evidence.exported",
+        `${a.tenantId}/${a.applianceId}`,
+        {
+          export_id: id,
+          from: body.from,
+          to: body.to,
+          first_seq: manifest.first_seq,
+          last_seq: manifest.last_seq,
+        },
+      );
+      return c.json({ export_id: id, files: FILE_NAMES, manifest }, 201);
+    },
   });
 
-  app.get("/tenants/:tenant/appliances/:appliance/exports/:id/:file", async (c) => {
-    const { dir } = enabled();
-    const a = await applianceOf(c, s);
-    const id = param(c, "id", ExportId);
-    const file = param(c, "file", ExportFile);
-    const path = join(dir, a.tenantId, a.applianceId, id, file);
-    if (!existsSync(path)) throw new ControlPlaneError("not_found", "no such export file");
-    const type = file.endsWith(".pem")
-      ? "application/x-pem-file"
-      : file.endsWith(".jsonl")
-        ? "application/x-ndjson"
-        : "application/json";
-    return new Response(Readable.toWeb(createReadStream(path)) as ReadableStream, {
-      headers: { "content-type": type },
-    });
+  const file = defineRoute({
+    method: "get",
+    path: "/tenants/{tenant}/appliances/{appliance}/exports/{id}/{file}",
+    operationId: "get_export_file",
+    summary: "One file of an evidence export",
+    auth: OPERATOR_API,
+    params: ExportFileParams,
+    response: { contentType: "application/octet-stream" },
+    handler: async (_c, { params }) => {
+      const { dir } = enabled();
+      const a = await findAppliance(s, params);
+      const { id, file } = params;
+      const path = join(dir, a.tenantId, a.applianceId, id, file);
+      if (!existsSync(path)) throw new ControlPlaneError("not_found", "no such export file");
+      const type = file.endsWith(".pem")
+        ? "application/x-pem-file"
+        : file.endsWith(".jsonl")
+          ? "application/x-ndjson"
+          : "application/json";
+      return new Response(Readable.toWeb(createReadStream(path)) as ReadableStream, {
+        headers: { "content-type": type },
+      });
+    },
   });
-  return app;
+  return [create, file];
 }

@@ -1,10 +1,9 @@
 import { createReadStream, existsSync } from "node:fs";
 import { join } from "node:path";
 import { Readable } from "node:stream";
-import { Hono } from "hono";
 import { z } from "zod";
-import { isCodedError, TenantId } from "#protocol";
-import type { AppEnv, Services } from "../../env.ts";
+import { isCodedError } from "#protocol";
+import type { Services } from "../../env.ts";
 import { ControlPlaneError } from "../../errors.ts";
 import {
   generatePacket,
@@ -13,10 +12,12 @@ import {
   PACKET_FILES,
   packetDir,
 } from "../../packets/index.ts";
-import { param, readBody } from "../request.ts";
+import { defineRoute, OPERATOR_API, type Route } from "../registry.ts";
+import { TenantParams } from "./schemas.ts";
+import { tenantRead } from "./views.ts";
 
 const CreatePacket = z.strictObject({ month: Month });
-const PacketFileName = z.enum(PACKET_FILES);
+const PacketFileParams = TenantParams.extend({ month: Month, file: z.enum(PACKET_FILES) });
 const TYPES: Record<(typeof PACKET_FILES)[number], string> = {
   "packet.pdf": "application/pdf",
   "packet.md": "text/markdown; charset=utf-8",
@@ -28,38 +29,54 @@ const TYPES: Record<(typeof PACKET_FILES)[number], string> = {
  * input never becomes a path: the tenant is a DNS label, the month strictly YYYY-MM and the file
  * one of three fixed names.
  */
-export function packetRoutes(s: Services) {
-  const app = new Hono<AppEnv>();
-  const enabled = () => packetsConfig(s);
+export function packetRoutes(s: Services): Route[] {
+  const list = tenantRead(
+    "/packets",
+    "list_packets",
+    "A tenant's compliance packets",
+    async (t) => ({
+      packets: await listPackets(s.store, t),
+    }),
+  );
 
-  app.get("/tenants/:tenant/packets", async (c) => {
-    const tenantId = param(c, "tenant", TenantId);
-    return c.json({ packets: await listPackets(s.store, tenantId) });
+  const create = defineRoute({
+    method: "post",
+    path: "/tenants/{tenant}/packets",
+    operationId: "create_packet",
+    summary: "Generate (or regenerate) a tenant's packet for a month",
+    auth: OPERATOR_API,
+    params: TenantParams,
+    body: CreatePacket,
+    response: { status: 201 },
+    handler: async (c, { params, body: { month } }) => {
+      const record = await requestPacket(s, c.get("adminActor"), params.tenant, month);
+      return c.json({ month, generated_at: record.generatedAt, files: [...PACKET_FILES] }, 201);
+    },
   });
 
-  app.post("/tenants/:tenant/packets", async (c) => {
-    const tenantId = param(c, "tenant", TenantId);
-    const { month } = await readBody(c, CreatePacket);
-    const record = await requestPacket(s, c.get("adminActor"), tenantId, month);
-    return c.json({ month, generated_at: record.generatedAt, files: [...PACKET_FILES] }, 201);
+  const file = defineRoute({
+    method: "get",
+    path: "/tenants/{tenant}/packets/{month}/{file}",
+    operationId: "get_packet_file",
+    summary: "One file of a packet (PDF, Markdown or its signed manifest)",
+    auth: OPERATOR_API,
+    params: PacketFileParams,
+    response: { contentType: "application/octet-stream" },
+    handler: async (_c, { params }) => {
+      const packets = packetsConfig(s);
+      const { tenant: tenantId, month, file } = params;
+      const path = join(packetDir(packets.dir, tenantId, month), file);
+      if (!existsSync(path)) throw new ControlPlaneError("not_found", "no such packet file");
+      return new Response(Readable.toWeb(createReadStream(path)) as ReadableStream, {
+        headers: {
+          "content-type": TYPES[file],
+          "content-disposition": `attachment; filename="${tenantId}-${month}-${file}"`,
+          "x-content-type-options": "nosniff",
+        },
+      });
+    },
   });
-
-  app.get("/tenants/:tenant/packets/:month/:file", async (c) => {
-    const packets = enabled();
-    const tenantId = param(c, "tenant", TenantId);
-    const month = param(c, "month", Month);
-    const file = param(c, "file", PacketFileName) as (typeof PACKET_FILES)[number];
-    const path = join(packetDir(packets.dir, tenantId, month), file);
-    if (!existsSync(path)) throw new ControlPlaneError("not_found", "no such packet file");
-    return new Response(Readable.toWeb(createReadStream(path)) as ReadableStream, {
-      headers: {
-        "content-type": TYPES[file],
-        "content-disposition": `attachment; filename="${tenantId}-${month}-${file}"`,
-        "x-content-type-options": "nosniff",
-      },
-    });
-  });
-  return app;
+  return [list, create, file];
 }
 
 function packetsConfig(s: Services) {

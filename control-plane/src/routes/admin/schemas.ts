@@ -8,6 +8,7 @@ import {
   Sha256Hex,
   TenantId,
   Tier,
+  Uuid,
 } from "#protocol";
 
 /** Admin API bodies (Pulumi's ApplianceEnrollment resource and tests). Strict, like the wire. */
@@ -57,3 +58,21 @@ export const CreateOrder = z.strictObject({
     .max(7 * 24 * 3600)
     .default(3600),
 });
+
+/** Path parameters, checked before the handler runs (a bad one is a 400 naming it). */
+export const TenantParams = z.object({ tenant: TenantId });
+export const ApplianceParams = z.object({ tenant: TenantId, appliance: ApplianceId });
+export const IncidentParams = ApplianceParams.extend({ incident: Uuid });
+export const ProposalParams = TenantParams.extend({ proposal: Uuid });
+
+/** A lenient page position: a missing or unreadable value falls back to the default. */
+export const Paging = z.object({
+  after: z.string().optional(),
+  limit: z.string().optional(),
+});
+export const pageNumber = (
+  value: string | undefined,
+  fallback: number,
+  min = 0,
+  max = Number.MAX_SAFE_INTEGER,
+) => Math.min(max, Math.max(min, Number.parseInt(value ?? "", 10) || fallback));

@@ -1,6 +1,4 @@
-import { Hono } from "hono";
 import {
-  APPLIANCE_API,
   constantTimeEqual,
   type EnrollmentRequest,
   type EnrollmentResponse,
@@ -11,11 +9,11 @@ import {
   sha256Hex,
   signDocument,
 } from "#protocol";
-import type { AppEnv, Services } from "../../env.ts";
+import type { Services } from "../../env.ts";
 import { ControlPlaneError } from "../../errors.ts";
-import { readMessage } from "../../http/problem.ts";
 import { signClientCsr } from "../../pki/index.ts";
 import type { ApplianceRecord, EnrollmentClaim } from "../../store/index.ts";
+import { applianceRoute } from "./contract.ts";
 
 /** How long a pending appliance waits before asking again. */
 const PENDING_RETRY_S = 30;
@@ -25,25 +23,27 @@ const PENDING_RETRY_S = 30;
  * A MAC only finds the registration; proof is the one-time token (hashed, single use, expiring,
  * compared in constant time) or an operator's approval of the presented key fingerprint.
  */
-export function enrollRoutes(s: Services) {
-  const app = new Hono<AppEnv>();
-  app.post(APPLIANCE_API.enroll.path, async (c) => {
-    const req = await readMessage(c, APPLIANCE_API.enroll.request, "enrollment request");
-    checkFingerprint(req);
-    const claim: EnrollmentClaim = {
-      evidencePublicKey: req.evidence_public_key,
-      evidenceKeyFingerprint: req.evidence_key_fingerprint,
-      csrPem: req.tls_csr_pem,
-      hostname: req.hostname,
-      agentVersion: req.agent_version,
-    };
-    const response =
-      req.enrollment_token !== undefined
-        ? await enrollWithToken(s, req, req.enrollment_token, claim)
-        : await enrollWithApproval(s, req, claim);
-    return c.json(response);
+export function enrollRoute(s: Services) {
+  return applianceRoute("enroll", {
+    summary: "Enroll an appliance: a one-time token or an operator's approval of its key",
+    bodyLabel: "enrollment request",
+    limit: "enrollment",
+    handler: async (c, req) => {
+      checkFingerprint(req);
+      const claim: EnrollmentClaim = {
+        evidencePublicKey: req.evidence_public_key,
+        evidenceKeyFingerprint: req.evidence_key_fingerprint,
+        csrPem: req.tls_csr_pem,
+        hostname: req.hostname,
+        agentVersion: req.agent_version,
+      };
+      const response =
+        req.enrollment_token !== undefined
+          ? await enrollWithToken(s, req, req.enrollment_token, claim)
+          : await enrollWithApproval(s, req, claim);
+      return c.json(response);
+    },
   });
-  return app;
 }
 
 function checkFingerprint(req: EnrollmentRequest): void {

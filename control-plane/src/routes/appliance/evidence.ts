@@ -1,7 +1,5 @@
-import { Hono } from "hono";
 import { z } from "zod";
 import {
-  APPLIANCE_API,
   bundleHash,
   type ChainHead,
   EvidenceBundle,
@@ -17,11 +15,11 @@ import {
   verifyChain,
   verifyDocument,
 } from "#protocol";
-import type { AppEnv, Services } from "../../env.ts";
+import type { Services } from "../../env.ts";
 import { ControlPlaneError } from "../../errors.ts";
-import { readMessage } from "../../http/problem.ts";
 import type { ApplianceRecord, EvidenceRow } from "../../store/index.ts";
 import { findClockSkew, flagClockSkew } from "./clock-skew.ts";
+import { applianceRoute } from "./contract.ts";
 import { sameIdentity } from "./identity.ts";
 
 /**
@@ -44,8 +42,7 @@ const claimedSeq = (raw: unknown): number => {
   return typeof seq === "number" ? seq : Number.POSITIVE_INFINITY;
 };
 
-export function evidenceRoutes(s: Services) {
-  const app = new Hono<AppEnv>();
+export function evidenceRoute(s: Services) {
   const keys = new Map<string, VerificationKey>();
   const keyOf = (a: ApplianceRecord): VerificationKey => {
     const raw = a.evidencePublicKey as string;
@@ -58,32 +55,35 @@ export function evidenceRoutes(s: Services) {
     return key;
   };
 
-  app.post(APPLIANCE_API.evidence.path, async (c) => {
-    let appliance = c.get("appliance");
-    const upload = await readMessage(c, UploadEnvelope, "evidence upload");
-    sameIdentity(appliance, upload);
-    const key = keyOf(appliance);
-    // One retry: a concurrent upload may have moved the head between our read and our write.
-    for (let attempt = 0; ; attempt++) {
-      const result = await ingest(s, appliance, key, upload.bundles);
-      if (result !== "conflict") {
-        s.metrics.inc(
-          "cp_evidence_bundles_total",
-          "Evidence bundles verified and stored.",
-          result.stored,
-        );
-        return c.json(result.receipt);
+  return applianceRoute("evidence", {
+    summary: "Upload evidence bundles; answered with a signed receipt",
+    bodyLabel: "evidence upload",
+    body: UploadEnvelope,
+    handler: async (c, upload) => {
+      let appliance = c.get("appliance");
+      sameIdentity(appliance, upload);
+      const key = keyOf(appliance);
+      // One retry: a concurrent upload may have moved the head between our read and our write.
+      for (let attempt = 0; ; attempt++) {
+        const result = await ingest(s, appliance, key, upload.bundles);
+        if (result !== "conflict") {
+          s.metrics.inc(
+            "cp_evidence_bundles_total",
+            "Evidence bundles verified and stored.",
+            result.stored,
+          );
+          return c.json(result.receipt);
+        }
+        const fresh = await s.store.getAppliance(appliance.tenantId, appliance.applianceId);
+        if (!fresh || attempt >= 1) {
+          throw new ControlPlaneError("evidence_gap", "the chain head moved; resend", {
+            expected_seq: (fresh?.evidenceHead.seq ?? appliance.evidenceHead.seq) + 1,
+          });
+        }
+        appliance = fresh;
       }
-      const fresh = await s.store.getAppliance(appliance.tenantId, appliance.applianceId);
-      if (!fresh || attempt >= 1) {
-        throw new ControlPlaneError("evidence_gap", "the chain head moved; resend", {
-          expected_seq: (fresh?.evidenceHead.seq ?? appliance.evidenceHead.seq) + 1,
-        });
-      }
-      appliance = fresh;
-    }
+    },
   });
-  return app;
 }
 
 async function ingest(

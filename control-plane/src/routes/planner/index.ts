@@ -1,19 +1,12 @@
-import { type Context, Hono } from "hono";
 import { z } from "zod";
-import {
-  ApplianceId,
-  OrderParams,
-  RunbookId,
-  TenantId,
-  Uuid,
-  verificationKey,
-  verifyDecisionChain,
-} from "#protocol";
-import type { AppEnv, Services } from "../../env.ts";
+import { OrderParams, RunbookId, Uuid, verificationKey, verifyDecisionChain } from "#protocol";
+import type { Services } from "../../env.ts";
 import { ControlPlaneError } from "../../errors.ts";
 import { SitePolicy } from "../../planner/index.ts";
 import type { IncidentStatus } from "../../store/index.ts";
-import { param, readBody } from "../request.ts";
+import { ApplianceParams, IncidentParams, ProposalParams, TenantParams } from "../admin/schemas.ts";
+import { tenantRead } from "../admin/views.ts";
+import { defineRoute, OPERATOR_API, type Route } from "../registry.ts";
 
 export const ApproveIncident = z.strictObject({
   runbook_id: RunbookId,
@@ -26,24 +19,6 @@ export const KillSwitch = z.strictObject({
   reason: z.string().max(300).default(""),
 });
 
-/** The planner's state-changing routes under /v1/admin, for the OpenAPI document. */
-export const PLANNER_WRITES: readonly [string, string, z.ZodType | undefined][] = [
-  [
-    "/tenants/{tenant}/appliances/{appliance}/incidents/{incident}/approve",
-    "planner_approve",
-    ApproveIncident,
-  ],
-  ["/tenants/{tenant}/appliances/{appliance}/incidents/{incident}/reject", "planner_reject", Note],
-  [
-    "/tenants/{tenant}/appliances/{appliance}/incidents/{incident}/resolve",
-    "planner_resolve",
-    Note,
-  ],
-  ["/planner/kill-switch", "planner_kill_switch", KillSwitch],
-  ["/tenants/{tenant}/rule-proposals/{proposal}/approve", "planner_approve_rule", OptionalNote],
-  ["/tenants/{tenant}/rule-proposals/{proposal}/reject", "planner_reject_rule", OptionalNote],
-  ["/tenants/{tenant}/l1-rules/{rule}/revoke", "planner_revoke_rule", undefined],
-];
 const STATUSES: readonly IncidentStatus[] = [
   "queued",
   "planning",
@@ -53,174 +28,242 @@ const STATUSES: readonly IncidentStatus[] = [
   "rejected",
   "resolved_manually",
 ];
+const RuleParams = TenantParams.extend({ rule: Uuid });
+const ids = (p: z.output<typeof IncidentParams>) => ({
+  tenantId: p.tenant,
+  applianceId: p.appliance,
+  incidentId: p.incident,
+});
 
 /**
- * The planner's operator API, mounted inside the admin routes, so it is served under
- * /v1/admin (bearer token) and /v1/operator (session + CSRF) alike, and every change is an
- * audit entry under the caller's name: the L3 queue, site guardrail policies, the global kill
- * switch, the flywheel's proposals and rule sets, and each appliance's decision chain.
+ * The planner's operator API, served under /v1/admin (bearer token) and /v1/operator (session +
+ * CSRF) alike; every change is an audit entry under the caller's name: the L3 queue, site
+ * guardrail policies, the global kill switch, the flywheel's proposals and rule sets, and each
+ * appliance's decision chain.
  */
-export function plannerRoutes(s: Services) {
-  const app = new Hono<AppEnv>();
-  const ids = (c: Context) => ({
-    tenantId: param(c, "tenant", TenantId),
-    applianceId: param(c, "appliance", ApplianceId),
-    incidentId: param(c, "incident", Uuid),
-  });
-
-  app.get("/tenants/:tenant/escalations", async (c) => {
-    const tenant = param(c, "tenant", TenantId);
-    const status = (c.req.query("status") ?? "escalated") as IncidentStatus;
-    if (!STATUSES.includes(status))
-      throw new ControlPlaneError("invalid_request", "unknown status");
-    const rows = await s.store.planner.incidentsIn(status, tenant, 500);
-    return c.json(
-      rows.map((r) => ({
-        tenant_id: r.tenantId,
-        appliance_id: r.applianceId,
-        incident_id: r.incidentId,
-        status: r.status,
-        updated_at: r.updatedAt,
-        received_at: r.receivedAt,
-        note: r.note,
-        incident: JSON.parse(r.bodyJson),
-      })),
-    );
-  });
-
-  app.get("/tenants/:tenant/appliances/:appliance/incidents/:incident", async (c) => {
-    const i = ids(c);
-    const state = await s.store.planner.getIncident(i.tenantId, i.applianceId, i.incidentId);
-    if (!state) throw new ControlPlaneError("not_found", "no such incident");
-    const decisions = await s.store.planner.decisionsForIncident(i.tenantId, i.incidentId);
-    return c.json({
-      status: state.status,
-      note: state.note,
-      incident: JSON.parse(state.bodyJson),
-      decisions: decisions.map((d) => JSON.parse(d.recordJson)),
-    });
-  });
-
-  app.post("/tenants/:tenant/appliances/:appliance/incidents/:incident/approve", async (c) => {
-    const body = await readBody(c, ApproveIncident);
-    const order = await s.planner.approve(
-      c.get("adminActor"),
-      ids(c),
-      body.runbook_id,
-      body.params,
-    );
-    return c.json(
-      {
-        order_id: order.orderId,
-        seq: order.seq,
-        runbook_id: order.runbookId,
-        params: order.params,
+export function plannerRoutes(s: Services): Route[] {
+  const closeIncident = (action: "reject" | "resolve", status: "rejected" | "resolved_manually") =>
+    defineRoute({
+      method: "post",
+      path: `/tenants/{tenant}/appliances/{appliance}/incidents/{incident}/${action}`,
+      operationId: `planner_${action}`,
+      summary: `Close an escalated incident as ${status.replace("_", " ")}, with a note`,
+      auth: OPERATOR_API,
+      params: IncidentParams,
+      body: Note,
+      handler: async (c, { params, body }) => {
+        await s.planner.close(c.get("adminActor"), ids(params), status, body.note);
+        return c.json({ status });
       },
-      201,
-    );
-  });
-
-  app.post("/tenants/:tenant/appliances/:appliance/incidents/:incident/reject", async (c) => {
-    const body = await readBody(c, Note);
-    await s.planner.close(c.get("adminActor"), ids(c), "rejected", body.note);
-    return c.json({ status: "rejected" });
-  });
-
-  app.post("/tenants/:tenant/appliances/:appliance/incidents/:incident/resolve", async (c) => {
-    const body = await readBody(c, Note);
-    await s.planner.close(c.get("adminActor"), ids(c), "resolved_manually", body.note);
-    return c.json({ status: "resolved_manually" });
-  });
-
-  app.get("/tenants/:tenant/planner-policy", async (c) => {
-    return c.json(await s.planner.policy(param(c, "tenant", TenantId)));
-  });
-
-  app.put("/tenants/:tenant/planner-policy", async (c) => {
-    const tenant = param(c, "tenant", TenantId);
-    if (!(await s.store.getTenant(tenant)))
-      throw new ControlPlaneError("not_found", "no such tenant");
-    const policy = await readBody(c, SitePolicy);
-    await s.planner.setPolicy(c.get("adminActor"), tenant, policy);
-    return c.json(policy);
-  });
-
-  app.get("/planner/kill-switch", async (c) => c.json(await s.planner.killSwitch()));
-
-  app.post("/planner/kill-switch", async (c) => {
-    const body = await readBody(c, KillSwitch);
-    await s.planner.setKillSwitch(c.get("adminActor"), body.engaged, body.reason);
-    return c.json(await s.planner.killSwitch());
-  });
-
-  app.get("/tenants/:tenant/rule-proposals", async (c) => {
-    const rows = await s.store.planner.listProposals(param(c, "tenant", TenantId));
-    return c.json(
-      rows.map((p) => ({
-        proposal_id: p.proposalId,
-        pattern: p.patternKey,
-        check_id: p.checkId,
-        finding: p.finding,
-        runbook_id: p.runbookId,
-        successes: p.successes,
-        status: p.status,
-        created_at: p.createdAt,
-        decided_at: p.decidedAt,
-        decided_by: p.decidedBy,
-        note: p.note,
-      })),
-    );
-  });
-
-  for (const decision of ["approve", "reject"] as const) {
-    app.post(`/tenants/:tenant/rule-proposals/:proposal/${decision}`, async (c) => {
-      const body = await readBody(c, OptionalNote);
-      const result = await s.planner.decideProposal(
-        c.get("adminActor"),
-        param(c, "tenant", TenantId),
-        param(c, "proposal", Uuid),
-        decision === "approve" ? "approved" : "rejected",
-        body.note ?? null,
-      );
-      return c.json({
-        status: decision === "approve" ? "approved" : "rejected",
-        ...toWire(result),
-      });
     });
-  }
-
-  app.get("/tenants/:tenant/l1-rules", async (c) => {
-    return c.json(await s.planner.rules(param(c, "tenant", TenantId)));
-  });
-
-  app.post("/tenants/:tenant/l1-rules/:rule/revoke", async (c) => {
-    const version = await s.planner.revokeRule(
-      c.get("adminActor"),
-      param(c, "tenant", TenantId),
-      param(c, "rule", Uuid),
-    );
-    return c.json({ version });
-  });
-
-  app.get("/tenants/:tenant/appliances/:appliance/decisions", async (c) => {
-    const tenant = param(c, "tenant", TenantId);
-    const appliance = param(c, "appliance", ApplianceId);
-    const records = [];
-    for (let after = 0; ; ) {
-      const page = await s.store.planner.listDecisions(tenant, appliance, after, 1000);
-      records.push(...page.map((r) => JSON.parse(r.recordJson)));
-      if (page.length < 1000) break;
-      after = page.at(-1)?.seq ?? after;
-    }
-    const verdict = verifyDecisionChain(records, {
-      key: verificationKey(s.signer.publicKey),
-      tenantId: tenant,
-      applianceId: appliance,
+  const decideProposal = (action: "approve" | "reject", decision: "approved" | "rejected") =>
+    defineRoute({
+      method: "post",
+      path: `/tenants/{tenant}/rule-proposals/{proposal}/${action}`,
+      operationId: `planner_${action}_rule`,
+      summary: `Decide a flywheel proposal: ${decision}`,
+      auth: OPERATOR_API,
+      params: ProposalParams,
+      body: OptionalNote,
+      handler: async (c, { params, body }) => {
+        const result = await s.planner.decideProposal(
+          c.get("adminActor"),
+          params.tenant,
+          params.proposal,
+          decision,
+          body.note ?? null,
+        );
+        return c.json({ status: decision, ...toWire(result) });
+      },
     });
-    return c.json({ verified: verdict.ok, records });
-  });
 
-  return app;
+  return [
+    defineRoute({
+      method: "get",
+      path: "/tenants/{tenant}/escalations",
+      operationId: "planner_escalations",
+      summary: "A tenant's incidents in one pipeline status (escalated by default)",
+      auth: OPERATOR_API,
+      params: TenantParams,
+      query: z.object({ status: z.string().optional() }),
+      handler: async (c, { params, query }) => {
+        const status = (query.status ?? "escalated") as IncidentStatus;
+        if (!STATUSES.includes(status))
+          throw new ControlPlaneError("invalid_request", "unknown status");
+        const rows = await s.store.planner.incidentsIn(status, params.tenant, 500);
+        return c.json(
+          rows.map((r) => ({
+            tenant_id: r.tenantId,
+            appliance_id: r.applianceId,
+            incident_id: r.incidentId,
+            status: r.status,
+            updated_at: r.updatedAt,
+            received_at: r.receivedAt,
+            note: r.note,
+            incident: JSON.parse(r.bodyJson),
+          })),
+        );
+      },
+    }),
+    defineRoute({
+      method: "get",
+      path: "/tenants/{tenant}/appliances/{appliance}/incidents/{incident}",
+      operationId: "planner_incident",
+      summary: "One incident with its planner decisions",
+      auth: OPERATOR_API,
+      params: IncidentParams,
+      handler: async (c, { params }) => {
+        const i = ids(params);
+        const state = await s.store.planner.getIncident(i.tenantId, i.applianceId, i.incidentId);
+        if (!state) throw new ControlPlaneError("not_found", "no such incident");
+        const decisions = await s.store.planner.decisionsForIncident(i.tenantId, i.incidentId);
+        return c.json({
+          status: state.status,
+          note: state.note,
+          incident: JSON.parse(state.bodyJson),
+          decisions: decisions.map((d) => JSON.parse(d.recordJson)),
+        });
+      },
+    }),
+    defineRoute({
+      method: "post",
+      path: "/tenants/{tenant}/appliances/{appliance}/incidents/{incident}/approve",
+      operationId: "planner_approve",
+      summary: "Approve an escalated incident with a runbook: issues a signed order",
+      auth: OPERATOR_API,
+      params: IncidentParams,
+      body: ApproveIncident,
+      response: { status: 201 },
+      handler: async (c, { params, body }) => {
+        const order = await s.planner.approve(
+          c.get("adminActor"),
+          ids(params),
+          body.runbook_id,
+          body.params,
+        );
+        return c.json(
+          {
+            order_id: order.orderId,
+            seq: order.seq,
+            runbook_id: order.runbookId,
+            params: order.params,
+          },
+          201,
+        );
+      },
+    }),
+    closeIncident("reject", "rejected"),
+    closeIncident("resolve", "resolved_manually"),
+    tenantRead("/planner-policy", "planner_policy", "A tenant's planner guardrail policy", (t) =>
+      s.planner.policy(t),
+    ),
+    defineRoute({
+      method: "put",
+      path: "/tenants/{tenant}/planner-policy",
+      operationId: "planner_set_policy",
+      summary: "Set a tenant's planner guardrail policy",
+      auth: OPERATOR_API,
+      params: TenantParams,
+      body: SitePolicy,
+      handler: async (c, { params, body: policy }) => {
+        if (!(await s.store.getTenant(params.tenant)))
+          throw new ControlPlaneError("not_found", "no such tenant");
+        await s.planner.setPolicy(c.get("adminActor"), params.tenant, policy);
+        return c.json(policy);
+      },
+    }),
+    defineRoute({
+      method: "get",
+      path: "/planner/kill-switch",
+      operationId: "planner_kill_switch_state",
+      summary: "The global L2 kill switch",
+      auth: OPERATOR_API,
+      handler: async (c) => c.json(await s.planner.killSwitch()),
+    }),
+    defineRoute({
+      method: "post",
+      path: "/planner/kill-switch",
+      operationId: "planner_kill_switch",
+      summary: "Engage or lift the global L2 kill switch",
+      auth: OPERATOR_API,
+      body: KillSwitch,
+      handler: async (c, { body }) => {
+        await s.planner.setKillSwitch(c.get("adminActor"), body.engaged, body.reason);
+        return c.json(await s.planner.killSwitch());
+      },
+    }),
+    defineRoute({
+      method: "get",
+      path: "/tenants/{tenant}/rule-proposals",
+      operationId: "planner_rule_proposals",
+      summary: "The flywheel's proposed L1 rules for a tenant",
+      auth: OPERATOR_API,
+      params: TenantParams,
+      handler: async (c, { params }) => {
+        const rows = await s.store.planner.listProposals(params.tenant);
+        return c.json(
+          rows.map((p) => ({
+            proposal_id: p.proposalId,
+            pattern: p.patternKey,
+            check_id: p.checkId,
+            finding: p.finding,
+            runbook_id: p.runbookId,
+            successes: p.successes,
+            status: p.status,
+            created_at: p.createdAt,
+            decided_at: p.decidedAt,
+            decided_by: p.decidedBy,
+            note: p.note,
+          })),
+        );
+      },
+    }),
+    decideProposal("approve", "approved"),
+    decideProposal("reject", "rejected"),
+    tenantRead("/l1-rules", "planner_l1_rules", "A tenant's promoted L1 rules", (t) =>
+      s.planner.rules(t),
+    ),
+    defineRoute({
+      method: "post",
+      path: "/tenants/{tenant}/l1-rules/{rule}/revoke",
+      operationId: "planner_revoke_rule",
+      summary: "Revoke a promoted L1 rule (a new signed rule set)",
+      auth: OPERATOR_API,
+      params: RuleParams,
+      handler: async (c, { params }) => {
+        const version = await s.planner.revokeRule(c.get("adminActor"), params.tenant, params.rule);
+        return c.json({ version });
+      },
+    }),
+    defineRoute({
+      method: "get",
+      path: "/tenants/{tenant}/appliances/{appliance}/decisions",
+      operationId: "planner_decisions",
+      summary: "An appliance's planner decision chain, verified",
+      auth: OPERATOR_API,
+      params: ApplianceParams,
+      handler: async (c, { params }) => {
+        const records = [];
+        for (let after = 0; ; ) {
+          const page = await s.store.planner.listDecisions(
+            params.tenant,
+            params.appliance,
+            after,
+            1000,
+          );
+          records.push(...page.map((r) => JSON.parse(r.recordJson)));
+          if (page.length < 1000) break;
+          after = page.at(-1)?.seq ?? after;
+        }
+        const verdict = verifyDecisionChain(records, {
+          key: verificationKey(s.signer.publicKey),
+          tenantId: params.tenant,
+          applianceId: params.appliance,
+        });
+        return c.json({ verified: verdict.ok, records });
+      },
+    }),
+  ];
 }
 
 function toWire(r: { version?: number; ruleId?: string }) {

@@ -2,11 +2,31 @@ import type { ChainHead } from "#protocol";
 import type { NewOrder, StoredOrder } from "../port.ts";
 
 /**
- * The planner's part of the Store port (store.planner): site policies, the kill switch, the
- * incident pipeline's state, orders issued for incidents (guardrail counters and flywheel
- * outcomes), the control plane's signed decision chain, rule proposals and signed rule sets.
- * Every query that touches a site's data takes its tenant id.
+ * The planner's part of the Store port (store.planner), one part per domain, each implemented in
+ * the file of the same name in this folder and checked by its contract: site policies and the
+ * kill switch (control.ts), the incident pipeline's state (incidents.ts), orders issued for
+ * incidents with their verified outcomes (attempts.ts: guardrail counters), the control plane's
+ * signed decision chain (decisions.ts), and the flywheel's rule proposals and signed rule sets
+ * (flywheel.ts). Every query that touches a site's data takes its tenant id.
  */
+export interface PlannerStore
+  extends PlannerControlStore,
+    IncidentStateStore,
+    AttemptStore,
+    DecisionStore,
+    FlywheelStore {}
+
+// ── Site policies and the kill switch (control.ts) ──────────────────────────────────────────
+
+export interface PlannerControlStore {
+  getSitePolicy(tenantId: string): Promise<{ policyJson: string; updatedAt: string } | undefined>;
+  putSitePolicy(tenantId: string, policyJson: string, at: string, by: string): Promise<void>;
+  getKillSwitch(): Promise<{ engaged: boolean; reason: string; updatedAt: string } | undefined>;
+  setKillSwitch(engaged: boolean, reason: string, at: string, by: string): Promise<void>;
+}
+
+// ── The incident pipeline's state (incidents.ts) ────────────────────────────────────────────
+
 export type IncidentStatus =
   | "queued"
   | "planning"
@@ -28,87 +48,7 @@ export interface IncidentState {
   readonly receivedAt: string;
 }
 
-export type AttemptStatus = "pending" | "succeeded" | "failed" | "rejected" | "expired";
-
-export interface IncidentAttempt {
-  readonly orderId: string;
-  readonly tenantId: string;
-  readonly applianceId: string;
-  readonly incidentId: string;
-  readonly runbookId: string;
-  readonly tier: "L1" | "L2" | "L3";
-  readonly patternKey: string;
-  readonly createdAt: string;
-  readonly status: AttemptStatus;
-  readonly finishedAt: string | null;
-}
-
-export interface AttemptFilter {
-  readonly tenantId?: string;
-  readonly applianceId?: string;
-  readonly incidentId?: string;
-  readonly runbookId?: string;
-  readonly since?: string;
-  readonly tiers?: readonly ("L1" | "L2" | "L3")[];
-}
-
-export interface StoredDecision {
-  readonly seq: number;
-  readonly hash: string;
-  readonly incidentId: string;
-  readonly recordJson: string;
-}
-
-export type ProposalStatus = "proposed" | "approved" | "rejected";
-
-export interface RuleProposal {
-  readonly proposalId: string;
-  readonly tenantId: string;
-  readonly patternKey: string;
-  readonly checkId: string;
-  readonly finding: string;
-  readonly runbookId: string;
-  readonly successes: number;
-  readonly status: ProposalStatus;
-  readonly createdAt: string;
-  readonly decidedAt: string | null;
-  readonly decidedBy: string | null;
-  readonly note: string | null;
-}
-
-export interface StoredRuleSet {
-  readonly tenantId: string;
-  readonly version: number;
-  readonly issuedAt: string;
-  readonly rulesJson: string;
-}
-
-/**
- * One decision about an incident and everything it changes, committed as one transaction by
- * `commitDecision`: the incident's compare-and-set status change, the order (with its attempt
- * row) when the decision issues one, and the next record of the appliance's decision chain.
- */
-export interface DecisionCommit {
-  readonly tenantId: string;
-  readonly applianceId: string;
-  readonly incidentId: string;
-  /** The status change: applied only when the incident's status is one of `from`. */
-  readonly from: readonly IncidentStatus[];
-  readonly to: IncidentStatus;
-  readonly at: string;
-  readonly note: Record<string, unknown>;
-  /** The order this decision issues (its attempt row is recorded with it, status pending). */
-  readonly order?: { readonly order: NewOrder; readonly patternKey: string };
-  /** Gets the chain's current head, returns the signed record's JSON and its hash. */
-  readonly seal: (prev: ChainHead) => { json: string; hash: string };
-}
-
-export interface PlannerStore {
-  getSitePolicy(tenantId: string): Promise<{ policyJson: string; updatedAt: string } | undefined>;
-  putSitePolicy(tenantId: string, policyJson: string, at: string, by: string): Promise<void>;
-  getKillSwitch(): Promise<{ engaged: boolean; reason: string; updatedAt: string } | undefined>;
-  setKillSwitch(engaged: boolean, reason: string, at: string, by: string): Promise<void>;
-
+export interface IncidentStateStore {
   /** Creates the pipeline state of a stored incident (status queued); false if it exists. */
   openIncident(
     tenantId: string,
@@ -137,7 +77,35 @@ export interface PlannerStore {
     tenantId: string | null,
     limit: number,
   ): Promise<IncidentState[]>;
+}
 
+// ── Orders issued for incidents and their outcomes (attempts.ts) ────────────────────────────
+
+export type AttemptStatus = "pending" | "succeeded" | "failed" | "rejected" | "expired";
+
+export interface IncidentAttempt {
+  readonly orderId: string;
+  readonly tenantId: string;
+  readonly applianceId: string;
+  readonly incidentId: string;
+  readonly runbookId: string;
+  readonly tier: "L1" | "L2" | "L3";
+  readonly patternKey: string;
+  readonly createdAt: string;
+  readonly status: AttemptStatus;
+  readonly finishedAt: string | null;
+}
+
+export interface AttemptFilter {
+  readonly tenantId?: string;
+  readonly applianceId?: string;
+  readonly incidentId?: string;
+  readonly runbookId?: string;
+  readonly since?: string;
+  readonly tiers?: readonly ("L1" | "L2" | "L3")[];
+}
+
+export interface AttemptStore {
   recordAttempt(attempt: Omit<IncidentAttempt, "status" | "finishedAt">): Promise<void>;
   /** Sets the verified outcome once (pending → final); returns the attempt when it changed. */
   finishAttempt(
@@ -167,7 +135,38 @@ export interface PlannerStore {
     patternKey: string,
     tier: "L1" | "L2" | "L3",
   ): Promise<{ runbookId: string; status: AttemptStatus; count: number }[]>;
+}
 
+// ── The decision chain (decisions.ts) ───────────────────────────────────────────────────────
+
+export interface StoredDecision {
+  readonly seq: number;
+  readonly hash: string;
+  readonly incidentId: string;
+  readonly recordJson: string;
+}
+
+/**
+ * One decision about an incident and everything it changes, committed as one transaction by
+ * `commitDecision`: the incident's compare-and-set status change, the order (with its attempt
+ * row) when the decision issues one, and the next record of the appliance's decision chain.
+ */
+export interface DecisionCommit {
+  readonly tenantId: string;
+  readonly applianceId: string;
+  readonly incidentId: string;
+  /** The status change: applied only when the incident's status is one of `from`. */
+  readonly from: readonly IncidentStatus[];
+  readonly to: IncidentStatus;
+  readonly at: string;
+  readonly note: Record<string, unknown>;
+  /** The order this decision issues (its attempt row is recorded with it, status pending). */
+  readonly order?: { readonly order: NewOrder; readonly patternKey: string };
+  /** Gets the chain's current head, returns the signed record's JSON and its hash. */
+  readonly seal: (prev: ChainHead) => { json: string; hash: string };
+}
+
+export interface DecisionStore {
   /**
    * Appends the next record of the appliance's decision chain atomically: `seal` gets the
    * current head and returns the signed record's JSON and its hash.
@@ -194,7 +193,35 @@ export interface PlannerStore {
     limit: number,
   ): Promise<StoredDecision[]>;
   decisionsForIncident(tenantId: string, incidentId: string): Promise<StoredDecision[]>;
+}
 
+// ── The flywheel: rule proposals and signed L1 rule sets (flywheel.ts) ──────────────────────
+
+export type ProposalStatus = "proposed" | "approved" | "rejected";
+
+export interface RuleProposal {
+  readonly proposalId: string;
+  readonly tenantId: string;
+  readonly patternKey: string;
+  readonly checkId: string;
+  readonly finding: string;
+  readonly runbookId: string;
+  readonly successes: number;
+  readonly status: ProposalStatus;
+  readonly createdAt: string;
+  readonly decidedAt: string | null;
+  readonly decidedBy: string | null;
+  readonly note: string | null;
+}
+
+export interface StoredRuleSet {
+  readonly tenantId: string;
+  readonly version: number;
+  readonly issuedAt: string;
+  readonly rulesJson: string;
+}
+
+export interface FlywheelStore {
   /** False when the tenant already has a proposal for this pattern (one per pattern). */
   createProposal(
     proposal: Omit<RuleProposal, "decidedAt" | "decidedBy" | "note">,

@@ -1,7 +1,7 @@
 import { Kysely, PostgresDialect } from "kysely";
 import pg from "pg";
 import { ControlPlaneError } from "../../errors.ts";
-import { KyselyStore } from "../kysely-store.ts";
+import { kyselyStore } from "../kysely-store.ts";
 import type { Store } from "../port.ts";
 import type { Database } from "../schema.ts";
 
@@ -16,6 +16,11 @@ const INT8 = 20;
 
 /** PostgreSQL for production: the same Kysely queries as SQLite, on a pg connection pool. */
 export function openPostgresStore(options: PostgresOptions): Store {
+  return kyselyStore(openPostgresKysely(options), "postgres");
+}
+
+/** The Kysely instance on a pg pool, configured as above (the store's and tests'). */
+export function openPostgresKysely(options: PostgresOptions): Kysely<Database> {
   const pool = new pg.Pool({
     connectionString: options.connectionString,
     max: options.maxConnections ?? 10,
@@ -28,8 +33,7 @@ export function openPostgresStore(options: PostgresOptions): Store {
     },
     ...(options.schema ? { options: `-c search_path=${quoteIdent(options.schema)}` } : {}),
   });
-  const kysely = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
-  return new KyselyStore(kysely, "postgres");
+  return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
 }
 
 function quoteIdent(name: string): string {

@@ -1,6 +1,6 @@
 import { DatabaseSync } from "node:sqlite";
 import { Kysely, SqliteDialect } from "kysely";
-import { KyselyStore } from "../kysely-store.ts";
+import { kyselyStore } from "../kysely-store.ts";
 import type { Store } from "../port.ts";
 import type { Database } from "../schema.ts";
 import { nodeSqliteDatabase } from "./node-sqlite-database.ts";
@@ -10,13 +10,17 @@ import { nodeSqliteDatabase } from "./node-sqlite-database.ts";
  * keys on, a busy timeout so a second process (a backup, the CLI) waits instead of failing.
  */
 export function openSqliteStore(path: string): Store {
+  return kyselyStore(openSqliteKysely(path), "sqlite");
+}
+
+/** The Kysely instance on one SQLite file, configured as above (the store's and tests'). */
+export function openSqliteKysely(path: string): Kysely<Database> {
   const db = new DatabaseSync(path);
   db.exec("PRAGMA journal_mode = WAL");
   db.exec("PRAGMA synchronous = NORMAL");
   db.exec("PRAGMA foreign_keys = ON");
   db.exec("PRAGMA busy_timeout = 5000");
-  const kysely = new Kysely<Database>({
+  return new Kysely<Database>({
     dialect: new SqliteDialect({ database: nodeSqliteDatabase(db) }),
   });
-  return new KyselyStore(kysely, "sqlite");
 }

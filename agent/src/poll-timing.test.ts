@@ -1,26 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { runAgent } from "./agent.ts";
-import { backoffDelay, jitteredInterval } from "./backoff.ts";
 import { acceleratedClock } from "./ports.ts";
 import { type AgentWorld, createAgentWorld } from "./testing/fixture.ts";
 
-describe("timing", () => {
-  it.each([
-    [0, 54_000],
-    [0.5, 60_000],
-    [0.999_999, 66_000],
-  ])("spreads the poll period uniformly over ±10 %% (random %s)", (random, expected) => {
-    expect(jitteredInterval(60_000, 0.1, () => random)).toBe(expected);
-  });
-
-  it("doubles the backoff from its base up to the cap", () => {
-    const plain = [0, 1, 2, 3, 4, 5, 6].map((n) =>
-      backoffDelay(n, 60_000, 900_000, 0, Math.random),
-    );
-    expect(plain).toEqual([60_000, 120_000, 240_000, 480_000, 900_000, 900_000, 900_000]);
-    expect(backoffDelay(9, 60_000, 900_000, 0.1, () => 0)).toBe(810_000);
-  });
-
+describe("poll timing", () => {
   it("polls every 60 s ± 10 %, measured on the agent's clock, cycles never overlapping", async () => {
     let world: AgentWorld | undefined;
     try {

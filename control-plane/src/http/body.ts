@@ -1,0 +1,93 @@
+import type { Context } from "hono";
+import { z } from "zod";
+import { ControlPlaneError } from "../errors.ts";
+
+/** Largest body the admin, operator and dashboard surfaces read (appliances: the protocol's). */
+export const MAX_OPERATOR_BODY_BYTES = 256 * 1024;
+
+export type BodyType = "json" | "form";
+
+const MEDIA: Record<BodyType, { pattern: RegExp; refusal: string }> = {
+  json: { pattern: /^application\/json\b/i, refusal: "expected content-type application/json" },
+  form: { pattern: /^application\/x-www-form-urlencoded\b/i, refusal: "expected a form" },
+};
+
+/** One read per request: the dashboard's session check and the route's schema share it. */
+const read = new WeakMap<Request, Promise<unknown>>();
+
+/**
+ * The one request-body reader: checks the content type, reads at most `maxBytes` (the declared
+ * length first, then the bytes as they arrive, so an oversized body is never buffered whole),
+ * and parses JSON or an urlencoded form into plain strings. Schema validation comes after.
+ */
+export function readBody(c: Context, type: BodyType, maxBytes: number): Promise<unknown> {
+  let body = read.get(c.req.raw);
+  if (!body) {
+    body = readOnce(c, type, maxBytes);
+    read.set(c.req.raw, body);
+  }
+  return body;
+}
+
+async function readOnce(c: Context, type: BodyType, maxBytes: number): Promise<unknown> {
+  if (!MEDIA[type].pattern.test(c.req.header("content-type") ?? "")) {
+    throw new ControlPlaneError("invalid_request", MEDIA[type].refusal);
+  }
+  const text = await readLimited(c.req.raw, maxBytes);
+  if (type === "form") return Object.fromEntries(new URLSearchParams(text));
+  try {
+    return JSON.parse(text);
+  } catch (cause) {
+    throw new ControlPlaneError("invalid_request", "the body is not JSON", { cause });
+  }
+}
+
+const tooLarge = () => new ControlPlaneError("payload_too_large", "");
+
+async function readLimited(request: Request, maxBytes: number): Promise<string> {
+  const declared = Number(request.headers.get("content-length") ?? Number.NaN);
+  if (declared > maxBytes) throw tooLarge();
+  if (!request.body) return "";
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  const reader = request.body.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > maxBytes) {
+      await reader.cancel();
+      throw tooLarge();
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks, size).toString("utf8");
+}
+
+/**
+ * Parses a read body, path parameters or query against the route's schema; a failure is a 400
+ * naming the field. `label` keeps each surface's wording: a protocol message names itself
+ * ("poll request is invalid: …"), a form names its field; `labelIsMessage` makes the label the
+ * whole answer.
+ */
+export function validate<S extends z.ZodType>(
+  schema: S,
+  value: unknown,
+  where: "body" | "form" | "params" | "query",
+  label?: string,
+  labelIsMessage = false,
+): z.output<S> {
+  const parsed = schema.safeParse(value);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0];
+  const message = labelIsMessage
+    ? (label as string)
+    : where === "params"
+      ? `invalid ${String(issue?.path[0] ?? "path")}`
+      : where === "form"
+        ? `the ${String(issue?.path[0] ?? "form")} field: ${issue?.message}`
+        : label
+          ? `${label} is invalid:\n${z.prettifyError(parsed.error)}`
+          : z.prettifyError(parsed.error);
+  throw new ControlPlaneError("invalid_request", message, { cause: parsed.error });
+}

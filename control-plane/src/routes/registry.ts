@@ -1,0 +1,247 @@
+import type { OpenAPIHono, RouteConfig } from "@hono/zod-openapi";
+import type { Context, Env, MiddlewareHandler } from "hono";
+import type { z } from "zod";
+import { Problem } from "#protocol";
+import type { AppEnv } from "../env.ts";
+import { type BodyType, readBody, validate } from "../http/body.ts";
+
+/**
+ * How a caller proves who it is. `public` routes need nothing; every other credential has one
+ * guard (built in app.ts) that refuses a request without it.
+ */
+export type Credential =
+  | "public"
+  | "appliance-mtls"
+  | "admin-token"
+  | "operator-session"
+  | "dashboard-session";
+
+/**
+ * A route's authorization rule, declared beside it. Any one of `credentials` admits a caller;
+ * a surface enforces the one it serves (the operator API is the same route behind the admin
+ * token under /v1/admin and behind a session under /v1/operator). Roles and tenant scopes are
+ * to be added here, so that they too are declared once and enforced by `authorize`.
+ */
+export interface Authorization {
+  readonly credentials: readonly Credential[];
+}
+
+export const PUBLIC: Authorization = { credentials: ["public"] };
+export const APPLIANCE: Authorization = { credentials: ["appliance-mtls"] };
+export const OPERATOR_API: Authorization = { credentials: ["admin-token", "operator-session"] };
+export const ADMIN_TOKEN: Authorization = { credentials: ["admin-token"] };
+export const OPERATOR_SESSION: Authorization = { credentials: ["operator-session"] };
+export const DASHBOARD: Authorization = { credentials: ["dashboard-session"] };
+
+type Params = z.ZodObject | undefined;
+type Body = z.ZodType | undefined;
+type Out<S> = S extends z.ZodType ? z.output<S> : undefined;
+
+export interface RouteInput<P, Q, B> {
+  readonly params: Out<P>;
+  readonly query: Out<Q>;
+  readonly body: Out<B>;
+}
+
+/** Per-address request budgets a public route may ask for (one bucket set per route). */
+export type LimitName = "enrollment" | "sign-in";
+
+export interface RouteSpec<P extends Params, Q extends Params, B extends Body, E extends Env> {
+  readonly method: "get" | "post" | "put" | "delete";
+  /** OpenAPI form (`/tenants/{tenant}`), relative to the surface it is mounted on. */
+  readonly path: string;
+  readonly operationId: string;
+  readonly summary: string;
+  readonly auth: Authorization;
+  readonly params?: P;
+  readonly query?: Q;
+  readonly body?: B;
+  /** Default json; the dashboard's forms are urlencoded. */
+  readonly bodyType?: BodyType;
+  /** How a protocol message names itself in a 400 ("poll request is invalid: …"). */
+  readonly bodyLabel?: string;
+  /** One fixed answer for any invalid body (sign-in: the detail would help a guesser). */
+  readonly invalidBody?: string;
+  readonly limit?: LimitName;
+  readonly response?: {
+    readonly status?: 200 | 201 | 303;
+    readonly schema?: z.ZodType;
+    readonly contentType?: string;
+    readonly description?: string;
+  };
+  readonly handler: (c: Context<E>, input: RouteInput<P, Q, B>) => Response | Promise<Response>;
+}
+
+/** A declared route with its types erased, as surfaces hold them. */
+export type Route = Omit<
+  RouteSpec<Params, Params, Body, Env>,
+  "handler" | "params" | "query" | "body"
+> & {
+  readonly params?: z.ZodObject;
+  readonly query?: z.ZodObject;
+  readonly body?: z.ZodType;
+  readonly handler: (c: Context, input: RouteInput<z.ZodType, z.ZodType, z.ZodType>) => unknown;
+};
+
+/**
+ * Declares a route once: the schemas validate the request (path, query and body, through the
+ * one body reader), type the handler's `input`, and document the operation in /openapi.json;
+ * `auth` is its authorization rule.
+ */
+export function defineRoute<
+  E extends Env = AppEnv,
+  P extends Params = undefined,
+  Q extends Params = undefined,
+  B extends Body = undefined,
+>(spec: RouteSpec<P, Q, B, E>): Route {
+  return spec as unknown as Route;
+}
+
+/** `defineRoute` for handlers on another context (the dashboard's), the rest still inferred. */
+export const routeFor =
+  <E extends Env>() =>
+  <P extends Params = undefined, Q extends Params = undefined, B extends Body = undefined>(
+    spec: RouteSpec<P, Q, B, E>,
+  ): Route =>
+    spec as unknown as Route;
+
+/** Where a set of routes is served: a base path, the credentials it accepts, its body limit. */
+export interface Surface {
+  /** Prefix of each operationId and the operation's tag. */
+  readonly name: string;
+  readonly base: string;
+  readonly serves: readonly Credential[];
+  readonly maxBodyBytes: number;
+  /** Errors render as HTML pages (the dashboard) instead of RFC 9457 problems. */
+  readonly errorPages?: boolean;
+}
+
+export type Guards = Readonly<Record<Credential, readonly MiddlewareHandler[]>>;
+export type Limits = Readonly<Record<LimitName, () => MiddlewareHandler>>;
+
+const SECURITY: Readonly<Record<Credential, Record<string, string[]>[]>> = {
+  public: [],
+  "appliance-mtls": [{ applianceMtls: [] }],
+  "admin-token": [{ adminToken: [] }],
+  "operator-session": [{ operatorSession: [], csrfToken: [] }],
+  "dashboard-session": [{ operatorSession: [] }],
+};
+
+export const SECURITY_SCHEMES = {
+  applianceMtls: {
+    type: "mutualTLS",
+    description: "The appliance's client certificate issued at enrollment.",
+  },
+  adminToken: { type: "http", scheme: "bearer" },
+  operatorSession: { type: "apiKey", in: "cookie", name: "__Host-cp_session" },
+  csrfToken: {
+    type: "apiKey",
+    in: "header",
+    name: "x-csrf-token",
+    description: "Required on state-changing requests.",
+  },
+} as const;
+
+/** The one credential a surface enforces for a route (undefined: not served there). */
+export const credentialOn = (route: Route, surface: Surface): Credential | undefined =>
+  route.auth.credentials.find((c) => surface.serves.includes(c));
+
+/** The authorization middleware, derived from the route's declaration and the surface. */
+export function authorize(credential: Credential, guards: Guards): readonly MiddlewareHandler[] {
+  return guards[credential];
+}
+
+const honoPath = (path: string) => path.replaceAll(/\{([^}]+)\}/g, ":$1");
+const join = (base: string, path: string) => (path === "/" && base ? base : `${base}${path}`);
+
+/**
+ * Registers each route the surface serves on `app` (handler and OpenAPI operation together):
+ * per-address limit, the authorization guard, then the validated input for the handler.
+ */
+export function mount<E extends Env>(
+  app: OpenAPIHono<E>,
+  surface: Surface,
+  routes: readonly Route[],
+  guards: Guards,
+  limits: Limits,
+): void {
+  for (const route of routes) {
+    const credential = credentialOn(route, surface);
+    if (!credential) continue;
+    const path = join(surface.base, route.path);
+    const bodyType = route.bodyType ?? "json";
+    const handle: MiddlewareHandler = async (c) => {
+      const input = {
+        params: route.params ? validate(route.params, c.req.param(), "params") : undefined,
+        query: route.query ? validate(route.query, c.req.query(), "query") : undefined,
+        body: route.body
+          ? validate(
+              route.body,
+              await readBody(c, bodyType, surface.maxBodyBytes),
+              bodyType === "form" ? "form" : "body",
+              route.invalidBody ?? route.bodyLabel,
+              route.invalidBody !== undefined,
+            )
+          : undefined,
+      };
+      return (await route.handler(c, input)) as Response;
+    };
+    const chain: [MiddlewareHandler, ...MiddlewareHandler[]] = [
+      ...(route.limit ? [limits[route.limit]()] : []),
+      ...authorize(credential, guards),
+      handle,
+    ] as unknown as [MiddlewareHandler, ...MiddlewareHandler[]];
+    app.on(route.method.toUpperCase(), honoPath(path), ...chain);
+    app.openAPIRegistry.registerPath(operation(route, surface, path, credential, bodyType));
+  }
+}
+
+function operation(
+  route: Route,
+  surface: Surface,
+  path: string,
+  credential: Credential,
+  bodyType: BodyType,
+): RouteConfig {
+  const status = route.response?.status ?? 200;
+  const contentType = route.response?.contentType ?? "application/json";
+  return {
+    method: route.method,
+    path,
+    operationId: `${surface.name}_${route.operationId}`,
+    summary: route.summary,
+    tags: [surface.name],
+    security: SECURITY[credential],
+    "x-credential": credential,
+    request: {
+      ...(route.params ? { params: route.params } : {}),
+      ...(route.query ? { query: route.query } : {}),
+      ...(route.body
+        ? {
+            body: {
+              required: true,
+              content: {
+                [bodyType === "form" ? "application/x-www-form-urlencoded" : "application/json"]: {
+                  schema: route.body,
+                },
+              },
+            },
+          }
+        : {}),
+    },
+    responses: {
+      [String(status)]: {
+        description: route.response?.description ?? (status === 303 ? "See other" : "OK"),
+        ...(status === 303
+          ? {}
+          : { content: { [contentType]: { schema: route.response?.schema ?? {} } } }),
+      },
+      "4XX": surface.errorPages
+        ? { description: "An error page", content: { "text/html": { schema: {} } } }
+        : {
+            description: "RFC 9457 problem",
+            content: { "application/problem+json": { schema: Problem } },
+          },
+    },
+  };
+}
