@@ -2,8 +2,9 @@
   description = "MSP Compliance Platform: the appliance agent, its NixOS module, the hardened appliance and its installer ISO";
 
   # Pin with `nix flake lock` on a machine with network and commit flake.lock (see
-  # docs/appliance.md): nixos-25.11 carries Node 24 (nodejs_24, nodejs-slim_24) and importNpmLock.
-  inputs.nixpkgs.url = "github:NixOS/nixpkgs/nixos-25.11";
+  # docs/appliance.md): nixos-26.05 (supported until the end of 2026) carries Node 24
+  # (nodejs-slim_24). docs/appliance.md says how and when to move to 26.11.
+  inputs.nixpkgs.url = "github:NixOS/nixpkgs/nixos-26.05";
 
   outputs =
     { self, nixpkgs }:

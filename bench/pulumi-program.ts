@@ -7,6 +7,10 @@
  *
  *   npm run bench:pulumi            (BENCH_RUNS=20 by default)
  *
+ * Onboarding size: `pulumi preview` of one tenant stack and of 50 tenant stacks in a loop (each
+ * its own stack, program and mock engine, as an MSP previews its clients one after another),
+ * against the same loop of the bare-resource baseline.
+ *
  * Machines here are noisy: compare the ratios, not absolute figures across runs.
  */
 import * as pulumi from "@pulumi/pulumi";
@@ -72,6 +76,32 @@ for (let i = 0; i < Math.min(runs, 10); i++) {
   trivial.push(performance.now() - t);
 }
 
+const TENANTS = Number(process.env.BENCH_TENANTS ?? "50");
+async function previewLoop(count: number, bare: boolean): Promise<number> {
+  const t = performance.now();
+  for (let i = 0; i < count; i++) {
+    const slug = `clinic-${i}`;
+    await recordResources(slug, { preview: true });
+    if (bare) await settled({ last: new Baseline(`p${i}`, resources).last });
+    else
+      await settled(
+        await runProgram(
+          { ...TENANT_CONFIG, "msp:clientSlug": slug, "msp:clientName": `Clinic ${i}` },
+          slug,
+        ),
+      );
+    await pause();
+  }
+  return performance.now() - t;
+}
+const previewOne = median([
+  await previewLoop(1, false),
+  await previewLoop(1, false),
+  await previewLoop(1, false),
+]);
+const previewMany = await previewLoop(TENANTS, false);
+const previewManyBaseline = await previewLoop(TENANTS, true);
+
 const round = (x: number) => Math.round(x * 100) / 100;
 process.stdout.write(
   `${JSON.stringify(
@@ -87,6 +117,12 @@ process.stdout.write(
       trivial_serialize_ms_median: round(median(trivial)),
       provider_vs_trivial_serialize: round(median(serialize) / median(trivial)),
       provider_closure_bytes: providerBytes,
+      preview_one_tenant_ms: round(previewOne),
+      preview_tenants: TENANTS,
+      preview_all_tenants_ms: round(previewMany),
+      preview_per_tenant_ms: round(previewMany / TENANTS),
+      preview_all_baseline_ms: round(previewManyBaseline),
+      preview_tenants_vs_baseline: round(previewMany / previewManyBaseline),
     },
     null,
     2,

@@ -195,10 +195,60 @@ describe("EvidenceVault", () => {
       "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration",
       "riverside-vault-bucket",
     );
+    // Small evidence records stay in Standard (Glacier IR bills 128 KiB per object).
+    expect(lifecycle.inputs.transitionDefaultMinimumObjectSize).toBe("all_storage_classes_128K");
     expect(lifecycle.inputs.rules).toMatchObject([
       { status: "Enabled", transitions: [{ days: 90, storageClass: "GLACIER_IR" }] },
     ]);
     expect(JSON.stringify(lifecycle.inputs)).not.toMatch(/expiration/i);
+  });
+
+  it("protects and retains the buckets and the key, and nothing else", () => {
+    const kept = recorded.filter((r) => r.options.protect || r.options.retainOnDelete);
+    const rows = kept.map((r) => [r.type, r.name, r.options.protect, r.options.retainOnDelete]);
+    expect(rows.sort((a, b) => String(a[1]).localeCompare(String(b[1])))).toEqual([
+      ["aws:s3/bucket:Bucket", "riverside-vault-access-logs", true, true],
+      ["aws:s3/bucket:Bucket", "riverside-vault-bucket", true, true],
+      ["aws:kms/key:Key", "riverside-vault-key", true, true],
+    ]);
+  });
+
+  it("lets nobody schedule the key's deletion", () => {
+    const doc = policy(one(recorded, "aws:kms/key:Key"));
+    expect(doc.Statement).toContainEqual({
+      Sid: "NeverScheduleKeyDeletion",
+      Effect: "Deny",
+      Principal: "*",
+      Action: "kms:ScheduleKeyDeletion",
+      Resource: "*",
+    });
+    expect(doc.Statement.find((s) => s.Effect === "Allow")?.Principal).toEqual({
+      AWS: "arn:aws:iam::123456789012:root",
+    });
+  });
+
+  it("refuses any write of a retention under six years or outside COMPLIANCE", () => {
+    const doc = policy(one(recorded, "aws:s3/bucketPolicy:BucketPolicy", "riverside-vault-bucket"));
+    const writes = ["s3:PutObject", "s3:PutObjectRetention"];
+    expect(doc.Statement.find((s) => s.Sid === "DenyRetentionUnderSixYears")).toEqual({
+      Sid: "DenyRetentionUnderSixYears",
+      Effect: "Deny",
+      Principal: "*",
+      Action: writes,
+      Resource: "arn:aws:s3:::msp-riverside-evidence-0001/*",
+      Condition: { NumericLessThan: { "s3:object-lock-remaining-retention-days": 2192 } },
+    });
+    expect(doc.Statement.find((s) => s.Sid === "DenyRetentionModeOtherThanCompliance")).toEqual({
+      Sid: "DenyRetentionModeOtherThanCompliance",
+      Effect: "Deny",
+      Principal: "*",
+      Action: writes,
+      Resource: "arn:aws:s3:::msp-riverside-evidence-0001/*",
+      Condition: {
+        StringNotEquals: { "s3:object-lock-mode": "COMPLIANCE" },
+        Null: { "s3:object-lock-mode": "false" },
+      },
+    });
   });
 
   it("gives the writer identity put and retention only, and denies it every delete", () => {

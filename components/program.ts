@@ -29,6 +29,7 @@ function centralStack(config: CentralStackConfig) {
     orderSigningPublicKey: host.orderSigningPublicKey,
     controlPlaneIpv4: host.ipv4,
     controlPlaneServerId: host.serverId,
+    controlPlaneVersion: host.version,
   };
 }
 

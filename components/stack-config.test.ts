@@ -48,7 +48,7 @@ describe("parseStackConfig", () => {
       kind: "central",
       adminCidrs: ["203.0.113.7/32", "2001:db8::/48"],
       location: "fsn1",
-      serverType: "cx22",
+      serverType: "cx23",
     });
     expect(parseStackConfig({ ...tenant, "msp:retentionDays": "3650" }, "riverside")).toMatchObject(
       { retentionDays: 3650 },
@@ -126,8 +126,8 @@ describe("parseStackConfig", () => {
     ],
     [
       "an http release",
-      { "msp:releaseUrl": "http://x.example.net/a.tgz" },
-      "msp:releaseUrl: expected an https:// URL",
+      { "msp:releaseBaseUrl": "http://x.example.net/rel" },
+      "msp:releaseBaseUrl: expected an https:// URL",
     ],
     [
       "an RSA key",

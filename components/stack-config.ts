@@ -77,43 +77,61 @@ export const TenantStackConfig = z.strictObject({
 });
 export type TenantStackConfig = z.infer<typeof TenantStackConfig>;
 
-export const CentralStackConfig = z.strictObject({
-  kind: z.literal("central"),
-  /** The control plane's public name, e.g. cp.example.net. */
-  hostname: Hostname,
-  cloudflareZoneId: CloudflareZoneId,
-  /** The zone the client stacks' hostnames live in (covered by the server certificate). */
-  tenantDnsZone: Hostname,
-  adminCidrs: json(z.array(Cidr).min(1).max(16)),
-  sshPublicKeys: json(
-    z
-      .array(
-        z
-          .string()
-          .regex(
-            /^(ssh-ed25519|ecdsa-sha2-nistp256) [A-Za-z0-9+/=]+( .*)?$/,
-            "expected an ssh-ed25519 or ecdsa-sha2-nistp256 public key",
-          ),
-      )
-      .min(1)
-      .max(8),
-  ),
-  location: z
-    .string()
-    .regex(/^[a-z]{3}\d$/, "expected a Hetzner location such as fsn1")
-    .default("fsn1"),
-  serverType: z
-    .string()
-    .regex(/^[a-z0-9-]+$/)
-    .default("cx22"),
-  image: z
-    .string()
-    .regex(/^[a-z0-9.-]+$/)
-    .default("debian-12"),
-  /** The control-plane release tarball cloud-init installs (checked against its SHA-256). */
-  releaseUrl: z.url({ protocol: /^https$/, error: "expected an https:// URL" }),
-  releaseSha256: z.string().regex(/^[0-9a-f]{64}$/, "expected 64 lower-case hex digits"),
-});
+export const CentralStackConfig = z
+  .strictObject({
+    kind: z.literal("central"),
+    /** The control plane's public name, e.g. cp.example.net. */
+    hostname: Hostname,
+    cloudflareZoneId: CloudflareZoneId,
+    /** The zone the client stacks' hostnames live in (covered by the server certificate). */
+    tenantDnsZone: Hostname,
+    adminCidrs: json(z.array(Cidr).min(1).max(16)),
+    /** Keys to create in the Hetzner project (a key already there: list its name below). */
+    sshPublicKeys: json(
+      z
+        .array(
+          z
+            .string()
+            .regex(
+              /^(ssh-ed25519|ecdsa-sha2-nistp256) [A-Za-z0-9+/=]+( .*)?$/,
+              "expected an ssh-ed25519 or ecdsa-sha2-nistp256 public key",
+            ),
+        )
+        .max(8),
+    ).default([]),
+    /** Names of SSH keys already in the Hetzner project (creating those again fails). */
+    sshKeyNames: json(z.array(z.string().min(1).max(128)).max(8)).default([]),
+    location: z
+      .string()
+      .regex(/^[a-z]{3}\d$/, "expected a Hetzner location such as fsn1")
+      .default("fsn1"),
+    /** cx23 (2 vCPU, 4 GB): Hetzner stopped selling cx22 in 2026. */
+    serverType: z
+      .string()
+      .regex(/^[a-z0-9-]+$/)
+      .default("cx23"),
+    image: z
+      .string()
+      .regex(/^[a-z0-9.-]+$/)
+      .default("debian-12"),
+    /** The data volume (the control plane's database and archive), which outlives the server. */
+    dataVolumeGb: int(z.int().min(10).max(10_240)).default(20),
+    /** The https folder the release's files are published in. */
+    releaseBaseUrl: z.url({ protocol: /^https$/, error: "expected an https:// URL" }),
+    /** manifest.json of `npm run release`, exactly (its signature covers these bytes). */
+    releaseManifest: z.string().min(2).max(65_536),
+    /** manifest.json.sig in base64 (`openssl base64 -A -in manifest.json.sig`). */
+    releaseSignature: z.string().regex(/^[A-Za-z0-9+/]{86}==$/, "expected 64 bytes in base64"),
+    /** The release public key (PEM), kept apart from every runtime key. */
+    releasePublicKey: z.string().regex(/^-----BEGIN PUBLIC KEY-----/, "expected a PEM public key"),
+    /** How long `pulumi up` waits for the control plane to answer /readyz. */
+    readinessTimeoutSeconds: int(z.int().min(60).max(3600)).default(900),
+  })
+  .refine((c) => c.sshPublicKeys.length + c.sshKeyNames.length > 0, {
+    path: ["sshPublicKeys"],
+    message:
+      "give at least one SSH key (msp:sshPublicKeys, or msp:sshKeyNames for keys already in the project)",
+  });
 export type CentralStackConfig = z.infer<typeof CentralStackConfig>;
 
 export type StackConfig = TenantStackConfig | CentralStackConfig;
@@ -137,10 +155,15 @@ const EXAMPLES: Record<string, string> = {
   adminCidrs: "--path 'msp:adminCidrs[0]' 203.0.113.7/32",
   sshPublicKeys: "--path 'msp:sshPublicKeys[0]' \"ssh-ed25519 AAAA... you@laptop\"",
   location: "fsn1",
-  serverType: "cx22",
+  serverType: "cx23",
+  sshKeyNames: "--path 'msp:sshKeyNames[0]' ops-laptop",
+  dataVolumeGb: "20",
+  releaseBaseUrl: "https://downloads.example.net/msp/0.1.0",
+  releaseManifest: '"$(cat dist/release/manifest.json)"',
+  releaseSignature: '"$(openssl base64 -A -in dist/release/manifest.json.sig)"',
+  releasePublicKey: '"$(cat release-key.pub.pem)"',
+  readinessTimeoutSeconds: "900",
   image: "debian-12",
-  releaseUrl: "https://downloads.example.net/msp-control-plane-0.1.0.tar.gz",
-  releaseSha256: "<sha256 of the tarball>",
 };
 
 function fixFor(key: string, stack: string): string {

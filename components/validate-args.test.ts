@@ -7,6 +7,7 @@ import { parseStackConfig } from "./stack-config.ts";
 import { validateTenantDnsArgs } from "./tenant-dns.ts";
 import { validateTenantPkiArgs } from "./tenant-pki.ts";
 import { CENTRAL_CONFIG } from "./testing/configs.ts";
+import { signedTestRelease } from "./testing/release.ts";
 
 /** Each component refuses bad arguments before it creates anything, naming itself and the field. */
 function refusal(fn: () => unknown): string {
@@ -95,8 +96,47 @@ describe("validate…Args", () => {
     [
       "ControlPlaneHost with a quote in the release URL",
       () =>
-        validateControlPlaneHostArgs({ ...hostArgs, releaseUrl: "https://x.example.net/a'$(id)" }),
-      "ControlPlaneHost: releaseUrl: use only",
+        validateControlPlaneHostArgs({
+          ...hostArgs,
+          releaseBaseUrl: "https://x.example.net/a'$(id)",
+        }),
+      "ControlPlaneHost: releaseBaseUrl: use only",
+    ],
+    [
+      "ControlPlaneHost with a manifest signed by another key",
+      () =>
+        validateControlPlaneHostArgs({
+          ...hostArgs,
+          releasePublicKey: signedTestRelease().publicKeyPem,
+        }),
+      "the release signature does not verify",
+    ],
+    [
+      "ControlPlaneHost with a manifest changed after signing (a zeroed hash)",
+      () =>
+        validateControlPlaneHostArgs({
+          ...hostArgs,
+          releaseManifest: hostArgs.releaseManifest.replace(
+            /"sha256":"[0-9a-f]+"/,
+            `"sha256":"${"0".repeat(64)}"`,
+          ),
+        }),
+      "the release signature does not verify",
+    ],
+    [
+      "ControlPlaneHost with a signed manifest that lists no control plane",
+      () => {
+        const r = signedTestRelease({
+          artifacts: [{ name: "agent", file: "a.mjs", sha256: "cd".repeat(32), size: 1 }],
+        });
+        return validateControlPlaneHostArgs({
+          ...hostArgs,
+          releaseManifest: r.manifest,
+          releaseSignature: r.signature,
+          releasePublicKey: r.publicKeyPem,
+        });
+      },
+      "lists no control-plane artifact",
     ],
   ])("%s", (_what, fn, message) => {
     expect(refusal(fn)).toContain(message);

@@ -17,7 +17,7 @@
     ./health-gate.nix
   ];
 
-  system.stateVersion = "25.11";
+  system.stateVersion = "26.05";
   networking.hostName = "appliance-${site.siteId}";
   time.timeZone = site.timeZone;
   networking.useDHCP = true;
@@ -86,7 +86,6 @@
       mode
       ;
     caFile = siteDir + "/${site.caFile}";
-    enrollmentTokenFile = "/var/lib/compliance-agent-secrets/enrollment-token";
     maintenanceWindow = site.maintenanceWindow // {
       timeZone = site.timeZone;
     };

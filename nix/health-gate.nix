@@ -1,8 +1,9 @@
 # The upgrade health gate: after the appliance boots into (or switches to) a generation it has
 # not yet seen healthy, the gate waits for the agent and the baseline's critical units; if they
-# are not all active within the timeout, it rolls the system profile back to the previous
-# generation and switches to it. A generation that passed is remembered, so a plain reboot
-# never rolls back. The agent records the generation change as evidence on its next cycle.
+# are not all active within the timeout, it rolls back to the generation that last passed (the
+# profile set to that system path, as the agent's runbook does) and switches to it. A generation
+# that passed is remembered, so a plain reboot never rolls back. The agent records the
+# generation change as evidence on its next cycle. The script is ./health-gate.sh.
 {
   config,
   lib,
@@ -20,38 +21,10 @@ let
       pkgs.coreutils
     ];
     text = ''
-      current=$(readlink -f /run/current-system)
-      good_file=${stateDir}/good-system
-      if [ -f "$good_file" ] && [ "$(cat "$good_file")" = "$current" ]; then
-        echo "health gate: $current already passed"
-        exit 0
-      fi
-      deadline=$(( $(date +%s) + ${toString cfg.timeoutSeconds} ))
-      while :; do
-        failed=""
-        for unit in ${lib.escapeShellArgs cfg.units}; do
-          systemctl is-active --quiet "$unit" || failed="$failed $unit"
-        done
-        if [ -z "$failed" ]; then
-          mkdir -p ${stateDir}
-          printf '%s\n' "$current" > "$good_file.tmp"
-          mv "$good_file.tmp" "$good_file"
-          echo "health gate: $current is healthy"
-          exit 0
-        fi
-        if [ "$(date +%s)" -ge "$deadline" ]; then break; fi
-        sleep 5
-      done
-      echo "health gate: not active after ${toString cfg.timeoutSeconds} s:$failed; rolling back" >&2
-      if [ ! -f "$good_file" ]; then
-        echo "health gate: no generation has passed yet (first boot); not rolling back" >&2
-        exit 1
-      fi
-      nix-env --profile /nix/var/nix/profiles/system --rollback
-      # In its own transient unit, so the switch survives the gate being stopped by it.
-      systemd-run --unit=compliance-agent-rollback --collect --no-block \
-        /nix/var/nix/profiles/system/bin/switch-to-configuration switch
-      exit 1
+      export GATE_STATE_DIR=${stateDir} GATE_CURRENT=/run/current-system
+      export GATE_PROFILE=/nix/var/nix/profiles/system GATE_TIMEOUT=${toString cfg.timeoutSeconds}
+      set -- ${lib.escapeShellArgs cfg.units}
+      ${builtins.readFile ./health-gate.sh}
     '';
   };
 in

@@ -1,6 +1,6 @@
 # compliance-appliance-install: run from the installer ISO. Partitions the target disk (GPT:
 # ESP + LUKS2), installs the appliance system whose closure is on the ISO (no network: no
-# substituter is asked), stores the enrollment token root-only, and reboots into the appliance,
+# substituter is asked), stores the appliance's secrets root-only, and reboots into the appliance,
 # which enrolls on first boot (MAC lookup + token, or an operator's approval of the key
 # fingerprint). Destroys the target disk after the operator types its name back.
 {
@@ -15,6 +15,7 @@
   nixos-install-tools,
   nix,
   systemd,
+  openssl,
   toplevel,
 }:
 writeShellApplication {
@@ -29,6 +30,7 @@ writeShellApplication {
     nixos-install-tools
     nix
     systemd
+    openssl
   ];
   text = ''
     if [ "$(id -u)" -ne 0 ]; then echo "run as root (sudo -i)" >&2; exit 1; fi
@@ -71,14 +73,9 @@ writeShellApplication {
     nixos-install --system ${toplevel} --no-root-passwd --no-channel-copy \
       --option substituters ""
 
-    secrets=/mnt/var/lib/compliance-agent-secrets
-    install -d -m 0700 "$secrets"
-    echo "Paste the enrollment token (Pulumi stack secret), or press Enter to enroll by operator approval:"
-    read -r -s token
-    if [ -n "$token" ]; then
-      (umask 077; printf '%s' "$token" > "$secrets/enrollment-token")
-    fi
-    echo "Restic repository password and environment go to $secrets/restic-password and restic-env (root, 0600)."
+    # Break-glass password hash, enrollment token, restic password and credentials: root-only
+    # files in the installed system (installer-secrets.sh, tested on its own).
+    bash ${./installer-secrets.sh} /mnt
 
     umount -R /mnt
     cryptsetup close cryptroot

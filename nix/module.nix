@@ -120,23 +120,29 @@ let
     configFile = "${configFile}";
     catalogDir = if cfg.catalogDir == null then null else "${cfg.catalogDir}";
     firewallRulesetPath = if cfg.firewall.enable then "${rulesetJson}" else null;
-    helperPath = map (p: "${p}/bin") (
-      [
-        config.systemd.package
-        pkgs.nftables
-        pkgs.cryptsetup
-        pkgs.restic
-        config.nix.package
-        pkgs.coreutils
-      ]
-      ++ cfg.privilegedHelper.extraPackages
+    agentPath = programPath."compliance-agent.service";
+    helperPath =
+      programPath."compliance-agent-privileged.service"
+      ++ map (p: "${p}/bin") cfg.privilegedHelper.extraPackages
       # Last: NixOS's per-job restic-<job> wrappers (repository and password file) live only in
       # the system profile; the helper runs nothing but its allowlisted argv shapes anyway.
-      ++ [ "/run/current-system/sw" ]
-    );
+      ++ [ "/run/current-system/sw/bin" ];
+    restoreTestPath = programPath."compliance-restore-test@.service" ++ [ "/run/current-system/sw/bin" ];
     maintenanceWindow = cfg.maintenanceWindow;
   };
   artifacts = own.artifacts settings;
+
+  # Each unit's PATH: the packages of the programs it runs (the agent's registry).
+  programPath = own.programs (
+    name:
+    {
+      systemd = config.systemd.package;
+      nix = config.nix.package;
+      openssh = config.services.openssh.package;
+      nixos-version = config.system.build.nixos-version;
+    }
+    .${name} or pkgs.${name}
+  );
 in
 {
   options.services.compliance-agent = {
@@ -149,7 +155,6 @@ in
 
     siteId = mkOption {
       type = types.strMatching "[a-z0-9][a-z0-9-]{0,62}";
-      default = d.siteId;
       example = "example-dental";
       description = ''
         The clinic's site id as the operator's Pulumi stack names it. Shown in the unit's
@@ -179,10 +184,10 @@ in
       default = d.enrollmentTokenFile;
       example = "/var/lib/compliance-agent-secrets/enrollment-token";
       description = ''
-        Root-only file holding the one-time enrollment token (a Pulumi stack secret). Never a
-        store path: the unit passes a copy to the agent as a systemd credential
-        (LoadCredential=). Without it, enrollment waits for an operator's approval of the key
-        fingerprint shown on the console.
+        Root-only file holding the one-time enrollment token (a Pulumi stack secret), alone in
+        its folder. Never a store path: the unit loads the folder as systemd credentials
+        (LoadCredential=), so a token the installer skipped leaves it empty and enrollment waits
+        for an operator's approval of the key fingerprint shown on the console.
       '';
     };
 
@@ -389,7 +394,17 @@ in
     breakglassKeys = mkOption {
       type = types.listOf types.str;
       default = d.breakglassKeys;
-      description = "SSH public keys of the baseline's emergency account (msp-breakglass), held by the MSP under two-person control. Empty: no such account.";
+      description = "SSH public keys of the baseline's emergency account (msp-breakglass), held by the MSP under two-person control. Empty: console login only.";
+    };
+
+    breakglassPasswordFile = mkOption {
+      type = absolutePath;
+      default = d.breakglassPasswordFile;
+      description = ''
+        Root-only file with the crypt(3) hash (yescrypt or SHA-512) of the emergency account's
+        password, written by the installer (never a store path). The account logs in with it on
+        the console (or with breakglassKeys over SSH) and sudo asks for it.
+      '';
     };
 
     # Baseline values the agent reads from the catalog itself; shown here, not settable, so the
@@ -432,6 +447,13 @@ in
       };
       users.groups.compliance-agent = { };
 
+      # The secrets the installer writes (docs/appliance.md): root-only folders that exist even
+      # when a secret was skipped, so LoadCredential= on the token's folder never fails.
+      systemd.tmpfiles.rules = [
+        "d /var/lib/compliance-agent-secrets 0700 root root -"
+      ]
+      ++ lib.optional (cfg.enrollmentTokenFile != null) "d ${dirOf cfg.enrollmentTokenFile} 0700 root root -";
+
       # For operators and the helper's nftables.restore_baseline; the units use the store paths.
       environment.etc."compliance-agent/config.json".source = configFile;
 
@@ -444,6 +466,12 @@ in
     (mkIf cfg.firewall.enable {
       networking.nftables.enable = true;
       networking.firewall.enable = false;
+      # The egress chain allows only the allowlisted DNS servers: resolve through them, not the
+      # server the clinic's DHCP offers.
+      networking.nameservers = lib.unique (
+        map (e: e.address) (builtins.filter (e: e.purpose == "dns") cfg.egressAllowlist)
+      );
+      networking.dhcpcd.extraConfig = "nooption domain_name_servers";
       networking.nftables.ruleset = artifacts.ruleset;
       environment.etc."compliance-agent/nftables.nft".source = rulesetFile;
       environment.etc."compliance-agent/nftables.json".source = rulesetJson;
@@ -452,11 +480,17 @@ in
     (mkIf cfg.baseline.enable (mkMerge [
       (own.baseline.settings {
         b = baselineData;
-        inherit (cfg) backupJobs timeServers breakglassKeys;
+        inherit (cfg) backupJobs timeServers breakglassKeys breakglassPasswordFile;
       })
       {
         assertions =
-          map (swap: {
+          [
+            {
+              assertion = builtins.match "/nix/store/.*" cfg.breakglassPasswordFile == null;
+              message = "services.compliance-agent.breakglassPasswordFile points into the Nix store, which every user can read. Give the root-only path the installer writes.";
+            }
+          ]
+          ++ map (swap: {
             assertion = swap.randomEncryption.enable;
             message = "baseline swap-encrypted: swap device ${swap.device} must set randomEncryption.enable = true.";
           }) config.swapDevices

@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { publicKeyFromBase64, type VerificationKey, verificationKey } from "#protocol";
 import type { AgentDeps } from "./deps.ts";
 import { type Enrollment, enroll, readEnrollment } from "./enrollment.ts";
@@ -37,9 +37,12 @@ export async function startUp(
   if (stored !== null) return { identity, pinnedKey, enrollment: stored, freshlyEnrolled: false };
 
   onEnrolling(identity.fingerprint);
-  const token = config.enrollment_token_path
-    ? readFileSync(config.enrollment_token_path, "utf8").trim()
-    : undefined;
+  // The appliance's unit hands over the token's folder as systemd credentials: no file there
+  // means the installer skipped the token, and enrollment waits for an operator's approval.
+  const token =
+    config.enrollment_token_path && existsSync(config.enrollment_token_path)
+      ? readFileSync(config.enrollment_token_path, "utf8").trim()
+      : undefined;
   const enrollment = await enroll(
     {
       stateDir: config.state_dir,

@@ -17,6 +17,7 @@ import {
   settled,
   unwrap,
 } from "../testing/mocks.ts";
+import { TEST_RELEASE_VERSION } from "../testing/release.ts";
 import { CONTROL_PLANE_CONFIG, INSTALL_DIR, SYSTEMD_UNIT } from "./cloud-init.ts";
 import { rawEd25519PublicKeyBase64 } from "./index.ts";
 
@@ -89,7 +90,7 @@ describe("ControlPlaneHost resources", () => {
     });
     const server = one(recorded, "hcloud:index/server:Server");
     expect(server.inputs).toMatchObject({
-      serverType: "cx22",
+      serverType: "cx23",
       image: "debian-12",
       location: "fsn1",
     });
@@ -102,6 +103,61 @@ describe("ControlPlaneHost resources", () => {
     ]);
     expect(isWireSecret(server.wireInputs.userData)).toBe(true);
     expect(server.inputs.sshKeys).toEqual([one(recorded, "hcloud:index/sshKey:SshKey").id]);
+  });
+
+  it("never lets a key or image change replace the server, and Hetzner refuses its deletion", () => {
+    const server = one(recorded, "hcloud:index/server:Server");
+    expect(server.inputs).toMatchObject({ deleteProtection: true, rebuildProtection: true });
+    expect([...server.options.ignoreChanges].sort()).toEqual(["image", "sshKeys", "userData"]);
+  });
+
+  it("keeps the data on a protected, retained volume attached to the server and mounted by cloud-init", () => {
+    const volume = one(recorded, "hcloud:index/volume:Volume");
+    expect(volume.inputs).toMatchObject({
+      size: 20,
+      location: "fsn1",
+      format: "ext4",
+      deleteProtection: true,
+    });
+    expect(volume.options).toMatchObject({ protect: true, retainOnDelete: true });
+    expect(one(recorded, "hcloud:index/volumeAttachment:VolumeAttachment").inputs).toEqual({
+      serverId: Number(one(recorded, "hcloud:index/server:Server").id),
+      volumeId: Number(volume.id),
+      automount: false,
+    });
+    expect(fileIn("/etc/msp-control-plane/release.env").content).toContain(
+      `VOLUME_DEVICE='/dev/disk/by-id/scsi-0HC_Volume_${volume.id}'`,
+    );
+    const script = fileIn("/usr/local/sbin/msp-control-plane-install").content;
+    expect(script.indexOf("mount /var/lib/msp-control-plane")).toBeLessThan(
+      script.indexOf("control-plane/src/main.ts init"),
+    );
+  });
+
+  it("waits for the control plane of the signed release after the server, volume and DNS", () => {
+    const ready = one(recorded, "pulumi-nodejs:dynamic/msp:ControlPlaneReadiness");
+    expect(ready.inputs).toMatchObject({
+      address: "203.0.113.10",
+      port: 443,
+      hostname: "cp.example.net",
+      expectedVersion: TEST_RELEASE_VERSION,
+      timeoutSeconds: 900,
+    });
+    // The stack's own server CA (the mock's certificate of control-plane-ca), nothing else.
+    expect(ready.inputs.caPem).toBe(
+      "-----BEGIN CERTIFICATE-----\nmock control-plane-ca\n-----END CERTIFICATE-----\n",
+    );
+    const byUrn = new Map(recorded.map((r) => [r.urn, r.type]));
+    expect(ready.dependencies.map((u) => byUrn.get(u)).sort()).toEqual(
+      expect.arrayContaining([
+        "cloudflare:index/dnsRecord:DnsRecord",
+        "hcloud:index/server:Server",
+        "hcloud:index/volumeAttachment:VolumeAttachment",
+      ]),
+    );
+    expect(ready.inputs.logCommand).toEqual(
+      expect.arrayContaining(["root@203.0.113.10", "/var/log/cloud-init-output.log"]),
+    );
   });
 
   it("points the A record at the primary IP, unproxied", () => {
@@ -189,7 +245,9 @@ describe("cloud-init", () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
-    expect(script.indexOf("sha256sum --check")).toBeLessThan(script.indexOf("tar -xzf"));
+    const verify = '/usr/local/sbin/msp-release-verify /etc/msp-control-plane/release "$tarball"';
+    expect(script).toContain(verify);
+    expect(script.indexOf(verify)).toBeLessThan(script.indexOf("tar -xzf"));
     expect(script).toMatch(/^set -eu$/m);
     expect(script).toContain("--order-signing-key-file");
   });
@@ -240,5 +298,5 @@ describe("cloud-init", () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
-  });
+  }, 90_000); // init + serve as child processes: slow on a loaded machine
 });

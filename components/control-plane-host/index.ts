@@ -6,6 +6,8 @@ import * as tls from "@pulumi/tls";
 import { ComponentArgsError } from "../errors.ts";
 import type { CentralStackConfig } from "../stack-config.ts";
 import { renderCloudInit, SAFE_URL } from "./cloud-init.ts";
+import { ControlPlaneReadiness } from "./readiness.ts";
+import { ReleaseError, verifyReleaseManifest } from "./release-manifest.ts";
 
 export type ControlPlaneHostArgs = Omit<CentralStackConfig, "kind">;
 
@@ -19,13 +21,31 @@ export function validateControlPlaneHostArgs(args: ControlPlaneHostArgs): Contro
       `ControlPlaneHost: hostname: ${args.hostname} is a name in tenantDnsZone ${args.tenantDnsZone}; use a name outside it`,
     );
   }
-  if (!SAFE_URL.test(args.releaseUrl)) {
+  if (!SAFE_URL.test(args.releaseBaseUrl)) {
     throw new ComponentArgsError(
       "invalid_args",
-      "ControlPlaneHost: releaseUrl: use only letters, digits and . - _ ~ / : % + @ = (it is written into a shell-sourced file)",
+      "ControlPlaneHost: releaseBaseUrl: use only letters, digits and . - _ ~ / : % + @ = (it is written into a shell-sourced file)",
+    );
+  }
+  try {
+    verifyReleaseManifest(args.releaseManifest, args.releaseSignature, args.releasePublicKey);
+  } catch (e) {
+    if (!(e instanceof ReleaseError)) throw e;
+    throw new ComponentArgsError(
+      "invalid_args",
+      `ControlPlaneHost: releaseManifest/releaseSignature/releasePublicKey: ${e.message}; set them from the release folder (docs/operators.md, "Releases")`,
+      { cause: e },
     );
   }
   return args;
+}
+
+function samePublicKey(a: string, b: string): boolean {
+  try {
+    return createPublicKey(a).equals(createPublicKey(b));
+  } catch {
+    return false;
+  }
 }
 
 /** The raw 32-byte Ed25519 public key in base64, what an agent config pins. */
@@ -48,6 +68,7 @@ export class ControlPlaneHost extends pulumi.ComponentResource {
   public readonly orderSigningPublicKey: pulumi.Output<string>;
   public readonly ipv4: pulumi.Output<string>;
   public readonly serverId: pulumi.Output<string>;
+  public readonly version: pulumi.Output<string>;
 
   constructor(name: string, args: ControlPlaneHostArgs, opts?: pulumi.ComponentResourceOptions) {
     super("msp:central:ControlPlaneHost", name, {}, opts);
@@ -103,8 +124,26 @@ export class ControlPlaneHost extends pulumi.ComponentResource {
       parent,
     );
 
+    const release = verifyReleaseManifest(
+      a.releaseManifest,
+      a.releaseSignature,
+      a.releasePublicKey,
+    ).manifest;
     const sshKeys = a.sshPublicKeys.map(
       (publicKey, i) => new hcloud.SshKey(`${name}-ssh-${i}`, { publicKey }, parent),
+    );
+    // The database and the evidence archive live here, not on the server's disk: a replaced
+    // server re-attaches it and finds its data (cloud-init then skips init).
+    const volume = new hcloud.Volume(
+      `${name}-data`,
+      {
+        size: a.dataVolumeGb,
+        location: a.location,
+        format: "ext4",
+        deleteProtection: true,
+        labels: { "msp-role": "control-plane-data" },
+      },
+      { parent: this, protect: true, retainOnDelete: true },
     );
     const firewall = new hcloud.Firewall(
       `${name}-firewall`,
@@ -139,32 +178,53 @@ export class ControlPlaneHost extends pulumi.ComponentResource {
         ca.certPem,
         serverKey.privateKeyPemPkcs8,
         orderKey.privateKeyPemPkcs8,
+        orderKey.publicKeyPem,
+        volume.id,
       ])
-      .apply(([cert, caPem, key, order]) =>
-        renderCloudInit({
+      .apply(([cert, caPem, key, order, orderPublic, volumeId]) => {
+        if (samePublicKey(orderPublic, a.releasePublicKey)) {
+          throw new ComponentArgsError(
+            "invalid_args",
+            "ControlPlaneHost: releasePublicKey is the order-signing key; the release key must be a key of its own",
+          );
+        }
+        return renderCloudInit({
           hostname: a.hostname,
-          releaseUrl: a.releaseUrl,
-          releaseSha256: a.releaseSha256,
+          releaseBaseUrl: a.releaseBaseUrl,
+          releaseManifest: a.releaseManifest,
+          releaseSignature: a.releaseSignature,
+          releasePublicKeyPem: a.releasePublicKey,
+          volumeDevice: `/dev/disk/by-id/scsi-0HC_Volume_${volumeId}`,
           serverCertPem: `${cert.trim()}\n${caPem.trim()}\n`,
           serverKeyPem: key,
           orderSigningKeyPem: order,
-        }),
-      );
+        });
+      });
     const server = new hcloud.Server(
       `${name}-server`,
       {
         serverType: a.serverType,
         image: a.image,
         location: a.location,
-        sshKeys: sshKeys.map((k) => k.id),
+        sshKeys: [...sshKeys.map((k) => k.id), ...a.sshKeyNames],
         firewallIds: [firewall.id.apply(Number)],
         publicNets: [{ ipv4Enabled: true, ipv4: ip.id.apply(Number), ipv6Enabled: true }],
         userData: pulumi.secret(userData),
         labels: { "msp-role": "control-plane" },
+        // Hetzner refuses to delete or rebuild the server until these are lifted on purpose.
+        deleteProtection: true,
+        rebuildProtection: true,
       },
-      { parent: this, ignoreChanges: ["userData"] },
+      // New keys or a newer image must not replace the server that holds the service: keys
+      // are managed on the host, the OS is upgraded in place.
+      { parent: this, ignoreChanges: ["userData", "sshKeys", "image"] },
     );
-    new cloudflare.DnsRecord(
+    const attachment = new hcloud.VolumeAttachment(
+      `${name}-data`,
+      { serverId: server.id.apply(Number), volumeId: volume.id.apply(Number), automount: false },
+      parent,
+    );
+    const record = new cloudflare.DnsRecord(
       `${name}-a`,
       {
         zoneId: a.cloudflareZoneId,
@@ -178,13 +238,27 @@ export class ControlPlaneHost extends pulumi.ComponentResource {
       parent,
     );
 
+    const readiness = new ControlPlaneReadiness(
+      `${name}-ready`,
+      {
+        address: ip.ipAddress,
+        hostname: a.hostname,
+        caPem: ca.certPem,
+        expectedVersion: release.version,
+        timeoutSeconds: a.readinessTimeoutSeconds,
+      },
+      { parent: this, dependsOn: [server, attachment, record] },
+    );
+
     this.hostname = pulumi.output(a.hostname);
     this.url = pulumi.output(`https://${a.hostname}`);
     this.caCertificatePem = ca.certPem;
     this.orderSigningPublicKey = orderKey.publicKeyPem.apply(rawEd25519PublicKeyBase64);
     this.ipv4 = ip.ipAddress;
     this.serverId = server.id;
+    this.version = readiness.version;
     this.registerOutputs({
+      version: this.version,
       hostname: this.hostname,
       url: this.url,
       caCertificatePem: this.caCertificatePem,

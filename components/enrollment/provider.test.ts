@@ -161,18 +161,40 @@ describe("diff", () => {
     ["the pinned CA", { controlPlaneCaPem: "ca2" }, true, []],
     ["the appliance id", { applianceId: "box-2" }, true, ["applianceId"]],
     ["the tenant", { tenantId: "lakeside" }, true, ["tenantId"]],
-    [
-      "the control plane",
-      { controlPlaneUrl: "https://cp2.example.net" },
-      true,
-      ["controlPlaneUrl"],
-    ],
-    ["the tenant CA", { tenantCaCertPem: "cert2" }, true, ["tenantCaCertPem"]],
+    // Updates, never replacements: a replacement would revoke the enrolled appliance.
+    ["the control plane URL", { controlPlaneUrl: "https://cp2.example.net" }, true, []],
+    ["the tenant CA", { tenantCaCertPem: "cert2" }, true, []],
   ])("changing %s", async (_what, change, changes, replaces) => {
     const result = await p.diff("riverside/box-1", olds, { ...olds, ...change });
     expect(result?.changes).toBe(changes);
     expect(result?.replaces).toEqual(replaces);
     expect(result?.deleteBeforeReplace).toBe(true);
+  });
+});
+
+describe("update of the URL or the tenant CA", () => {
+  it("follows the control plane to a new URL that serves the registration, keeping the token", async () => {
+    const created = await p.create(inputs("box-url"));
+    const url = new URL(cp.url);
+    const moved = { ...created.outs, controlPlaneUrl: `https://localhost:${url.port}` };
+    const updated = await p.update(created.id, created.outs, moved);
+    expect(updated.outs).toMatchObject({
+      controlPlaneUrl: moved.controlPlaneUrl,
+      enrollmentToken: created.outs.enrollmentToken,
+    });
+    expect((await cp.get(`/v1/admin/tenants/riverside/appliances/box-url`)).body.status).toBe(
+      "registered",
+    );
+  });
+
+  it("refuses a new tenant CA without touching the registration", async () => {
+    const created = await p.create(inputs("box-newca"));
+    await expect(
+      p.update(created.id, created.outs, { ...created.outs, tenantCaCertPem: "other" }),
+    ).rejects.toThrow("the tenant CA changed");
+    expect((await cp.get(`/v1/admin/tenants/riverside/appliances/box-newca`)).body.status).toBe(
+      "registered",
+    );
   });
 });
 

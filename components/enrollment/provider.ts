@@ -183,8 +183,12 @@ async function remove(props: EnrollmentInputs): Promise<void> {
   }
 }
 
-const REPLACING = ["controlPlaneUrl", "tenantId", "applianceId", "tenantCaCertPem"] as const;
+// A new URL or tenant CA must never replace the registration: the delete would revoke the
+// enrolled appliance and the re-create would then fail with 409.
+const REPLACING = ["tenantId", "applianceId"] as const;
 const UPDATING = [
+  "controlPlaneUrl",
+  "tenantCaCertPem",
   "controlPlaneCaPem",
   "tenantCaKeyPem",
   "retentionDays",
@@ -231,6 +235,21 @@ export const enrollmentProvider: pulumi.dynamic.ResourceProvider<
   },
 
   async update(id, olds, news) {
+    if (olds.tenantCaCertPem !== news.tenantCaCertPem) {
+      throw new Error(
+        `${id}: the tenant CA changed, and the control plane keeps the CA a tenant registered with (rotation is not supported yet); nothing was changed: revert the tenant CA (pulumi refresh, then restore the TenantPki resources)`,
+      );
+    }
+    if (olds.controlPlaneUrl !== news.controlPlaneUrl) {
+      // The same control plane under a new name: the registration must answer there.
+      const current = await adminCall(news, "GET", appliancePath(news));
+      if (current.status !== 200) {
+        throw refused(
+          `finding ${id} at ${news.controlPlaneUrl} (the registration stays where it is)`,
+          current,
+        );
+      }
+    }
     if (!sameMacs(olds.macAddresses, news.macAddresses)) {
       // MACs only find a registration before enrollment: re-register it with the new ones.
       const current = await adminCall(news, "GET", appliancePath(news));

@@ -3,7 +3,13 @@ import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { TenantId } from "#protocol";
 import { ComponentArgsError } from "../errors.ts";
-import { accessLogBucketPolicy, vaultBucketPolicy, writerPolicy } from "./policies.ts";
+import { bucketPrefix, writerUserName } from "./names.ts";
+import {
+  accessLogBucketPolicy,
+  vaultBucketPolicy,
+  vaultKeyPolicy,
+  writerPolicy,
+} from "./policies.ts";
 
 export interface EvidenceVaultArgs {
   readonly tenantId: string;
@@ -24,6 +30,13 @@ export function validateEvidenceVaultArgs(args: EvidenceVaultArgs) {
   if (!parsed.success) throw ComponentArgsError.fromZod("EvidenceVault", parsed.error);
   return parsed.data;
 }
+
+/**
+ * Objects under 128 KiB never move to colder storage (S3's default since 2024, stated here so
+ * it does not change under us): Glacier IR bills at least 128 KiB per object, so the small
+ * evidence records stay in Standard and only exports, bundles and reports move.
+ */
+const SMALL_OBJECTS_STAY = "all_storage_classes_128K";
 
 const json = (doc: pulumi.Output<object>): pulumi.Output<string> =>
   doc.apply((d) => JSON.stringify(d));
@@ -50,7 +63,11 @@ export class EvidenceVault extends pulumi.ComponentResource {
     super("msp:tenant:EvidenceVault", name, {}, opts);
     const a = validateEvidenceVaultArgs(args);
     const parent = { parent: this };
+    // What holds evidence outlives any `pulumi destroy` or replacement: the engine refuses to
+    // delete a protected resource, and a retained one is only dropped from the state.
+    const kept = { parent: this, protect: true, retainOnDelete: true };
     const tags = { "msp:tenant": a.tenantId, "msp:purpose": "hipaa-evidence" };
+    const account = aws.getCallerIdentityOutput({}, { parent: this });
 
     const key = new aws.kms.Key(
       `${name}-key`,
@@ -58,19 +75,22 @@ export class EvidenceVault extends pulumi.ComponentResource {
         description: `Evidence vault of ${a.tenantId}`,
         enableKeyRotation: true,
         deletionWindowInDays: 30,
+        policy: json(
+          account.apply((id) => vaultKeyPolicy(id.arn.split(":")[1] ?? "aws", id.accountId)),
+        ),
         tags,
       },
-      parent,
+      kept,
     );
 
     // Access logs: a plain bucket (SSE-S3, which log delivery requires), public access blocked.
     const logs = new aws.s3.Bucket(
       `${name}-access-logs`,
       {
-        bucketPrefix: `msp-${a.tenantId}-logs-`,
+        bucketPrefix: bucketPrefix(a.tenantId, "logs"),
         tags: { ...tags, "msp:purpose": "evidence-access-logs" },
       },
-      parent,
+      kept,
     );
     const logsPab = new aws.s3.BucketPublicAccessBlock(
       `${name}-access-logs`,
@@ -89,6 +109,7 @@ export class EvidenceVault extends pulumi.ComponentResource {
       `${name}-access-logs`,
       {
         bucket: logs.id,
+        transitionDefaultMinimumObjectSize: SMALL_OBJECTS_STAY,
         rules: [
           {
             id: "colder-storage",
@@ -105,12 +126,12 @@ export class EvidenceVault extends pulumi.ComponentResource {
       `${name}-bucket`,
       // Object Lock can only be enabled when the bucket is created (changing it replaces it).
       {
-        bucketPrefix: `msp-${a.tenantId}-evidence-`,
+        bucketPrefix: bucketPrefix(a.tenantId, "evidence"),
         objectLockEnabled: true,
         forceDestroy: false,
         tags,
       },
-      parent,
+      kept,
     );
     const pab = new aws.s3.BucketPublicAccessBlock(`${name}-bucket`, blockAll(bucket.id), parent);
     new aws.s3.BucketOwnershipControls(
@@ -158,6 +179,7 @@ export class EvidenceVault extends pulumi.ComponentResource {
       `${name}-bucket`,
       {
         bucket: bucket.id,
+        transitionDefaultMinimumObjectSize: SMALL_OBJECTS_STAY,
         rules: [
           {
             id: "colder-storage",
@@ -178,7 +200,6 @@ export class EvidenceVault extends pulumi.ComponentResource {
       { bucket: bucket.id, policy: json(bucket.arn.apply(vaultBucketPolicy)) },
       { parent: this, dependsOn: [pab] },
     );
-    const account = aws.getCallerIdentityOutput({}, { parent: this });
     new aws.s3.BucketPolicy(
       `${name}-access-logs`,
       {
@@ -196,7 +217,11 @@ export class EvidenceVault extends pulumi.ComponentResource {
 
     const writer = new aws.iam.User(
       `${name}-writer`,
-      { path: "/msp/evidence-writers/", tags: { ...tags, "msp:role": "evidence-writer" } },
+      {
+        name: writerUserName(`${name}-writer`, a.tenantId),
+        path: "/msp/evidence-writers/",
+        tags: { ...tags, "msp:role": "evidence-writer" },
+      },
       parent,
     );
     new aws.iam.UserPolicy(

@@ -4,6 +4,7 @@
  * the same rule on every identity in a stack.
  */
 import { DESTRUCTIVE_ACTIONS } from "../policy-pack/destructive-actions.ts";
+import { MIN_RETENTION_DAYS } from "../policy-pack/policies/evidence-buckets.ts";
 
 export interface PolicyDocument {
   readonly Version: "2012-10-17";
@@ -50,8 +51,17 @@ export function writerPolicy(bucketArn: string, keyArn: string): PolicyDocument 
   };
 }
 
-/** The vault's bucket policy: TLS only, and no object or version delete by anyone. */
+/** The object writes that can carry an explicit retention (mode and retain-until date). */
+const RETENTION_WRITES = ["s3:PutObject", "s3:PutObjectRetention"] as const;
+
+/**
+ * The vault's bucket policy: TLS only; no object or version delete by anyone; and no write
+ * that sets a retention shorter than six years or a mode other than COMPLIANCE (the writer
+ * holds s3:PutObjectRetention, and a put may carry its own retention headers). A put without
+ * retention headers has neither condition key and gets the bucket's default retention.
+ */
 export function vaultBucketPolicy(bucketArn: string): PolicyDocument {
+  const objects = `${bucketArn}/*`;
   return {
     Version: "2012-10-17",
     Statement: [
@@ -61,7 +71,57 @@ export function vaultBucketPolicy(bucketArn: string): PolicyDocument {
         Effect: "Deny",
         Principal: "*",
         Action: ["s3:DeleteObject", "s3:DeleteObjectVersion", "s3:BypassGovernanceRetention"],
-        Resource: `${bucketArn}/*`,
+        Resource: objects,
+      },
+      {
+        Sid: "DenyRetentionUnderSixYears",
+        Effect: "Deny",
+        Principal: "*",
+        Action: [...RETENTION_WRITES],
+        Resource: objects,
+        // A numeric condition on a key the request lacks is false: only explicit retentions.
+        Condition: {
+          NumericLessThan: { "s3:object-lock-remaining-retention-days": MIN_RETENTION_DAYS },
+        },
+      },
+      {
+        Sid: "DenyRetentionModeOtherThanCompliance",
+        Effect: "Deny",
+        Principal: "*",
+        Action: [...RETENTION_WRITES],
+        Resource: objects,
+        // StringNotEquals alone is true when the key is absent; Null false = the key is present.
+        Condition: {
+          StringNotEquals: { "s3:object-lock-mode": "COMPLIANCE" },
+          Null: { "s3:object-lock-mode": "false" },
+        },
+      },
+    ],
+  };
+}
+
+/**
+ * The vault key's policy: the account administers the key through IAM as usual, but nobody
+ * (the account root included) may schedule its deletion: evidence locked for six years would
+ * become undecryptable. Lifting this takes a deliberate key-policy change, which CloudTrail logs.
+ */
+export function vaultKeyPolicy(partition: string, accountId: string): PolicyDocument {
+  return {
+    Version: "2012-10-17",
+    Statement: [
+      {
+        Sid: "AccountAdministersTheKey",
+        Effect: "Allow",
+        Principal: { AWS: `arn:${partition}:iam::${accountId}:root` },
+        Action: "kms:*",
+        Resource: "*",
+      },
+      {
+        Sid: "NeverScheduleKeyDeletion",
+        Effect: "Deny",
+        Principal: "*",
+        Action: "kms:ScheduleKeyDeletion",
+        Resource: "*",
       },
     ],
   };

@@ -34,6 +34,17 @@ const FLAGS = [
 ];
 
 describe("new-client", () => {
+  it("names a --stacks-dir that does not exist instead of failing with ENOENT", () => {
+    const missing = join(dir, "no-such-folder");
+    const result = spawnSync(process.execPath, [MAIN, "--stacks-dir", missing, ...FLAGS], {
+      encoding: "utf8",
+      timeout: 20_000,
+    });
+    expect(result.status).toBe(2);
+    expect(result.stderr).toContain(`--stacks-dir: ${missing} is not a folder`);
+    expect(result.stderr).not.toContain("ENOENT");
+  });
+
   it("writes a stack file the program accepts and prints the exact next commands", () => {
     const result = run(FLAGS);
     expect(result.status, result.stderr).toBe(0);

@@ -1,4 +1,4 @@
-import { existsSync, writeFileSync } from "node:fs";
+import { existsSync, statSync, writeFileSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
@@ -98,6 +98,11 @@ async function main(argv: string[]): Promise<number> {
   const a = answers as unknown as Answers;
 
   const dir = resolve(values["stacks-dir"] ?? join(import.meta.dirname, "..", "..", "stacks"));
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) {
+    throw new Usage(
+      `--stacks-dir: ${dir} is not a folder; create it first or point at the repository's stacks/`,
+    );
+  }
   const file = join(dir, `Pulumi.${a.slug}.yaml`);
   const shown = relative(process.cwd(), file) || file;
   if (existsSync(file)) {

@@ -1,3 +1,7 @@
+import { signedTestRelease } from "./release.ts";
+
+const release = signedTestRelease();
+
 /**
  * Stack configurations in the shape `pulumi.runtime.allConfig()` hands the program (lists as
  * JSON text), shared by the tests of the program, the components and the policy pack.
@@ -19,6 +23,8 @@ export const CENTRAL_CONFIG: Readonly<Record<string, string>> = {
   "msp:tenantDnsZone": "clinics.example.net",
   "msp:adminCidrs": '["203.0.113.7/32"]',
   "msp:sshPublicKeys": '["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExample ops@msp"]',
-  "msp:releaseUrl": "https://downloads.example.net/msp-control-plane-0.1.0.tar.gz",
-  "msp:releaseSha256": "ab".repeat(32),
+  "msp:releaseBaseUrl": "https://downloads.example.net/msp/0.1.0",
+  "msp:releaseManifest": release.manifest,
+  "msp:releaseSignature": release.signature,
+  "msp:releasePublicKey": release.publicKeyPem,
 };

@@ -22,6 +22,17 @@ export interface Recorded {
   readonly additionalSecretOutputs: readonly string[];
   /** Input name → URNs of the resources that input's value came from. */
   readonly propertyDependencies: Readonly<Record<string, readonly string[]>>;
+  /** URNs the resource depends on (dependsOn and inputs). */
+  readonly dependencies: readonly string[];
+  /** The resource options the engine receives (what protects a resource from deletion). */
+  readonly options: ResourceOptionsOnWire;
+}
+
+export interface ResourceOptionsOnWire {
+  readonly protect: boolean;
+  readonly retainOnDelete: boolean;
+  readonly ignoreChanges: readonly string[];
+  readonly deleteBeforeReplace: boolean;
 }
 
 export const CENTRAL_OUTPUTS = {
@@ -32,7 +43,7 @@ export const CENTRAL_OUTPUTS = {
   orderSigningPublicKey: "b3JkZXIta2V5LW9mLXRoZS1jb250cm9sLXBsYW5lLTMy",
 };
 
-function computed(
+export function computed(
   type: string,
   name: string,
   inputs: Record<string, unknown>,
@@ -71,6 +82,8 @@ function computed(
       return { ipAddress: "203.0.113.10" };
     case "pulumi:pulumi:StackReference":
       return { name: inputs.name, outputs: CENTRAL_OUTPUTS, secretOutputNames: [] };
+    case "pulumi-nodejs:dynamic/msp:ControlPlaneReadiness":
+      return { version: inputs.expectedVersion, readyAt: "2026-12-01T00:00:00.000Z" };
     case "pulumi-nodejs:dynamic/msp:ApplianceEnrollment":
       return {
         enrollmentToken: `mock-token-of-${String(inputs.tenantId)}`,
@@ -87,10 +100,14 @@ const NUMERIC_IDS = new Set([
   "hcloud:index/firewall:Firewall",
   "hcloud:index/sshKey:SshKey",
   "hcloud:index/server:Server",
+  "hcloud:index/volume:Volume",
 ]);
 
 /** Sets the mocks for `stack` and returns the live list the program fills. */
-export async function recordResources(stack: string): Promise<Recorded[]> {
+export async function recordResources(
+  stack: string,
+  options: { preview?: boolean } = {},
+): Promise<Recorded[]> {
   const recorded: Recorded[] = [];
   const seen = new Map<string, { inputs: Record<string, unknown>; id: string }>();
   let counter = 0;
@@ -119,7 +136,7 @@ export async function recordResources(stack: string): Promise<Recorded[]> {
     },
     "msp-compliance",
     stack,
-    false,
+    options.preview === true,
   );
   // The mock monitor knows each registration's parent; record it beside the mock's view.
   // (Stack references are read, not registered.)
@@ -127,7 +144,10 @@ export async function recordResources(stack: string): Promise<Recorded[]> {
     method: "registerResource" | "readResource",
     wire: (
       req: R,
-    ) => Pick<Recorded, "wireInputs" | "additionalSecretOutputs" | "propertyDependencies">,
+    ) => Pick<
+      Recorded,
+      "wireInputs" | "additionalSecretOutputs" | "propertyDependencies" | "options" | "dependencies"
+    >,
   ) => {
     const monitor = pulumi.runtime.getMonitor() as unknown as Record<
       string,
@@ -155,11 +175,25 @@ export async function recordResources(stack: string): Promise<Recorded[]> {
     wireInputs: req.getObject().toJavaScript() as Record<string, unknown>,
     additionalSecretOutputs: req.getAdditionalsecretoutputsList(),
     propertyDependencies: dependenciesOf(req),
+    dependencies: req.getDependenciesList(),
+    options: {
+      protect: req.getProtect() === true,
+      retainOnDelete: req.getRetainondelete() === true,
+      ignoreChanges: req.getIgnorechangesList(),
+      deleteBeforeReplace: req.getDeletebeforereplace(),
+    },
   }));
   tap<ReadRequest>("readResource", (req) => ({
     wireInputs: req.getProperties().toJavaScript() as Record<string, unknown>,
     additionalSecretOutputs: [],
     propertyDependencies: {},
+    dependencies: [],
+    options: {
+      protect: false,
+      retainOnDelete: false,
+      ignoreChanges: [],
+      deleteBeforeReplace: false,
+    },
   }));
   return recorded;
 }
@@ -177,6 +211,11 @@ interface ReadRequest extends Tapped {
 interface RegisterRequest extends Tapped {
   getObject(): { toJavaScript(): unknown };
   getAdditionalsecretoutputsList(): string[];
+  getProtect(): boolean | undefined;
+  getRetainondelete(): boolean | undefined;
+  getIgnorechangesList(): string[];
+  getDependenciesList(): string[];
+  getDeletebeforereplace(): boolean;
   getPropertydependenciesMap(): {
     forEach(fn: (value: { getUrnsList(): string[] }, key: string) => void): void;
   };

@@ -1,5 +1,5 @@
 import { X509Certificate } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
@@ -540,6 +540,8 @@ describe.each(backends)("control-plane app on %s", (_name, open) => {
       expect(await (await h.app.request("/readyz")).json()).toEqual({
         status: "ready",
         store: h.store.dialect,
+        // A checkout (no release.json): the package version marked as a development build.
+        version: `${JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")).version}+dev`,
       });
       const metrics = await (await h.app.request("/metrics")).text();
       expect(metrics).toContain("cp_http_requests_total");

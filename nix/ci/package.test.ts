@@ -53,7 +53,9 @@ describe("the example site and the VM tests", () => {
         "/nix/store/00000000000000000000000000000000-compliance-agent/bin/compliance-agent",
       configFile: "/nix/store/00000000000000000000000000000000-config.json",
       catalogDir: "/nix/store/00000000000000000000000000000000-compliance-agent/share/catalog",
+      agentPath: ["/run/current-system/sw/bin"],
       helperPath: ["/run/current-system/sw/bin"],
+      restoreTestPath: ["/run/current-system/sw/bin"],
       firewallRulesetPath: null,
     });
     tmp.remove();

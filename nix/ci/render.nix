@@ -26,6 +26,6 @@ in
   baselineCoverage = lib.baseline.coverage;
   baselineSettings = lib.baseline.settings {
     b = baseline;
-    inherit (s) backupJobs timeServers breakglassKeys;
+    inherit (s) backupJobs timeServers breakglassKeys breakglassPasswordFile;
   };
 }

@@ -101,8 +101,22 @@ describe("assertions for impossible combinations", () => {
     ],
     [
       "an egress firewall with no way to the control plane",
-      { egressAllowlist: [] },
+      { egressAllowlist: settings.egressAllowlist.filter((e) => e.purpose !== "control-plane") },
       /no entry with purpose = "control-plane"/,
+    ],
+    [
+      "an egress firewall with no DNS server",
+      { egressAllowlist: settings.egressAllowlist.filter((e) => e.purpose !== "dns") },
+      /has no DNS server/,
+    ],
+    [
+      "an egress firewall that does not let chrony reach NTP",
+      {
+        egressAllowlist: settings.egressAllowlist.filter(
+          (e) => !(e.purpose === "ntp" && e.protocol === "udp"),
+        ),
+      },
+      /TCP 4460 \(NTS-KE\) and UDP 123/,
     ],
     [
       "an enrollment token in the Nix store",
@@ -234,7 +248,7 @@ describe("the systemd units", () => {
     expect(agent).toMatch(
       /^IPAddressAllow=localhost 192\.0\.2\.10 198\.51\.100\.7 198\.51\.100\.53$/m,
     );
-    expect(agent).toMatch(/^LoadCredential=enrollment-token:\/run\/keys\/enrollment-token$/m);
+    expect(agent).toMatch(/^LoadCredential=enrollment:\/run\/keys$/m);
     expect(agent).toContain(
       `ExecStart=${settings.agentExecutable} --config /etc/compliance-agent/config.json`,
     );

@@ -10,7 +10,7 @@ export const OTHER_ADDRESS = "192.0.2.20";
 
 /**
  * Settings named like services.compliance-agent's options, as a site would set them, plus the
- * paths the module resolves from its package (agentExecutable, catalogDir, helperPath). The
+ * paths the module resolves from its package (agentExecutable, catalogDir, agentPath, helperPath, restoreTestPath). The
  * executable is a real file in `dir`, so systemd-analyze verify can check ExecStart.
  */
 export function testSettings(dir: string, overrides: Record<string, unknown> = {}) {
@@ -27,7 +27,9 @@ export function testSettings(dir: string, overrides: Record<string, unknown> = {
     agentExecutable,
     configFile: "/etc/compliance-agent/config.json",
     catalogDir: join(dir, "pkg", "share", "compliance-agent", "catalog"),
+    agentPath: ["/usr/bin", "/usr/sbin"],
     helperPath: ["/usr/bin", "/usr/sbin"],
+    restoreTestPath: ["/usr/bin", "/usr/sbin"],
     firewallRulesetPath: "/etc/compliance-agent/nftables.json",
     mode: "enforce",
     maintenanceWindow: {
@@ -45,6 +47,7 @@ export function testSettings(dir: string, overrides: Record<string, unknown> = {
       { address: "198.51.100.7", protocol: "tcp", ports: [443], purpose: "worm" },
       { address: "198.51.100.53", protocol: "udp", ports: [53], purpose: "dns" },
       { address: "203.0.113.123", protocol: "tcp", ports: [4460], purpose: "ntp" },
+      { address: "203.0.113.123", protocol: "udp", ports: [123], purpose: "ntp" },
       { address: "2001:db8::443", protocol: "tcp", ports: [443], purpose: "backup" },
     ],
     ...overrides,

@@ -1,6 +1,6 @@
 # Everything the module deploys that CI can check, from one set of resolved settings: the
 # module's option values plus the store paths it resolved (agentExecutable, configFile,
-# catalogDir, helperPath, firewallRulesetPath). The module and nix/ci/render.nix both call this.
+# catalogDir, agentPath, helperPath, restoreTestPath, firewallRulesetPath). The module and nix/ci/render.nix both call this.
 s:
 let
   units = import ./units.nix;
@@ -34,6 +34,7 @@ in
         enrollmentTokenFile
         ;
       allowedAddresses = agentAddresses;
+      path = s.agentPath;
     };
   }
   // (
@@ -48,7 +49,7 @@ in
         "compliance-restore-test@.service" = units.restoreTest {
           inherit execStart;
           inherit (s) configFile stateDir;
-          path = s.helperPath;
+          path = s.restoreTestPath;
         };
       }
     else

@@ -5,6 +5,12 @@
 s:
 let
   hasPurpose = purpose: builtins.any (e: e.purpose == purpose) s.egressAllowlist;
+  allows =
+    purpose: protocol: port:
+    builtins.any (
+      e: e.purpose == purpose && e.protocol == protocol && builtins.elem port e.ports
+    ) s.egressAllowlist;
+  isAddress = x: builtins.match "[0-9a-fA-F.:]+" x != null;
   w = s.maintenanceWindow;
   isStore = path: builtins.match "/nix/store/.*" path != null;
 in
@@ -40,6 +46,22 @@ in
   {
     assertion = !s.firewall.enable || hasPurpose "control-plane";
     message = "services.compliance-agent.egressAllowlist has no entry with purpose = \"control-plane\" while the egress firewall is on and controlPlaneUrl is ${s.controlPlaneUrl}: the agent could never reach it. Add the control plane's addresses.";
+  }
+  {
+    # The resolver is the allowlisted DNS server (networking.nameservers), not the one the
+    # clinic's DHCP hands out, which the egress chain would drop.
+    assertion = !s.firewall.enable || allows "dns" "udp" 53;
+    message = "services.compliance-agent.egressAllowlist has no DNS server (purpose = \"dns\", UDP 53) while the egress firewall is on: the appliance resolves names only through it (networking.nameservers). Add the resolver the site may use.";
+  }
+  {
+    # chrony resolves the time servers' names through that DNS server, then speaks NTS-KE (TCP
+    # 4460) and NTP (UDP 123) to the addresses; the allowlist holds addresses only.
+    assertion = !s.firewall.enable || (allows "ntp" "tcp" 4460 && allows "ntp" "udp" 123);
+    message = "services.compliance-agent.timeServers (${builtins.concatStringsSep ", " s.timeServers}) need egressAllowlist entries with purpose = \"ntp\" for TCP 4460 (NTS-KE) and UDP 123 (NTP) at the addresses those names resolve to.";
+  }
+  {
+    assertion = !s.firewall.enable || builtins.all (t: !(isAddress t) || builtins.any (e: e.purpose == "ntp" && e.address == t) s.egressAllowlist) s.timeServers;
+    message = "services.compliance-agent.timeServers gives an address that no egressAllowlist entry with purpose = \"ntp\" allows.";
   }
   {
     assertion = s.enrollmentTokenFile == null || !isStore s.enrollmentTokenFile;

@@ -61,13 +61,15 @@ in
   };
 
   # b: the rendered baseline JSON; backupJobs: restic job names; timeServers: NTS servers;
-  # breakglassKeys: SSH keys of the emergency account (held by the MSP under two-person control).
+  # breakglassKeys: SSH keys of the emergency account (held by the MSP under two-person control);
+  # breakglassPasswordFile: its hashed password, written root-only by the installer.
   settings =
     {
       b,
       backupJobs,
       timeServers,
       breakglassKeys,
+      breakglassPasswordFile,
     }:
     let
       t = b.toggles;
@@ -98,28 +100,26 @@ in
           "umac-128-etm@openssh.com"
         ];
       };
-      # The firewall is the module's own nftables ruleset (nix/lib/nftables.nix).
+      # The firewall is the module's own nftables ruleset (nix/lib/nftables.nix); the module turns
+      # NixOS's own firewall off only when that ruleset replaces it (firewall.enable), so the host
+      # is never left without one.
       services.openssh.openFirewall = false;
-      networking.firewall.enable = false;
       networking.nftables.enable = true;
 
       users.mutableUsers = t.users-declarative;
+      # The break-glass path: the baseline's emergency account is always there, in wheel, with
+      # the hashed password the installer stored (root-only, never in the Nix store) so sudo,
+      # which asks for it, works; plus the MSP's SSH keys when the site gives them. Root stays
+      # locked, and NixOS's lock-out assertion holds because this wheel user can log in.
       users.users = {
         root.hashedPassword = t.root-password-locked;
-      }
-      // (
-        if breakglassKeys == [ ] then
-          { }
-        else
-          {
-            # Key-only login; its sudo password is set by the site (hashedPasswordFile).
-            ${t.emergency-access-account} = {
-              isNormalUser = true;
-              extraGroups = [ "wheel" ];
-              openssh.authorizedKeys.keys = breakglassKeys;
-            };
-          }
-      );
+        ${t.emergency-access-account} = {
+          isNormalUser = true;
+          extraGroups = [ "wheel" ];
+          hashedPasswordFile = breakglassPasswordFile;
+          openssh.authorizedKeys.keys = breakglassKeys;
+        };
+      };
       security.sudo.wheelNeedsPassword = t.sudo-reauthenticates;
       security.sudo.execWheelOnly = t.sudo-reauthenticates;
 

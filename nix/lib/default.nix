@@ -10,4 +10,5 @@
   artifacts = import ./artifacts.nix;
   defaults = import ./defaults.nix;
   assertions = import ./assertions.nix;
+  programs = import ./programs.nix;
 }

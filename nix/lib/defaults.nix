@@ -1,7 +1,6 @@
 # Default values of services.compliance-agent options that have one, shared by the module's
 # option declarations and CI's rendering (nix/ci/render.nix), so both start from the same values.
 {
-  siteId = "unnamed-site";
   stateDir = "/var/lib/compliance-agent";
   pollInterval = null;
   jitter = null;
@@ -13,7 +12,7 @@
   backupJobs = [ ];
   expectedLuksVolumes = [ ];
   expectedSystem = null;
-  enrollmentTokenFile = null;
+  enrollmentTokenFile = "/var/lib/compliance-agent-secrets/enrollment/token";
   egressAllowlist = [ ];
   firewall = {
     enable = true;
@@ -27,6 +26,7 @@
   stepTimeout = 300;
   shutdownTimeout = 20;
   breakglassKeys = [ ];
+  breakglassPasswordFile = "/var/lib/compliance-agent-secrets/breakglass-password-hash";
   timeServers = [
     "time.cloudflare.com"
     "nts.netnod.se"

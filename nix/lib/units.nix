@@ -52,7 +52,7 @@ in
 
   # The agent: unprivileged static user, every sandbox switch the agent's work survives.
   # s: execStart (list), configFile, stateDir, siteId, stepTimeout, shutdownTimeout,
-  #    allowedAddresses (egress of this unit only), enrollmentTokenFile (or null).
+  #    allowedAddresses (egress of this unit only), enrollmentTokenFile (or null), path.
   agent = s: {
     Unit = {
       Description = [ "MSP compliance agent (site ${s.siteId})" ];
@@ -108,15 +108,28 @@ in
       ];
       IPAddressDeny = [ "any" ];
       IPAddressAllow = [ (concat " " ([ "localhost" ] ++ s.allowedAddresses)) ];
+      # systemd gives a unit no PATH beyond its own bin: the packages of every program the agent
+      # runs (nix/lib/programs.nix, from the agent's registry).
+      Environment = [
+        "PATH=${concat ":" s.path}"
+      ]
+      ++ (
+        if s.enrollmentTokenFile == null then
+          [ ]
+        else
+          [ "COMPLIANCE_AGENT_ENROLLMENT_TOKEN_PATH=%d/enrollment_${baseNameOf s.enrollmentTokenFile}" ]
+      );
     }
     // (
       if s.enrollmentTokenFile == null then
         { }
       else
         {
-          # The token file stays root-only; systemd hands the agent a private copy.
-          LoadCredential = [ "enrollment-token:${s.enrollmentTokenFile}" ];
-          Environment = [ "COMPLIANCE_AGENT_ENROLLMENT_TOKEN_PATH=%d/enrollment-token" ];
+          # The token's folder, not the file: systemd loads every file of a folder (none when the
+          # installer skipped the token, and the agent then waits for an operator's approval),
+          # while a missing file would fail the unit with 243/CREDENTIALS at every start. The
+          # folder stays root-only; systemd hands the agent a private copy.
+          LoadCredential = [ "enrollment:${dirOf s.enrollmentTokenFile}" ];
         }
     );
     Install = {
@@ -186,9 +199,12 @@ in
       CapabilityBoundingSet = [ "CAP_DAC_OVERRIDE CAP_DAC_READ_SEARCH CAP_CHOWN CAP_FOWNER" ];
       RestrictAddressFamilies = [ "AF_UNIX AF_INET AF_INET6" ];
       RestrictNamespaces = [ "yes" ];
+      # @privileged holds chown, which restic restore calls to give each file its owner: allowed
+      # back after the deny-list (CAP_CHOWN above is useless without the system call).
       SystemCallFilter = [
         "@system-service"
         "~@privileged @resources"
+        "@chown"
       ];
       TimeoutStartSec = [ "2h" ];
     };

@@ -20,7 +20,7 @@ let
       imports = [ self.nixosModules.compliance-agent ];
       services.compliance-agent = {
         enable = true;
-        package = self.packages.${pkgs.system}.compliance-agent;
+        package = self.packages.${pkgs.stdenv.hostPlatform.system}.compliance-agent;
         siteId = "vm-test";
         # The test PKI's server certificate names localhost and 127.0.0.1.
         controlPlaneUrl = "https://localhost:8443";
@@ -43,6 +43,25 @@ let
             ports = [ 8443 ];
             purpose = "control-plane";
           }
+          # QEMU's user network: its resolver and (unanswered) time service.
+          {
+            address = "10.0.2.3";
+            protocol = "udp";
+            ports = [ 53 ];
+            purpose = "dns";
+          }
+          {
+            address = "10.0.2.2";
+            protocol = "tcp";
+            ports = [ 4460 ];
+            purpose = "ntp";
+          }
+          {
+            address = "10.0.2.2";
+            protocol = "udp";
+            ports = [ 123 ];
+            purpose = "ntp";
+          }
         ];
       };
       services.openssh.enable = true;
@@ -61,7 +80,7 @@ let
   # cannot start), so the runbook's switch is followed by a rollback.
   brokenSystem =
     (import "${pkgs.path}/nixos/lib/eval-config.nix" {
-      inherit (pkgs) system;
+      system = pkgs.stdenv.hostPlatform.system;
       modules = [
         agentModule
         (
@@ -156,6 +175,8 @@ let
 in
 pkgs.testers.runNixOSTest {
   name = "compliance-agent-${name}";
+  # For nix/ci/nixos/targets.nix, which evaluates the broken generation on its own.
+  passthru = { inherit brokenSystem; };
   nodes.machine = {
     imports = [
       agentModule

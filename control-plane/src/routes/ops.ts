@@ -1,9 +1,11 @@
 import type { Services } from "../env.ts";
 import { ControlPlaneError } from "../errors.ts";
+import { releaseVersion } from "../release-version.ts";
 import { defineRoute, PUBLIC, type Route } from "./registry.ts";
 
 /** Liveness, readiness (the store answers), Prometheus metrics and the OpenAPI document. */
 export function opsRoutes(s: Services, openapi: () => unknown): Route[] {
+  const version = releaseVersion();
   return [
     defineRoute({
       method: "get",
@@ -17,7 +19,7 @@ export function opsRoutes(s: Services, openapi: () => unknown): Route[] {
       method: "get",
       path: "/readyz",
       operationId: "readyz",
-      summary: "Readiness: the store answers",
+      summary: "Readiness: the store answers; the release version running",
       auth: PUBLIC,
       handler: async (c) => {
         try {
@@ -25,7 +27,7 @@ export function opsRoutes(s: Services, openapi: () => unknown): Route[] {
         } catch (cause) {
           throw new ControlPlaneError("unavailable", "the store does not answer", { cause });
         }
-        return c.json({ status: "ready", store: s.store.dialect });
+        return c.json({ status: "ready", store: s.store.dialect, version });
       },
     }),
     defineRoute({
