@@ -11,6 +11,7 @@ import { cleanLabState, createLabHost } from "../agent/src/host/lab/index.ts";
 import {
   acceleratedClock,
   type CheckRunner,
+  type HttpsTransport,
   httpsTransport,
   jsonLogger,
   loadConfig,
@@ -62,6 +63,7 @@ const checks: CheckRunner = {
       duration_ms: 3,
     })),
 };
+const transports: HttpsTransport[] = [];
 const clock = acceleratedClock(new Date("2026-11-25T00:00:00Z"));
 const deps = (maxCycles: number) => ({
   config,
@@ -69,13 +71,16 @@ const deps = (maxCycles: number) => ({
   clock,
   host: createLabHost({ state: { ...cleanLabState(new Date()), hostname: "bench-appliance" } }),
   log: jsonLogger(() => {}),
-  transport: (client?: { keyPem: string; certPem: string }) =>
-    httpsTransport({
+  transport: (client?: { keyPem: string; certPem: string }) => {
+    const transport = httpsTransport({
       baseUrl: config.control_plane_url,
       caPem,
       ...(client ? { clientKeyPem: client.keyPem, clientCertPem: client.certPem } : {}),
       timeoutMs: 10_000,
-    }),
+    });
+    transports.push(transport);
+    return transport;
+  },
   checks,
   executor: noExecutor,
   allowlist: new Set<string>(),
@@ -85,12 +90,35 @@ const deps = (maxCycles: number) => ({
 const stop = new AbortController().signal;
 const idleWait = () => new Promise((resolve) => setTimeout(resolve, 2000));
 
+/** CPU milliseconds (user + system) per cycle of `cycles` cycles run by `run`. */
+async function cpuPerCycle<T>(cycles: number, run: () => Promise<T>) {
+  const before = process.cpuUsage();
+  const value = await run();
+  const used = process.cpuUsage(before);
+  return { value, cpu_ms_per_cycle: +((used.user + used.system) / 1000 / cycles).toFixed(2) };
+}
+const handshakes = () => transports.reduce((sum, t) => sum + t.stats().handshakes, 0);
+
 await runAgent(deps(5), stop);
+// Healthy control plane: 60 cycles (an hour at 60 s polling) on one agent start.
+const handshakesBefore = handshakes();
+const healthy = await cpuPerCycle(60, () => runAgent(deps(60), stop));
+const healthyHour = {
+  cycles: healthy.value.cycles,
+  cpu_ms_per_cycle: healthy.cpu_ms_per_cycle,
+  tls_handshakes: handshakes() - handshakesBefore,
+};
 await idleWait();
 const idle = memory();
 await phase("outage");
-let status = await runAgent(deps(1440), stop);
-const outage = { cycles: status.cycles, backlog: status.backlog, ...memory() };
+const outageRun = await cpuPerCycle(1440, () => runAgent(deps(1440), stop));
+let status = outageRun.value;
+const outage = {
+  cycles: status.cycles,
+  backlog: status.backlog,
+  cpu_ms_per_cycle: outageRun.cpu_ms_per_cycle,
+  ...memory(),
+};
 await phase("recover");
 const started = performance.now();
 let flushed = 0;
@@ -104,6 +132,7 @@ const afterFlush = memory();
 await idleWait();
 say({
   result: {
+    healthy_hour: healthyHour,
     idle,
     after_outage: outage,
     after_flush: afterFlush,

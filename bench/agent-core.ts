@@ -20,11 +20,24 @@ import { createInterface } from "node:readline";
 import { createSigner, generateEd25519KeyPair } from "#protocol";
 import { openJournal } from "../agent/src/index.ts";
 import { createAgentWorld } from "../agent/src/testing/fixture.ts";
-import { AGENT_NODE_FLAGS, buildAgent, bundleAgentEntry } from "../scripts/build-agent.ts";
+import {
+  type AgentRuntime,
+  agentRuntime,
+  parseRuntimeName,
+  runtimeVersion,
+} from "../scripts/agent-runtime.ts";
+import { buildAgent, bundleAgentEntry } from "../scripts/build-agent.ts";
 
-const FLAGS = process.env.BENCH_NODE_FLAGS
-  ? process.env.BENCH_NODE_FLAGS.split(/\s+/).filter(Boolean)
-  : [...AGENT_NODE_FLAGS];
+/** Both runtimes by default (BENCH_RUNTIMES=node or bun for one); BENCH_NODE_FLAGS overrides. */
+const RUNTIMES = (process.env.BENCH_RUNTIMES ?? "node,bun").split(",").map((name) => {
+  const runtime = agentRuntime(parseRuntimeName(name.trim()));
+  return runtime.name === "node" && process.env.BENCH_NODE_FLAGS
+    ? { ...runtime, flags: process.env.BENCH_NODE_FLAGS.split(/\s+/).filter(Boolean) }
+    : runtime;
+});
+/** The issue's goal for the agent's peak RSS over the 24 h outage scenario, and its stretch. */
+const GOAL_PEAK_RSS_MIB = 50;
+const STRETCH_PEAK_RSS_MIB = 35;
 const dir = mkdtempSync(join(tmpdir(), "bench-agent-"));
 const ids = { tenantId: "clinic-a", applianceId: "clinic-a-01" };
 const event = (n: number) => ({
@@ -74,15 +87,15 @@ function procMemory(pid: number) {
   };
 }
 
-async function outageRun() {
+async function outageRun(runtime: AgentRuntime) {
   const world = await createAgentWorld({
     settings: { poll_interval_s: 60, poll_jitter: 0.1, evidence_batch_max: 500 },
   });
   const childFile = join(dir, "agent-core-child.mjs");
   await bundleAgentEntry(join(import.meta.dirname, "agent-core-child.ts"), childFile);
   const child = spawn(
-    process.execPath,
-    [...FLAGS, childFile, world.configPath, world.config.ca_bundle_path],
+    runtime.command,
+    [...runtime.flags, childFile, world.configPath, world.config.ca_bundle_path],
     {
       stdio: ["pipe", "pipe", "inherit"],
     },
@@ -105,8 +118,14 @@ async function outageRun() {
 }
 
 /** Starts the real bundle, waits for its first cycle and a quiet moment, measures, stops it. */
-async function runBundleOnce(bundle: string, configPath: string, statusPath: string) {
-  const child = spawn(process.execPath, [...FLAGS, bundle, "--config", configPath], {
+async function runBundleOnce(
+  runtime: AgentRuntime,
+  bundle: string,
+  configPath: string,
+  statusPath: string,
+) {
+  const spawnedAt = performance.now();
+  const child = spawn(runtime.command, [...runtime.flags, bundle, "--config", configPath], {
     stdio: "ignore",
   });
   const startedAt = existsSync(statusPath)
@@ -117,36 +136,92 @@ async function runBundleOnce(bundle: string, configPath: string, statusPath: str
       const status = JSON.parse(readFileSync(statusPath, "utf8"));
       if (status.pid === child.pid && status.cycles >= 1 && startedAt !== null) break;
     }
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await new Promise((resolve) => setTimeout(resolve, 20));
   }
+  const firstCycleMs = Math.round(performance.now() - spawnedAt);
   await new Promise((resolve) => setTimeout(resolve, 3000));
   const memory = procMemory(child.pid ?? 0);
   const exited = new Promise((resolve) => child.on("exit", resolve));
   child.kill("SIGTERM");
-  return { ...memory, exit_code_after_sigterm: await exited };
+  return {
+    start_to_first_cycle_ms: firstCycleMs,
+    ...memory,
+    exit_code_after_sigterm: await exited,
+  };
 }
 
-async function realBundleIdle() {
+async function realBundleIdle(runtime: AgentRuntime, bundle: string) {
   const world = await createAgentWorld();
-  const bundle = join(dir, "agent.mjs");
-  await buildAgent(bundle);
   const statusPath = join(world.config.state_dir, "status.json");
   // First start enrolls (and so loads the x509 code); a restart is the steady state.
-  const firstStart = await runBundleOnce(bundle, world.configPath, statusPath);
-  const restart = await runBundleOnce(bundle, world.configPath, statusPath);
+  const firstStart = await runBundleOnce(runtime, bundle, world.configPath, statusPath);
+  const restart = await runBundleOnce(runtime, bundle, world.configPath, statusPath);
   await world.cleanup();
   return { first_start_with_enrollment: firstStart, restart_enrolled: restart };
 }
 
+type Outage = Record<
+  "idle" | "after_outage" | "after_flush" | "after_flush_idle",
+  { rss_mib: number; peak_rss_mib: number; anonymous_mib: number }
+> & {
+  healthy_hour: { cpu_ms_per_cycle: number; tls_handshakes: number };
+  after_outage: { cpu_ms_per_cycle: number };
+};
+
 try {
+  const bundle = join(dir, "agent.mjs");
+  await buildAgent(bundle);
+  const runs: Record<string, object> = {};
+  const sideBySide: Record<string, object> = {};
+  for (const runtime of RUNTIMES) {
+    const outage = (await outageRun(runtime)) as unknown as Outage;
+    const real = await realBundleIdle(runtime, bundle);
+    runs[runtime.name] = {
+      version: runtimeVersion(runtime),
+      flags: runtime.flags,
+      outage_24h: outage,
+      real_bundle_idle: real,
+    };
+    sideBySide[runtime.name] = {
+      idle_rss_mib: outage.idle.rss_mib,
+      idle_anonymous_mib: outage.idle.anonymous_mib,
+      after_24h_outage_rss_mib: outage.after_outage.rss_mib,
+      after_24h_outage_anonymous_mib: outage.after_outage.anonymous_mib,
+      after_flush_rss_mib: outage.after_flush_idle.rss_mib,
+      after_flush_anonymous_mib: outage.after_flush_idle.anonymous_mib,
+      peak_rss_mib: outage.after_flush_idle.peak_rss_mib,
+      cpu_ms_per_cycle_healthy: outage.healthy_hour.cpu_ms_per_cycle,
+      cpu_ms_per_cycle_outage: outage.after_outage.cpu_ms_per_cycle,
+      tls_handshakes_per_hour_healthy: outage.healthy_hour.tls_handshakes,
+      real_bundle_start_to_first_cycle_ms: real.restart_enrolled.start_to_first_cycle_ms,
+      real_bundle_idle_rss_mib: real.restart_enrolled.rss_mib,
+      real_bundle_peak_rss_mib: Math.max(
+        real.first_start_with_enrollment.peak_rss_mib,
+        real.restart_enrolled.peak_rss_mib,
+      ),
+    };
+  }
+  const peaks = Object.entries(sideBySide).map(([name, row]) => ({
+    name,
+    peak: (row as { peak_rss_mib: number }).peak_rss_mib,
+  }));
+  const lowest = peaks.reduce((a, b) => (b.peak < a.peak ? b : a));
   const result = {
     bench: "agent-core",
     node: process.version,
     cpus: cpus().length,
-    v8_flags: FLAGS,
     appends_per_s: { batch_100: appendRate(100, 20_000), batch_1: appendRate(1, 500) },
-    outage_24h: await outageRun(),
-    real_bundle_idle: await realBundleIdle(),
+    side_by_side: sideBySide,
+    lower_peak_runtime: {
+      runtime: lowest.name,
+      peak_rss_mib: lowest.peak,
+      goal_mib: GOAL_PEAK_RSS_MIB,
+      goal_met: lowest.peak < GOAL_PEAK_RSS_MIB,
+      over_goal_mib: +Math.max(0, lowest.peak - GOAL_PEAK_RSS_MIB).toFixed(1),
+      stretch_mib: STRETCH_PEAK_RSS_MIB,
+      stretch_met: lowest.peak < STRETCH_PEAK_RSS_MIB,
+    },
+    runtimes: runs,
   };
   process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
 } finally {

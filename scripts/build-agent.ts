@@ -19,6 +19,12 @@ export const AGENT_NODE_FLAGS = [
   "--optimize-for-size",
 ] as const;
 
+/**
+ * The flags the agent runs with on Bun: `--smol` makes JavaScriptCore collect more often for a
+ * smaller heap (the agent is idle between cycles; see bench/agent-core for both runtimes).
+ */
+export const AGENT_BUN_FLAGS = ["--smol"] as const;
+
 /** Bundles one agent entry point the way the appliance runs it (the bench bundles its child too). */
 export function bundleAgentEntry(entry: string, outfile: string) {
   return build({

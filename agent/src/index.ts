@@ -17,5 +17,10 @@ export * from "./ports.ts";
 export { pushEvidence } from "./push.ts";
 export { simulatedChecks, simulatedExecutor } from "./simulated.ts";
 export { type AgentStatus, writeStatus } from "./status.ts";
-export { httpsTransport, type Transport, type TransportAnswer } from "./transport.ts";
+export {
+  type HttpsTransport,
+  httpsTransport,
+  type Transport,
+  type TransportAnswer,
+} from "./transport.ts";
 export { AGENT_VERSION } from "./version.ts";

@@ -1,6 +1,9 @@
 import type { z } from "zod";
 import type { AgentSettings, ChainHead, OrderParams, Tier } from "#protocol";
+import type { NewOrder, OrderStatus, StoredOrder } from "./order-records.ts";
 import type { PlannerStore } from "./planner/port.ts";
+
+export type { NewOrder, OrderStatus, StoredOrder } from "./order-records.ts";
 
 /**
  * The Store port: everything the control plane keeps, behind one interface composed of one part
@@ -138,31 +141,6 @@ export interface ApplianceStore {
 }
 
 // ── Orders (orders.ts) ──────────────────────────────────────────────────────────────────────
-
-export type OrderStatus = "pending" | "delivered" | "succeeded" | "failed" | "rejected" | "expired";
-
-export interface StoredOrder {
-  readonly orderId: string;
-  readonly tenantId: string;
-  readonly applianceId: string;
-  readonly seq: number;
-  readonly runbookId: string;
-  readonly params: z.infer<typeof OrderParams>;
-  readonly tier: Tier;
-  readonly issuedAt: string;
-  readonly expiresAt: string;
-  readonly status: OrderStatus;
-  readonly result: unknown;
-}
-
-export interface NewOrder {
-  readonly orderId: string;
-  readonly runbookId: string;
-  readonly params: z.infer<typeof OrderParams>;
-  readonly tier: Tier;
-  readonly issuedAt: string;
-  readonly expiresAt: string;
-}
 
 export interface OrderStore {
   /** Allocates the next sequence number of the appliance atomically. */

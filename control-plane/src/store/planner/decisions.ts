@@ -1,8 +1,8 @@
 import type { Kysely, Selectable } from "kysely";
 import { type ChainHead, GENESIS_HEAD } from "#protocol";
 import { appendToChain } from "../chain.ts";
+import type { StoredOrder } from "../order-records.ts";
 import { insertOrder } from "../orders.ts";
-import type { StoredOrder } from "../port.ts";
 import { changedOne } from "../rows.ts";
 import type { Database } from "../schema.ts";
 import { attemptValues } from "./attempts.ts";

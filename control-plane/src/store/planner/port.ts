@@ -1,5 +1,5 @@
 import type { ChainHead } from "#protocol";
-import type { NewOrder, StoredOrder } from "../port.ts";
+import type { NewOrder, StoredOrder } from "../order-records.ts";
 
 /**
  * The planner's part of the Store port (store.planner), one part per domain, each implemented in
