@@ -1,5 +1,5 @@
 /**
- * The healing sections of bench/agent-checks (branch healing). bench/agent-checks.ts runs each
+ * The healing sections of bench/agent-checks. bench/agent-checks.ts runs each
  * after its own and prints the result under `healing.<name>`.
  *
  * - l1_match: one lookup of (check id, finding kind) in the engine's precomputed index, over

@@ -43,7 +43,7 @@ function memory() {
   };
 }
 
-// Six checks per cycle, as the agent will run once issue 5 lands.
+// Six checks per cycle, as the agent runs them.
 const CHECKS = ["patching", "services", "backups", "firewall", "logging", "encryption"];
 const checks: CheckRunner = {
   run: async () =>

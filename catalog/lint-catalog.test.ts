@@ -18,7 +18,7 @@ describe("the shipped catalog", () => {
     expect(catalog).toBeDefined();
   });
 
-  it("has the size and shape issue 3 asks for", async () => {
+  it("has the size and shape the catalog is meant to have", async () => {
     const catalog = await loadCatalog(REPO_ROOT);
     const summary = summarizeCatalog(catalog);
     expect(summary.toggles).toBeGreaterThanOrEqual(28);

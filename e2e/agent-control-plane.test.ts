@@ -94,7 +94,7 @@ describe("agent and control plane, end to end", () => {
     });
     expect(status.backlog).toBe(0);
 
-    // The vault (issue 7): the appliance verified a signed checkpoint of its own log, and an
+    // The vault: the appliance verified a signed checkpoint of its own log, and an
     // export of everything so far passes the offline verifier run as a separate process.
     const checkpointed = await eventually("a checkpoint_verified bundle", async () => {
       const res = await p.admin(`/tenants/${TENANT}/appliances/${APPLIANCE}/evidence?limit=1000`);

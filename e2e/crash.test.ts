@@ -145,17 +145,26 @@ describe("crash safety with real processes", () => {
       const child = spawn(
         process.execPath,
         [bundle, "--config", configPath, "--lab", "--lab-state", p.labStateFile],
-        { cwd: root, stdio: ["ignore", "ignore", "pipe"] },
+        { cwd: root, stdio: ["ignore", "pipe", "pipe"] },
       );
       agent = child;
       const stderr: string[] = [];
       child.stderr?.on("data", (c: Buffer) => stderr.push(c.toString("utf8")));
+      // The agent's first log line: the runtime has loaded the bundle and the cycle begins.
+      const logging = new Promise<void>((r) => {
+        child.stdout?.once("data", () => r());
+        child.once("exit", () => r());
+      });
+      child.stdout?.resume();
       const exited = new Promise<NodeJS.Signals | null>((r) =>
         child.once("exit", (_code, signal) => r(signal)),
       );
       const cpDies = round % CP_KILL_EVERY === CP_KILL_EVERY - 1;
-      // A random instant of the start and busy cycle (startup, checks, heal, push, poll).
-      await sleep(150 + Math.floor(Math.random() * 900));
+      // A random instant of the busy cycle (checks, heal, push, poll), counted from the agent's
+      // first log line so that a loaded machine's slower process start does not turn most kills
+      // into kills before the cycle has begun.
+      await Promise.race([logging, sleep(20_000)]);
+      await sleep(Math.floor(Math.random() * 900));
       if (cpDies) {
         controlPlane.process.kill("SIGKILL");
         await new Promise((r) => controlPlane?.process.once("exit", r));
@@ -265,7 +274,7 @@ describe("crash safety with real processes", () => {
         backup_runs: total,
       }),
     );
-  }, 170_000);
+  }, 300_000);
 });
 
 describe("a bad signature with real processes", () => {

@@ -7,7 +7,7 @@ import {
 import type { Journal, JournalIdentity } from "./journal.ts";
 
 /**
- * The appliance's side of the Merkle log (issue 7): a poll response may carry the latest signed
+ * The appliance's side of the Merkle log: a poll response may carry the latest signed
  * checkpoint of this appliance's evidence with a consistency proof from the last checkpoint the
  * appliance verified. It is verified with protocol/ (pinned key, audience, no rollback,
  * RFC 9162 consistency, inclusion of our own bundle at its tree size). Accepted: it becomes the

@@ -60,7 +60,7 @@ export interface Host {
   readlink(path: string): Promise<string | undefined>;
 }
 
-/** A check result as evidence (the checks themselves come with issue 5). */
+/** A check result as evidence. */
 export type CheckResultEvent = Extract<EvidenceEvent, { kind: "check_result" }>;
 
 export interface CheckRunner {
@@ -75,7 +75,7 @@ export interface ExecutionContext {
   record(event: EvidenceEvent): void;
 }
 
-/** Runs one accepted order's runbook (issue 5 fills it in with the runbook engine). */
+/** Runs one accepted order's runbook. */
 export interface RunbookExecutor {
   execute(
     order: Order,
@@ -119,10 +119,10 @@ export function acceleratedClock(start: Date): Clock & { advance(ms: number): vo
   };
 }
 
-/** Until issue 5 lands: no checks run, which the loop records as nothing. */
+/** No checks: a cycle records nothing (tests of the loop alone). */
 export const noChecks: CheckRunner = { run: async () => [] };
 
-/** Until issue 5 lands: nothing can be executed, so an accepted order fails honestly. */
+/** No executor: an accepted order fails honestly (tests of the loop alone). */
 export const noExecutor: RunbookExecutor = {
   execute: async () => ({ outcome: "failed", detail: "no runbook engine in this build" }),
 };

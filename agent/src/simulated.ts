@@ -2,8 +2,8 @@ import type { Order } from "#protocol";
 import type { CheckRunner, RunbookExecutor } from "./ports.ts";
 
 /**
- * Stand-ins for the lab and the tests until issue 5 brings the six checks and the runbook
- * engine: they touch nothing on the host. The executor records one healing step per order and
+ * Stand-ins for the real checks and runbook engine, for tests of the loop alone: they touch
+ * nothing on the host. The executor records one healing step per order and
  * reports success; the check runner reports the given checks as passing.
  */
 export function simulatedExecutor(executed: Order[] = []): RunbookExecutor {

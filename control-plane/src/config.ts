@@ -51,7 +51,7 @@ export type PlannerConfig = z.infer<typeof PlannerConfig>;
  * are refused with their path, so a typo never silently falls back to a default.
  */
 /**
- * The evidence vault (issue 7). `archive` is a WORM bucket (S3 Object Lock, COMPLIANCE) or, the
+ * The evidence vault. `archive` is a WORM bucket (S3 Object Lock, COMPLIANCE) or, the
  * embedded default, a local directory that is NOT WORM (lab only). Retention may be raised,
  * never set below six years; checkpoints are published at least hourly.
  */

@@ -28,7 +28,7 @@ export interface AppDeps {
   readonly planner?: PlannerDeps;
   /** The evidence vault (checkpoints, WORM outbox); without it polls carry no checkpoint. */
   readonly vault?: Vault;
-  /** The work queue between roles (issue 13); its stats and dead letters are on /v1/admin/queue. */
+  /** The work queue between roles; its stats and dead letters are on /v1/admin/queue. */
   readonly queue?: Queue;
   /** Where operator-requested evidence exports are written (server-chosen names only). */
   readonly exportsDir?: string;

@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { z } from "zod";
-import { NIX_DIR, NIX_ENV, REPO_ROOT, run, tempDir, writeFiles } from "./tools.ts";
+import { NIX_DIR, NIX_ENV, nftCheck, REPO_ROOT, run, tempDir, writeFiles } from "./tools.ts";
 
 /**
  * Every NixOS system the project ships or tests, evaluated by nixpkgs' lib.evalModules against
@@ -46,6 +46,7 @@ const Report = z.object({
   nftablesEnabled: z.boolean(),
   firewallEnabled: z.boolean(),
   nameservers: z.array(z.string()),
+  ruleset: z.string().nullable(),
 });
 
 function evaluate(target: string, extra?: string) {
@@ -243,6 +244,16 @@ describe.skipIf(!ready)("the NixOS evaluator", () => {
     expect(r.code, r.stderr).toBe(0);
     expect(Report.parse(JSON.parse(r.stdout)).firewallEnabled).toBe(true);
     expect(report("appliance").firewallEnabled).toBe(false);
+  });
+
+  it("gives nft -c the ruleset NixOS would load (networking.nftables.ruleset)", () => {
+    const ruleset = report("appliance").ruleset ?? "";
+    const [good = "", broken = ""] = writeFiles(tmp.dir, {
+      "appliance.nft": ruleset,
+      "broken.nft": ruleset.replace("policy drop;", "policy dorp;"),
+    });
+    expect(nftCheck(good).code, nftCheck(good).stderr).toBe(0);
+    expect(nftCheck(broken).code).not.toBe(0);
   });
 
   it("has no default siteId (a site must name itself)", () => {

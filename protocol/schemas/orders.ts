@@ -91,7 +91,7 @@ export const PollResponse = z.strictObject({
   issued_at: Timestamp,
   /** The site's latest signed L1 rule set from the data flywheel, when one was approved. */
   l1_rules: L1RuleSet.optional(),
-  /** The appliance's latest signed checkpoint when newer than `checkpoint_size` (issue 7). */
+  /** The appliance's latest signed checkpoint when newer than `checkpoint_size` */
   checkpoint: CheckpointDelivery.optional(),
   sig: Signature,
 });

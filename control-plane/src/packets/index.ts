@@ -1,5 +1,5 @@
 /**
- * Monthly compliance packets (issue 11): one site (tenant) and one month as Markdown and PDF,
+ * Monthly compliance packets: one site (tenant) and one month as Markdown and PDF,
  * with a manifest signed by the control plane's order-signing key. Produced by the CLI
  * (`control-plane packet`), the operator API and the first-of-month job in `serve`, which runs
  * under a cross-instance lease (jobs/lease.ts, startMonthlyJob).

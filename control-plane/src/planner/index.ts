@@ -49,7 +49,7 @@ export interface PlannerDeps {
   /** Incidents planned at once (each may wait seconds on the model). */
   readonly concurrency?: number;
   /**
-   * Scale-out (issue 13): hands an incident to the work queue instead of this process's
+   * Scale-out: hands an incident to the work queue instead of this process's
    * in-memory queue; planner workers then call `plan` for each message. Absent (the embedded
    * default): incidents are planned here, as before.
    */
