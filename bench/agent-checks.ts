@@ -9,7 +9,7 @@
  *   ratios to the bare exec and to the plan's 10 s target for all six; and each check run
  *   alone (median, p95), its own cost;
  * - false positives: how many of 1,000 clean cycles gave anything but six passes;
- * - the healing branch's sections (bench/agent-checks-healing.ts) under `healing`.
+ * - the healer's sections (bench/agent-checks-healing.ts) under `healing`.
  * The lab's programs are in-process emulators, so these figures are the agent's own overhead
  * (parsing, canonicalising, evidence shaping); a real appliance adds each tool's run time.
  * Machines here are noisy and shared: compare within one run, not across runs.

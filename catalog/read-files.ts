@@ -9,7 +9,7 @@ import { Runbook } from "./runbook-schema.ts";
 import { issueProblems, problemAt, type Source } from "./source.ts";
 import { readYaml } from "./yaml-source.ts";
 
-/** Where the catalog lives, relative to the repository root (ARCHITECTURE.md, layout). */
+/** Where the catalog lives, relative to the repository root (docs/architecture.md, layers). */
 export const CATALOG_PATHS = {
   baseline: "baseline/hipaa-v1.yaml",
   controlsMap: "baseline/controls-map.csv",

@@ -4,7 +4,7 @@ import { CodedError } from "#protocol";
 /** Closed set of reasons a component or the stack program refuses its input. */
 export type ComponentErrorCode = "invalid_args" | "invalid_config";
 
-/** The components' one error class: a code from the closed union, a readable message, a cause. */
+/** The components' one error class (docs/contributing.md): a code from the closed union, a readable message, a cause. */
 export class ComponentArgsError extends CodedError<ComponentErrorCode> {
   override readonly name = "ComponentArgsError";
 

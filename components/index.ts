@@ -1,4 +1,4 @@
-/** components/: the Pulumi ComponentResources of the platform (CONVENTIONS.md rule 9). */
+/** components/: the Pulumi ComponentResources of the platform (docs/contributing.md). */
 export {
   ClientTenant,
   type ClientTenantArgs,

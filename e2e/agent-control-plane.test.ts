@@ -10,7 +10,7 @@ import {
   verifyChain,
 } from "#protocol";
 import { eventually, startChild } from "../scripts/child-processes.ts";
-import { type LabPair, startLabPair } from "../scripts/lab-pair.ts";
+import { auditorPinsFile, type LabPair, startLabPair } from "../scripts/lab-pair.ts";
 
 /**
  * The real pair: the control plane (`control-plane init` + `serve`) and the agent (its entry
@@ -109,9 +109,20 @@ describe("agent and control plane, end to end", () => {
     expect(exported.status).toBe(201);
     const { export_id } = exported.body as { export_id: string };
     const exportDir = join(p.controlPlaneDir, "exports", TENANT, APPLIANCE, export_id);
-    const verifier = startChild(["verifier/main.ts", exportDir], join(import.meta.dirname, ".."));
+    // Pinned from what the appliance shows itself: its status and its configured control-plane key.
+    const pins = await auditorPinsFile(
+      [{ applianceId: APPLIANCE, agentConfig: p.agentConfig }],
+      TENANT,
+      join(p.controlPlaneDir, "pins.json"),
+    );
+    const verifier = startChild(
+      ["verifier/main.ts", exportDir, "--pins", pins],
+      join(import.meta.dirname, ".."),
+    );
     expect(await new Promise((r) => verifier.process.once("exit", r))).toBe(0);
     expect(verifier.output.join("\n")).toMatch(/OK: every signature/);
+    expect(verifier.output.join("\n")).toMatch(/enrollment statement verified/);
+    expect(verifier.output.join("\n")).toMatch(/witness cosignatures verified [1-9]/);
 
     expect(await p.stop()).toEqual([0, 0]);
     pair = undefined;

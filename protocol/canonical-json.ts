@@ -7,7 +7,11 @@ import { ProtocolError } from "./errors.ts";
  *
  * The input is a JSON value as produced by JSON.parse. Anything without an I-JSON (RFC 7493)
  * form is refused rather than silently changed: undefined, functions, symbols, bigints,
- * NaN and ±Infinity, strings with lone surrogates, and objects that are not plain.
+ * NaN and ±Infinity, strings with lone surrogates, objects that are not plain, arrays with
+ * holes (a sparse array has no JSON text: `[,1]` is not JSON), and an own `__proto__` member.
+ * JSON.parse makes `{"__proto__":…}` an own property, but zod's objects and records and most
+ * JavaScript code drop or misread it, so the bytes a party stored would differ from the value it
+ * checked: such a member is refused wherever it turns up (see also `refuseProtoKeys`).
  */
 export type JsonValue =
   | null
@@ -40,9 +44,7 @@ function serialize(value: unknown, path: string, depth: number): string {
       return serializeString(value, path);
     case "object":
       if (value === null) return "null";
-      if (Array.isArray(value)) {
-        return `[${value.map((item, i) => serialize(item, `${path}[${i}]`, depth + 1)).join(",")}]`;
-      }
+      if (Array.isArray(value)) return serializeArray(value, path, depth);
       return serializeObject(value, path, depth);
     default:
       throw new ProtocolError("not_canonicalizable", `${path}: ${typeof value} has no JSON form`);
@@ -68,6 +70,20 @@ function serializeString(value: string, path: string): string {
   return JSON.stringify(value);
 }
 
+function serializeArray(value: readonly unknown[], path: string, depth: number): string {
+  const items: string[] = [];
+  for (let i = 0; i < value.length; i++) {
+    if (!Object.hasOwn(value, i)) {
+      throw new ProtocolError(
+        "not_canonicalizable",
+        `${path}[${i}]: a sparse array has no JSON form`,
+      );
+    }
+    items.push(serialize(value[i], `${path}[${i}]`, depth + 1));
+  }
+  return `[${items.join(",")}]`;
+}
+
 // RFC 8785 §3.2.3: members sorted by the UTF-16 code units of their names, which is the
 // default order of Array.prototype.sort on strings.
 function serializeObject(value: object, path: string, depth: number): string {
@@ -79,6 +95,9 @@ function serializeObject(value: object, path: string, depth: number): string {
   const record = value as Record<string, unknown>;
   const members: string[] = [];
   for (const key of Object.keys(record).sort()) {
+    if (key === "__proto__") {
+      throw new ProtocolError("not_canonicalizable", `${path}: an own __proto__ member is refused`);
+    }
     const member = record[key];
     if (member === undefined) {
       throw new ProtocolError("not_canonicalizable", `${path}.${key}: undefined has no JSON form`);
@@ -87,4 +106,29 @@ function serializeObject(value: object, path: string, depth: number): string {
     members.push(`${serializeString(key, memberPath)}:${serialize(member, memberPath, depth + 1)}`);
   }
   return `{${members.join(",")}}`;
+}
+
+/**
+ * Finds an own `__proto__` member anywhere in a value from JSON.parse, before a schema sees it
+ * (zod drops it silently). Returns its path, or undefined when there is none.
+ */
+export function findProtoKey(value: unknown, path = "$", depth = 0): string | undefined {
+  if (typeof value !== "object" || value === null || depth > MAX_DEPTH) return undefined;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const found = findProtoKey(value[i], `${path}[${i}]`, depth + 1);
+      if (found) return found;
+    }
+    return undefined;
+  }
+  if (Object.hasOwn(value, "__proto__")) return `${path}.__proto__`;
+  for (const key of Object.keys(value)) {
+    const found = findProtoKey(
+      (value as Record<string, unknown>)[key],
+      `${path}.${key}`,
+      depth + 1,
+    );
+    if (found) return found;
+  }
+  return undefined;
 }

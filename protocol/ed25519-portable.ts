@@ -1,10 +1,13 @@
 import nacl from "tweetnacl";
+import { isSmallOrderEncoding } from "./ed25519-small-order.ts";
 
 /**
  * Ed25519 with tweetnacl, for places where node:crypto is absent (an in-browser verifier).
  * Node code uses `ed25519.ts`. tweetnacl signs the same bytes (Ed25519 is deterministic) but
  * its verify accepts a non-canonical signature whose S is S + L; RFC 8032 §5.1.7 step 1
- * requires rejecting S >= L, so `portableVerify` checks that before calling it.
+ * requires rejecting S >= L, so `portableVerify` checks that before calling it. It also accepts
+ * a small-order public key or R (an identity key "verifies" every message with R = identity and
+ * S = 0), so both are refused first (ed25519-small-order.ts).
  */
 
 // L = 2^252 + 27742317777372353535851937790883648493, little-endian (RFC 8032 §5.1).
@@ -45,5 +48,6 @@ export function portableVerify(
   signature: Uint8Array,
 ): boolean {
   if (publicKey.byteLength !== 32 || !hasCanonicalScalar(signature)) return false;
+  if (isSmallOrderEncoding(publicKey) || isSmallOrderEncoding(signature, 0)) return false;
   return nacl.sign.detached.verify(message, signature, publicKey);
 }

@@ -6,6 +6,7 @@ import {
   sign,
   verify,
 } from "node:crypto";
+import { isSmallOrderEncoding } from "./ed25519-small-order.ts";
 import { fromBase64, sha256Hex, toBase64 } from "./encoding.ts";
 import { ProtocolError } from "./errors.ts";
 
@@ -13,6 +14,8 @@ import { ProtocolError } from "./errors.ts";
  * Ed25519 (RFC 8032) through node:crypto, the implementation every Node process of ours uses:
  * native, and strict about signature encoding (it rejects S >= L, so no malleable twin of a
  * valid signature verifies). `ed25519-portable.ts` is the fallback for places without it.
+ * Small-order public keys are refused when a key is loaded, and a small-order R before any
+ * verification (ed25519-small-order.ts), whatever the library underneath would decide.
  *
  * Key exchange formats (docs/protocol.md):
  * - public keys: PEM "PUBLIC KEY" (SubjectPublicKeyInfo, RFC 8410) or the raw 32 bytes in
@@ -54,7 +57,9 @@ export function publicKeyFromRaw(raw: Uint8Array): KeyObject {
       `an Ed25519 public key is ${PUBLIC_KEY_LENGTH} bytes, got ${raw.byteLength}`,
     );
   }
-  return createPublicKey({ key: Buffer.concat([SPKI_PREFIX, raw]), format: "der", type: "spki" });
+  return refuseSmallOrder(
+    createPublicKey({ key: Buffer.concat([SPKI_PREFIX, raw]), format: "der", type: "spki" }),
+  );
 }
 
 export function publicKeyFromBase64(text: string): KeyObject {
@@ -62,7 +67,16 @@ export function publicKeyFromBase64(text: string): KeyObject {
 }
 
 export function publicKeyFromPem(pem: string): KeyObject {
-  return requireEd25519(() => createPublicKey({ key: pem, format: "pem" }), "public key PEM");
+  return refuseSmallOrder(
+    requireEd25519(() => createPublicKey({ key: pem, format: "pem" }), "public key PEM"),
+  );
+}
+
+function refuseSmallOrder(key: KeyObject): KeyObject {
+  if (isSmallOrderEncoding(rawPublicKey(key))) {
+    throw new ProtocolError("invalid_key", "the Ed25519 public key is a small-order point");
+  }
+  return key;
 }
 
 export function privateKeyFromPem(pem: string): KeyObject {
@@ -101,7 +115,7 @@ export function signBytes(privateKey: KeyObject, message: Uint8Array): Uint8Arra
 
 /** False for any malformed or non-verifying signature; never throws on attacker input. */
 export function verifyBytes(publicKey: KeyObject, message: Uint8Array, signature: Uint8Array) {
-  if (signature.byteLength !== SIGNATURE_LENGTH) return false;
+  if (signature.byteLength !== SIGNATURE_LENGTH || isSmallOrderEncoding(signature, 0)) return false;
   try {
     return verify(null, message, publicKey, signature);
   } catch {

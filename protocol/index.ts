@@ -8,7 +8,7 @@ export {
   MAX_APPLIANCE_BODY_BYTES,
 } from "./api.ts";
 export { backoffDelay, jitteredInterval } from "./backoff.ts";
-export { canonicalBytes, canonicalize, type JsonValue } from "./canonical-json.ts";
+export { canonicalBytes, canonicalize, findProtoKey, type JsonValue } from "./canonical-json.ts";
 export {
   bundleLeafHash,
   type CheckpointContext,
@@ -21,6 +21,17 @@ export {
   verifyCheckpoint,
   verifyCheckpointDelivery,
 } from "./checkpoint.ts";
+export {
+  COSIGNATURE_HEADER,
+  type CosignatureVerdict,
+  type CosignedCheckpoint,
+  checkpointNoteBody,
+  checkpointOrigin,
+  cosignCheckpoint,
+  cosignerKeyId,
+  verifyCosignature,
+  witnessName,
+} from "./cosignature.ts";
 export {
   type DecisionChainVerdict,
   type DecisionDraft,
@@ -51,6 +62,7 @@ export {
   portableSign,
   portableVerify,
 } from "./ed25519-portable.ts";
+export { isSmallOrderEncoding, SMALL_ORDER_ENCODINGS } from "./ed25519-small-order.ts";
 export {
   constantTimeEqual,
   fromBase64,
@@ -103,6 +115,12 @@ export {
   verifyPollResponse,
 } from "./order-verification.ts";
 export { parseMessage, tryParseMessage } from "./parse.ts";
+export {
+  type CheckResultBundle,
+  type CheckStateLine,
+  CheckStatesAsOf,
+  mergeCheckStates,
+} from "./point-in-time.ts";
 export * from "./schemas/index.ts";
 export {
   createSigner,

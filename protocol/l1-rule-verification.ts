@@ -5,7 +5,7 @@ import { signingBytes, type VerificationKey, verifyDocument } from "./signed-doc
 
 /**
  * What the appliance checks before it adopts a signed L1 rule set (the same trust model as
- * orders: ARCHITECTURE.md "Orders", TUF 5.3/5.4). A compromised control plane can at most make
+ * orders: docs/architecture.md "Orders", TUF 5.3/5.4). A compromised control plane can at most make
  * the appliance heal a declared finding with a runbook it already trusts.
  */
 export interface L1RuleSetContext {

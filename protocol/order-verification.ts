@@ -9,7 +9,7 @@ import {
 import { signingBytes, type VerificationKey, verifyDocument } from "./signed-document.ts";
 
 /**
- * What the appliance checks before it runs anything (ARCHITECTURE.md, trust model "Orders";
+ * What the appliance checks before it runs anything (docs/architecture.md, trust model "Orders";
  * TUF 5.x and Uptane's defences against arbitrary software, rollback, freeze, replay and
  * mix-and-match). A compromised control plane can at most order runbooks the appliance already
  * trusts; everyone else cannot order anything.

@@ -1,11 +1,18 @@
 import { z } from "zod";
+import { findProtoKey } from "./canonical-json.ts";
 import { ProtocolError } from "./errors.ts";
 
 /**
  * Parse at the edge: turn untrusted input into a typed message or throw a ProtocolError whose
- * message names every offending field and what it should be (zod's prettified issues).
+ * message names every offending field and what it should be (zod's prettified issues). An own
+ * `__proto__` member anywhere is refused first: zod would drop it silently, and the bytes stored
+ * or signed would then differ from the value checked.
  */
 export function parseMessage<S extends z.ZodType>(schema: S, input: unknown, what: string) {
+  const proto = findProtoKey(input);
+  if (proto) {
+    throw new ProtocolError("invalid_message", `${what} is invalid:\n${protoProblem(proto)}`);
+  }
   const result = schema.safeParse(input);
   if (!result.success) {
     throw new ProtocolError(
@@ -24,8 +31,13 @@ export function tryParseMessage<S extends z.ZodType>(
   schema: S,
   input: unknown,
 ): { ok: true; value: z.infer<S> } | { ok: false; problem: string } {
+  const proto = findProtoKey(input);
+  if (proto) return { ok: false, problem: protoProblem(proto) };
   const result = schema.safeParse(input);
   return result.success
     ? { ok: true, value: result.data as z.infer<S> }
     : { ok: false, problem: z.prettifyError(result.error) };
 }
+
+const protoProblem = (path: string) =>
+  `✖ an own "__proto__" member is not allowed (remove it)\n  → at ${path}`;

@@ -4,7 +4,7 @@ import { dirname, join, posix, relative, sep } from "node:path";
 import ts from "typescript";
 
 /**
- * The layout is the architecture (CONVENTIONS.md rule 1): dependencies between top-level areas
+ * The layout is the architecture (docs/architecture.md, layers): dependencies between top-level areas
  * point one way. protocol/ is the bottom layer and imports nothing of ours, and in its shipped
  * code only zod, node:crypto and tweetnacl; the agent and the control plane import protocol/
  * (and the catalog) but never each other; components/ imports neither of them.

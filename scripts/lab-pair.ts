@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
+import { keyId, publicKeyFromBase64 } from "#protocol";
 import {
   cleanLabState,
   type Drift,
@@ -285,4 +286,34 @@ export async function writeLabAgent(o: {
 async function writeSecret(path: string, content: string): Promise<void> {
   await mkdir(dirname(path), { recursive: true, mode: 0o700 });
   await writeFile(path, content, { mode: 0o600 });
+}
+
+/**
+ * The pins file an auditor would write for a lab appliance, from what the appliance itself
+ * shows (never from the control plane): its status's evidence key id, as on its console at
+ * enrollment, and the control-plane key its configuration pins. See docs/auditor.md.
+ */
+export async function auditorPinsFile(
+  agents: readonly { applianceId: string; agentConfig: LabPair["agentConfig"] }[],
+  tenantId: string,
+  file: string,
+): Promise<string> {
+  const cpKeyIds = new Set<string>();
+  const appliances: { tenant_id: string; appliance_id: string; key_id: string }[] = [];
+  for (const { applianceId, agentConfig } of agents) {
+    const status = JSON.parse(
+      await readFile(join(agentConfig.state_dir, "status.json"), "utf8"),
+    ) as { evidence_key_fingerprint: string };
+    appliances.push({
+      tenant_id: tenantId,
+      appliance_id: applianceId,
+      key_id: status.evidence_key_fingerprint,
+    });
+    cpKeyIds.add(keyId(publicKeyFromBase64(String(agentConfig.order_signing_public_key))));
+  }
+  await writeFile(
+    file,
+    `${JSON.stringify({ v: 1, control_plane_key_ids: [...cpKeyIds], appliances }, null, 2)}\n`,
+  );
+  return file;
 }

@@ -15,7 +15,7 @@ afterAll(async () => {
 });
 
 /**
- * Issue 11's first "done when": the lab (npm start) runs for a short accelerated period; then,
+ * The lab end to end: the lab (npm start) runs for a short accelerated period; then,
  * from the outside only (its files, its SQLite database, poppler and the verifier's CLI), the
  * packet PDF exists, renders, states the counts that are in the store, and the evidence exports
  * verify.
@@ -105,9 +105,14 @@ it("the lab (npm start) runs two agents end to end and produces a packet that ma
   const exports = [...stdout.matchAll(/auditor: export (\S+):/g)].map((m) => m[1] as string);
   expect(exports).toHaveLength(2);
   for (const exportDir of exports) {
-    const verified = await run(process.execPath, [join(root, "verifier", "main.ts"), exportDir], {
-      cwd: root,
-    });
+    const pinsFile = stdout.match(/auditor: pins from the appliances themselves in (\S+)/)?.[1];
+    expect(pinsFile).toBeDefined();
+    const verified = await run(
+      process.execPath,
+      [join(root, "verifier", "main.ts"), exportDir, "--pins", pinsFile as string],
+      { cwd: root },
+    );
+    expect(verified.stdout).not.toMatch(/UNPINNED/);
     expect(verified.stdout).toMatch(/OK: every signature, link, checkpoint and proof verifies/);
   }
 }, 170_000);

@@ -26,9 +26,10 @@ import {
   verifyChain,
 } from "#protocol";
 import { injectDrift, readLabStateFile, writeLabStateFile } from "../agent/src/host/lab/index.ts";
+import { parsePinsFile } from "../verifier/pins.ts";
 import { verifyExport } from "../verifier/verify-export.ts";
 import { eventually } from "./child-processes.ts";
-import { type LabAgent, type LabPair, startLabPair } from "./lab-pair.ts";
+import { auditorPinsFile, type LabAgent, type LabPair, startLabPair } from "./lab-pair.ts";
 
 const TENANT = "lab-clinic";
 const APPLIANCE = "lab-clinic-01";
@@ -234,6 +235,20 @@ async function main(): Promise<void> {
       .join(", ")})`,
   );
 
+  // The auditor's pins, from what each appliance shows itself (status, pinned configuration).
+  const pinsFile = await auditorPinsFile(
+    [
+      { applianceId: APPLIANCE, agentConfig: pair.agentConfig },
+      ...(second ? [{ applianceId: SECOND, agentConfig: second.agentConfig }] : []),
+    ],
+    TENANT,
+    join(pair.controlPlaneDir, "auditor-pins.json"),
+  );
+  const parsedPins = parsePinsFile(await readFile(pinsFile, "utf8"));
+  if (!parsedPins.ok) throw new Error(parsedPins.problem);
+  say(
+    `auditor: pins from the appliances themselves in ${pinsFile} (verify-export DIR --pins FILE)`,
+  );
   for (const id of [APPLIANCE, SECOND]) {
     const exported = await admin(`/tenants/${TENANT}/appliances/${id}/exports`, {
       from: "2000-01-01T00:00:00Z",
@@ -241,7 +256,7 @@ async function main(): Promise<void> {
     });
     const { export_id } = exported.body as { export_id: string };
     const exportDir = join(pair.controlPlaneDir, "exports", TENANT, id, export_id);
-    const summary = await verifyExport(exportDir);
+    const summary = await verifyExport(exportDir, { pins: parsedPins.pins });
     say(
       `auditor: export ${exportDir}: ${summary.signatures_verified} signatures, ${summary.checkpoints_verified} checkpoints, ${summary.inclusion_proofs_verified} inclusion proofs → ${summary.ok ? "OK" : `FAILED ${summary.first_failure?.reason}`}`,
     );

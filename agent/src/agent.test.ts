@@ -42,7 +42,13 @@ describe("the agent against a control plane on loopback HTTPS (mTLS)", () => {
     const kinds = world.cp.bundles.map((b) =>
       b.event.kind === "agent_lifecycle" ? b.event.event : b.event.kind,
     );
-    expect(kinds.slice(0, 4)).toEqual(["key_generated", "enrolled", "started", "check_result"]);
+    expect(kinds.slice(0, 5)).toEqual([
+      "enrollment_statement",
+      "key_generated",
+      "enrolled",
+      "started",
+      "check_result",
+    ]);
     expect(status.state).toBe("stopped");
     // The stopping bundle was written after the last push: it waits for the next start.
     expect(status.backlog).toBe(1);

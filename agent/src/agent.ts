@@ -143,6 +143,7 @@ function openRun(
     transport,
     ids,
     pinnedKey,
+    evidenceSigner: identity.signer,
     settings,
     healing,
     executeDeps: {
@@ -176,8 +177,8 @@ function openRun(
 }
 
 /**
- * The chain records each start (a fresh enrollment's chain begins with key_generated and
- * enrolled), then an order cut short by a crash is reported as failed. A full journal does not
+ * The chain records each start (a fresh enrollment's chain begins with the appliance's signed
+ * enrollment statement, then key_generated and enrolled), then an order cut short by a crash is reported as failed. A full journal does not
  * stop the agent: it is recorded as a failed step.
  */
 function recordStart(env: CycleEnv, freshlyEnrolled: boolean): void {
@@ -186,6 +187,14 @@ function recordStart(env: CycleEnv, freshlyEnrolled: boolean): void {
     journal.append(
       freshlyEnrolled && journal.head().seq === 0
         ? [
+            // The appliance's own signed statement of its key id and the control-plane key it
+            // pins: an auditor's trust root outside the MSP (the verifier checks it).
+            {
+              kind: "enrollment_statement" as const,
+              key_id: env.evidenceSigner.keyId,
+              control_plane_key_id: env.pinnedKey.keyId,
+              agent_version: deps.agentVersion,
+            },
             lifecycle(deps, "key_generated"),
             lifecycle(deps, "enrolled"),
             lifecycle(deps, "started"),

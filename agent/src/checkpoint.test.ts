@@ -13,8 +13,14 @@ import {
   signCheckpoint,
   toHex,
   verificationKey,
+  verifyCosignature,
 } from "#protocol";
-import { LAST_CHECKPOINT, lastVerifiedCheckpoint, recordCheckpoint } from "./checkpoint.ts";
+import {
+  checkCheckpointFreshness,
+  LAST_CHECKPOINT,
+  lastVerifiedCheckpoint,
+  recordCheckpoint,
+} from "./checkpoint.ts";
 import { openJournal } from "./journal.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "agent-checkpoint-"));
@@ -130,5 +136,57 @@ describe("checkpoints on the appliance", () => {
       },
     );
     expect(journal.getState(LAST_CHECKPOINT)).toBe(before);
+  });
+});
+
+describe("the appliance as the log's witness", () => {
+  const evidence = createSigner(generateEd25519KeyPair().privateKey);
+  const journal = openJournal(join(dir, "witness.sqlite"), ids, evidence);
+  journal.append(
+    Array.from({ length: 5 }, (_, i) => alert(i)),
+    now,
+  );
+  const hashes = Array.from({ length: 5 }, (_, i) => journal.hashAt(i + 1) as string);
+  const tree = new MerkleTree(hashes.map(bundleLeafHash));
+  const cp = signCheckpoint(
+    { ...ids, treeSize: 5, root: tree.root(5), issuedAt: now.toISOString() },
+    controlPlane,
+  );
+
+  it("cosigns each checkpoint it verified (C2SP cosignature/v1, evidence key)", () => {
+    const event = recordCheckpoint(journal, checkpointDelivery(cp, tree, 0), {
+      identity: ids,
+      pinnedKey,
+      now,
+      cosigner: evidence,
+    });
+    expect(event.kind).toBe("checkpoint_verified");
+    const line = (event as { cosignature?: string }).cosignature as string;
+    expect(verifyCosignature(cp, line, evidence.publicKey)).toEqual({
+      ok: true,
+      timestamp: now.getTime() / 1000,
+    });
+    expect(verifyCosignature(cp, line, controlPlane.publicKey).ok).toBe(false);
+  });
+
+  it("flags a control plane whose newest checkpoint is older than the bound (freeze), once", () => {
+    const hour = 3_600_000;
+    journal.append([alert(6)], now);
+    // Grown, but the checkpoint is fresh enough.
+    expect(checkCheckpointFreshness(journal, new Date(now.getTime() + 23 * hour))).toBeUndefined();
+    const late = new Date(now.getTime() + 25 * hour);
+    expect(checkCheckpointFreshness(journal, late)).toMatchObject({
+      kind: "alert",
+      code: "checkpoint_stale",
+      severity: "high",
+      subject: `checkpoint 5 ${cp.root_hash}`,
+    });
+    const [stored] = journal.bundlesFrom(journal.head().seq, 1);
+    expect((stored?.bundle as EvidenceBundle | undefined)?.event).toMatchObject({
+      code: "checkpoint_stale",
+    });
+    expect(checkCheckpointFreshness(journal, late)).toBeUndefined();
+    // A shorter bound is configurable.
+    expect(checkCheckpointFreshness(journal, late, hour)).toBeUndefined();
   });
 });

@@ -1,4 +1,4 @@
-import type { AgentSettings, EvidenceEvent, VerificationKey } from "#protocol";
+import type { AgentSettings, EvidenceEvent, Signer, VerificationKey } from "#protocol";
 import { backoffDelay } from "#protocol";
 import type { AgentDeps, HealingHooks } from "./deps.ts";
 import { isAgentError } from "./errors.ts";
@@ -23,6 +23,8 @@ export interface CycleEnv {
   readonly transport: Transport;
   readonly ids: JournalIdentity;
   readonly pinnedKey: VerificationKey;
+  /** The evidence key: it also cosigns each verified checkpoint as the log's witness. */
+  readonly evidenceSigner: Signer;
   readonly settings: AgentSettings;
   readonly healing: HealingHooks | undefined;
   readonly executeDeps: ExecuteDeps;
@@ -87,6 +89,7 @@ async function pollForOrders(
         pinnedKey: env.pinnedKey,
         allowlist: deps.allowlist,
         agentVersion: deps.agentVersion,
+        cosigner: env.evidenceSigner,
       },
       env.stepSignal(),
     );

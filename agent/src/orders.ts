@@ -5,10 +5,15 @@ import {
   type OrderResult,
   type OrderVerdict,
   randomNonce,
+  type Signer,
   type VerificationKey,
   verifyPollResponse,
 } from "#protocol";
-import { lastVerifiedCheckpoint, recordCheckpoint } from "./checkpoint.ts";
+import {
+  checkCheckpointFreshness,
+  lastVerifiedCheckpoint,
+  recordCheckpoint,
+} from "./checkpoint.ts";
 import { AgentError } from "./errors.ts";
 import type { Journal, JournalIdentity } from "./journal.ts";
 import type { Clock, RunbookAllowlist } from "./ports.ts";
@@ -29,6 +34,10 @@ export interface PollDeps {
   readonly pinnedKey: VerificationKey;
   readonly allowlist: RunbookAllowlist;
   readonly agentVersion: string;
+  /** The evidence key, to cosign accepted checkpoints as the log's witness. */
+  readonly cosigner?: Pick<Signer, "publicKey" | "sign">;
+  /** The bound on the newest checkpoint's age while the log grows (freeze alert). */
+  readonly checkpointFreshnessMs?: number;
 }
 
 export interface AcceptedOrder {
@@ -131,8 +140,10 @@ export async function pollOnce(deps: PollDeps, signal: AbortSignal): Promise<Pol
         identity,
         pinnedKey: deps.pinnedKey,
         now,
+        ...(deps.cosigner ? { cosigner: deps.cosigner } : {}),
       });
     }
+    checkCheckpointFreshness(journal, now, deps.checkpointFreshnessMs);
     const accepted: AcceptedOrder[] = [];
     let rejected = 0;
     verdict.orders.forEach((v, i) => {

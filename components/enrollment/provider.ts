@@ -3,7 +3,7 @@ import type * as pulumi from "@pulumi/pulumi";
 /**
  * The dynamic provider behind ApplianceEnrollment: a site registration in the control plane's
  * admin API. Pulumi serializes this object's closure into the state and runs it later in its
- * own process (PITFALLS: closure serialization is fragile), so it stays a plain object whose
+ * own process (Pulumi's closure serialization is fragile), so it stays a plain object whose
  * methods capture only the small functions of this file and take Node built-ins from
  * `process.getBuiltinModule` inside (no module import for the serializer to chase). The
  * admin token is read from the environment in every call and never becomes an input, an

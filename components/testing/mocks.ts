@@ -6,7 +6,7 @@ import * as pulumi from "@pulumi/pulumi";
  * pulumi-awsx's tests: every registered resource with its type, name, inputs and parent URN.
  * Providers' computed outputs are filled in plausibly; TLS keys are real (node:crypto), so
  * code that parses them runs for real. Runs in update mode (preview off), so every output
- * resolves (PITFALLS).
+ * resolves.
  */
 export interface Recorded {
   readonly type: string;

@@ -174,6 +174,26 @@ export const EvidenceEvent = z.discriminatedUnion("kind", [
     issued_at: Timestamp,
     /** The tree size of the checkpoint it was proven consistent with (0: the first). */
     from_size: SequenceCount,
+    /**
+     * The appliance's witness cosignature of that checkpoint: a C2SP signed-note line
+     * (cosignature/v1, protocol/cosignature.ts) with the evidence key.
+     */
+    cosignature: z
+      .string()
+      .regex(/^— [\x21-\x7e]{1,200} [A-Za-z0-9+/]{102}==$/, "expected a cosignature/v1 note line")
+      .optional(),
+  }),
+  /**
+   * The first bundle of every chain, signed with the evidence key it names: the appliance states
+   * its own key id (hex SHA-256 of the raw public key, what its console shows at enrollment) and
+   * the control-plane key id it pins. An auditor's pin of either can then be checked against
+   * what the appliance itself said before the MSP handled any of its evidence.
+   */
+  z.strictObject({
+    kind: z.literal("enrollment_statement"),
+    key_id: Sha256Hex,
+    control_plane_key_id: Sha256Hex,
+    agent_version: z.string().min(1).max(64),
   }),
   z.strictObject({
     kind: z.literal("agent_lifecycle"),

@@ -38,6 +38,29 @@ export type WormObjectRecord = z.infer<typeof WormObjectRecord>;
 export const WormObjectList = z.array(WormObjectRecord).max(1_000_000);
 
 /**
+ * The WORM list of an export, signed by the control plane: each object's key, version id,
+ * retain-until and checksum are the control plane's signed statement, so a list with records
+ * removed or edited no longer verifies.
+ */
+export const SignedWormObjectList = z.strictObject({
+  v: ProtocolVersion,
+  type: z.literal("worm_object_list"),
+  tenant_id: TenantId,
+  appliance_id: ApplianceId,
+  objects: WormObjectList,
+  sig: Signature,
+});
+export type SignedWormObjectList = z.infer<typeof SignedWormObjectList>;
+
+/**
+ * Which clock chose the bundles of an export's date range: when the control plane received them
+ * (its own clock) or when the appliance recorded them (the appliance's clock, signed in each
+ * bundle). Either way the export is then extended to the next signed checkpoint.
+ */
+export const ExportRangeBasis = z.enum(["received_at", "recorded_at"]);
+export type ExportRangeBasis = z.infer<typeof ExportRangeBasis>;
+
+/**
  * The manifest of an evidence export for one site (appliance) and a date range, signed by the
  * control plane. The bundles are `first_seq..last_seq`; `last_seq` is always the size of a
  * signed checkpoint, so nothing at the end can be dropped unseen. When the export does not start
@@ -51,6 +74,7 @@ export const ExportManifest = z.strictObject({
   appliance_id: ApplianceId,
   requested_from: Timestamp,
   requested_to: Timestamp,
+  range_basis: ExportRangeBasis,
   first_seq: SequenceNumber,
   last_seq: SequenceNumber,
   bundle_count: z.int().min(1),

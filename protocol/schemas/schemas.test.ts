@@ -3,11 +3,12 @@ import { describe, expect, it } from "vitest";
 import type { z } from "zod";
 import { randomNonce } from "../encoding.ts";
 import { ProtocolError } from "../errors.ts";
-import { parseMessage } from "../parse.ts";
+import { parseMessage, tryParseMessage } from "../parse.ts";
 import {
   EnrollmentRequest,
   EnrollmentResponse,
   EvidenceBundle,
+  EvidenceEvent,
   EvidenceReceipt,
   EvidenceUpload,
   Incident,
@@ -260,5 +261,24 @@ describe("order params", () => {
     expect(result.success).toBe(false);
     expect(result.error?.issues[0]?.message).toContain("__proto__");
     expect(OrderParams.parse({ unit: "chronyd.service" })).toEqual({ unit: "chronyd.service" });
+  });
+});
+
+describe("an own __proto__ member at the parsing edge", () => {
+  const bundle = JSON.parse(
+    '{"kind":"check_result","check_id":"patching","status":"pass","severity":"low","findings":[],"duration_ms":1,"pre_state":{"__proto__":{"x":1},"unit":"a"}}',
+  );
+  it("is what zod alone drops silently (the stored bytes would differ from the checked value)", () => {
+    const parsed = EvidenceEvent.safeParse(bundle);
+    expect(parsed.success).toBe(true);
+    expect(Object.hasOwn((parsed.data as { pre_state: object }).pre_state, "__proto__")).toBe(
+      false,
+    );
+  });
+  it("is refused by parseMessage and tryParseMessage, naming where", () => {
+    expect(() => parseMessage(EvidenceEvent, bundle, "event")).toThrow(
+      /__proto__[\s\S]*→ at \$\.pre_state\.__proto__/,
+    );
+    expect(tryParseMessage(EvidenceEvent, bundle)).toMatchObject({ ok: false });
   });
 });

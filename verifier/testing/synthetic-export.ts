@@ -6,6 +6,7 @@ import {
   type ChainHead,
   canonicalize,
   checkpointDelivery,
+  cosignCheckpoint,
   createSigner,
   type EvidenceEvent,
   EXPORT_FILES,
@@ -14,6 +15,7 @@ import {
   generateEd25519KeyPair,
   MerkleTree,
   publicKeyToPem,
+  type SignedWormObjectList,
   type Signer,
   sealBundle,
   sha256Hex,
@@ -71,9 +73,22 @@ export function writeSyntheticExport(options: {
   firstSeq?: number;
   /** Makes the appliance's checkpoint_verified record at this seq carry another root. */
   splitViewAt?: number;
+  /** The first bundle: the enrollment statement (default), one naming another control-plane key id, or none. */
+  enrollment?: "statement" | { controlPlaneKeyId: string } | "none";
+  /** Makes the cosignature in the checkpoint_verified bundle at this seq one by another key. */
+  badCosignatureAt?: number;
+  /** Makes the bundle at this seq the appliance's refusal of a rolled-back checkpoint. */
+  refusedAt?: number;
+  /** Keys to use instead of fresh ones (a fabricated history with a real control-plane key). */
+  controlPlane?: Signer;
+  appliance?: Signer;
+  /** The archive kind in the manifest; "s3" makes an unarchived object a failure. */
+  archive?: string;
+  /** Leaves the segments after this seq out of the WORM list. */
+  archivedThrough?: number;
 }): SyntheticExport {
-  const controlPlane = createSigner(generateEd25519KeyPair().privateKey);
-  const appliance = createSigner(generateEd25519KeyPair().privateKey);
+  const controlPlane = options.controlPlane ?? createSigner(generateEd25519KeyPair().privateKey);
+  const appliance = options.appliance ?? createSigner(generateEd25519KeyPair().privateKey);
   const tenantId = "clinic-a";
   const applianceId = "clinic-a-01";
   const firstSeq = options.firstSeq ?? 1;
@@ -90,35 +105,69 @@ export function writeSyntheticExport(options: {
   const worm: WormObjectRecord[] = [];
   try {
     for (let seq = 1; seq <= options.bundles; seq++) {
+      const cosigned = lastCheckpoint && {
+        tenant_id: tenantId,
+        appliance_id: applianceId,
+        tree_size: lastCheckpoint.size,
+        root_hash: seq === options.splitViewAt ? "f".repeat(64) : lastCheckpoint.root,
+      };
       const event: EvidenceEvent =
-        lastCheckpoint && seq % options.checkpointEvery === 1
+        seq === 1 && options.enrollment !== "none"
           ? {
-              kind: "checkpoint_verified",
-              tree_size: lastCheckpoint.size,
-              root_hash: seq === options.splitViewAt ? "f".repeat(64) : lastCheckpoint.root,
-              issued_at: new Date(start).toISOString(),
-              from_size: 0,
+              kind: "enrollment_statement",
+              key_id: appliance.keyId,
+              control_plane_key_id:
+                typeof options.enrollment === "object"
+                  ? options.enrollment.controlPlaneKeyId
+                  : controlPlane.keyId,
+              agent_version: "0.1.0",
             }
-          : {
-              kind: "check_result",
-              check_id: ["patching", "services", "backups", "firewall", "logging", "encryption"][
-                seq % 6
-              ] as string,
-              status: seq % 17 === 0 ? "drift" : "pass",
-              severity: "medium",
-              findings:
-                seq % 17 === 0
-                  ? [
-                      {
-                        code: "unit_inactive",
-                        subject: "chronyd.service",
-                        expected: "active",
-                        observed: "failed",
-                      },
-                    ]
-                  : [],
-              duration_ms: seq % 250,
-            };
+          : seq === options.refusedAt
+            ? {
+                kind: "alert",
+                code: "checkpoint_rollback",
+                severity: "critical",
+                subject: "checkpoint 1 00",
+                message: "tree size 1 is below 20 verified",
+              }
+            : cosigned && seq % options.checkpointEvery === 1
+              ? {
+                  kind: "checkpoint_verified",
+                  tree_size: cosigned.tree_size,
+                  root_hash: cosigned.root_hash,
+                  issued_at: new Date(start).toISOString(),
+                  from_size: 0,
+                  cosignature: cosignCheckpoint(
+                    cosigned,
+                    seq === options.badCosignatureAt ? controlPlane : appliance,
+                    start / 1000 + seq,
+                  ),
+                }
+              : {
+                  kind: "check_result",
+                  check_id: [
+                    "patching",
+                    "services",
+                    "backups",
+                    "firewall",
+                    "logging",
+                    "encryption",
+                  ][seq % 6] as string,
+                  status: seq % 17 === 0 ? "drift" : "pass",
+                  severity: "medium",
+                  findings:
+                    seq % 17 === 0
+                      ? [
+                          {
+                            code: "unit_inactive",
+                            subject: "chronyd.service",
+                            expected: "active",
+                            observed: "failed",
+                          },
+                        ]
+                      : [],
+                  duration_ms: seq % 250,
+                };
       const sealed = sealBundle(
         {
           tenant_id: tenantId,
@@ -144,18 +193,21 @@ export function writeSyntheticExport(options: {
       if (seq % options.checkpointEvery === 0 || seq === options.bundles) {
         lastCheckpoint = { size: seq, root: toHex(tree.root()) };
         if (seq >= firstSeq) {
+          const archived = seq <= (options.archivedThrough ?? Number.POSITIVE_INFINITY);
           sizes.push(seq);
           const first = Math.max(firstSeq, (sizes.at(-2) ?? 0) + 1);
-          worm.push(
-            wormRecord(
-              `${tenantId}/${applianceId}/evidence/${first}-${seq}.jsonl`,
-              "segment",
-              first,
-              seq,
-              segment.digest("hex"),
-              segmentBytes,
-            ),
-          );
+          if (archived) {
+            worm.push(
+              wormRecord(
+                `${tenantId}/${applianceId}/evidence/${first}-${seq}.jsonl`,
+                "segment",
+                first,
+                seq,
+                segment.digest("hex"),
+                segmentBytes,
+              ),
+            );
+          }
         }
         segment = createHash("sha256");
         segmentBytes = 0;
@@ -197,7 +249,17 @@ export function writeSyntheticExport(options: {
   writeFileSync(file(EXPORT_FILES.checkpoints), `${lines.join("\n")}\n`);
   writeFileSync(file(EXPORT_FILES.controlPlaneKey), publicKeyToPem(controlPlane.publicKey));
   writeFileSync(file(EXPORT_FILES.applianceKey), publicKeyToPem(appliance.publicKey));
-  writeFileSync(file(EXPORT_FILES.wormObjects), `${JSON.stringify(worm, null, 2)}\n`);
+  const wormList = signDocument<SignedWormObjectList>(
+    {
+      v: 1,
+      type: "worm_object_list",
+      tenant_id: tenantId,
+      appliance_id: applianceId,
+      objects: worm,
+    },
+    controlPlane,
+  );
+  writeFileSync(file(EXPORT_FILES.wormObjects), `${canonicalize(wormList)}\n`);
   const manifest = signDocument<ExportManifest>(
     {
       v: 1,
@@ -206,6 +268,7 @@ export function writeSyntheticExport(options: {
       appliance_id: applianceId,
       requested_from: new Date(start).toISOString(),
       requested_to: new Date(start + (options.bundles + 1) * 10_000).toISOString(),
+      range_basis: "received_at",
       first_seq: firstSeq,
       last_seq: options.bundles,
       bundle_count: options.bundles - firstSeq + 1,
@@ -213,12 +276,12 @@ export function writeSyntheticExport(options: {
       checkpoint_count: sizes.length,
       control_plane_key_id: controlPlane.keyId,
       appliance_key_id: appliance.keyId,
-      archive: "local-not-worm",
+      archive: options.archive ?? "local-not-worm",
       created_at: new Date(start).toISOString(),
     },
     controlPlane,
   );
-  writeFileSync(file(EXPORT_FILES.manifest), `${JSON.stringify(manifest, null, 2)}\n`);
+  writeFileSync(file(EXPORT_FILES.manifest), `${canonicalize(manifest)}\n`);
   return {
     directory: options.directory,
     controlPlane,

@@ -1,4 +1,4 @@
-import { Timestamp } from "#protocol";
+import { ExportRangeBasis, Timestamp } from "#protocol";
 import { createAuditLog } from "../audit.ts";
 import { writeExport } from "../vault/export.ts";
 import { openVault } from "../vault/index.ts";
@@ -9,13 +9,14 @@ import { commandConfig, openStore, orderSigner, stderrLogger } from "./config.ts
 export const exportCommand: Command = {
   name: "export",
   usage: `control-plane export (--data-dir DIR | --config FILE) --tenant T --appliance A
-                       --from RFC3339 --to RFC3339 --out NEW_DIR`,
+                       --from RFC3339 --to RFC3339 --out NEW_DIR [--basis received_at|recorded_at]`,
   options: {
     ...CONFIG_OPTIONS,
     tenant: { type: "string" },
     appliance: { type: "string" },
     from: { type: "string" },
     to: { type: "string" },
+    basis: { type: "string" },
     out: { type: "string" },
   },
   async run(flags) {
@@ -30,6 +31,8 @@ export const exportCommand: Command = {
       if (!Timestamp.safeParse(value).success)
         throw usageError(`--${name} must be an RFC 3339 UTC time such as 2026-11-01T00:00:00Z`);
     }
+    const basis = ExportRangeBasis.safeParse(flags.basis ?? "received_at");
+    if (!basis.success) throw usageError("--basis is received_at or recorded_at");
     const logger = stderrLogger(config);
     const signer = orderSigner(config);
     const store = openStore(config);
@@ -38,7 +41,7 @@ export const exportCommand: Command = {
       const { vault, archive } = openVault(config, { store, signer, logger });
       const manifest = await writeExport(
         { store, vault, signer, archiveKind: archive.kind, now: () => new Date() },
-        { tenantId, applianceId, from, to, directory: out },
+        { tenantId, applianceId, from, to, basis: basis.data, directory: out },
       );
       await createAuditLog(store, () => new Date()).record(
         "cli",

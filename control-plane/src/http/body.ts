@@ -1,5 +1,6 @@
 import type { Context } from "hono";
 import { z } from "zod";
+import { findProtoKey } from "#protocol";
 import { ControlPlaneError } from "../errors.ts";
 
 /** Largest body the admin, operator and dashboard surfaces read (appliances: the protocol's). */
@@ -77,6 +78,15 @@ export function validate<S extends z.ZodType>(
   label?: string,
   labelIsMessage = false,
 ): z.output<S> {
+  // An own __proto__ member anywhere is refused before zod, which would drop it silently (the
+  // bytes stored or signed would then differ from the value checked).
+  const proto = findProtoKey(value);
+  if (proto) {
+    throw new ControlPlaneError(
+      "invalid_request",
+      `${label ? `${label} is invalid: ` : ""}an own "__proto__" member is not allowed (at ${proto})`,
+    );
+  }
   const parsed = schema.safeParse(value);
   if (parsed.success) return parsed.data;
   const issue = parsed.error.issues[0];

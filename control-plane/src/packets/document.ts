@@ -180,7 +180,7 @@ export function packetBlocks(p: PacketData): Block[] {
     ...p.integrity.map(
       (i): Block => ({
         kind: "para",
-        text: `${i.applianceId}: ${i.chainDetail}. Archived objects: ${i.archivedObjects.length} (${notWorm ? "archive kind local-not-worm: NOT WORM" : "S3 Object Lock, WORM"}), pending ${i.pendingObjects}.`,
+        text: `${i.applianceId}: evidence key id ${i.evidenceKeyId} (confirm it against the id the appliance showed at enrollment). Latest checkpoint ${i.checkpointCosigned ? "cosigned by the appliance as witness" : "NOT yet cosigned by the appliance"}. ${i.chainDetail}. Archived objects: ${i.archivedObjects.length} (${notWorm ? "archive kind local-not-worm: NOT WORM" : "S3 Object Lock, WORM"}), pending ${i.pendingObjects}.`,
       }),
     ),
     {
@@ -190,14 +190,41 @@ export function packetBlocks(p: PacketData): Block[] {
         i.archivedObjects.map((o) => [o.key, o.archive, o.versionId ?? "-"]),
       ),
     },
+    { kind: "heading", text: "State of every check at the end of the period" },
+    {
+      kind: "para",
+      text: "From the verified evidence only: the latest result each appliance recorded by the end of the month, and the bundle behind it (verify-export --as-of gives the same answer from an export).",
+    },
+    {
+      kind: "table",
+      columns: ["Appliance", "Check", "Status", "Recorded", "Seq", "Bundle hash (first 16)"],
+      rows: p.integrity.flatMap((i) =>
+        i.endOfPeriod.map((c) => [
+          i.applianceId,
+          c.check_id,
+          c.status,
+          c.recorded_at,
+          String(c.seq),
+          c.hash.slice(0, 16),
+        ]),
+      ),
+    },
     { kind: "heading", text: "How to verify" },
+    ...(p.controlPlaneKeyId
+      ? [
+          {
+            kind: "para",
+            text: `Control-plane key id ${p.controlPlaneKeyId}: the key that signs this packet's manifest.json and every checkpoint; its public key is control-plane.pub.pem beside this packet. Pin it and each appliance's evidence key id when you verify an export (docs/auditor.md).`,
+          } satisfies Block,
+        ]
+      : []),
     {
       kind: "para",
       text: "Evidence: ask the operator for an evidence export of each appliance and run `npm run verify-export -- <export dir>` (docs/auditor.md); it checks every bundle signature, the hash chain, the signed checkpoints and the WORM copies.",
     },
     {
       kind: "para",
-      text: "This packet: manifest.json lists the SHA-256 of packet.md and packet.pdf and is signed (Ed25519) with the control plane's order-signing key. With its published public key order-signing.pub.pem: jq -cjS 'del(.sig)' manifest.json > manifest.bytes; jq -r .sig.value manifest.json | base64 -d > manifest.sig; openssl pkeyutl -verify -pubin -inkey order-signing.pub.pem -rawin -in manifest.bytes -sigfile manifest.sig; then sha256sum packet.md packet.pdf and compare.",
+      text: "This packet: manifest.json lists the SHA-256 of packet.md and packet.pdf and is signed (Ed25519) with the control plane's key; control-plane.pub.pem beside it is that key. The manifest is canonical JSON on one line, so cutting out its sig member gives the signed bytes: docs/auditor.md gives the OpenSSL and coreutils commands; then sha256sum packet.md packet.pdf and compare with the manifest.",
     },
   ];
   return blocks;

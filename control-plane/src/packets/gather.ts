@@ -8,10 +8,14 @@ import {
   loadCatalog,
 } from "#catalog";
 import {
+  bundleHash,
+  type CheckStateLine,
+  CheckStatesAsOf,
   DecisionRecord,
   EvidenceBundle,
   type EvidenceEvent,
   Incident,
+  keyId,
   publicKeyFromBase64,
   verificationKey,
   verifyChain,
@@ -57,6 +61,12 @@ export interface ApplianceIntegrity {
   readonly chainDetail: string;
   readonly checkpointTreeSize: number | null;
   readonly checkpointRoot: string | null;
+  /** The appliance's evidence key id, for the clinic to confirm against its enrollment record. */
+  readonly evidenceKeyId: string;
+  /** Whether the appliance cosigned the latest checkpoint as the log's witness. */
+  readonly checkpointCosigned: boolean;
+  /** Each check's state at the end of the period, from the verified chain (empty if broken). */
+  readonly endOfPeriod: readonly CheckStateLine[];
   readonly archivedObjects: readonly { key: string; archive: string; versionId: string | null }[];
   readonly pendingObjects: number;
 }
@@ -115,6 +125,8 @@ export interface PacketData {
     findings: readonly { code: string; count: number }[];
   };
   readonly integrity: readonly ApplianceIntegrity[];
+  /** The key id of the control-plane key that signs this packet's manifest and every checkpoint. */
+  readonly controlPlaneKeyId?: string;
   readonly archiveKind: string;
   readonly counts: PacketCounts;
 }
@@ -197,6 +209,18 @@ export async function gatherPacket(
     }
     const cp = await store.latestCheckpoint(tenantId, a.applianceId);
     const objects = await store.listVaultObjects(tenantId, a.applianceId);
+    // The same point-in-time answer as `verify-export --as-of` (recorded time), verified chain only.
+    const states = new CheckStatesAsOf(Date.parse(to) - 1);
+    if (verdict.ok) {
+      for (const b of all) if (b.event.kind === "check_result") states.observe(b, bundleHash(b));
+    }
+    const cosigned = all.some(
+      (b) =>
+        b.event.kind === "checkpoint_verified" &&
+        b.event.tree_size === cp?.treeSize &&
+        b.event.root_hash === cp.rootHash &&
+        b.event.cosignature !== undefined,
+    );
     integrity.push({
       applianceId: a.applianceId,
       bundlesInMonth: inMonth.length,
@@ -209,6 +233,9 @@ export async function gatherPacket(
         : `BROKEN at seq ${verdict.break.seq}: ${verdict.break.reason}`,
       checkpointTreeSize: cp?.treeSize ?? null,
       checkpointRoot: cp?.rootHash ?? null,
+      evidenceKeyId: keyId(key.publicKey),
+      checkpointCosigned: cosigned,
+      endOfPeriod: states.lines(),
       archivedObjects: objects
         .filter((o) => o.status === "archived")
         .map((o) => ({ key: o.objectKey, archive: o.archive ?? "?", versionId: o.versionId })),

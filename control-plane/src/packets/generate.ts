@@ -2,7 +2,14 @@ import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdir, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { type Signer, sha256Hex, signDocument, TenantId } from "#protocol";
+import {
+  canonicalize,
+  publicKeyToPem,
+  type Signer,
+  sha256Hex,
+  signDocument,
+  TenantId,
+} from "#protocol";
 import { ControlPlaneError } from "../errors.ts";
 import type { PacketRecord, Store } from "../store/index.ts";
 import { packetBlocks } from "./document.ts";
@@ -12,7 +19,12 @@ import { renderMarkdown } from "./render-md.ts";
 import { renderPdf } from "./render-pdf.ts";
 
 /** The only files a packet has; the API serves nothing else. */
-export const PACKET_FILES = ["packet.pdf", "packet.md", "manifest.json"] as const;
+export const PACKET_FILES = [
+  "packet.pdf",
+  "packet.md",
+  "manifest.json",
+  "control-plane.pub.pem",
+] as const;
 export type PacketFile = (typeof PACKET_FILES)[number];
 
 export interface PacketDeps extends GatherDeps {
@@ -55,7 +67,7 @@ export async function generatePacket(
   if (!Month.safeParse(month).success)
     throw new ControlPlaneError("invalid_month", "use a month such as 2026-11 (YYYY-MM)");
   const data = await gatherPacket(deps, tenantId, month);
-  const blocks = packetBlocks(data);
+  const blocks = packetBlocks({ ...data, controlPlaneKeyId: deps.signer.keyId });
   const md = new TextEncoder().encode(renderMarkdown(blocks));
   const pdf = await renderPdf(blocks, {
     title: `Compliance packet ${tenantId} ${month}`,
@@ -90,7 +102,9 @@ export async function generatePacket(
   await mkdir(temp, { mode: 0o700 });
   try {
     for (const f of files) await writeFile(join(temp, f.name), f.bytes, { mode: 0o600 });
-    await writeFile(join(temp, "manifest.json"), `${JSON.stringify(manifest, null, 2)}\n`, {
+    // Canonical JSON on one line: cutting out "sig" with sed gives the signed bytes.
+    await writeFile(join(temp, "manifest.json"), `${canonicalize(manifest)}\n`, { mode: 0o600 });
+    await writeFile(join(temp, "control-plane.pub.pem"), publicKeyToPem(deps.signer.publicKey), {
       mode: 0o600,
     });
     // A regeneration: move the old packet aside, the new one in, then drop the old.

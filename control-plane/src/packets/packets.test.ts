@@ -1,5 +1,5 @@
-import { execFile } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { execFile, spawnSync } from "node:child_process";
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -89,7 +89,7 @@ describe("compliance packet", () => {
     expect(res.status).toBe(201);
     expect(await res.json()).toMatchObject({
       month,
-      files: ["packet.pdf", "packet.md", "manifest.json"],
+      files: ["packet.pdf", "packet.md", "manifest.json", "control-plane.pub.pem"],
     });
     const list = (await (await world.h.admin(`/tenants/${TENANT}/packets`)).json()) as {
       packets: { month: string }[];
@@ -148,46 +148,46 @@ describe("compliance packet", () => {
     expect(Number(info.match(/Pages:\s+(\d+)/)?.[1])).toBeGreaterThan(1);
   });
 
-  it("has a manifest that plain jq + OpenSSL verify, and that fails when a file changes", async () => {
+  it("has a manifest that the OpenSSL and coreutils block of docs/auditor.md verifies, and a forgery fails", async () => {
     for (const f of manifest.files) {
       expect(sha256Hex(readFileSync(packetPath(f.name)))).toBe(f.sha256);
     }
-    const pub = join(dir, "order-signing.pub.pem");
-    writeFileSync(pub, publicKeyToPem(world.h.signer.publicKey));
-    const verify = async (manifestFile: string) => {
-      // Exactly the commands the packet and docs/auditor.md give (argv, no shell).
-      const { stdout: bytes } = await run("jq", ["-cjS", "del(.sig)", manifestFile]);
-      const { stdout: sig } = await run("jq", ["-r", ".sig.value", manifestFile]);
-      writeFileSync(join(dir, "m.bytes"), bytes);
-      writeFileSync(join(dir, "m.sig"), Buffer.from(sig.trim(), "base64"));
-      try {
-        const args = [
-          "pkeyutl",
-          "-verify",
-          "-pubin",
-          "-inkey",
-          pub,
-          "-rawin",
-          "-in",
-          join(dir, "m.bytes"),
-          "-sigfile",
-          join(dir, "m.sig"),
-        ];
-        return (await run("openssl", args)).stdout.includes("Signature Verified Successfully");
-      } catch {
-        return false;
-      }
-    };
-    expect(await verify(packetPath("manifest.json"))).toBe(true);
-    const forged = {
-      ...manifest,
-      files: manifest.files.map((f) => ({ ...f, sha256: "0".repeat(64) })),
-    };
-    writeFileSync(join(dir, "forged.json"), JSON.stringify(forged));
-    expect(await verify(join(dir, "forged.json"))).toBe(false);
-    // A changed packet file no longer matches the signed hash.
-    const changed = Buffer.concat([readFileSync(packetPath("packet.md")), Buffer.from("x")]);
-    expect(sha256Hex(changed)).not.toBe(manifest.files.find((f) => f.name === "packet.md")?.sha256);
+    expect(readFileSync(packetPath("control-plane.pub.pem"), "utf8")).toBe(
+      publicKeyToPem(world.h.signer.publicKey),
+    );
+    expect(readFileSync(packetPath("packet.md"), "utf8")).toContain(
+      `Control-plane key id ${world.h.signer.keyId}`,
+    );
+    const doc = readFileSync(join(import.meta.dirname, "../../../docs/auditor.md"), "utf8");
+    const section = doc.slice(doc.indexOf("## Verify a compliance packet"));
+    const block = section.match(/```sh\n([\s\S]*?)```/)?.[1] as string;
+    expect(block).not.toMatch(/\bjq\b|basenc|xxd/);
+    const run = (folder: string) =>
+      spawnSync("bash", ["-euo", "pipefail", "-c", block], {
+        cwd: folder,
+        encoding: "utf8",
+        env: { PATH: process.env.PATH ?? "/usr/bin:/bin", CP_KEY_ID: world.h.signer.keyId },
+      });
+    const ok = run(join(dir, TENANT, month));
+    expect(ok.status, ok.stderr).toBe(0);
+    expect(ok.stdout).toMatch(/Signature Verified Successfully/);
+    expect(ok.stdout).toMatch(/packet\.md: OK\npacket\.pdf: OK/);
+    // A forged manifest (other hashes, same signature) and a changed document both fail.
+    const forgedDir = join(dir, "forged");
+    cpSync(join(dir, TENANT, month), forgedDir, { recursive: true });
+    const text = readFileSync(join(forgedDir, "manifest.json"), "utf8");
+    writeFileSync(
+      join(forgedDir, "manifest.json"),
+      text.replace(/"sha256":"[0-9a-f]/, '"sha256":"0'),
+    );
+    expect(run(forgedDir).status).not.toBe(0);
+    const changedDir = join(dir, "changed");
+    cpSync(join(dir, TENANT, month), changedDir, { recursive: true });
+    writeFileSync(
+      join(changedDir, "packet.md"),
+      `${readFileSync(join(changedDir, "packet.md"), "utf8")}x`,
+    );
+    expect(run(changedDir).stdout).not.toMatch(/packet\.md: OK/);
   });
 
   it("serves only the fixed files of a strict month, to an authenticated caller", async () => {

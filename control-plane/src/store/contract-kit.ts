@@ -45,7 +45,7 @@ function recorded<T extends object>(target: T, prefix = ""): T {
 }
 
 /**
- * Defines a domain's contract (CONVENTIONS.md rule 8): each adapter runs `body` against its own
+ * Defines a domain's contract (docs/contributing.md, ports and adapters): each adapter runs `body` against its own
  * freshly migrated store holding the tenants clinic-a and clinic-b, plus what `seed` adds.
  * Tests inside one contract run in order and may build on each other.
  */

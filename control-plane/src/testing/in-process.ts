@@ -57,7 +57,8 @@ export async function enroll(
 
 /**
  * Seals `count` alert bundles after `from`, as the agent's journal does; `recordedAt(i)` gives
- * bundle i's recorded_at (default: now).
+ * bundle i's recorded_at (default: now). With `controlPlaneKeyId`, a chain from genesis opens with
+ * the appliance's enrollment statement, as a real agent's does (the verifier requires it).
  */
 export function chain(
   signer: Signer,
@@ -66,6 +67,7 @@ export function chain(
   count: number,
   from: ChainHead = GENESIS_HEAD,
   recordedAt: (i: number) => string = () => new Date().toISOString(),
+  controlPlaneKeyId?: string,
 ): { bundles: EvidenceBundle[]; head: ChainHead } {
   const bundles: EvidenceBundle[] = [];
   let head = from;
@@ -74,12 +76,20 @@ export function chain(
       tenant_id: tenantId,
       appliance_id: applianceId,
       recorded_at: recordedAt(i),
-      event: {
-        kind: "alert",
-        code: "test_event",
-        severity: "low",
-        message: `event ${head.seq + 1}`,
-      },
+      event:
+        head.seq === 0 && controlPlaneKeyId !== undefined
+          ? {
+              kind: "enrollment_statement",
+              key_id: signer.keyId,
+              control_plane_key_id: controlPlaneKeyId,
+              agent_version: "0.1.0",
+            }
+          : {
+              kind: "alert",
+              code: "test_event",
+              severity: "low",
+              message: `event ${head.seq + 1}`,
+            },
     };
     const sealed = sealBundle(draft, head, signer);
     bundles.push(sealed.bundle);

@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -9,6 +9,8 @@ import {
   GENESIS_HEAD,
   generateEd25519KeyPair,
   keyId,
+  privateKeyFromPem,
+  publicKeyOf,
   publicKeyToBase64,
 } from "#protocol";
 import { loadConfig } from "../config.ts";
@@ -24,6 +26,7 @@ const MAIN = join(import.meta.dirname, "..", "main.ts");
 const VERIFIER = join(import.meta.dirname, "../../../verifier/main.ts");
 const dir = mkdtempSync(join(tmpdir(), "cp-export-"));
 const dataDir = join(dir, "data");
+let pins: string[] = [];
 const run = (main: string, ...args: string[]) =>
   spawnSync(process.execPath, [main, ...args], { encoding: "utf8", timeout: 60_000 });
 
@@ -59,7 +62,13 @@ beforeAll(async () => {
   expect(await store.approve("clinic-x", "x-01", claim.evidenceKeyFingerprint)).toBe(true);
   const enrolment = { ...claim, certPem: "c", certFingerprint: "f".repeat(64), at };
   expect(await store.activate("clinic-x", "x-01", enrolment, false)).toBe(true);
-  const { bundles } = chain(signer, "clinic-x", "x-01", 7);
+  const cpKeyId = keyId(
+    publicKeyOf(
+      privateKeyFromPem(readFileSync(join(dataDir, "keys", "order-signing.key"), "utf8")),
+    ),
+  );
+  pins = ["--control-plane-key-id", cpKeyId, "--appliance-key-id", signer.keyId];
+  const { bundles } = chain(signer, "clinic-x", "x-01", 7, undefined, undefined, cpKeyId);
   const rows = bundles.map((b) => ({
     seq: b.seq,
     hash: bundleHash(b),
@@ -93,8 +102,9 @@ describe("control-plane export", () => {
     const exported = run(MAIN, ...args(out));
     expect(exported.status, exported.stderr).toBe(0);
     expect(exported.stdout).toMatch(/exported bundles 1\.\.7 \(1 checkpoints\)/);
-    const verified = run(VERIFIER, out);
+    const verified = run(VERIFIER, out, ...pins);
     expect(verified.stdout).toMatch(/signatures verified 7/);
+    expect(verified.stdout).toMatch(/enrollment statement verified/);
     expect(verified.status).toBe(0);
     expect(run(MAIN, ...args(out)).status).toBe(1);
   });

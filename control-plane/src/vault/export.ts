@@ -4,10 +4,13 @@ import {
   type Checkpoint,
   canonicalize,
   checkpointDelivery,
+  EvidenceBundle,
   EXPORT_FILES,
   type ExportManifest,
+  type ExportRangeBasis,
   publicKeyFromBase64,
   publicKeyToPem,
+  type SignedWormObjectList,
   type Signer,
   signDocument,
   toHex,
@@ -19,10 +22,11 @@ import type { Store } from "../store/index.ts";
 import { canonicalLine, type Vault } from "./vault.ts";
 
 /**
- * An evidence export for an auditor: one site (appliance), the bundles received in a date
- * range, extended to the next signed checkpoint so the export ends on a signed tree size; the
+ * An evidence export for an auditor: one site (appliance), the bundles of a date range (by the
+ * time the control plane received them, or the time the appliance recorded them: the manifest
+ * says which), extended to the next signed checkpoint so the export ends on a signed tree size; the
  * checkpoints covering them with consistency and head-inclusion proofs; both public keys; the
- * WORM object list; and a manifest signed by the control plane. Only the fixed file names of
+ * WORM object list, signed; and a manifest signed by the control plane. Only the fixed file names of
  * EXPORT_FILES are written, into a directory that must not exist yet.
  */
 export interface ExportRequest {
@@ -30,6 +34,8 @@ export interface ExportRequest {
   readonly applianceId: string;
   readonly from: string;
   readonly to: string;
+  /** Which clock the range is read on; received_at when not given. */
+  readonly basis?: ExportRangeBasis;
   readonly directory: string;
 }
 
@@ -46,7 +52,11 @@ export async function writeExport(
   if (!(Date.parse(req.from) < Date.parse(req.to))) {
     throw new ControlPlaneError("invalid_request", "from must be before to");
   }
-  const range = await store.evidenceSeqRange(tenantId, applianceId, req.from, req.to);
+  const basis = req.basis ?? "received_at";
+  const range =
+    basis === "received_at"
+      ? await store.evidenceSeqRange(tenantId, applianceId, req.from, req.to)
+      : await recordedSeqRange(store, tenantId, applianceId, req.from, req.to);
   if (!range) throw new ControlPlaneError("not_found", "no evidence received in that range");
   // Make sure a checkpoint covers the end of the range.
   await vault.publishCheckpoints();
@@ -112,7 +122,11 @@ export async function writeExport(
       archived_at: o.archivedAt,
     }),
   );
-  writeFileSync(file(EXPORT_FILES.wormObjects), `${JSON.stringify(objects, null, 2)}\n`, {
+  const wormList = signDocument<SignedWormObjectList>(
+    { v: 1, type: "worm_object_list", tenant_id: tenantId, appliance_id: applianceId, objects },
+    deps.signer,
+  );
+  writeFileSync(file(EXPORT_FILES.wormObjects), `${canonicalize(wormList)}\n`, {
     flag: "wx",
   });
 
@@ -132,6 +146,7 @@ export async function writeExport(
       appliance_id: applianceId,
       requested_from: new Date(req.from).toISOString(),
       requested_to: new Date(req.to).toISOString(),
+      range_basis: basis,
       first_seq: range.first,
       last_seq: lastSeq,
       bundle_count: count,
@@ -144,8 +159,40 @@ export async function writeExport(
     },
     deps.signer,
   );
-  writeFileSync(file(EXPORT_FILES.manifest), `${JSON.stringify(manifest, null, 2)}\n`, {
+  writeFileSync(file(EXPORT_FILES.manifest), `${canonicalize(manifest)}\n`, {
     flag: "wx",
   });
   return manifest;
+}
+
+/**
+ * The seq range of the bundles the appliance recorded (its own clock, signed in each bundle) in
+ * [from, to): the lowest and highest such seq. The appliance clock is not monotonic, so bundles
+ * between them recorded outside the range are included too (a chain has no holes). This reads
+ * every bundle of the appliance once: the store keeps no column of the recorded time.
+ */
+async function recordedSeqRange(
+  store: Store,
+  tenantId: string,
+  applianceId: string,
+  from: string,
+  to: string,
+): Promise<{ first: number; last: number } | undefined> {
+  const [fromMs, toMs] = [Date.parse(from), Date.parse(to)];
+  let first: number | undefined;
+  let last: number | undefined;
+  for (let after = 0; ; ) {
+    const rows = await store.listEvidence(tenantId, applianceId, after, 5000);
+    if (rows.length === 0) break;
+    for (const row of rows) {
+      const bundle = EvidenceBundle.parse(JSON.parse(row.bundleJson));
+      const at = Date.parse(bundle.recorded_at);
+      if (at >= fromMs && at < toMs) {
+        first ??= row.seq;
+        last = row.seq;
+      }
+    }
+    after = (rows.at(-1) as (typeof rows)[number]).seq;
+  }
+  return first === undefined || last === undefined ? undefined : { first, last };
 }

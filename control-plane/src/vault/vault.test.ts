@@ -129,6 +129,21 @@ const appliance = (last?: { treeSize: number; rootHash: string }) => ({
   bundleHashAt: (seq: number) => hashes[seq - 1],
 });
 
+/** Runs the bash blocks of docs/auditor.md, in order, in an export directory with the pins set. */
+function auditorDocBlocks(): string[] {
+  const doc = readFileSync(join(import.meta.dirname, "../../../docs/auditor.md"), "utf8");
+  return [...doc.matchAll(/```bash\n([\s\S]*?)```/g)].map((m) => m[1] as string);
+}
+function runAuditorDoc(dir: string, pins: { APPLIANCE_KEY_ID: string; CP_KEY_ID: string }) {
+  const blocks = auditorDocBlocks();
+  expect(blocks.length).toBe(9);
+  return spawnSync("bash", ["-euo", "pipefail", "-c", blocks.join("\n")], {
+    cwd: dir,
+    encoding: "utf8",
+    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", ...pins },
+  });
+}
+
 describe("evidence vault on the control plane", () => {
   it("publishes signed checkpoints that polls deliver with proofs the appliance accepts", async () => {
     await push(30);
@@ -245,40 +260,83 @@ describe("evidence vault on the control plane", () => {
       expect((await h.admin(bad)).status).toBe(400);
     }
     const verifier = join(import.meta.dirname, "../../../verifier/main.ts");
-    const run = spawnSync(process.execPath, [verifier, dir], { encoding: "utf8" });
+    const pins = ["--control-plane-key-id", cpSigner.keyId, "--appliance-key-id", signer.keyId];
+    const run = spawnSync(process.execPath, [verifier, dir, ...pins], { encoding: "utf8" });
     expect(run.stdout).toMatch(/^OK: /m);
+    expect(run.stdout).not.toMatch(/UNPINNED/);
     expect(run.status).toBe(0);
     expect(existsSync(join(dir, "worm-objects.json"))).toBe(true);
     const audit = (await (await h.admin("/audit")).json()) as { action: string }[];
     expect(audit.map((e) => e.action)).toContain("evidence.exported");
   });
 
-  it("the auditor's OpenSSL and sha256sum commands in docs/auditor.md work as written", () => {
-    const doc = readFileSync(join(import.meta.dirname, "../../../docs/auditor.md"), "utf8");
-    const blocks = [...doc.matchAll(/```bash\n([\s\S]*?)```/g)].map((m) => m[1] as string);
-    expect(blocks.length).toBe(5);
-    const run = (dir: string) =>
-      spawnSync("bash", ["-euo", "pipefail", "-c", blocks.join("\n")], {
-        cwd: dir,
-        encoding: "utf8",
-      });
-    const ok = run(exportDir);
-    expect(ok.stderr).not.toMatch(/error|fail/i);
-    expect(ok.status).toBe(0);
-    expect(ok.stdout.match(/Signature Verified Successfully/g)?.length).toBe(2);
-    expect(ok.stdout).toMatch(/bundle 42 is the newest leaf of the checkpoint, root [0-9a-f]{64}/);
-    expect(ok.stdout).toMatch(
+  it("the auditor's OpenSSL and coreutils commands in docs/auditor.md work as written", () => {
+    const result = runAuditorDoc(exportDir, {
+      APPLIANCE_KEY_ID: signer.keyId,
+      CP_KEY_ID: cpSigner.keyId,
+    });
+    expect(result.stderr).not.toMatch(/error|fail/i);
+    expect(result.status).toBe(0);
+    expect(result.stdout).toMatch(/both keys match the pins/);
+    expect(result.stdout.match(/Signature Verified Successfully/g)?.length).toBe(4);
+    expect(result.stdout).toMatch(
+      /bundle 42 is the newest leaf of the checkpoint, root [0-9a-f]{64}/,
+    );
+    expect(result.stdout).toMatch(
       /checkpoint 42 matches WORM object checkpoints\/0000000000000042.json/,
     );
+    // Portable: coreutils and OpenSSL 3 only.
+    expect(auditorDocBlocks().join("\n")).not.toMatch(/basenc|xxd|\bjq\b|python|node/);
 
-    // The same commands refuse a changed bundle.
-    const bad = join(root, "tampered-export");
-    cpSync(exportDir, bad, { recursive: true });
-    const lines = readFileSync(join(bad, "bundles.jsonl"), "utf8").split("\n");
-    lines[11] = (lines[11] as string).replace('"severity":"low"', '"severity":"high"');
-    writeFileSync(join(bad, "bundles.jsonl"), lines.join("\n"));
-    const refused = run(bad);
-    expect(refused.status).not.toBe(0);
-    expect(refused.stdout).not.toMatch(/newest leaf/);
+    // The same commands refuse each tampered copy, and keys other than the pinned ones.
+    const copy = (name: string, file: string, edit: (text: string) => string) => {
+      const dir = join(root, `doc-${name}`);
+      cpSync(exportDir, dir, { recursive: true });
+      writeFileSync(join(dir, file), edit(readFileSync(join(dir, file), "utf8")));
+      return dir;
+    };
+    const cases: [string, string, Record<string, string>][] = [
+      [
+        "bundle",
+        copy("bundle", "bundles.jsonl", (t) => {
+          const lines = t.split("\n");
+          lines[11] = (lines[11] as string).replace('"severity":"low"', '"severity":"high"');
+          return lines.join("\n");
+        }),
+        {},
+      ],
+      [
+        "manifest",
+        copy("manifest", "manifest.json", (t) => t.replace('"last_seq":42', '"last_seq":41')),
+        {},
+      ],
+      [
+        "worm list",
+        copy("worm", "worm-objects.json", (t) =>
+          t.replace(/"retain_until":"\d{4}/g, '"retain_until":"2027'),
+        ),
+        {},
+      ],
+      [
+        "checkpoint",
+        copy("checkpoint", "checkpoints.jsonl", (t) =>
+          t.replace(/"issued_at":"\d{4}/, '"issued_at":"2025'),
+        ),
+        {},
+      ],
+      ["pins", exportDir, { APPLIANCE_KEY_ID: "0".repeat(64) }],
+      ["control-plane pin", exportDir, { CP_KEY_ID: "0".repeat(64) }],
+    ];
+    for (const [what, dir, pins] of cases) {
+      const refused = runAuditorDoc(dir, {
+        APPLIANCE_KEY_ID: signer.keyId,
+        CP_KEY_ID: cpSigner.keyId,
+        ...pins,
+      });
+      expect(refused.status, what).not.toBe(0);
+      expect(`${refused.stdout}${refused.stderr}`, what).toMatch(
+        /FAILED|Signature Verification Failure/,
+      );
+    }
   });
 });

@@ -17,7 +17,7 @@ import { type Archive, MIN_RETENTION_DAYS } from "./archive.ts";
 import { checkpointKey, segmentKey } from "./keys.ts";
 
 /**
- * The evidence vault (ARCHITECTURE.md, trust model "Evidence"): per appliance, a Merkle
+ * The evidence vault (docs/architecture.md, trust model "Evidence"): per appliance, a Merkle
  * log over its bundles with signed checkpoints, and a durable outbox that archives evidence
  * segments and checkpoints to WORM storage until the archive confirms each one.
  *

@@ -3,7 +3,7 @@ import { createReadStream, existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { z } from "zod";
-import { EXPORT_FILES, Timestamp } from "#protocol";
+import { EXPORT_FILES, ExportRangeBasis, Timestamp } from "#protocol";
 import type { Services } from "../../env.ts";
 import { ControlPlaneError } from "../../errors.ts";
 import { writeExport } from "../../vault/export.ts";
@@ -11,7 +11,12 @@ import { defineRoute, OPERATOR_API, type Route } from "../registry.ts";
 import { ApplianceParams } from "./schemas.ts";
 import { findAppliance } from "./views.ts";
 
-const CreateExport = z.strictObject({ from: Timestamp, to: Timestamp });
+/** `basis`: the range by the time the control plane received the bundles (default) or recorded. */
+const CreateExport = z.strictObject({
+  from: Timestamp,
+  to: Timestamp,
+  basis: ExportRangeBasis.optional(),
+});
 /** Export ids are made here, never taken from a client path: <UTC stamp>-<16 hex>. */
 const ExportId = z.string().regex(/^\d{8}T\d{6}Z-[0-9a-f]{16}$/, "not an export id");
 const FILE_NAMES: readonly string[] = Object.values(EXPORT_FILES);
@@ -62,6 +67,7 @@ export function exportRoutes(s: Services): Route[] {
           applianceId: a.applianceId,
           from: body.from,
           to: body.to,
+          ...(body.basis ? { basis: body.basis } : {}),
           directory: join(parent, id),
         },
       );

@@ -22,12 +22,13 @@ const TYPES: Record<(typeof PACKET_FILES)[number], string> = {
   "packet.pdf": "application/pdf",
   "packet.md": "text/markdown; charset=utf-8",
   "manifest.json": "application/json",
+  "control-plane.pub.pem": "application/x-pem-file",
 };
 
 /**
  * Compliance packets under the admin and operator APIs (docs: control-plane/README.md). Client
  * input never becomes a path: the tenant is a DNS label, the month strictly YYYY-MM and the file
- * one of three fixed names.
+ * one of four fixed names.
  */
 export function packetRoutes(s: Services): Route[] {
   const list = tenantRead(

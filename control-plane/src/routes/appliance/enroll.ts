@@ -19,7 +19,7 @@ import { applianceRoute } from "./contract.ts";
 const PENDING_RETRY_S = 30;
 
 /**
- * Enrollment over server-authenticated TLS (ARCHITECTURE.md, trust model "Appliance identity").
+ * Enrollment over server-authenticated TLS (docs/architecture.md, trust model "Appliance identity").
  * A MAC only finds the registration; proof is the one-time token (hashed, single use, expiring,
  * compared in constant time) or an operator's approval of the presented key fingerprint.
  */

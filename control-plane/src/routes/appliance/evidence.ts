@@ -23,7 +23,7 @@ import { applianceRoute } from "./contract.ts";
 import { sameIdentity } from "./identity.ts";
 
 /**
- * Evidence ingest (ARCHITECTURE.md, trust model "Evidence"): every bundle is verified against
+ * Evidence ingest (docs/architecture.md, trust model "Evidence"): every bundle is verified against
  * the appliance key recorded at enrollment and continues the stored chain head, then stored
  * and receipted with a signed EvidenceReceipt. Idempotent: bundles already stored are accepted
  * again when identical. A gap asks for `expected_seq`; a fork or a bad signature is refused and
