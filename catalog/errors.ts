@@ -1,3 +1,5 @@
+import { CodedError } from "#protocol";
+
 /**
  * What the catalog lint can find wrong. Problems are results, not exceptions: the lint collects
  * every one of them so an author fixes a file in one pass. The codes are a closed union because
@@ -60,9 +62,8 @@ export type CatalogErrorCode = "invalid_catalog";
  * The one error class of the catalog area. The loader fails closed: a catalog with any problem
  * is never handed out half-loaded; the problems travel with the error.
  */
-export class CatalogError extends Error {
+export class CatalogError extends CodedError<CatalogErrorCode> {
   override readonly name = "CatalogError";
-  readonly code: CatalogErrorCode;
   readonly problems: readonly Problem[];
 
   constructor(
@@ -70,8 +71,7 @@ export class CatalogError extends Error {
     message: string,
     options?: { cause?: unknown; problems?: readonly Problem[] },
   ) {
-    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
-    this.code = code;
+    super(code, message, options);
     this.problems = options?.problems ?? [];
   }
 }

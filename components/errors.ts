@@ -1,16 +1,12 @@
 import type { z } from "zod";
+import { CodedError } from "#protocol";
 
 /** Closed set of reasons a component or the stack program refuses its input. */
 export type ComponentErrorCode = "invalid_args" | "invalid_config";
 
-/** The components' one error class (docs/contributing.md): a code, a readable message, a cause. */
-export class ComponentArgsError extends Error {
-  readonly code: ComponentErrorCode;
-  constructor(code: ComponentErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = "ComponentArgsError";
-    this.code = code;
-  }
+/** The components' one error class (docs/contributing.md): a code from the closed union, a readable message, a cause. */
+export class ComponentArgsError extends CodedError<ComponentErrorCode> {
+  override readonly name = "ComponentArgsError";
 
   /** `Component: field: problem` lines, one per issue. */
   static fromZod(component: string, error: z.ZodError): ComponentArgsError {

@@ -72,7 +72,12 @@ export {
   toBase64,
   toHex,
 } from "./encoding.ts";
-export { ProtocolError, type ProtocolErrorCode } from "./errors.ts";
+export {
+  CodedError,
+  isCodedError,
+  ProtocolError,
+  type ProtocolErrorCode,
+} from "./errors.ts";
 export {
   type BundleDraft,
   bundleHash,

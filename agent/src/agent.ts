@@ -6,7 +6,7 @@ import { isAgentError } from "./errors.ts";
 import { recoverInterruptedOrder } from "./execute.ts";
 import { openJournal } from "./journal.ts";
 import { fullJournalAlerts } from "./journal-alerts.ts";
-import { describeError } from "./log.ts";
+import { describeError, errorFields } from "./log.ts";
 import { silentNotifier } from "./notify.ts";
 import { LAST_ORDER_SEQ } from "./orders.ts";
 import { type Started, startUp } from "./startup.ts";
@@ -31,15 +31,11 @@ export async function runAgent(deps: AgentDeps, stop: AbortSignal): Promise<Agen
   const onStop = () => setTimeout(() => hard.abort(), config.shutdown_timeout_s * 1000).unref();
   stop.addEventListener("abort", onStop, { once: true });
   const ping = () => {
-    notify("WATCHDOG=1").catch((e) =>
-      log.log("warn", "watchdog notify failed", { error: describeError(e) }),
-    );
+    notify("WATCHDOG=1").catch((e) => log.log("warn", "watchdog notify failed", errorFields(e)));
   };
 
   // Ready once the config is usable: a pending enrollment may wait for hours.
-  notify("READY=1").catch((e) =>
-    log.log("warn", "ready notify failed", { error: describeError(e) }),
-  );
+  notify("READY=1").catch((e) => log.log("warn", "ready notify failed", errorFields(e)));
   const started = await startUp(deps, stop, (fingerprint) => {
     Object.assign(status, { state: "enrolling", evidence_key_fingerprint: fingerprint });
     writeStatus(statusPath, status);
@@ -65,7 +61,7 @@ export async function runAgent(deps: AgentDeps, stop: AbortSignal): Promise<Agen
     try {
       writeStatus(statusPath, status);
     } catch (error) {
-      log.log("warn", "status file not written", { error: describeError(error) });
+      log.log("warn", "status file not written", errorFields(error));
     }
   };
 
@@ -170,9 +166,11 @@ function openRun(
     stepSignal: () => AbortSignal.any([hard, AbortSignal.timeout(config.step_timeout_s * 1000)]),
     stepFailed: (step, error) => {
       status.last_error = `${step}: ${describeError(error)}`;
-      log.log(isAgentError(error, "unreachable") ? "warn" : "error", `${step} failed`, {
-        error: describeError(error),
-      });
+      log.log(
+        isAgentError(error, "unreachable") ? "warn" : "error",
+        `${step} failed`,
+        errorFields(error),
+      );
       if (isAgentError(error, "disk_full")) fullJournal.refused(step);
     },
   };

@@ -16,7 +16,7 @@ import {
 import { writeFileAtomic } from "./atomic-file.ts";
 import { AgentError, isAgentError } from "./errors.ts";
 import type { Identity } from "./identity.ts";
-import { describeError, type Logger } from "./log.ts";
+import { errorFields, type Logger } from "./log.ts";
 import type { Clock, Host } from "./ports.ts";
 import type { Transport } from "./transport.ts";
 
@@ -128,7 +128,7 @@ export async function enroll(deps: EnrollDeps, signal: AbortSignal): Promise<Enr
       }
     } catch (error) {
       if (!isAgentError(error)) throw error;
-      deps.log.log("warn", "enrollment attempt failed", { error: describeError(error) });
+      deps.log.log("warn", "enrollment attempt failed", errorFields(error));
     }
     await deps.clock.sleep(Math.min(waitMs, deps.maxBackoffMs * 1.1), signal);
   }

@@ -1,3 +1,5 @@
+import { CodedError, isCodedError } from "#protocol";
+
 /**
  * The one error class of the agent. Expected outcomes (a refused order, an unreachable control
  * plane during a cycle) are results; an AgentError means something the agent cannot work around
@@ -15,15 +17,9 @@ export type AgentErrorCode =
   | "host_failure"
   | "stopped";
 
-export class AgentError extends Error {
+export class AgentError extends CodedError<AgentErrorCode> {
   override readonly name = "AgentError";
-  readonly code: AgentErrorCode;
-
-  constructor(code: AgentErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.code = code;
-  }
 }
 
 export const isAgentError = (error: unknown, code?: AgentErrorCode): error is AgentError =>
-  error instanceof AgentError && (code === undefined || error.code === code);
+  error instanceof AgentError && isCodedError(error, code);

@@ -7,7 +7,7 @@ import {
 } from "#protocol";
 import { AgentError } from "./errors.ts";
 import type { Journal, JournalIdentity } from "./journal.ts";
-import { describeError, type Logger } from "./log.ts";
+import { describeError, errorFields, type Logger } from "./log.ts";
 import {
   ACCEPTED_ORDERS,
   type AcceptedOrder,
@@ -77,7 +77,10 @@ export async function executeOrders(
       detail = result.detail;
     } catch (error) {
       detail = `executor failed: ${describeError(error)}`;
-      deps.log.log("error", "runbook executor failed", { order_id: order.order_id, error: detail });
+      deps.log.log("error", "runbook executor failed", {
+        order_id: order.order_id,
+        ...errorFields(error),
+      });
     }
     finish(deps, ref, outcome, deps.clock.now().getTime() - started, detail);
   }

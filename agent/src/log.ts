@@ -1,9 +1,20 @@
 /**
  * Structured JSON logs, one object per line on stdout (the systemd journal keeps them). Fields
  * are chosen by the caller; keys, tokens, certificates and request bodies are never passed in.
+ * The field names are the control plane's: `time` (RFC 3339), `level` (a name), `msg`, `err`
+ * (see `errorFields`) and snake_case ids such as `tenant_id` and `appliance_id`.
  */
 export type LogLevel = "debug" | "info" | "warn" | "error";
-export type LogFields = Readonly<Record<string, string | number | boolean | null | undefined>>;
+export type LogFields = Readonly<
+  Record<string, string | number | boolean | null | undefined | ErrorFields>
+>;
+
+/** An error in a log line: `{ err: { type, code, message } }` (no stack, no cause data). */
+export interface ErrorFields {
+  readonly type: string;
+  readonly code?: string;
+  readonly message: string;
+}
 
 export interface Logger {
   log(level: LogLevel, msg: string, fields?: LogFields): void;
@@ -18,7 +29,7 @@ export function jsonLogger(
   return {
     log(level, msg, fields) {
       if (rank[level] < rank[minLevel]) return;
-      write(`${JSON.stringify({ ts: now().toISOString(), level, msg, ...fields })}\n`);
+      write(`${JSON.stringify({ time: now().toISOString(), level, msg, ...fields })}\n`);
     },
   };
 }
@@ -36,4 +47,17 @@ export function describeError(error: unknown): string {
     return typeof code === "string" ? `${code}: ${error.message}` : error.message;
   }
   return String(error);
+}
+
+/** The `err` field of a log line for `error`. */
+export function errorFields(error: unknown): { err: ErrorFields } {
+  if (!(error instanceof Error)) return { err: { type: typeof error, message: String(error) } };
+  const code = (error as { code?: unknown }).code;
+  return {
+    err: {
+      type: error.name,
+      ...(typeof code === "string" ? { code } : {}),
+      message: error.message,
+    },
+  };
 }

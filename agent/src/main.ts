@@ -15,7 +15,7 @@ import { createHealing } from "./healing/index.ts";
 import { withControlRunbooks } from "./healing/kill-switch.ts";
 import { cleanLabState, createLabHost, writeLabStateFile } from "./host/lab/index.ts";
 import { linuxHost } from "./host/linux.ts";
-import { describeError, jsonLogger } from "./log.ts";
+import { describeError, errorFields, jsonLogger } from "./log.ts";
 import { systemdNotifier } from "./notify.ts";
 import { type Host, noExecutor, systemClock } from "./ports.ts";
 import { privilegedHost } from "./privileged/client.ts";
@@ -143,7 +143,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
     );
     return 0;
   } catch (error) {
-    log.log("error", "agent failed", { error: describeError(error) });
+    log.log("error", "agent failed", errorFields(error));
     return 1;
   }
 }

@@ -61,6 +61,9 @@ export async function startUp(
     stop,
   );
   if (enrollment === null) return null;
-  log.log("info", "enrolled", { tenant: enrollment.tenant_id, appliance: enrollment.appliance_id });
+  log.log("info", "enrolled", {
+    tenant_id: enrollment.tenant_id,
+    appliance_id: enrollment.appliance_id,
+  });
   return { identity, pinnedKey, enrollment, freshlyEnrolled: true };
 }

@@ -136,11 +136,12 @@ export function createApp(deps: AppDeps) {
         ? new ControlPlaneError("invalid_request", "", { cause: error })
         : error;
     const problem = toProblem(mapped);
+    // The message, code and stack go to the log only; the client gets the generic problem.
     if (problem.status >= 500) {
       deps.logger.log("error", "unhandled error", {
         request_id: c.get("requestId"),
-        error: error instanceof Error ? error.name : "unknown",
         code: error instanceof ControlPlaneError ? error.code : undefined,
+        err: error,
       });
     }
     const retry = error instanceof ControlPlaneError ? error.extra.retry_after_s : undefined;

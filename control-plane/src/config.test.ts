@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { ConfigError, dataDirLayout, loadConfig } from "./config.ts";
+import { dataDirLayout, loadConfig } from "./config.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "cp-config-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -39,7 +39,9 @@ describe("config", () => {
       file,
       JSON.stringify({ data_dir: "/x", store: { kind: "postgres", url: "mysql://x" } }),
     );
-    expect(() => loadConfig({ configFile: file })).toThrow(ConfigError);
+    expect(() => loadConfig({ configFile: file })).toThrow(
+      expect.objectContaining({ name: "ControlPlaneError", code: "invalid_config" }),
+    );
     expect(() => loadConfig({ configFile: join(dir, "missing.json") })).toThrow(/cannot read/);
     expect(() => loadConfig({})).toThrow(/data_dir/);
   });

@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { z } from "zod";
+import { ControlPlaneError } from "./errors.ts";
 
 /**
  * The incident pipeline (control-plane/README.md, "Incident pipeline"). Without `llm` every
@@ -143,10 +144,6 @@ export function dataDirLayout(dir: string) {
   };
 }
 
-export class ConfigError extends Error {
-  override readonly name = "ConfigError";
-}
-
 export function loadConfig(options: {
   configFile?: string;
   dataDir?: string;
@@ -157,8 +154,10 @@ export function loadConfig(options: {
     try {
       raw = JSON.parse(readFileSync(options.configFile, "utf8"));
     } catch (cause) {
-      throw new ConfigError(
+      throw new ControlPlaneError(
+        "invalid_config",
         `cannot read config ${options.configFile}: ${(cause as Error).message}`,
+        { cause },
       );
     }
   }
@@ -175,6 +174,9 @@ export function loadConfig(options: {
   }
   const parsed = Config.safeParse(raw);
   if (!parsed.success)
-    throw new ConfigError(`invalid configuration:\n${z.prettifyError(parsed.error)}`);
+    throw new ControlPlaneError(
+      "invalid_config",
+      `invalid configuration:\n${z.prettifyError(parsed.error)}`,
+    );
   return parsed.data;
 }

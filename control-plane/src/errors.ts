@@ -1,9 +1,15 @@
+import { CodedError } from "#protocol";
+
 /**
- * The one error class of the control plane. `code` is a closed union so `app.onError` can map
- * every error to exactly one HTTP status and problem type; the message is internal (it may be
- * logged, without secrets) and never reaches a client: the client sees the problem `title`.
+ * The one error class of the control plane, on the project's `CodedError` base. `code` is a
+ * closed union in two parts:
+ * - client codes: `app.onError` maps each to exactly one HTTP status and problem type (below);
+ * - internal codes: the command line, start-up and internal faults. They never reach a client
+ *   as such: over HTTP any of them is a 500 with the generic `internal` problem.
+ * The message is internal (it is logged, without secrets) and reaches a client only as the
+ * `detail` of a 4xx problem, where it describes the caller's own input.
  */
-export type ControlPlaneErrorCode =
+export type ClientErrorCode =
   | "invalid_request"
   | "payload_too_large"
   | "unauthenticated"
@@ -22,9 +28,31 @@ export type ControlPlaneErrorCode =
   | "unavailable"
   | "internal";
 
-export class ControlPlaneError extends Error {
+export type InternalErrorCode =
+  // command line and start-up (the CLI exits 2 on these two and prints its usage)
+  | "usage"
+  | "invalid_config"
+  // command line: a file it needs is missing, a data directory is already set up
+  | "file_missing"
+  | "already_initialised"
+  // a key or sealed secret that cannot be used
+  | "invalid_key"
+  // packets: a route turns these into client codes with its own wording
+  | "unknown_tenant"
+  | "invalid_month"
+  // queue: closed during shutdown, or a message that goes to the dead-letter subject
+  | "queue_closed"
+  | "invalid_queue_message"
+  // evidence vault: the archive or the store disagree with what was queued or signed
+  | "vault_integrity"
+  | "vault_incomplete"
+  // store: a schema migration failed
+  | "migration_failed";
+
+export type ControlPlaneErrorCode = ClientErrorCode | InternalErrorCode;
+
+export class ControlPlaneError extends CodedError<ControlPlaneErrorCode> {
   override readonly name = "ControlPlaneError";
-  readonly code: ControlPlaneErrorCode;
   /** Extension members a client may act on (e.g. `expected_seq`); never internals. */
   readonly extra: { readonly expected_seq?: number; readonly retry_after_s?: number };
 
@@ -37,8 +65,7 @@ export class ControlPlaneError extends Error {
       retry_after_s?: number;
     },
   ) {
-    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
-    this.code = code;
+    super(code, message, options);
     const extra: { expected_seq?: number; retry_after_s?: number } = {};
     if (options?.expected_seq !== undefined) extra.expected_seq = options.expected_seq;
     if (options?.retry_after_s !== undefined) extra.retry_after_s = options.retry_after_s;
@@ -46,9 +73,9 @@ export class ControlPlaneError extends Error {
   }
 }
 
-/** HTTP status and a fixed, client-safe title for each code. */
+/** HTTP status and a fixed, client-safe title for each client code. */
 export const ERROR_HTTP: Readonly<
-  Record<ControlPlaneErrorCode, { readonly status: number; readonly title: string }>
+  Record<ClientErrorCode, { readonly status: number; readonly title: string }>
 > = {
   invalid_request: { status: 400, title: "The request is malformed" },
   payload_too_large: { status: 413, title: "The request body is too large" },
@@ -68,3 +95,9 @@ export const ERROR_HTTP: Readonly<
   unavailable: { status: 503, title: "Temporarily unavailable" },
   internal: { status: 500, title: "Internal error" },
 };
+
+/** The client code an error is shown as: its own when it has one, else `internal`. */
+export function clientCode(error: unknown): ClientErrorCode {
+  if (!(error instanceof ControlPlaneError)) return "internal";
+  return Object.hasOwn(ERROR_HTTP, error.code) ? (error.code as ClientErrorCode) : "internal";
+}

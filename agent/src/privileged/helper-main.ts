@@ -3,7 +3,7 @@ import type { Server } from "node:net";
 import { loadCatalog } from "#catalog";
 import { loadConfig } from "../config.ts";
 import { execArgv } from "../host/linux.ts";
-import { describeError, jsonLogger } from "../log.ts";
+import { errorFields, jsonLogger } from "../log.ts";
 import { subcommandArgs } from "../subcommand-args.ts";
 import { createHelperServer, policyFromConfig } from "./helper.ts";
 
@@ -36,7 +36,7 @@ export async function helperMain(argv: readonly string[], env: NodeJS.ProcessEnv
     });
     await listen(server, values.socket, env);
   } catch (error) {
-    log.log("error", "privileged helper failed to start", { error: describeError(error) });
+    log.log("error", "privileged helper failed to start", errorFields(error));
     return 1;
   }
   log.log("info", "privileged helper ready", { socket: values.socket ?? "fd:3" });

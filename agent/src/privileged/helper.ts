@@ -3,7 +3,7 @@ import { createServer, type Server, type Socket } from "node:net";
 import { z } from "zod";
 import type { Baseline } from "#catalog";
 import type { ExpectedHost } from "../config.ts";
-import type { Logger } from "../log.ts";
+import { errorFields, type Logger } from "../log.ts";
 import type { ExecRequest, ExecResult } from "../ports.ts";
 import { type PrivilegedPolicy, privilegedCommand } from "./commands.ts";
 import { HelperRequest, type HelperResponse, MAX_REQUEST_BYTES } from "./wire.ts";
@@ -127,7 +127,7 @@ export function serveHelper(server: Server, deps: HelperDeps): Server {
       handleRequest(Buffer.concat(chunks).toString("utf8"), deps, shutdown.signal).then(
         answer,
         (error: unknown) => {
-          deps.log.log("error", "helper request failed", { error: String(error) });
+          deps.log.log("error", "helper request failed", errorFields(error));
           answer({
             v: 1,
             result: { kind: "failed", message: "the helper could not run the command" },

@@ -44,7 +44,7 @@ beforeAll(async () => {
     });
     child.once("exit", (code) => reject(new Error(`serve exited ${code}`)));
   });
-});
+}, 60_000);
 
 afterAll(async () => {
   if (child.exitCode === null) {
@@ -101,7 +101,7 @@ describe("control-plane CLI", () => {
     expect(run("serve").status).toBe(2);
     expect(run("bogus").status).toBe(2);
     expect(run("serve", "--data-dir", dataDir, "--nope").status).toBe(2);
-  });
+  }, 120_000);
 
   it("serves: a site is registered, an appliance enrolls and receives a signed order", async () => {
     const ca = readFileSync(join(dataDir, "tls", "ca.pem"), "utf8");

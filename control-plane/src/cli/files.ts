@@ -1,5 +1,6 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
+import { ControlPlaneError } from "../errors.ts";
 
 /** Writes a new file, refusing to overwrite; secrets get mode 0600 in a 0700 directory. */
 export function writeNew(path: string, data: string, secret: boolean): void {
@@ -9,6 +10,9 @@ export function writeNew(path: string, data: string, secret: boolean): void {
 
 export function readText(path: string, what: string): string {
   if (!existsSync(path))
-    throw new Error(`${what} not found at ${path} (run control-plane init first?)`);
+    throw new ControlPlaneError(
+      "file_missing",
+      `${what} not found at ${path} (run control-plane init first?)`,
+    );
   return readFileSync(path, "utf8");
 }

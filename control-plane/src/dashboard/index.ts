@@ -82,7 +82,7 @@ export function dashboardApp(s: Services) {
     if (problem.status >= 500) {
       s.logger.log("error", "dashboard error", {
         request_id: c.get("requestId"),
-        error: error instanceof Error ? error.name : "unknown",
+        err: error,
       });
     }
     return c.html(

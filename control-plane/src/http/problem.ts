@@ -1,11 +1,14 @@
 import type { Context } from "hono";
 import type { Problem } from "#protocol";
-import { ControlPlaneError, ERROR_HTTP } from "../errors.ts";
+import { ControlPlaneError, clientCode, ERROR_HTTP } from "../errors.ts";
 
-/** Maps any thrown value to an RFC 9457 problem; unknown errors become a bare 500. */
+/**
+ * Maps any thrown value to an RFC 9457 problem: the one place an error becomes HTTP. Unknown
+ * errors and internal codes become a bare 500.
+ */
 export function toProblem(error: unknown, instance?: string): Problem {
-  const known = error instanceof ControlPlaneError ? error : undefined;
-  const code = known?.code ?? "internal";
+  const code = clientCode(error);
+  const known = error instanceof ControlPlaneError && code !== "internal" ? error : undefined;
   const { status, title } = ERROR_HTTP[code];
   const problem: Problem = { type: `urn:msp:problem:${code}`, title, status, code };
   // Only our own client-facing messages (validation of the caller's input) become detail.

@@ -104,7 +104,7 @@ export function startScheduledJob(
       })
       .catch((error: unknown) =>
         deps.logger.log("warn", `${name} job failed`, {
-          error: error instanceof Error ? error.name : "unknown",
+          err: error,
         }),
       )
       .finally(() => {
@@ -157,7 +157,7 @@ export function startMonthlyJob(
       .catch((error: unknown) =>
         deps.logger.log("warn", `${name} job failed`, {
           month,
-          error: error instanceof Error ? error.name : "unknown",
+          err: error,
         }),
       )
       .finally(() => {

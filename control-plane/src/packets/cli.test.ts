@@ -93,4 +93,4 @@ it("refuses a bad month, an existing --out, and an unknown tenant", () => {
   expect(unknown.status).toBe(1);
   expect(unknown.stderr).toMatch(/no tenant nobody/);
   expect(existsSync(join(dir, "y"))).toBe(false);
-});
+}, 120_000);

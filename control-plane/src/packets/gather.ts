@@ -20,6 +20,7 @@ import {
   verificationKey,
   verifyChain,
 } from "#protocol";
+import { ControlPlaneError } from "../errors.ts";
 import type { Store } from "../store/index.ts";
 import { monthRange } from "./month.ts";
 
@@ -156,7 +157,7 @@ export async function gatherPacket(
   const { store } = deps;
   const { from, to } = monthRange(month);
   const tenant = await store.getTenant(tenantId);
-  if (!tenant) throw new PacketError("unknown_tenant", `no tenant ${tenantId}`);
+  if (!tenant) throw new ControlPlaneError("unknown_tenant", `no tenant ${tenantId}`);
   const catalog = await loadCatalog(deps.catalogDir);
   const appliances = (await store.listAppliances(tenantId)).filter((a) => a.evidencePublicKey);
 
@@ -405,15 +406,4 @@ function clientExceptions(
     };
   }
   return { exceptions: file.exceptions, source: path };
-}
-
-export type PacketErrorCode = "unknown_tenant" | "invalid_month";
-
-export class PacketError extends Error {
-  readonly code: PacketErrorCode;
-  constructor(code: PacketErrorCode, message: string) {
-    super(message);
-    this.name = "PacketError";
-    this.code = code;
-  }
 }

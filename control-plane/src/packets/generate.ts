@@ -10,9 +10,10 @@ import {
   signDocument,
   TenantId,
 } from "#protocol";
+import { ControlPlaneError } from "../errors.ts";
 import type { PacketRecord, Store } from "../store/index.ts";
 import { packetBlocks } from "./document.ts";
-import { type GatherDeps, gatherPacket, type PacketCounts, PacketError } from "./gather.ts";
+import { type GatherDeps, gatherPacket, type PacketCounts } from "./gather.ts";
 import { Month } from "./month.ts";
 import { renderMarkdown } from "./render-md.ts";
 import { renderPdf } from "./render-pdf.ts";
@@ -62,9 +63,9 @@ export async function generatePacket(
   month: string,
 ): Promise<{ record: PacketRecord; manifest: PacketManifest; dir: string }> {
   if (!TenantId.safeParse(tenantId).success)
-    throw new PacketError("unknown_tenant", "invalid tenant id");
+    throw new ControlPlaneError("unknown_tenant", "invalid tenant id");
   if (!Month.safeParse(month).success)
-    throw new PacketError("invalid_month", "use a month such as 2026-11 (YYYY-MM)");
+    throw new ControlPlaneError("invalid_month", "use a month such as 2026-11 (YYYY-MM)");
   const data = await gatherPacket(deps, tenantId, month);
   const blocks = packetBlocks({ ...data, controlPlaneKeyId: deps.signer.keyId });
   const md = new TextEncoder().encode(renderMarkdown(blocks));

@@ -4,7 +4,6 @@
  * (`control-plane packet`), the operator API and the first-of-month job in `serve`, which runs
  * under a cross-instance lease (jobs/lease.ts, startMonthlyJob).
  */
-export { PacketError } from "./gather.ts";
 export {
   generatePacket,
   listPackets,

@@ -1,7 +1,6 @@
 export { createSecretBox, type SecretBox } from "./secret-box.ts";
 export {
   type CertificateAuthority,
-  CsrError,
   certificateFingerprint,
   checkCertificateAuthority,
   createCertificateAuthority,

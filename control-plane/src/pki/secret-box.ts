@@ -1,4 +1,5 @@
 import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
+import { ControlPlaneError } from "../errors.ts";
 
 /**
  * Seals secrets the database must hold (tenant CA private keys) with AES-256-GCM under a key
@@ -11,7 +12,8 @@ export interface SecretBox {
 }
 
 export function createSecretBox(key: Uint8Array): SecretBox {
-  if (key.byteLength !== 32) throw new Error("the secret-box key must be 32 bytes");
+  if (key.byteLength !== 32)
+    throw new ControlPlaneError("invalid_key", "the secret-box key must be 32 bytes");
   return {
     seal(plain) {
       const iv = randomBytes(12);
@@ -24,7 +26,7 @@ export function createSecretBox(key: Uint8Array): SecretBox {
     open(sealed) {
       const [version, iv, tag, body] = sealed.split(".");
       if (version !== "v1" || !iv || !tag || body === undefined)
-        throw new Error("not a sealed secret");
+        throw new ControlPlaneError("invalid_key", "not a sealed secret");
       const decipher = createDecipheriv("aes-256-gcm", key, Buffer.from(iv, "base64"));
       decipher.setAuthTag(Buffer.from(tag, "base64"));
       return Buffer.concat([

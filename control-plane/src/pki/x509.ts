@@ -1,6 +1,7 @@
 import "reflect-metadata";
 import { createHash, createPrivateKey, webcrypto, X509Certificate } from "node:crypto";
 import * as x509 from "@peculiar/x509";
+import { ControlPlaneError } from "../errors.ts";
 
 /**
  * X.509 for the control plane through @peculiar/x509 over WebCrypto (node:crypto cannot build
@@ -83,19 +84,22 @@ export async function signClientCsr(
   try {
     csr = new x509.Pkcs10CertificateRequest(csrPem);
   } catch (cause) {
-    throw new CsrError("the CSR does not parse", cause);
+    throw new ControlPlaneError("invalid_request", "the CSR does not parse", { cause });
   }
   const algorithm = csr.publicKey.algorithm as webcrypto.EcKeyAlgorithm;
   if (algorithm.name !== "ECDSA" || algorithm.namedCurve !== "P-256") {
-    throw new CsrError("the CSR key must be ECDSA P-256");
+    throw new ControlPlaneError("invalid_request", "the CSR key must be ECDSA P-256");
   }
   let publicKey: CryptoKey;
   try {
-    if (!(await csr.verify())) throw new CsrError("the CSR signature does not verify");
+    if (!(await csr.verify()))
+      throw new ControlPlaneError("invalid_request", "the CSR signature does not verify");
     publicKey = await csr.publicKey.export(EC, ["verify"]);
   } catch (cause) {
-    if (cause instanceof CsrError) throw cause;
-    throw new CsrError("the CSR key or signature is invalid", cause);
+    if (cause instanceof ControlPlaneError) throw cause;
+    throw new ControlPlaneError("invalid_request", "the CSR key or signature is invalid", {
+      cause,
+    });
   }
   const cert = await issue(ca, {
     commonName: `${subject.applianceId}.${subject.tenantId}`,
@@ -106,13 +110,6 @@ export async function signClientCsr(
     altNames: [],
   });
   return { certPem: cert.toString("pem"), fingerprint: certificateFingerprint(cert.rawData) };
-}
-
-export class CsrError extends Error {
-  override readonly name = "CsrError";
-  constructor(message: string, cause?: unknown) {
-    super(message, cause === undefined ? undefined : { cause });
-  }
 }
 
 /** Lower-case hex SHA-256 of the DER certificate: the binding between a TLS peer and an appliance. */

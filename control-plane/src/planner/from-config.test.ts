@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { ConfigError, loadConfig, PlannerConfig } from "../config.ts";
+import { loadConfig, PlannerConfig } from "../config.ts";
 import { silentLogger } from "../logger.ts";
 import { plannerDeps } from "./from-config.ts";
 
@@ -40,7 +40,7 @@ describe("planner configuration", () => {
         {},
         silentLogger,
       ),
-    ).rejects.toThrow(ConfigError);
+    ).rejects.toMatchObject({ name: "ControlPlaneError", code: "invalid_config" });
     expect(PlannerConfig.safeParse({ llm: { ...base, api_key: "sk-inline" } }).success).toBe(false);
   });
 

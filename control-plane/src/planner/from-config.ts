@@ -2,7 +2,7 @@ import { fileURLToPath } from "node:url";
 import { loadCatalog } from "#catalog";
 import { readText } from "../cli/files.ts";
 import type { PlannerConfig } from "../config.ts";
-import { ConfigError } from "../config.ts";
+import { ControlPlaneError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 import type { PlannerDeps } from "./index.ts";
 import { createLlmPlanner } from "./llm.ts";
@@ -22,8 +22,10 @@ export async function plannerDeps(
   logger: Logger,
 ): Promise<PlannerDeps> {
   const catalog = await loadCatalog(catalogDir ?? DEFAULT_CATALOG_DIR).catch((cause: unknown) => {
-    throw new ConfigError(
+    throw new ControlPlaneError(
+      "invalid_config",
       `catalog_dir: the runbook catalog does not load: ${(cause as Error).message}`,
+      { cause },
     );
   });
   const llm = config.llm;
@@ -31,13 +33,18 @@ export async function plannerDeps(
   if (llm?.api_key_file) apiKey = readText(llm.api_key_file, "LLM API key file").trim();
   else if (llm?.api_key_env) {
     apiKey = env[llm.api_key_env] ?? "";
-    if (!apiKey) throw new ConfigError(`planner.llm.api_key_env: ${llm.api_key_env} is not set`);
+    if (!apiKey)
+      throw new ControlPlaneError(
+        "invalid_config",
+        `planner.llm.api_key_env: ${llm.api_key_env} is not set`,
+      );
   }
   const secret = config.webhook
     ? readText(config.webhook.secret_file, "webhook secret file").trim()
     : "";
   if (config.webhook && secret.length < 32) {
-    throw new ConfigError(
+    throw new ControlPlaneError(
+      "invalid_config",
       "planner.webhook.secret_file: the secret must have at least 32 characters",
     );
   }

@@ -127,7 +127,7 @@ export function createPlanner(
 
   const track = (work: Promise<unknown>) => {
     const p = work.catch((error) =>
-      base.logger.log("error", "planner background work failed", { error: String(error) }),
+      base.logger.log("error", "planner background work failed", { err: error }),
     );
     pending.add(p);
     void p.finally(() => pending.delete(p));
@@ -189,7 +189,7 @@ export function createPlanner(
     } catch (error) {
       base.logger.log("error", "planning failed; the incident is queued again", {
         incident_id: ids.incidentId,
-        error: error instanceof Error ? error.name : "unknown",
+        err: error,
       });
       await base.store.planner.transitionIncident(
         ids.tenantId,

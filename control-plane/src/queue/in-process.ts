@@ -1,3 +1,4 @@
+import { ControlPlaneError } from "../errors.ts";
 import {
   type ConsumeOptions,
   DEFAULT_QUEUE_SETTINGS,
@@ -94,7 +95,7 @@ export function inProcessQueue(settings: Partial<QueueSettings> = {}): Queue {
   return {
     kind: "in-process",
     async publish(request: PublishRequest) {
-      if (closed) throw new Error("the queue is closed");
+      if (closed) throw new ControlPlaneError("queue_closed", "the queue is closed");
       subjectFor(request.tenantId, request.kind); // the same tenant-id check as JetStream
       const now = Date.now();
       for (const [id, at] of seen) if (now - at > DEDUP_WINDOW_MS) seen.delete(id);
@@ -105,7 +106,10 @@ export function inProcessQueue(settings: Partial<QueueSettings> = {}): Queue {
     },
     async consume(options, handler): Promise<Subscription> {
       if (groups.has(options.durable))
-        throw new Error(`consumer ${options.durable} is already consuming in this process`);
+        throw new ControlPlaneError(
+          "internal",
+          `consumer ${options.durable} is already consuming in this process`,
+        );
       const group: Group = { options, handler, running: 0, active: new Set(), stopped: false };
       groups.set(options.durable, group);
       pump();

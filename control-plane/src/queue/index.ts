@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { ApplianceId, TenantId } from "#protocol";
+import { ControlPlaneError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 import type { Ids, Planner } from "../planner/index.ts";
 import type { Queue, Subscription } from "./port.ts";
@@ -17,9 +18,13 @@ export function parseRoles(text: string | undefined): ReadonlySet<Role> {
   const roles = text.split(",").map((r) => r.trim());
   for (const r of roles) {
     if (!(ROLES as readonly string[]).includes(r))
-      throw new Error(`--roles: unknown role "${r}"; use a comma list of ${ROLES.join(", ")}`);
+      throw new ControlPlaneError(
+        "usage",
+        `--roles: unknown role "${r}"; use a comma list of ${ROLES.join(", ")}`,
+      );
   }
-  if (roles.length === 0 || roles[0] === "") throw new Error("--roles: name at least one role");
+  if (roles.length === 0 || roles[0] === "")
+    throw new ControlPlaneError("usage", "--roles: name at least one role");
   return new Set(roles as Role[]);
 }
 
@@ -63,7 +68,10 @@ export function startIncidentWorker(
     const parsed = IncidentRef.safeParse(JSON.parse(m.body));
     if (!parsed.success || parsed.data.tenant_id !== m.tenantId) {
       logger.log("warn", "malformed incidents message", { id: m.id, tenant_id: m.tenantId });
-      throw new Error("malformed incidents message: it goes to the dead-letter subject");
+      throw new ControlPlaneError(
+        "invalid_queue_message",
+        "malformed incidents message: it goes to the dead-letter subject",
+      );
     }
     await planner.plan(
       {

@@ -8,6 +8,7 @@ import {
   type StreamConfig,
 } from "@nats-io/jetstream";
 import { connect, headers, nanos } from "@nats-io/transport-node";
+import { ControlPlaneError } from "../errors.ts";
 import {
   DEFAULT_QUEUE_SETTINGS,
   type DeadLetter,
@@ -46,7 +47,10 @@ export async function natsQueue(options: NatsQueueOptions): Promise<Queue> {
   const s = { ...DEFAULT_QUEUE_SETTINGS, ...options };
   const prefix = options.prefix ?? "";
   if (!/^[a-z0-9_]*$/.test(prefix))
-    throw new Error("queue prefix: use lower-case letters, digits and underscores");
+    throw new ControlPlaneError(
+      "usage",
+      "--queue-prefix: use lower-case letters, digits and underscores",
+    );
   const nc = await connect({ servers: options.servers, name: "control-plane" });
   const jsm = await jetstreamManager(nc);
   const js = jetstream(nc);

@@ -1,4 +1,5 @@
 import { TenantId } from "#protocol";
+import { ControlPlaneError } from "../errors.ts";
 
 /**
  * The work queue between the control plane's roles (the HTTP front publishes, workers consume).
@@ -83,7 +84,8 @@ export const DEFAULT_QUEUE_SETTINGS: QueueSettings = {
 export function subjectFor(tenantId: string | undefined, kind: QueueKind): string {
   if (tenantId === undefined) return `tenant.*.${kind}`;
   const parsed = TenantId.safeParse(tenantId);
-  if (!parsed.success) throw new Error(`tenantId: ${parsed.error.issues[0]?.message}`);
+  if (!parsed.success)
+    throw new ControlPlaneError("internal", `tenantId: ${parsed.error.issues[0]?.message}`);
   return `tenant.${tenantId}.${kind}`;
 }
 

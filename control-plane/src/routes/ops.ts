@@ -37,10 +37,8 @@ export function opsRoutes(s: Services, openapi: () => unknown): Route[] {
       summary: "Prometheus metrics",
       auth: PUBLIC,
       response: { contentType: "text/plain" },
-      handler: (c) =>
-        c.body(s.metrics.render(), 200, {
-          "content-type": "text/plain; version=0.0.4; charset=utf-8",
-        }),
+      handler: async (c) =>
+        c.body(await s.metrics.render(), 200, { "content-type": s.metrics.contentType }),
     }),
     defineRoute({
       method: "get",

@@ -1,4 +1,5 @@
 import type { ColumnDefinitionBuilder, CreateTableBuilder, Kysely } from "kysely";
+import { ControlPlaneError } from "../errors.ts";
 
 /**
  * A compact way to write a migration's tables. Each entry of `columns` is one or more columns
@@ -58,12 +59,19 @@ export function parseColumns(group: string): {
 } {
   const match = GROUP.exec(group);
   if (!match)
-    throw new Error(`column group "${group}": expected "name[, name] type [constraints]"`);
+    throw new ControlPlaneError(
+      "internal",
+      `column group "${group}": expected "name[, name] type [constraints]"`,
+    );
   const [, names = "", type = "text", rest = ""] = match;
   const modifiers: Modifier[] = [];
   for (let text = rest.trim(); text !== ""; ) {
     const m = MODIFIER.exec(text);
-    if (!m) throw new Error(`column group "${group}": unknown constraint at "${text}"`);
+    if (!m)
+      throw new ControlPlaneError(
+        "internal",
+        `column group "${group}": unknown constraint at "${text}"`,
+      );
     const [word, notNull, primaryKey, unique, dflt, ref] = m;
     if (notNull) modifiers.push((c) => c.notNull());
     if (primaryKey) modifiers.push((c) => c.primaryKey());

@@ -1,4 +1,5 @@
 import { type Kysely, Migrator, sql } from "kysely";
+import { ControlPlaneError } from "../errors.ts";
 import { alertQueries } from "./alerts.ts";
 import { applianceQueries } from "./appliances.ts";
 import { auditQueries } from "./audit.ts";
@@ -58,7 +59,11 @@ function lifecycle(db: Kysely<Database>, dialect: "sqlite" | "postgres"): StoreL
       }).migrateToLatest();
       const failed = results?.find((r) => r.status === "Error");
       if (error || failed) {
-        throw new Error(`migration ${failed?.migrationName ?? "?"} failed`, { cause: error });
+        throw new ControlPlaneError(
+          "migration_failed",
+          `migration ${failed?.migrationName ?? "?"} failed`,
+          { cause: error },
+        );
       }
     },
 

@@ -1,3 +1,5 @@
+import { ControlPlaneError } from "../errors.ts";
+
 /**
  * Object keys of the evidence vault. One prefix per tenant (the tenant's own bucket in
  * production), then per appliance (a site has one appliance):
@@ -29,5 +31,9 @@ const KEY =
 
 /** Keys come only from the two builders above; anything else is refused before any write. */
 export function assertObjectKey(key: string): void {
-  if (!KEY.test(key)) throw new Error(`not a vault object key: ${JSON.stringify(key)}`);
+  if (!KEY.test(key))
+    throw new ControlPlaneError(
+      "vault_integrity",
+      `not a vault object key: ${JSON.stringify(key)}`,
+    );
 }

@@ -1,6 +1,7 @@
 import { createHash, randomUUID } from "node:crypto";
 import { linkSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve, sep } from "node:path";
+import { ControlPlaneError } from "../errors.ts";
 import type { Archive, ArchivePut } from "./archive.ts";
 import { assertObjectKey } from "./keys.ts";
 
@@ -25,9 +26,10 @@ export function localArchive(directory: string): Archive {
     async put(object: ArchivePut) {
       assertObjectKey(object.key);
       const path = resolve(root, object.key);
-      if (!path.startsWith(root + sep)) throw new Error("object key leaves the archive directory");
+      if (!path.startsWith(root + sep))
+        throw new ControlPlaneError("vault_integrity", "object key leaves the archive directory");
       if (sha256(object.body) !== object.sha256) {
-        throw new Error(`checksum mismatch for ${object.key}`);
+        throw new ControlPlaneError("vault_integrity", `checksum mismatch for ${object.key}`);
       }
       mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
       const tmp = `${path}.${randomUUID()}.tmp`;
@@ -38,7 +40,7 @@ export function localArchive(directory: string): Archive {
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
         if (sha256(readFileSync(path)) !== object.sha256) {
-          throw new Error(`${object.key} already holds other bytes`);
+          throw new ControlPlaneError("vault_integrity", `${object.key} already holds other bytes`);
         }
       } finally {
         unlinkSync(tmp);

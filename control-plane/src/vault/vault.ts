@@ -10,6 +10,7 @@ import {
   type Signer,
   signCheckpoint,
 } from "#protocol";
+import { ControlPlaneError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 import type { Store, VaultObject } from "../store/index.ts";
 import { type Archive, MIN_RETENTION_DAYS } from "./archive.ts";
@@ -68,10 +69,13 @@ export interface Vault {
 
 export function createVault(o: VaultOptions): Vault {
   if (!(o.retentionDays >= MIN_RETENTION_DAYS)) {
-    throw new Error(`retention must be at least ${MIN_RETENTION_DAYS} days`);
+    throw new ControlPlaneError(
+      "invalid_config",
+      `retention must be at least ${MIN_RETENTION_DAYS} days`,
+    );
   }
   if (!(o.segmentSeconds > 0 && 3600 % o.segmentSeconds === 0)) {
-    throw new Error("segment window must divide an hour");
+    throw new ControlPlaneError("invalid_config", "segment window must divide an hour");
   }
   const maxBundles = o.maxSegmentBundles ?? 50_000;
   const trees = new Map<string, MerkleTree>();
@@ -106,7 +110,8 @@ export function createVault(o: VaultOptions): Vault {
       const hashes = await o.store.evidenceHashes(tenantId, applianceId, tree.size + 1, to);
       for (let seq = tree.size + 1; seq <= to; seq++) {
         const hash = hashes.get(seq);
-        if (hash === undefined) throw new Error(`evidence ${seq} of ${id} is missing`);
+        if (hash === undefined)
+          throw new ControlPlaneError("vault_incomplete", `evidence ${seq} of ${id} is missing`);
         tree.append(bundleLeafHash(hash));
       }
     }
@@ -202,7 +207,8 @@ export function createVault(o: VaultOptions): Vault {
         object.firstSeq,
         object.firstSeq,
       );
-      if (!cp) throw new Error(`checkpoint ${object.firstSeq} is missing`);
+      if (!cp)
+        throw new ControlPlaneError("vault_incomplete", `checkpoint ${object.firstSeq} is missing`);
       return new TextEncoder().encode(`${cp.checkpointJson}\n`);
     }
     const count = object.lastSeq - object.firstSeq + 1;
@@ -213,7 +219,10 @@ export function createVault(o: VaultOptions): Vault {
       count,
     );
     if (rows.length !== count || rows.at(-1)?.seq !== object.lastSeq) {
-      throw new Error(`evidence ${object.firstSeq}..${object.lastSeq} is incomplete`);
+      throw new ControlPlaneError(
+        "vault_incomplete",
+        `evidence ${object.firstSeq}..${object.lastSeq} is incomplete`,
+      );
     }
     return segmentBody(rows.map((r) => r.bundleJson));
   }
@@ -235,7 +244,10 @@ export function createVault(o: VaultOptions): Vault {
             detail: `${object.objectKey} no longer matches the checksum recorded when queued`,
             createdAt: now.toISOString(),
           });
-          throw new Error("stored evidence no longer matches the queued checksum");
+          throw new ControlPlaneError(
+            "vault_integrity",
+            "stored evidence no longer matches the queued checksum",
+          );
         }
         const tenant = await o.store.getTenant(object.tenantId);
         const days = Math.max(o.retentionDays, tenant?.retentionDays ?? 0);
@@ -272,7 +284,7 @@ export function createVault(o: VaultOptions): Vault {
         o.logger.log("warn", "vault archive failed; will retry", {
           object: object.objectKey,
           attempts: object.attempts + 1,
-          error: error instanceof Error ? error.name : "unknown",
+          err: error,
         });
       }
     }

@@ -2,6 +2,7 @@ import { createReadStream, existsSync } from "node:fs";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { z } from "zod";
+import { isCodedError } from "#protocol";
 import type { Services } from "../../env.ts";
 import { ControlPlaneError } from "../../errors.ts";
 import {
@@ -9,7 +10,6 @@ import {
   listPackets,
   Month,
   PACKET_FILES,
-  PacketError,
   packetDir,
 } from "../../packets/index.ts";
 import { defineRoute, OPERATOR_API, type Route } from "../registry.ts";
@@ -106,7 +106,7 @@ export async function requestPacket(s: Services, actor: string, tenantId: string
       month,
     );
   } catch (error) {
-    if (error instanceof PacketError && error.code === "unknown_tenant")
+    if (isCodedError(error, "unknown_tenant"))
       throw new ControlPlaneError("not_found", "no such tenant");
     throw error;
   }

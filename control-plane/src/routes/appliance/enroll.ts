@@ -11,7 +11,7 @@ import {
 } from "#protocol";
 import type { Services } from "../../env.ts";
 import { ControlPlaneError } from "../../errors.ts";
-import { CsrError, signClientCsr } from "../../pki/index.ts";
+import { signClientCsr } from "../../pki/index.ts";
 import type { ApplianceRecord, EnrollmentClaim } from "../../store/index.ts";
 import { applianceRoute } from "./contract.ts";
 
@@ -143,14 +143,8 @@ async function issue(
   const tenant = await s.store.getTenant(reg.tenantId);
   if (!tenant) throw new ControlPlaneError("internal", "registration without tenant");
   const ca = { certPem: tenant.caCertPem, keyPem: s.secretBox.open(tenant.caKeySealed) };
-  let cert: { certPem: string; fingerprint: string };
-  try {
-    cert = await signClientCsr(ca, claim.csrPem, reg, s.clientCertDays, s.now());
-  } catch (cause) {
-    if (cause instanceof CsrError)
-      throw new ControlPlaneError("invalid_request", cause.message, { cause });
-    throw cause;
-  }
+  // A CSR that does not parse or verify is the caller's fault: an invalid_request with detail.
+  const cert = await signClientCsr(ca, claim.csrPem, reg, s.clientCertDays, s.now());
   const at = s.now().toISOString();
   const activated = await s.store.activate(
     reg.tenantId,

@@ -1,5 +1,6 @@
 import { Kysely, PostgresDialect } from "kysely";
 import pg from "pg";
+import { ControlPlaneError } from "../../errors.ts";
 import { kyselyStore } from "../kysely-store.ts";
 import type { Store } from "../port.ts";
 import type { Database } from "../schema.ts";
@@ -36,6 +37,7 @@ export function openPostgresKysely(options: PostgresOptions): Kysely<Database> {
 }
 
 function quoteIdent(name: string): string {
-  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(name)) throw new Error("invalid schema name");
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(name))
+    throw new ControlPlaneError("invalid_config", "invalid schema name");
   return name;
 }

@@ -1,0 +1,141 @@
+import { randomBytes, randomUUID } from "node:crypto";
+import { chmodSync, existsSync } from "node:fs";
+import { isIP } from "node:net";
+import {
+  createSigner,
+  generateEd25519KeyPair,
+  privateKeyFromPem,
+  privateKeyToPem,
+  publicKeyOf,
+  publicKeyToBase64,
+  publicKeyToPem,
+  sha256Hex,
+} from "#protocol";
+import { createAuditLog } from "../audit.ts";
+import { dataDirLayout } from "../config.ts";
+import { ControlPlaneError } from "../errors.ts";
+import { generatePassword, hashPassword } from "../operator/password.ts";
+import { createCertificateAuthority, issueServerCertificate } from "../pki/index.ts";
+import { type Command, need, optional, usageError } from "./command.ts";
+import { commandConfig, openStore } from "./config.ts";
+import { readText, writeNew } from "./files.ts";
+
+function keyPairFromPem(pem: string) {
+  try {
+    const privateKey = privateKeyFromPem(pem);
+    return { privateKey, publicKey: publicKeyOf(privateKey) };
+  } catch (cause) {
+    throw usageError(
+      "--order-signing-key-file must hold an Ed25519 private key (PKCS #8 PEM)",
+      cause,
+    );
+  }
+}
+
+/**
+ * `init`: a new data directory with the order-signing key, the secret-box key, the server TLS
+ * CA and certificate, the migrated store, the first operator and an admin token.
+ */
+export const initCommand: Command = {
+  name: "init",
+  usage: `control-plane init  --data-dir DIR [--operator NAME] [--operator-password-file FILE]
+                      [--admin-token-file FILE] [--hosts localhost,127.0.0.1] [--database-url URL]
+                      [--order-signing-key-file FILE]`,
+  options: {
+    "data-dir": { type: "string" },
+    "database-url": { type: "string" },
+    operator: { type: "string" },
+    "operator-password-file": { type: "string" },
+    "admin-token-file": { type: "string" },
+    hosts: { type: "string" },
+    "order-signing-key-file": { type: "string" },
+  },
+  async run(flags) {
+    const dataDir = need("init", flags, "data-dir");
+    const config = commandConfig("init", flags);
+    const files = dataDirLayout(dataDir);
+    if (existsSync(files.orderKey))
+      throw new ControlPlaneError(
+        "already_initialised",
+        `${files.dir} is already initialised; refusing to replace its keys`,
+      );
+
+    // A key made elsewhere (the central Pulumi stack keeps it as a secret) or a new one.
+    const importedKey = optional(flags, "order-signing-key-file");
+    const orderKey =
+      importedKey !== undefined
+        ? keyPairFromPem(readText(importedKey, "order-signing key file"))
+        : generateEd25519KeyPair();
+    writeNew(files.orderKey, privateKeyToPem(orderKey.privateKey), true);
+    writeNew(files.orderPub, publicKeyToPem(orderKey.publicKey), false);
+    writeNew(files.orderPubB64, `${publicKeyToBase64(orderKey.publicKey)}\n`, false);
+    writeNew(files.secretKey, `${randomBytes(32).toString("base64")}\n`, true);
+
+    const hosts = (optional(flags, "hosts") ?? "localhost,127.0.0.1")
+      .split(",")
+      .map((h) => h.trim())
+      .filter(Boolean);
+    const ca = await createCertificateAuthority("MSP control plane server CA");
+    const server = await issueServerCertificate(ca, {
+      dns: hosts.filter((h) => isIP(h) === 0),
+      ip: hosts.filter((h) => isIP(h) !== 0),
+    });
+    writeNew(files.tlsCa, ca.certPem, false);
+    writeNew(files.tlsCaKey, ca.keyPem, true);
+    writeNew(files.tlsCert, server.certPem, false);
+    writeNew(files.tlsKey, server.keyPem, true);
+
+    const store = openStore(config);
+    try {
+      await store.migrate();
+      // The database holds hashes and sealed CA keys: owner only (SQLite's -wal/-shm follow it).
+      if (config.store.kind === "sqlite") chmodSync(config.store.path ?? files.sqlite, 0o600);
+      const now = new Date().toISOString();
+      const username = optional(flags, "operator") ?? "admin";
+      const passwordFile = optional(flags, "operator-password-file");
+      const password =
+        passwordFile !== undefined
+          ? readText(passwordFile, "password file").trimEnd()
+          : generatePassword();
+      if (password.length < 12)
+        throw usageError("the operator password must have at least 12 characters");
+      await store.createOperator(
+        {
+          operatorId: randomUUID(),
+          username,
+          passwordHash: await hashPassword(password),
+          failedAttempts: 0,
+          lockedUntil: null,
+        },
+        now,
+      );
+      const token = randomBytes(32).toString("base64url");
+      await store.addAdminToken(sha256Hex(new TextEncoder().encode(token)), "init", now);
+      await createAuditLog(store, () => new Date()).record(
+        "cli",
+        "control_plane.initialised",
+        files.dir,
+        {
+          operator: username,
+          order_signing_key_id: createSigner(orderKey.privateKey).keyId,
+        },
+      );
+
+      const out = (line: string) => process.stdout.write(`${line}\n`);
+      out(`initialised ${files.dir}`);
+      out(`order signing public key (base64): ${publicKeyToBase64(orderKey.publicKey)}`);
+      out(`server CA for appliances to pin: ${files.tlsCa}`);
+      if (passwordFile === undefined)
+        out(`operator ${username} password (shown once): ${password}`);
+      const tokenFile = optional(flags, "admin-token-file");
+      if (tokenFile !== undefined) {
+        writeNew(tokenFile, `${token}\n`, true);
+        out(`admin token written to ${tokenFile}`);
+      } else {
+        out(`admin token (shown once): ${token}`);
+      }
+    } finally {
+      await store.close();
+    }
+  },
+};
