@@ -1,5 +1,4 @@
-import type { z } from "zod";
-import type { AgentSettings, ChainHead, OrderParams, Tier } from "#protocol";
+import type { AgentSettings, ChainHead } from "#protocol";
 import type { NewOrder, OrderStatus, StoredOrder } from "./order-records.ts";
 import type { PlannerStore } from "./planner/port.ts";
 
