@@ -1,4 +1,4 @@
-import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+import { createHash, hash, randomBytes, timingSafeEqual } from "node:crypto";
 import { ProtocolError } from "./errors.ts";
 
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
@@ -37,7 +37,8 @@ export function toHex(bytes: Uint8Array): string {
 }
 
 export function sha256(bytes: Uint8Array): Uint8Array {
-  return new Uint8Array(createHash("sha256").update(bytes).digest());
+  const out = hash("sha256", bytes, "buffer");
+  return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
 }
 
 export function sha256Hex(bytes: Uint8Array): string {

@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { SHORT_INPUT_MAX, sha256ShortInto } from "./sha256-short.ts";
 
 /**
  * The per-appliance Merkle log, RFC 9162 §2.1 (the tree of RFC 6962 §2.1). Pure functions over
@@ -17,16 +18,31 @@ const NODE_PREFIX = Buffer.from([0x01]);
 // RFC 9162 §2.1.1: MTH({}) = SHA-256().
 export const EMPTY_ROOT: Uint8Array = new Uint8Array(createHash("sha256").digest());
 
+/** RFC 9162 §2.1.1: MTH({d(0)}) = SHA-256(0x00 || d(0)), written to `out` at `offset`. */
+export function leafHashInto(leaf: Uint8Array, out: Uint8Array, offset: number): void {
+  if (leaf.byteLength < SHORT_INPUT_MAX) {
+    sha256ShortInto(0x00, [leaf], out, offset);
+  } else {
+    out.set(createHash("sha256").update(LEAF_PREFIX).update(leaf).digest(), offset);
+  }
+}
+
 /** RFC 9162 §2.1.1: MTH({d(0)}) = SHA-256(0x00 || d(0)). */
 export function leafHash(leaf: Uint8Array): Uint8Array {
-  return new Uint8Array(createHash("sha256").update(LEAF_PREFIX).update(leaf).digest());
+  const out = new Uint8Array(HASH_LENGTH);
+  leafHashInto(leaf, out, 0);
+  return out;
 }
 
 /** RFC 9162 §2.1.1: SHA-256(0x01 || left || right). */
 export function nodeHash(left: Uint8Array, right: Uint8Array): Uint8Array {
-  return new Uint8Array(
-    createHash("sha256").update(NODE_PREFIX).update(left).update(right).digest(),
-  );
+  const out = new Uint8Array(HASH_LENGTH);
+  if (left.byteLength + right.byteLength < SHORT_INPUT_MAX) {
+    sha256ShortInto(0x01, [left, right], out, 0);
+  } else {
+    out.set(createHash("sha256").update(NODE_PREFIX).update(left).update(right).digest());
+  }
+  return out;
 }
 
 /** The largest power of two strictly below n (n ≥ 2): RFC 9162 §2.1.1's k. */

@@ -1,29 +1,54 @@
-import { createReadStream } from "node:fs";
+import { closeSync, openSync, readSync } from "node:fs";
+
+const CHUNK = 4 << 20;
 
 /**
- * The lines of a byte range of a file, split at LF (0x0A) only, as raw bytes. A CR before the
- * LF stays in the line (readline would swallow it, and a CRLF export would pass as canonical),
- * and the last line is yielded even without its LF; `terminated` says whether it had one.
+ * Calls `visit` with each line of a byte range of a file, split at LF (0x0A) only, as raw bytes
+ * (a view into a reused buffer: valid only during the call). A CR before the LF stays in the
+ * line (readline would swallow it, and a CRLF export would pass as canonical), and the last line
+ * is visited even without its LF; `terminated` says whether it had one. Synchronous reads of
+ * large chunks: no stream, no promise and no copy per line. `chunkDone` runs after the lines of
+ * each chunk and before the buffer is reused.
  */
-export async function* readLines(
+export function forEachLine(
   file: string,
-  start = 0,
-  end = Number.POSITIVE_INFINITY,
-): AsyncGenerator<{ bytes: Buffer; terminated: boolean }> {
-  const input = createReadStream(file, {
-    start,
-    ...(Number.isFinite(end) ? { end: end - 1 } : {}),
-    highWaterMark: 1 << 20,
-  });
-  let rest: Buffer = Buffer.alloc(0);
-  for await (const chunk of input as AsyncIterable<Buffer>) {
-    const buffer = rest.length > 0 ? Buffer.concat([rest, chunk]) : chunk;
-    let from = 0;
-    for (let nl = buffer.indexOf(10, from); nl >= 0; nl = buffer.indexOf(10, from)) {
-      yield { bytes: buffer.subarray(from, nl), terminated: true };
-      from = nl + 1;
+  start: number,
+  end: number,
+  visit: (bytes: Buffer, terminated: boolean) => void,
+  chunkDone?: () => void,
+): void {
+  const fd = openSync(file, "r");
+  try {
+    let buffer = Buffer.allocUnsafe(CHUNK);
+    let filled = 0;
+    let position = start;
+    for (;;) {
+      const want = Math.min(buffer.length - filled, end - position);
+      const n = want > 0 ? readSync(fd, buffer, filled, want, position) : 0;
+      position += n;
+      filled += n;
+      let from = 0;
+      for (let nl = buffer.indexOf(10, 0); nl >= 0 && nl < filled; nl = buffer.indexOf(10, from)) {
+        visit(buffer.subarray(from, nl), true);
+        from = nl + 1;
+      }
+      if (n === 0) {
+        if (from < filled) visit(buffer.subarray(from, filled), false);
+        chunkDone?.();
+        return;
+      }
+      chunkDone?.();
+      // Keep the unfinished line; grow when one line fills the whole buffer.
+      if (from === 0 && filled === buffer.length) {
+        const larger = Buffer.allocUnsafe(buffer.length * 2);
+        buffer.copy(larger, 0, 0, filled);
+        buffer = larger;
+      } else {
+        buffer.copy(buffer, 0, from, filled);
+        filled -= from;
+      }
     }
-    rest = buffer.subarray(from);
+  } finally {
+    closeSync(fd);
   }
-  if (rest.length > 0) yield { bytes: rest, terminated: false };
 }

@@ -9,7 +9,7 @@ import {
   verifyDocument,
   type WormObjectRecord,
 } from "../../protocol/index.ts";
-import { readLines } from "../lines.ts";
+import { forEachLine } from "../lines.ts";
 import { failed, passed, type StepResult } from "../result.ts";
 import type { VerifiedCheckpointLine } from "./checkpoints.ts";
 
@@ -143,7 +143,11 @@ function uncovered(objects: readonly WormObjectRecord[], manifest: ExportManifes
   return gaps;
 }
 
-/** SHA-256 of the exported bytes of each segment's range (line n holds seq first_seq + n - 1). */
+/**
+ * SHA-256 of the exported bytes of each segment's range (line n holds seq first_seq + n - 1).
+ * Consecutive lines of one read chunk are hashed as one span, so the cost per line is finding its
+ * line feed.
+ */
 export async function digestSegments(
   file: string,
   firstSeq: number,
@@ -154,21 +158,38 @@ export async function digestSegments(
   let k = 0;
   let hash: Hash | undefined;
   let seq = firstSeq - 1;
-  const newline = Buffer.from("\n");
-  for await (const { bytes, terminated } of readLines(file)) {
-    seq++;
-    const segment = sorted[k];
-    if (!segment) break;
-    if (seq === segment.first_seq) hash = createHash("sha256");
-    if (hash) {
-      hash.update(bytes);
-      if (terminated) hash.update(newline);
-    }
-    if (hash && seq === segment.last_seq) {
-      digests.set(segment.key, hash.digest("hex"));
-      hash = undefined;
-      k++;
-    }
-  }
+  let span: { buffer: ArrayBufferLike; start: number; end: number } | undefined;
+  const flush = () => {
+    if (hash && span) hash.update(new Uint8Array(span.buffer, span.start, span.end - span.start));
+    span = undefined;
+  };
+  // Yield once so the caller's workers start before this thread reads the whole file.
+  await new Promise((resolve) => setImmediate(resolve));
+  forEachLine(
+    file,
+    0,
+    Number.POSITIVE_INFINITY,
+    (bytes, terminated) => {
+      seq++;
+      const segment = sorted[k];
+      if (!segment) return;
+      if (seq === segment.first_seq) hash = createHash("sha256");
+      if (hash) {
+        const length = bytes.length + (terminated ? 1 : 0);
+        if (span?.buffer === bytes.buffer && span.end === bytes.byteOffset) span.end += length;
+        else {
+          flush();
+          span = { buffer: bytes.buffer, start: bytes.byteOffset, end: bytes.byteOffset + length };
+        }
+      }
+      if (hash && seq === segment.last_seq) {
+        flush();
+        digests.set(segment.key, hash.digest("hex"));
+        hash = undefined;
+        k++;
+      }
+    },
+    flush,
+  );
   return digests;
 }

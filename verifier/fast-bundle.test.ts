@@ -1,0 +1,257 @@
+import { describe, expect, it } from "vitest";
+import {
+  canonicalize,
+  createSigner,
+  EvidenceBundle,
+  type EvidenceEvent,
+  GENESIS_HEAD,
+  generateEd25519KeyPair,
+  sealBundle,
+} from "../protocol/index.ts";
+import { isCanonicalCheckResultBundle } from "./fast-bundle.ts";
+
+/**
+ * The fast path must never accept what the slow path (the full RFC 8785 re-serialization and the
+ * zod schema) refuses, and must accept every canonical, valid check_result line without a `\u`
+ * escape, so that the hot path is the fast one. Both are checked on valid bundles and on
+ * several thousand deterministic mutations of them.
+ */
+const signer = createSigner(generateEd25519KeyPair().privateKey);
+
+function slowAccepts(line: string, raw: unknown): boolean {
+  let canonical: string;
+  try {
+    canonical = canonicalize(raw);
+  } catch {
+    return false;
+  }
+  return canonical === line && EvidenceBundle.safeParse(raw).success;
+}
+
+// A small deterministic PRNG (mulberry32), so a failure reproduces.
+function prng(seed: number) {
+  let a = seed;
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const EVENTS: EvidenceEvent[] = [
+  {
+    kind: "check_result",
+    check_id: "patching",
+    status: "pass",
+    severity: "medium",
+    findings: [],
+    duration_ms: 12,
+  },
+  {
+    kind: "check_result",
+    check_id: "disk-encryption",
+    status: "drift",
+    severity: "high",
+    findings: [
+      { code: "unit_inactive", subject: "chronyd.service", expected: "active", observed: "failed" },
+      { code: "count_low", expected: 3, observed: 0.5, message: "é ü 漢字 🙂" },
+      { code: "flag", expected: true, observed: null },
+    ],
+    duration_ms: 0.25,
+    citations: ["45 CFR 164.312(a)(2)(iv)", "45 CFR 164.308(a)(1)"],
+    reason: "a reason",
+    pre_state: { "Unit@x.service": "active", count: 3, "path/to:file": true, zeta: null },
+  },
+  {
+    kind: "check_result",
+    check_id: "backups",
+    status: "error",
+    severity: "critical",
+    findings: [{ code: "no_snapshot" }],
+    duration_ms: 1e21,
+    reason: "",
+  },
+];
+
+function bundleOf(event: EvidenceEvent, recordedAt = "2026-11-01T00:00:10.000Z") {
+  return sealBundle(
+    { tenant_id: "clinic-a", appliance_id: "clinic-a-01", recorded_at: recordedAt, event },
+    GENESIS_HEAD,
+    signer,
+  ).bundle;
+}
+
+const VALID = [
+  ...EVENTS.map((e) => bundleOf(e)),
+  bundleOf(EVENTS[0] as EvidenceEvent, "2028-02-29T23:59:59Z"),
+];
+
+const REPLACEMENTS: unknown[] = [
+  null,
+  true,
+  false,
+  0,
+  -1,
+  1.5,
+  2 ** 53,
+  1e21,
+  "",
+  "x",
+  "X".repeat(65),
+  "y".repeat(129),
+  "z".repeat(501),
+  "w".repeat(513),
+  "2026-02-30T00:00:00Z",
+  "2026-11-01T00:00:10+01:00",
+  "0".repeat(64),
+  "A".repeat(64),
+  "45 CFR 164.312(a)",
+  "RB-X-001-y",
+  "pass",
+  "low",
+  "check_result",
+  "Ed25519",
+  "evidence_bundle",
+  [],
+  [1],
+  ["45 CFR 164.312(a)"],
+  {},
+  { code: "x" },
+  Array.from({ length: 65 }, () => ({ code: "x" })),
+  Array.from({ length: 33 }, () => "45 CFR 164.312(a)"),
+  Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`k${i}`, i])),
+];
+
+/** Every path to a value inside `value`, as key lists. */
+function paths(value: unknown, prefix: (string | number)[] = []): (string | number)[][] {
+  if (typeof value !== "object" || value === null) return [prefix];
+  const own = Array.isArray(value)
+    ? value.map((_, i) => i)
+    : Object.keys(value as Record<string, unknown>);
+  return [
+    prefix,
+    ...own.flatMap((k) => paths((value as Record<string | number, unknown>)[k], [...prefix, k])),
+  ];
+}
+
+function withValue(root: unknown, path: (string | number)[], replace: (v: unknown) => unknown) {
+  const copy = structuredClone(root) as Record<string | number, unknown>;
+  if (path.length === 0) return replace(copy);
+  let at = copy;
+  for (const k of path.slice(0, -1)) at = at[k] as Record<string | number, unknown>;
+  const last = path.at(-1) as string | number;
+  const next = replace(at[last]);
+  if (next === undefined) delete at[last];
+  else at[last] = next;
+  return copy;
+}
+
+/** The canonical line of a value, or none when it has no canonical form (a hole, undefined). */
+function* canonicalOf(value: unknown): Generator<string> {
+  try {
+    yield canonicalize(value);
+  } catch {
+    // nobody can write such a value as a canonical line
+  }
+}
+
+/** Lines derived from a valid bundle: value mutations (as canonical and as plain JSON text) and text mutations. */
+function* mutations(bundle: EvidenceBundle, random: () => number): Generator<string> {
+  for (const path of paths(bundle)) {
+    for (const replacement of REPLACEMENTS) {
+      yield* canonicalOf(withValue(bundle, path, () => replacement));
+    }
+    yield* canonicalOf(withValue(bundle, path, () => undefined));
+    const parent = path.slice(0, -1);
+    yield JSON.stringify(
+      withValue(bundle, parent, (o) =>
+        typeof o === "object" && o !== null && !Array.isArray(o) ? { extra: 1, ...o } : o,
+      ),
+    );
+    yield* canonicalOf(
+      withValue(bundle, parent, (o) =>
+        typeof o === "object" && o !== null && !Array.isArray(o) ? { ...o, zzz_extra: 1 } : o,
+      ),
+    );
+  }
+  const line = canonicalize(bundle);
+  yield `${line}\r`;
+  yield ` ${line}`;
+  yield line.replace(",", ", ");
+  yield line.replace('"v":1', '"v":1.0');
+  yield line.replace('"v":1', '"v":1e0');
+  yield line.replace('"seq":1', '"seq":1,"seq":1');
+  yield line.replace('"seq":1', '"seq":2,"seq":1');
+  yield line.replace('{"appliance_id"', '{"__proto__":{},"appliance_id"');
+  yield line.replace('"kind":"check_result"', '"__proto__":null,"kind":"check_result"');
+  yield line.replace('"findings":[', '"findings":[{"__proto__":{},"code":"a"},');
+  yield line.replace("clinic-a", "clinic\\u002da");
+  yield line.replace("clinic-a", "clinic\\ud800a");
+  yield line.replace('"sig":{', '"sig":{"alg":"Ed25519"},"sig":{');
+  yield line.replace('"tenant_id"', '"tenant_id":"x","tenant_id"');
+  yield JSON.stringify(bundle);
+  yield JSON.stringify(bundle, null, 1);
+  // Random swaps of two characters and random deletions.
+  for (let n = 0; n < 200; n++) {
+    const i = Math.floor(random() * line.length);
+    const j = Math.floor(random() * line.length);
+    const chars = [...line];
+    [chars[i], chars[j]] = [chars[j] as string, chars[i] as string];
+    yield chars.join("");
+    yield line.slice(0, i) + line.slice(i + 1);
+  }
+}
+
+describe("the verifier's fast path for check_result bundles", () => {
+  it("accepts every valid canonical check_result line (the slow path agrees)", () => {
+    for (const bundle of VALID) {
+      const line = canonicalize(bundle);
+      expect(slowAccepts(line, JSON.parse(line))).toBe(true);
+      expect(isCanonicalCheckResultBundle(line, JSON.parse(line))).toBe(true);
+    }
+  });
+
+  it("never accepts what the slow path refuses, and agrees with it on every check_result line", () => {
+    const random = prng(19);
+    let tried = 0;
+    let slowYes = 0;
+    for (const bundle of VALID) {
+      for (const line of mutations(bundle, random)) {
+        let raw: unknown;
+        try {
+          raw = JSON.parse(line);
+        } catch {
+          continue;
+        }
+        tried++;
+        const slow = slowAccepts(line, raw);
+        const fast = isCanonicalCheckResultBundle(line, JSON.parse(line));
+        if (slow) slowYes++;
+        if (fast && !slow)
+          throw new Error(`fast path accepted what the slow path refuses: ${line}`);
+        const hot =
+          slow &&
+          (raw as { event: { kind: string } }).event.kind === "check_result" &&
+          !line.includes("\\u");
+        if (hot && !fast) throw new Error(`fast path refused a valid check_result line: ${line}`);
+      }
+    }
+    expect(tried).toBeGreaterThan(4000);
+    // The mutations include valid bundles too (e.g. another valid status), not only broken ones.
+    expect(slowYes).toBeGreaterThan(50);
+  });
+
+  it("leaves other event kinds to the slow path", () => {
+    const line = canonicalize(
+      bundleOf({
+        kind: "incident_opened",
+        incident_id: crypto.randomUUID(),
+        check_id: "backups",
+        severity: "low",
+      }),
+    );
+    expect(slowAccepts(line, JSON.parse(line))).toBe(true);
+    expect(isCanonicalCheckResultBundle(line, JSON.parse(line))).toBe(false);
+  });
+});
