@@ -57,6 +57,7 @@ export interface SeenCheckpoint {
   readonly rootHash: string;
   /** Whether the bundle carries the appliance's witness cosignature (verified here). */
   readonly cosigned: boolean;
+  readonly cosignature?: string;
 }
 
 export interface RefusedCheckpoint {
@@ -288,6 +289,7 @@ export async function checkRange(task: RangeTask): Promise<RangeResult> {
         treeSize: event.tree_size,
         rootHash: event.root_hash,
         cosigned: event.cosignature !== undefined,
+        ...(event.cosignature !== undefined ? { cosignature: event.cosignature } : {}),
       });
       if (event.cosignature !== undefined) {
         const cp = { ...bundle, tree_size: event.tree_size, root_hash: event.root_hash };

@@ -42,7 +42,7 @@ function describe(s: ExportSummary): string {
     `  appliance key id     ${s.appliance_key_id ?? "?"} (${pinned(s.pins.appliance)})`,
     `  bundles read ${s.bundles}; signatures verified ${s.signatures_verified}; chain links verified ${s.chain_links_verified}; enrollment statement ${s.enrollment_statement_verified ? "verified" : "not in range"}`,
     `  checkpoints ${s.checkpoints}; verified ${s.checkpoints_verified} (roots recomputed ${s.roots_recomputed}, consistency proofs ${s.consistency_proofs_verified}, inclusion proofs ${s.inclusion_proofs_verified})`,
-    `  checkpoints the appliance recorded as verified, matched: ${s.appliance_seen_checkpoints_matched}; witness cosignatures verified ${s.cosignatures_verified} (${s.checkpoints_cosigned} exported checkpoints cosigned)`,
+    `  checkpoints the appliance recorded as verified, matched: ${s.appliance_seen_checkpoints_matched}; witness cosignatures verified ${s.cosignatures_verified} in bundles, ${s.stored_cosignatures_verified} as stored by the control plane (${s.checkpoints_cosigned} exported checkpoints cosigned; the last ${s.last_checkpoint_cosigned ? "cosigned" : "NOT yet cosigned"})`,
     `  WORM objects matching the exported bytes: ${s.worm_objects_matched} (${s.worm_objects_archived} of this appliance archived)`,
   );
   if (s.not_archived.length > 0) {

@@ -8,6 +8,7 @@ import {
   bundleLeafHash,
   canonicalize,
   checkpointDelivery,
+  cosignCheckpoint,
   EXPORT_FILES,
   type ExportManifest,
   MerkleTree,
@@ -87,7 +88,9 @@ describe("the offline export verifier", () => {
         inclusion_proofs_verified: 5,
         appliance_seen_checkpoints_matched: 4,
         cosignatures_verified: 4,
-        checkpoints_cosigned: 4,
+        stored_cosignatures_verified: 5,
+        checkpoints_cosigned: 5,
+        last_checkpoint_cosigned: true,
         worm_objects_matched: 10,
         worm_objects_archived: 10,
         not_archived: [],
@@ -408,6 +411,89 @@ describe("what verified before and no longer does", () => {
       reason: "cosignature_bad_signature",
       seq: 41,
     });
+  });
+});
+
+describe("the witness cosignatures the control plane stored (cosignatures.jsonl)", () => {
+  const file = EXPORT_FILES.cosignatures;
+  const reasonIn = async (dir: string) => reasonOf(dir, { pins });
+  const cosignLine = (seq: number, treeSize: number, root: string, signer = clean.appliance) =>
+    canonicalize({
+      seq,
+      tree_size: treeSize,
+      root_hash: root,
+      cosignature: cosignCheckpoint(
+        {
+          tenant_id: clean.tenantId,
+          appliance_id: clean.applianceId,
+          tree_size: treeSize,
+          root_hash: root,
+        },
+        signer,
+        1_800_000_000,
+      ),
+    });
+  const last = (t: string) => JSON.parse(lines(t).at(-1) as string);
+
+  it("carries the cosignature of the last checkpoint, which a later bundle holds", async () => {
+    const text = readFileSync(join(clean.directory, file), "utf8");
+    expect(last(text)).toMatchObject({ seq: 121, tree_size: 120 });
+    const without = writeSyntheticExport({
+      directory: join(root, "no-last-cosignature"),
+      bundles: 120,
+      checkpointEvery: 25,
+      cosignLast: false,
+    });
+    const summary = await verify(without.directory, { pins: pinsOf(without) });
+    expect(summary).toMatchObject({ ok: true, last_checkpoint_cosigned: false });
+  });
+
+  it("fails a list missing a cosignature a bundle carries, or differing from it", async () => {
+    expect(await reasonIn(tampered(file, (t) => join_(lines(t).slice(1))))).toMatchObject({
+      reason: "cosignature_mismatch",
+      seq: 26,
+    });
+    const other = (t: string) => {
+      const ls = lines(t);
+      const first = JSON.parse(ls[0] as string);
+      ls[0] = cosignLine(first.seq, first.tree_size, first.root_hash);
+      return join_(ls);
+    };
+    // Another valid cosignature (other timestamp) than the one in bundle 26.
+    expect(await reasonIn(tampered(file, other))).toMatchObject({ reason: "cosignature_mismatch" });
+  });
+
+  it("fails a cosignature by another key, of another root, or not canonical", async () => {
+    const lastRoot = (t: string) => last(t).root_hash as string;
+    const text = readFileSync(join(clean.directory, file), "utf8");
+    const forged = (signer: typeof clean.appliance, root_: string) => (t: string) =>
+      `${t}${cosignLine(122, 120, root_, signer)}\n`;
+    expect(
+      await reasonIn(tampered(file, forged(clean.controlPlane, lastRoot(text)))),
+    ).toMatchObject({ reason: "cosignature_bad_signature", line: 6 });
+    // The appliance's own key over another root at a size the export determines: a split view.
+    expect(await reasonIn(tampered(file, forged(clean.appliance, "e".repeat(64))))).toMatchObject({
+      reason: "split_view",
+      file,
+      line: 6,
+    });
+    expect(
+      await reasonIn(
+        tampered(
+          file,
+          editLine(0, (l) => l.replace('"cosignature"', ' "cosignature"')),
+        ),
+      ),
+    ).toMatchObject({ reason: "cosignature_malformed", line: 1 });
+    expect(
+      await reasonIn(tampered(file, (t) => `${t}${cosignLine(122, 121, lastRoot(text))}\n`)),
+    ).toMatchObject({ reason: "cosignature_malformed", line: 6 });
+  });
+
+  it("fails an export without the list", async () => {
+    const dir = tampered(file, (t) => t);
+    rmSync(join(dir, file));
+    expect(await reasonIn(dir)).toMatchObject({ reason: "missing_file" });
   });
 });
 

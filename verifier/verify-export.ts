@@ -5,6 +5,7 @@ import type { ExportFailure, StepResult } from "./result.ts";
 import { verifyBundles } from "./steps/bundles.ts";
 import { verifyChain, verifyEnrollmentStatement } from "./steps/chain.ts";
 import { verifyCheckpoints } from "./steps/checkpoints.ts";
+import { verifyStoredCosignatures } from "./steps/cosignatures.ts";
 import { type PinState, readExportFile, verifyManifest } from "./steps/manifest.ts";
 import { verifyRoots } from "./steps/roots.ts";
 import { digestSegments, readWormList, segmentsInside, verifyWorm } from "./steps/worm.ts";
@@ -41,7 +42,11 @@ export interface ExportSummary {
   readonly roots_recomputed: number;
   readonly appliance_seen_checkpoints_matched: number;
   readonly cosignatures_verified: number;
+  /** Lines of cosignatures.jsonl (the control plane's stored cosignatures) that verified. */
+  readonly stored_cosignatures_verified: number;
   readonly checkpoints_cosigned: number;
+  /** Whether the export's last checkpoint carries the appliance's witness cosignature. */
+  readonly last_checkpoint_cosigned: boolean;
   /** Checkpoints and segments inside the export whose bytes match their WORM object's SHA-256. */
   readonly worm_objects_matched: number;
   readonly worm_objects_archived: number;
@@ -82,7 +87,9 @@ export async function verifyExport(
     roots_recomputed: 0,
     appliance_seen_checkpoints_matched: 0,
     cosignatures_verified: 0,
+    stored_cosignatures_verified: 0,
     checkpoints_cosigned: 0,
+    last_checkpoint_cosigned: false,
     worm_objects_matched: 0,
     worm_objects_archived: 0,
     not_archived: [],
@@ -170,11 +177,25 @@ export async function verifyExport(
     inclusion_proofs_verified: cps.inclusionProofs,
   });
 
+  // The witness cosignatures the control plane stored, the last checkpoint's among them.
+  const cosText = readExportFile(directory, EXPORT_FILES.cosignatures);
+  if (!cosText.ok) return stop(cosText);
+  const stored = verifyStoredCosignatures(
+    cosText.value,
+    EXPORT_FILES.cosignatures,
+    manifest,
+    applianceKey,
+    b,
+  );
+  if (!stored.ok) return stop(stored);
+  summary.stored_cosignatures_verified = stored.value.length;
+
   // 6. Roots, and what the appliance verified, cosigned or refused.
-  const roots = verifyRoots(b, manifest, cps.checkpoints, {
+  const roots = verifyRoots(b, manifest, cps.checkpoints, stored.value, {
     manifest: EXPORT_FILES.manifest,
     bundles: EXPORT_FILES.bundles,
     checkpoints: EXPORT_FILES.checkpoints,
+    cosignatures: EXPORT_FILES.cosignatures,
   });
   if (!roots.ok) return stop(roots);
   Object.assign(summary, {
@@ -182,6 +203,7 @@ export async function verifyExport(
     checkpoints_verified: roots.value.rootsRecomputed,
     appliance_seen_checkpoints_matched: roots.value.applianceSeenMatched,
     checkpoints_cosigned: roots.value.checkpointsCosigned,
+    last_checkpoint_cosigned: roots.value.lastCheckpointCosigned,
   });
 
   // 7. WORM anchoring.

@@ -19,6 +19,11 @@ import {
 import { L1RuleSetRejectionReason } from "./l1-rules.ts";
 import { OrderOutcome, OrderRejectionReason } from "./orders.ts";
 
+/** A witness cosignature: a C2SP signed-note line (cosignature/v1, protocol/cosignature.ts). */
+export const CosignatureLine = z
+  .string()
+  .regex(/^— [\x21-\x7e]{1,200} [A-Za-z0-9+/]{102}==$/, "expected a cosignature/v1 note line");
+
 /**
  * What an evidence bundle records. System state, hashes and names only: no log lines and no
  * file contents of the clinic's systems, because WORM storage could never delete PHI.
@@ -178,10 +183,7 @@ export const EvidenceEvent = z.discriminatedUnion("kind", [
      * The appliance's witness cosignature of that checkpoint: a C2SP signed-note line
      * (cosignature/v1, protocol/cosignature.ts) with the evidence key.
      */
-    cosignature: z
-      .string()
-      .regex(/^— [\x21-\x7e]{1,200} [A-Za-z0-9+/]{102}==$/, "expected a cosignature/v1 note line")
-      .optional(),
+    cosignature: CosignatureLine.optional(),
   }),
   /**
    * The first bundle of every chain, signed with the evidence key it names: the appliance states

@@ -9,6 +9,7 @@ import {
   TenantId,
   Timestamp,
 } from "./common.ts";
+import { CosignatureLine } from "./evidence.ts";
 
 /** The fixed file names of an evidence export; nothing else is read or written. */
 export const EXPORT_FILES = {
@@ -18,7 +19,21 @@ export const EXPORT_FILES = {
   bundles: "bundles.jsonl",
   checkpoints: "checkpoints.jsonl",
   wormObjects: "worm-objects.json",
+  cosignatures: "cosignatures.jsonl",
 } as const;
+
+/**
+ * One line of an export's cosignatures.jsonl: the appliance's witness cosignature of the
+ * checkpoint at `tree_size`, as the control plane stored it from the checkpoint_verified bundle
+ * `seq` (which may lie after the export: the last checkpoint is cosigned by a later bundle).
+ */
+export const ExportCosignature = z.strictObject({
+  seq: SequenceNumber,
+  tree_size: SequenceNumber,
+  root_hash: Sha256Hex,
+  cosignature: CosignatureLine,
+});
+export type ExportCosignature = z.infer<typeof ExportCosignature>;
 
 /** One archived (or still queued) object of the WORM outbox, as listed in an export. */
 export const WormObjectRecord = z.strictObject({

@@ -3,12 +3,14 @@ import type { SeenCheckpoint } from "../bundle-check.ts";
 import { failed, passed, type StepResult } from "../result.ts";
 import type { Bundles } from "./bundles.ts";
 import type { VerifiedCheckpointLine } from "./checkpoints.ts";
+import type { StoredCosignatureLine } from "./cosignatures.ts";
 
 export interface RootsStep {
   readonly rootsRecomputed: number;
   readonly applianceSeenMatched: number;
-  /** Tree sizes of exported checkpoints that the appliance cosigned as a witness. */
+  /** Exported checkpoints that the appliance cosigned as a witness (in a bundle or the list). */
   readonly checkpointsCosigned: number;
+  readonly lastCheckpointCosigned: boolean;
 }
 
 /**
@@ -21,7 +23,8 @@ export function verifyRoots(
   bundles: Bundles,
   manifest: ExportManifest,
   checkpoints: readonly VerifiedCheckpointLine[],
-  files: { manifest: string; bundles: string; checkpoints: string },
+  stored: readonly StoredCosignatureLine[],
+  files: { manifest: string; bundles: string; checkpoints: string; cosignatures: string },
 ): StepResult<RootsStep> {
   const refused = bundles.refused[0];
   if (refused) {
@@ -33,15 +36,25 @@ export function verifyRoots(
       detail: `the appliance refused ${refused.subject} (${refused.code}): evidence of a forked or rolled-back log`,
     });
   }
-  const wanted = new Map<number, { root?: Uint8Array; line?: number; seen: SeenCheckpoint[] }>();
+  interface Wanted {
+    root?: Uint8Array;
+    line?: number;
+    seen: SeenCheckpoint[];
+    stored: StoredCosignatureLine[];
+  }
+  const wanted = new Map<number, Wanted>();
+  const at = (size: number): Wanted => {
+    const w = wanted.get(size) ?? { seen: [], stored: [] };
+    wanted.set(size, w);
+    return w;
+  };
   for (const [j, v] of checkpoints.entries())
-    wanted.set(v.size, { root: v.root, line: j + 1, seen: [] });
+    Object.assign(at(v.size), { root: v.root, line: j + 1 });
   for (const s of bundles.seen) {
     if (s.treeSize < manifest.first_seq - 1 || s.treeSize > manifest.last_seq) continue;
-    const w = wanted.get(s.treeSize) ?? { seen: [] };
-    w.seen.push(s);
-    wanted.set(s.treeSize, w);
+    at(s.treeSize).seen.push(s);
   }
+  for (const c of stored) at(c.tree_size).stored.push(c);
   let builder: RootBuilder;
   try {
     builder = new RootBuilder(
@@ -58,6 +71,7 @@ export function verifyRoots(
   let rootsRecomputed = 0;
   let applianceSeenMatched = 0;
   let checkpointsCosigned = 0;
+  let lastCheckpointCosigned = false;
   const check = (): StepResult<null> => {
     const w = wanted.get(builder.size);
     if (!w) return passed(null);
@@ -72,9 +86,23 @@ export function verifyRoots(
         });
       }
       rootsRecomputed++;
-      if (w.seen.some((s) => s.cosigned)) checkpointsCosigned++;
+      if (w.seen.some((s) => s.cosigned) || w.stored.length > 0) {
+        checkpointsCosigned++;
+        if (builder.size === manifest.last_seq) lastCheckpointCosigned = true;
+      }
     }
     const hex = toHex(root);
+    for (const c of w.stored) {
+      if (hex !== c.root_hash) {
+        return failed({
+          file: files.cosignatures,
+          line: c.line,
+          seq: c.seq,
+          reason: "split_view",
+          detail: `the appliance cosigned root ${c.root_hash} at size ${c.tree_size}; the log has ${hex}`,
+        });
+      }
+    }
     for (const s of w.seen) {
       if (hex !== s.rootHash) {
         return failed({
@@ -95,5 +123,10 @@ export function verifyRoots(
     step = check();
   }
   if (!step.ok) return step;
-  return passed({ rootsRecomputed, applianceSeenMatched, checkpointsCosigned });
+  return passed({
+    rootsRecomputed,
+    applianceSeenMatched,
+    checkpointsCosigned,
+    lastCheckpointCosigned,
+  });
 }

@@ -10,6 +10,7 @@ import {
   createSigner,
   type EvidenceEvent,
   EXPORT_FILES,
+  type ExportCosignature,
   type ExportManifest,
   GENESIS_HEAD,
   generateEd25519KeyPair,
@@ -84,6 +85,8 @@ export function writeSyntheticExport(options: {
   appliance?: Signer;
   /** The archive kind in the manifest; "s3" makes an unarchived object a failure. */
   archive?: string;
+  /** false: the control plane holds no cosignature of the last checkpoint (default true). */
+  cosignLast?: boolean;
   /** Leaves the segments after this seq out of the WORM list. */
   archivedThrough?: number;
 }): SyntheticExport {
@@ -103,6 +106,7 @@ export function writeSyntheticExport(options: {
   let segment = createHash("sha256");
   let segmentBytes = 0;
   const worm: WormObjectRecord[] = [];
+  const stored: ExportCosignature[] = [];
   try {
     for (let seq = 1; seq <= options.bundles; seq++) {
       const cosigned = lastCheckpoint && {
@@ -179,6 +183,14 @@ export function writeSyntheticExport(options: {
         appliance,
       );
       head = sealed.head;
+      if (event.kind === "checkpoint_verified" && event.cosignature !== undefined) {
+        stored.push({
+          seq,
+          tree_size: event.tree_size,
+          root_hash: event.root_hash,
+          cosignature: event.cosignature,
+        });
+      }
       tree.append(bundleLeafHash(head.hash));
       if (seq >= firstSeq) {
         const line = `${canonicalize(sealed.bundle)}\n`;
@@ -246,6 +258,29 @@ export function writeSyntheticExport(options: {
     return canonicalize(line);
   });
   const file = (name: string) => join(options.directory, name);
+  // The appliance cosigns the last checkpoint in the bundle after the export, as a live one does.
+  if (lastCheckpoint && options.cosignLast !== false) {
+    const cp = {
+      tenant_id: tenantId,
+      appliance_id: applianceId,
+      tree_size: lastCheckpoint.size,
+      root_hash: lastCheckpoint.root,
+    };
+    stored.push({
+      seq: options.bundles + 1,
+      tree_size: cp.tree_size,
+      root_hash: cp.root_hash,
+      cosignature: cosignCheckpoint(cp, appliance, start / 1000 + options.bundles + 1),
+    });
+  }
+  const lowest = Math.max(1, firstSeq - 1);
+  writeFileSync(
+    file(EXPORT_FILES.cosignatures),
+    stored
+      .filter((c) => c.tree_size >= lowest)
+      .map((c) => `${canonicalize(c)}\n`)
+      .join(""),
+  );
   writeFileSync(file(EXPORT_FILES.checkpoints), `${lines.join("\n")}\n`);
   writeFileSync(file(EXPORT_FILES.controlPlaneKey), publicKeyToPem(controlPlane.publicKey));
   writeFileSync(file(EXPORT_FILES.applianceKey), publicKeyToPem(appliance.publicKey));

@@ -2,6 +2,7 @@ import { alertContract } from "./alerts.contract.ts";
 import { applianceContract } from "./appliances.contract.ts";
 import { auditContract } from "./audit.contract.ts";
 import type { StoreContract } from "./contract-kit.ts";
+import { cosignatureContract } from "./cosignatures.contract.ts";
 import { evidenceContract } from "./evidence.contract.ts";
 import { incidentQueueContract } from "./incident-queue.contract.ts";
 import { leaseContract } from "./leases.contract.ts";
@@ -29,6 +30,7 @@ export const STORE_CONTRACTS: readonly StoreContract[] = [
   vaultContract,
   leaseContract,
   packetContract,
+  cosignatureContract,
   plannerControlContract,
   incidentStateContract,
   attemptContract,

@@ -3,6 +3,7 @@ import { ControlPlaneError } from "../errors.ts";
 import { alertQueries } from "./alerts.ts";
 import { applianceQueries } from "./appliances.ts";
 import { auditQueries } from "./audit.ts";
+import { cosignatureQueries } from "./cosignatures.ts";
 import { evidenceQueries } from "./evidence.ts";
 import { incidentQueueQueries } from "./incident-queue.ts";
 import { leaseQueries } from "./leases.ts";
@@ -35,6 +36,7 @@ export function kyselyStore(db: Kysely<Database>, dialect: "sqlite" | "postgres"
     ...vaultQueries(db),
     ...leaseQueries(db),
     ...packetQueries(db),
+    ...cosignatureQueries(db),
     planner: plannerQueries(db),
   };
 }

@@ -153,6 +153,27 @@ const migrations: Record<string, Migration> = {
       ]);
     },
   },
+  // The appliances' witness cosignatures of checkpoints, one per carrying bundle (cosignatures.ts).
+  "0005_cosignatures": {
+    async up(db: Kysely<unknown>) {
+      await createTable(
+        db,
+        "cosignatures",
+        [
+          "tenant_id, appliance_id text not null",
+          "evidence_seq, tree_size bigint not null",
+          "root_hash, cosignature, received_at text not null",
+        ],
+        (t) =>
+          t.addPrimaryKeyConstraint("cosignatures_pk", ["tenant_id", "appliance_id", "evidence_seq"]),
+      );
+      await createIndex(db, "cosignatures_checkpoint", "cosignatures", [
+        "tenant_id",
+        "appliance_id",
+        "tree_size",
+      ]);
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -23,7 +23,8 @@ export interface Store
     AuditStore,
     VaultStore,
     LeaseStore,
-    PacketStore {
+    PacketStore,
+    CosignatureStore {
   /** The incident pipeline, guardrails, decision chain and flywheel (store/planner/). */
   readonly planner: PlannerStore;
 }
@@ -405,4 +406,30 @@ export interface PacketStore {
   getPacket(tenantId: string, month: string): Promise<PacketRecord | undefined>;
   /** Newest month first. */
   listPackets(tenantId: string): Promise<PacketRecord[]>;
+}
+
+// ── Witness cosignatures of checkpoints (cosignatures.ts) ───────────────────────────────────
+
+/** An appliance's cosignature of a checkpoint, from the checkpoint_verified bundle at `evidenceSeq`. */
+export interface StoredCosignature {
+  readonly tenantId: string;
+  readonly applianceId: string;
+  readonly evidenceSeq: number;
+  readonly treeSize: number;
+  readonly rootHash: string;
+  /** The C2SP signed-note line (cosignature/v1), verified with the appliance key before storing. */
+  readonly cosignature: string;
+  readonly receivedAt: string;
+}
+
+export interface CosignatureStore {
+  /** Stores each cosignature once per carrying bundle; a resent one is ignored. */
+  recordCosignatures(rows: readonly StoredCosignature[]): Promise<void>;
+  /** Cosignatures of checkpoints with fromSize <= tree_size <= toSize, in chain order. */
+  listCosignatures(
+    tenantId: string,
+    applianceId: string,
+    fromSize: number,
+    toSize: number,
+  ): Promise<StoredCosignature[]>;
 }

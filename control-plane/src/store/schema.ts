@@ -164,6 +164,16 @@ export interface LeasesTable {
   completed_at: string | null;
 }
 
+export interface CosignaturesTable {
+  tenant_id: string;
+  appliance_id: string;
+  evidence_seq: number;
+  tree_size: number;
+  root_hash: string;
+  cosignature: string;
+  received_at: string;
+}
+
 export interface Database extends PlannerTables {
   tenants: TenantsTable;
   appliances: AppliancesTable;
@@ -181,4 +191,5 @@ export interface Database extends PlannerTables {
   vault_objects: VaultObjectsTable;
   leases: LeasesTable;
   packets: PacketsTable;
+  cosignatures: CosignaturesTable;
 }

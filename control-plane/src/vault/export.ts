@@ -6,6 +6,7 @@ import {
   checkpointDelivery,
   EvidenceBundle,
   EXPORT_FILES,
+  type ExportCosignature,
   type ExportManifest,
   type ExportRangeBasis,
   publicKeyFromBase64,
@@ -25,8 +26,8 @@ import { canonicalLine, type Vault } from "./vault.ts";
  * An evidence export for an auditor: one site (appliance), the bundles of a date range (by the
  * time the control plane received them, or the time the appliance recorded them: the manifest
  * says which), extended to the next signed checkpoint so the export ends on a signed tree size; the
- * checkpoints covering them with consistency and head-inclusion proofs; both public keys; the
- * WORM object list, signed; and a manifest signed by the control plane. Only the fixed file names of
+ * checkpoints covering them with consistency and head-inclusion proofs; the appliance's witness
+ * cosignatures of those checkpoints; both public keys; the WORM object list, signed; and a manifest signed by the control plane. Only the fixed file names of
  * EXPORT_FILES are written, into a directory that must not exist yet.
  */
 export interface ExportRequest {
@@ -106,6 +107,25 @@ export async function writeExport(
     return canonicalize(line);
   });
   writeFileSync(file(EXPORT_FILES.checkpoints), `${lines.join("\n")}\n`, { flag: "wx" });
+
+  // The appliance's witness cosignatures of the checkpoints whose roots this export recomputes,
+  // including those that later bundles carried (the last checkpoint's, typically).
+  const cosignatures = await store.listCosignatures(
+    tenantId,
+    applianceId,
+    Math.max(1, range.first - 1),
+    lastSeq,
+  );
+  const cosignatureLines = cosignatures.map(
+    (c) =>
+      `${canonicalize({
+        seq: c.evidenceSeq,
+        tree_size: c.treeSize,
+        root_hash: c.rootHash,
+        cosignature: c.cosignature,
+      } satisfies ExportCosignature)}\n`,
+  );
+  writeFileSync(file(EXPORT_FILES.cosignatures), cosignatureLines.join(""), { flag: "wx" });
 
   const objects: WormObjectRecord[] = (await store.listVaultObjects(tenantId, applianceId)).map(
     (o) => ({

@@ -19,6 +19,7 @@ import type { Services } from "../../env.ts";
 import { ControlPlaneError } from "../../errors.ts";
 import type { ApplianceRecord, EvidenceRow } from "../../store/index.ts";
 import { findClockSkew, flagClockSkew } from "./clock-skew.ts";
+import { keepCosignatures } from "./cosignatures.ts";
 import { applianceRoute } from "./contract.ts";
 import { sameIdentity } from "./identity.ts";
 
@@ -175,6 +176,7 @@ async function ingest(
     const previousRecordedAt = await recordedAtOf(s, appliance, head.seq);
     if (!(await s.store.appendEvidence(tenantId, applianceId, head, rows, now.toISOString())))
       return "conflict";
+    await keepCosignatures(s, { tenantId, applianceId }, key, fresh, now.toISOString(), alert);
     // Stored first: the timestamp is the appliance's claim, flagged, never a reason to refuse.
     await flagClockSkew(s, appliance, findClockSkew(fresh, previousRecordedAt, now), now);
   } else {
