@@ -22,10 +22,9 @@ import { L1RuleSet } from "./l1-rules.ts";
  * tier L3 only). They are the one thing a control-plane suspension never withdraws: they are how
  * a person stops or restarts an appliance.
  */
-export const HEALING_CONTROL_RUNBOOKS: readonly string[] = [
-  "RB-HEALING-001-pause",
-  "RB-HEALING-002-resume",
-];
+export const PAUSE_HEALING = "RB-HEALING-001-pause";
+export const RESUME_HEALING = "RB-HEALING-002-resume";
+export const HEALING_CONTROL_RUNBOOKS: readonly string[] = [PAUSE_HEALING, RESUME_HEALING];
 
 /** Orders are short-lived: a week is the longest any order may stay valid. */
 export const MAX_ORDER_TTL_MS = 7 * 24 * 60 * 60 * 1000;
