@@ -113,7 +113,8 @@ describe("crash safety with real processes", () => {
         ],
         root,
       );
-      await controlPlane.waitFor(/^listening on https:\/\//);
+      // A loaded machine can take tens of seconds to start the control plane from source.
+      await controlPlane.waitFor(/^listening on https:\/\//, 60_000);
     };
 
     const unfinished = async (ids: readonly string[]) => {
