@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { afterEach, describe, expect, it } from "vitest";
-import { type EvidenceBundle, type PollResponse, signDocument } from "#protocol";
+import { type EvidenceBundle, PollResponse, signDocument } from "#protocol";
 import { runAgent } from "./agent.ts";
 import { type AgentWorld, createAgentWorld } from "./testing/fixture.ts";
 
@@ -13,7 +13,7 @@ const unit = { unit: "chronyd.service" };
 /** Re-signs the test control plane's response with `change` (what a real one would send). */
 const resign = (w: AgentWorld, response: PollResponse, change: Partial<PollResponse>) => {
   const { sig: _sig, ...unsigned } = { ...response, ...change };
-  return signDocument<PollResponse>(unsigned, w.cpSigner);
+  return signDocument<PollResponse>(PollResponse, unsigned, w.cpSigner);
 };
 
 describe("the control plane's suspension and withdrawn orders, as stated in the signed poll", () => {

@@ -1,8 +1,8 @@
 import {
   MAX_ORDERS_PER_POLL,
   MAX_WITHDRAWN_PER_POLL,
-  type Order,
-  type PollResponse,
+  Order,
+  PollResponse,
   signDocument,
   type WithdrawnOrder,
 } from "#protocol";
@@ -65,6 +65,7 @@ export function pollRoute(s: Services) {
       if (moved < pending) due = await pageOfOrders();
       const orders = due.map((o) =>
         signDocument<Order>(
+          Order,
           {
             v: 1,
             type: "order",
@@ -112,6 +113,7 @@ export function pollRoute(s: Services) {
       // The latest signed checkpoint with a consistency proof from the appliance's last one.
       const checkpoint = await s.vault?.deliveryFor(tenantId, applianceId, req.checkpoint_size);
       const response = signDocument<PollResponse>(
+        PollResponse,
         {
           v: 1,
           type: "poll_response",
