@@ -11,7 +11,14 @@ import {
   LAB_LUKS_VOLUMES,
   writeLabStateFile,
 } from "../agent/src/host/lab/index.ts";
-import { type Child, eventually, httpsJson, machineMacs, startChild } from "./child-processes.ts";
+import {
+  type Child,
+  eventually,
+  httpsJson,
+  machineMacs,
+  startAgentChild,
+  startChild,
+} from "./child-processes.ts";
 
 /**
  * The real control plane and the real agent, wired together on loopback in a data folder:
@@ -227,7 +234,7 @@ async function startLabAgent(o: {
     ).trim(),
     enrollmentToken: enrollment_token,
   });
-  const agent = startChild(
+  const agent = startAgentChild(
     ["agent/src/main.ts", "--config", configPath, "--lab", "--lab-state", labStateFile],
     root,
   );

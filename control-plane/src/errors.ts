@@ -47,7 +47,9 @@ export type InternalErrorCode =
   | "vault_integrity"
   | "vault_incomplete"
   // store: a schema migration failed
-  | "migration_failed";
+  | "migration_failed"
+  // scheduled jobs: another instance took the lease while the job ran (the job's abort reason)
+  | "lease_lost";
 
 export type ControlPlaneErrorCode = ClientErrorCode | InternalErrorCode;
 

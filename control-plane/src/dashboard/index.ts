@@ -18,7 +18,7 @@ import {
   ProposalParams,
   TenantParams,
 } from "../routes/admin/schemas.ts";
-import { DASHBOARD, PUBLIC, type Route, routeFor } from "../routes/registry.ts";
+import { DASHBOARD, HTML_PAGE, PUBLIC, type Route, routeFor, TEXT } from "../routes/registry.ts";
 import { type Html, page, STYLESHEET } from "./layout.ts";
 import {
   auditPage,
@@ -134,7 +134,7 @@ const back = (c: Context, path: string, done: string) => {
 };
 
 const dashboardRoute = routeFor<DashboardEnv>();
-const HTML = { contentType: "text/html" } as const;
+const HTML = { schema: HTML_PAGE, contentType: "text/html" } as const;
 const FORM = { bodyType: "form", response: { status: 303 } } as const;
 
 /** The dashboard's pages and form posts, declared like every other route. */
@@ -199,7 +199,7 @@ export function dashboardRoutes(s: Services): Route[] {
       operationId: "stylesheet",
       summary: "The dashboard's stylesheet",
       auth: PUBLIC,
-      response: { contentType: "text/css" },
+      response: { schema: TEXT, contentType: "text/css" },
       handler: (c) => c.body(STYLESHEET, 200, { "content-type": "text/css; charset=utf-8" }),
     }),
     dashboardRoute({

@@ -28,6 +28,7 @@ export function operatorRoutes(s: Services): Route[] {
       limit: "sign-in",
       body: Login,
       invalidBody: "expected username and password",
+      response: { schema: z.object({ username: z.string(), csrf_token: z.string() }) },
       handler: async (c, { body: { username, password } }) => {
         const { csrf } = await signIn(s, c, username, password);
         return c.json({ username, csrf_token: csrf });
@@ -39,6 +40,7 @@ export function operatorRoutes(s: Services): Route[] {
       operationId: "logout",
       summary: "Sign out: ends the session",
       auth: OPERATOR_SESSION,
+      response: { schema: z.object({ ok: z.literal(true) }) },
       handler: async (c) => {
         const id = getCookie(c, SESSION_COOKIE);
         if (id) await s.store.deleteSession(hashSecret(id));
@@ -53,6 +55,7 @@ export function operatorRoutes(s: Services): Route[] {
       operationId: "me",
       summary: "The signed-in operator",
       auth: OPERATOR_SESSION,
+      response: { schema: z.object({ actor: z.string() }) },
       handler: (c) => c.json({ actor: c.get("adminActor") }),
     }),
   ];

@@ -140,6 +140,25 @@ describe("route registry", () => {
     expect(poll?.content["application/json"]?.schema.properties).toHaveProperty("nonce");
   });
 
+  it("documents the answer of every operation: a 2xx body schema, or a 303 redirect", () => {
+    const undocumented: string[] = [];
+    for (const { method, path, op } of operations()) {
+      const success = Object.entries(op.responses).filter(([status]) => /^2\d\d$/.test(status));
+      const redirect = Object.keys(op.responses).includes("303");
+      const schemas = success.flatMap(([, r]) => Object.values(r.content ?? {}));
+      const declared =
+        schemas.length > 0 &&
+        schemas.every((m) => Object.keys((m as { schema?: object }).schema ?? {}).length > 0);
+      if (redirect ? success.length > 0 : !declared) undocumented.push(`${method} ${path}`);
+    }
+    expect(undocumented).toEqual([]);
+    const appliance = doc.paths["/v1/admin/tenants/{tenant}/appliances/{appliance}"]?.get;
+    const json = appliance?.responses["200"]?.content?.["application/json"] as {
+      schema: { properties?: Record<string, unknown>; $ref?: string };
+    };
+    expect(Object.keys(json.schema.properties ?? {})).toContain("evidence_head");
+  });
+
   it("keeps the public routes to a reviewed list", () => {
     const open = operations()
       .filter((o) => o.op["x-credential"] === "public")

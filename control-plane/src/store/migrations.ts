@@ -1,5 +1,5 @@
 import type { Kysely, Migration, MigrationProvider } from "kysely";
-import { createIndex, createTable } from "./ddl.ts";
+import { createChainTable, createIndex, createTable } from "./ddl.ts";
 import { plannerMigration } from "./planner/migration.ts";
 
 /**
@@ -46,16 +46,9 @@ const migrations: Record<string, Migration> = {
         ],
         (t) => t.addUniqueConstraint("orders_seq_unique", ["tenant_id", "appliance_id", "seq"]),
       );
-      await createTable(
-        db,
-        "evidence",
-        [
-          "tenant_id, appliance_id text not null",
-          "seq bigint not null",
-          "hash, prev_hash, bundle_json, received_at text not null",
-        ],
-        (t) => t.addPrimaryKeyConstraint("evidence_pk", ["tenant_id", "appliance_id", "seq"]),
-      );
+      await createChainTable(db, "evidence", [
+        "hash, prev_hash, bundle_json, received_at text not null",
+      ]);
       await createTable(db, "alerts", [
         "id text primary key",
         "tenant_id, appliance_id, code, detail, created_at text not null",

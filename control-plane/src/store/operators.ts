@@ -1,6 +1,7 @@
 import type { Kysely, Selectable } from "kysely";
-import type { OperatorRecord, OperatorStore } from "./port.ts";
-import type { Database, OperatorsTable } from "./schema.ts";
+import type { OperatorRecord, OperatorStore, SessionRecord } from "./port.ts";
+import { mapRow } from "./rows.ts";
+import type { Database, OperatorsTable, SessionsTable } from "./schema.ts";
 
 /**
  * Who may administer the control plane: admin API tokens (stored as hashes), operators with
@@ -13,7 +14,7 @@ export function operatorQueries(db: Kysely<Database>): OperatorStore {
       .selectAll()
       .where(column, "=", value)
       .executeTakeFirst();
-    return row ? toOperator(row) : undefined;
+    return mapRow(row, toOperator);
   };
 
   return {
@@ -78,14 +79,7 @@ export function operatorQueries(db: Kysely<Database>): OperatorStore {
         .selectAll()
         .where("id_hash", "=", idHash)
         .executeTakeFirst();
-      return row
-        ? {
-            idHash: row.id_hash,
-            operatorId: row.operator_id,
-            csrfHash: row.csrf_hash,
-            expiresAt: row.expires_at,
-          }
-        : undefined;
+      return mapRow(row, toSession);
     },
 
     async deleteSession(idHash) {
@@ -101,5 +95,14 @@ function toOperator(row: Selectable<OperatorsTable>): OperatorRecord {
     passwordHash: row.password_hash,
     failedAttempts: Number(row.failed_attempts),
     lockedUntil: row.locked_until,
+  };
+}
+
+function toSession(row: Selectable<SessionsTable>): SessionRecord {
+  return {
+    idHash: row.id_hash,
+    operatorId: row.operator_id,
+    csrfHash: row.csrf_hash,
+    expiresAt: row.expires_at,
   };
 }

@@ -47,6 +47,8 @@ export async function createHarness(
     secretBox: createSecretBox(randomBytes(32)),
     logger: silentLogger,
     enrollmentRateLimit: { perMinute: 10_000, burst: 10_000 },
+    // Every answer a test provokes must match the schema its route documents.
+    checkResponses: true,
     ...overrides,
   });
   return {
