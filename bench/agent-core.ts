@@ -44,7 +44,7 @@ const RUNTIMES = (process.env.BENCH_RUNTIMES ?? "node,bun,bun-jit").split(",").m
         : runtime,
   };
 });
-/** The goal for the agent's peak RSS over the 24 h outage scenario, and its stretch. */
+/** The goal for the agent's peak RSS over the 24 h outage scenario, and its stretch. */
 const GOAL_PEAK_RSS_MIB = 50;
 const STRETCH_PEAK_RSS_MIB = 35;
 const dir = mkdtempSync(join(tmpdir(), "bench-agent-"));

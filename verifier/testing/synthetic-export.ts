@@ -10,12 +10,12 @@ import {
   createSigner,
   type EvidenceEvent,
   EXPORT_FILES,
-  type ExportManifest,
+  ExportManifest,
   GENESIS_HEAD,
   generateEd25519KeyPair,
   MerkleTree,
   publicKeyToPem,
-  type SignedWormObjectList,
+  SignedWormObjectList,
   type Signer,
   sealBundle,
   sha256Hex,
@@ -250,6 +250,7 @@ export function writeSyntheticExport(options: {
   writeFileSync(file(EXPORT_FILES.controlPlaneKey), publicKeyToPem(controlPlane.publicKey));
   writeFileSync(file(EXPORT_FILES.applianceKey), publicKeyToPem(appliance.publicKey));
   const wormList = signDocument<SignedWormObjectList>(
+    SignedWormObjectList,
     {
       v: 1,
       type: "worm_object_list",
@@ -261,6 +262,7 @@ export function writeSyntheticExport(options: {
   );
   writeFileSync(file(EXPORT_FILES.wormObjects), `${canonicalize(wormList)}\n`);
   const manifest = signDocument<ExportManifest>(
+    ExportManifest,
     {
       v: 1,
       type: "evidence_export",

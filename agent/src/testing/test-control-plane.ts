@@ -8,16 +8,16 @@ import {
   bundleHash,
   type ChainHead,
   EnrollmentRequest,
-  type EnrollmentResponse,
+  EnrollmentResponse,
   type EvidenceBundle,
-  type EvidenceReceipt,
+  EvidenceReceipt,
   EvidenceUpload,
   GENESIS_HEAD,
   Incident,
-  type Order,
+  Order,
   OrderResult,
   PollRequest,
-  type PollResponse,
+  PollResponse,
   type Problem,
   publicKeyFromBase64,
   publicKeyToBase64,
@@ -165,6 +165,7 @@ export async function startTestControlPlane(
         return [
           200,
           signDocument<Extract<EnrollmentResponse, { status: "pending" }>>(
+            EnrollmentResponse,
             {
               v: 1,
               type: "enrollment_response",
@@ -181,6 +182,7 @@ export async function startTestControlPlane(
       return [
         200,
         signDocument<Extract<EnrollmentResponse, { status: "enrolled" }>>(
+          EnrollmentResponse,
           {
             v: 1,
             type: "enrollment_response",
@@ -219,6 +221,7 @@ export async function startTestControlPlane(
       const due = orders.filter((o) => o.seq > request.last_order_seq).slice(0, 32);
       const signed = due.map(({ template: t, seq, id }) => {
         const order = signDocument<Order>(
+          Order,
           {
             v: 1,
             type: "order",
@@ -238,6 +241,7 @@ export async function startTestControlPlane(
         return (t.mutate ? t.mutate(order) : order) as Order;
       });
       const response = signDocument<PollResponse>(
+        PollResponse,
         {
           v: 1,
           type: "poll_response",
@@ -275,6 +279,7 @@ export async function startTestControlPlane(
       }
       const last = upload.at(-1) as EvidenceBundle;
       const receipt = signDocument<EvidenceReceipt>(
+        EvidenceReceipt,
         {
           v: 1,
           type: "evidence_receipt",

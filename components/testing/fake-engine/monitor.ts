@@ -18,7 +18,12 @@ export interface Registration {
   readonly custom: boolean;
   readonly inputs: Record<string, unknown>;
   readonly protect: boolean;
+  readonly retainOnDelete: boolean;
   readonly ignoreChanges: readonly string[];
+  readonly deleteBeforeReplace: boolean;
+  /** URNs it waits for (dependsOn and the resources its inputs came from). */
+  readonly dependencies: readonly string[];
+  readonly additionalSecretOutputs: readonly string[];
 }
 
 export interface FakeMonitor {
@@ -85,7 +90,11 @@ export async function startFakeMonitor(opts: {
         custom: true,
         inputs: request.getProperties().toJavaScript(),
         protect: false,
+        retainOnDelete: false,
         ignoreChanges: [],
+        deleteBeforeReplace: false,
+        dependencies: [],
+        additionalSecretOutputs: [],
       });
       const resp = new resourcepb.ReadResourceResponse();
       resp.setUrn(urn);
@@ -105,7 +114,11 @@ export async function startFakeMonitor(opts: {
         custom: request.getCustom(),
         inputs,
         protect: request.getProtect() === true,
+        retainOnDelete: request.getRetainondelete() === true,
         ignoreChanges: request.getIgnorechangesList(),
+        deleteBeforeReplace: request.getDeletebeforereplace() === true,
+        dependencies: request.getDependenciesList(),
+        additionalSecretOutputs: request.getAdditionalsecretoutputsList(),
       });
       const resp = new resourcepb.RegisterResourceResponse();
       resp.setUrn(urn);

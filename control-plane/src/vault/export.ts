@@ -6,11 +6,11 @@ import {
   checkpointDelivery,
   EvidenceBundle,
   EXPORT_FILES,
-  type ExportManifest,
+  ExportManifest,
   type ExportRangeBasis,
   publicKeyFromBase64,
   publicKeyToPem,
-  type SignedWormObjectList,
+  SignedWormObjectList,
   type Signer,
   signDocument,
   toHex,
@@ -123,6 +123,7 @@ export async function writeExport(
     }),
   );
   const wormList = signDocument<SignedWormObjectList>(
+    SignedWormObjectList,
     { v: 1, type: "worm_object_list", tenant_id: tenantId, appliance_id: applianceId, objects },
     deps.signer,
   );
@@ -139,6 +140,7 @@ export async function writeExport(
   });
 
   const manifest = signDocument<ExportManifest>(
+    ExportManifest,
     {
       v: 1,
       type: "evidence_export",

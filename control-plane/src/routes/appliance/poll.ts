@@ -1,4 +1,4 @@
-import { MAX_ORDERS_PER_POLL, type Order, type PollResponse, signDocument } from "#protocol";
+import { MAX_ORDERS_PER_POLL, Order, PollResponse, signDocument } from "#protocol";
 import type { Services } from "../../env.ts";
 import { applianceRoute } from "./contract.ts";
 import { sameIdentity } from "./identity.ts";
@@ -30,6 +30,7 @@ export function pollRoute(s: Services) {
       const due = stored.filter((o) => o.seq <= orderSeq);
       const orders = due.map((o) =>
         signDocument<Order>(
+          Order,
           {
             v: 1,
             type: "order",
@@ -62,6 +63,7 @@ export function pollRoute(s: Services) {
       // The latest signed checkpoint with a consistency proof from the appliance's last one.
       const checkpoint = await s.vault?.deliveryFor(tenantId, applianceId, req.checkpoint_size);
       const response = signDocument<PollResponse>(
+        PollResponse,
         {
           v: 1,
           type: "poll_response",
