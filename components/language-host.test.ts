@@ -52,7 +52,10 @@ describe("the tenant program under Pulumi's language host", () => {
 });
 
 // An SSH key already in the Hetzner project is named, not created again (uniqueness_error).
-const CENTRAL = { ...CENTRAL_CONFIG, "msp:sshKeyNames": '["ops-laptop"]' };
+const CENTRAL: Readonly<Record<string, string>> = {
+  ...CENTRAL_CONFIG,
+  "msp:sshKeyNames": '["ops-laptop"]',
+};
 
 describe("the central program under Pulumi's language host", () => {
   it.each([
