@@ -146,9 +146,17 @@ const migrations: Record<string, Migration> = {
       ]);
     },
   },
+  // Orders withdrawn by the kill switch or a site's audit-only mode: who, when and why.
+  "0005_order_withdrawal": {
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable("orders").addColumn("withdrawal_json", "text").execute();
+      // Each poll looks up its appliance's withdrawn orders.
+      await createIndex(db, "orders_status", "orders", ["tenant_id", "appliance_id", "status"]);
+    },
+  },
   // Sign-in throttling per (account, client address), replacing the account lockout
   // (operator/sign-in.ts); the operators table's failed_attempts/locked_until are no longer read.
-  "0005_sign_in_throttle": {
+  "0006_sign_in_throttle": {
     async up(db: Kysely<unknown>) {
       await createTable(
         db,
