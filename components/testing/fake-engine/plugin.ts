@@ -1,11 +1,14 @@
 import { type ChildProcess, spawn } from "node:child_process";
+import { delimiter, dirname } from "node:path";
 import { createInterface } from "node:readline";
-import { runnerPath } from "./grpc.ts";
+import { pulumiFile, runnerPath } from "./grpc.ts";
 
 /**
- * Starts one of `@pulumi/pulumi`'s runners as a plugin, the way the engine starts a plugin:
- * `node <runner> <args…>` in the given working directory; the plugin serves gRPC on loopback
- * and prints its port as the first line of stdout, which the engine reads to connect.
+ * Starts a plugin the way the engine does: a process in the given working directory (for a
+ * runner of `@pulumi/pulumi`, `node <runner> <args…>`; for a plugin executable such as
+ * `pulumi-resource-pulumi-nodejs`, the executable itself, with this Node first on PATH); the
+ * plugin serves gRPC on loopback and prints its port on stdout, which the engine reads to
+ * connect.
  */
 export interface Plugin {
   readonly address: string;
@@ -14,12 +17,39 @@ export interface Plugin {
   stop(): Promise<void>;
 }
 
-export async function launchPlugin(
+interface LaunchOptions {
+  cwd: string;
+  env?: NodeJS.ProcessEnv;
+  timeoutMs?: number;
+}
+
+/** A runner module of `@pulumi/pulumi`, e.g. `cmd/run-policy-pack`. */
+export function launchPlugin(
   cmd: string,
   args: readonly string[],
-  options: { cwd: string; env?: NodeJS.ProcessEnv; timeoutMs?: number },
+  options: LaunchOptions,
 ): Promise<Plugin> {
-  const child = spawn(process.execPath, [runnerPath(cmd), ...args], {
+  return launch(cmd, process.execPath, [runnerPath(cmd), ...args], options);
+}
+
+/** A plugin executable shipped in `@pulumi/pulumi`, e.g. `pulumi-resource-pulumi-nodejs`. */
+export function launchPluginExecutable(
+  name: string,
+  args: readonly string[],
+  options: LaunchOptions,
+): Promise<Plugin> {
+  const env = options.env ?? process.env;
+  const path = [dirname(process.execPath), env.PATH ?? ""].join(delimiter);
+  return launch(name, pulumiFile(name), args, { ...options, env: { ...env, PATH: path } });
+}
+
+async function launch(
+  cmd: string,
+  file: string,
+  args: readonly string[],
+  options: LaunchOptions,
+): Promise<Plugin> {
+  const child = spawn(file, args, {
     cwd: options.cwd,
     env: options.env ?? process.env,
     stdio: ["ignore", "pipe", "pipe"],

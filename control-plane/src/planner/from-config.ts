@@ -60,6 +60,13 @@ export async function plannerDeps(
             timeoutMs: llm.timeout_ms,
             maxRetries: llm.max_retries,
             maxTokens: llm.max_tokens,
+            maxResponseBytes: llm.max_response_bytes,
+            responseFormat: llm.response_format,
+            extraBody: llm.extra_body,
+            circuitBreaker: {
+              failures: llm.circuit_breaker.failures,
+              cooldownMs: llm.circuit_breaker.cooldown_ms,
+            },
           }),
         }
       : {}),
@@ -76,6 +83,7 @@ export async function plannerDeps(
           ),
         }
       : {}),
+    concurrency: config.concurrency,
     settings: {
       blastRadiusPerHour: config.blast_radius_per_hour,
       flywheelMinSuccesses: config.flywheel_min_successes,

@@ -1,6 +1,14 @@
 import type { z } from "zod";
 import type { Catalog } from "#catalog";
-import type { Incident, L1RuleSet, OrderParams, OrderResult, Signer } from "#protocol";
+import type {
+  HealingSuspension,
+  Incident,
+  L1RuleSet,
+  OrderParams,
+  OrderResult,
+  Signer,
+  SuspensionReason,
+} from "#protocol";
 import type { AuditLog } from "../audit.ts";
 import type { Logger } from "../logger.ts";
 import type { Metrics } from "../metrics.ts";
@@ -27,6 +35,7 @@ import {
 import type { LlmPlanner } from "./llm.ts";
 import { approveEscalation, closeEscalation } from "./operator-queue.ts";
 import { SitePolicy } from "./policy.ts";
+import { suspensionOf, withdrawOrders } from "./suspension.ts";
 import type { Webhook } from "./webhook.ts";
 
 export { DEFAULT_PLANNER_SETTINGS, type PlannerSettings } from "./context.ts";
@@ -103,7 +112,16 @@ export interface Planner {
   policy(tenantId: string): Promise<SitePolicy>;
   setPolicy(actor: string, tenantId: string, policy: SitePolicy): Promise<void>;
   killSwitch(): Promise<{ engaged: boolean; reason: string }>;
+  /** Engaging it withdraws every order not yet run, in every tenant (suspension.ts). */
   setKillSwitch(actor: string, engaged: boolean, reason: string): Promise<void>;
+  /** Whether automatic healing is suspended for a site (kill switch, audit-only), and why. */
+  suspension(tenantId: string): Promise<HealingSuspension | undefined>;
+  /** While suspended: withdraws an appliance's automatic orders at delivery (the poll). */
+  withdrawAutomatic(
+    tenantId: string,
+    applianceId: string,
+    reason: SuspensionReason,
+  ): Promise<StoredOrder[]>;
   readonly llmConfigured: boolean;
   /** Incidents waiting in queued or planning past the bound (settings.stalledAfterS). */
   stalled(tenantId: string | null): Promise<IncidentState[]>;
@@ -241,6 +259,7 @@ export function createPlanner(
     policy: (tenantId) => sitePolicy(ctx, tenantId),
     async setPolicy(actor, tenantId, policy) {
       const parsed = SitePolicy.parse(policy);
+      const before = await sitePolicy(ctx, tenantId);
       await base.store.planner.putSitePolicy(
         tenantId,
         JSON.stringify(parsed),
@@ -248,9 +267,15 @@ export function createPlanner(
         actor,
       );
       await base.audit.record(actor, "planner.policy_set", tenantId, { policy: parsed });
+      // Turning audit-only on withdraws what the site has not run yet.
+      if (parsed.audit_only && !before.audit_only)
+        await withdrawOrders(ctx, actor, { tenantId }, "audit_only");
     },
     killSwitch: () => killSwitch(ctx),
     async setKillSwitch(actor, engaged, reason) {
+      // The stored switch, not the effective one: a switch forced on in the config file does
+      // not make an operator's engagement a no-op.
+      const before = await base.store.planner.getKillSwitch();
       await base.store.planner.setKillSwitch(engaged, reason, base.now().toISOString(), actor);
       await base.audit.record(
         actor,
@@ -260,6 +285,17 @@ export function createPlanner(
           reason,
         },
       );
+      // Engaging withdraws every order not yet run, in every tenant.
+      if (engaged && !before?.engaged)
+        await withdrawOrders(ctx, actor, { tenantId: null }, "kill_switch");
     },
+    suspension: (tenantId) => suspensionOf(ctx, tenantId),
+    withdrawAutomatic: (tenantId, applianceId, reason) =>
+      withdrawOrders(
+        ctx,
+        "control-plane:suspension",
+        { tenantId, applianceId, tiers: ["L1", "L2"] },
+        reason,
+      ),
   };
 }

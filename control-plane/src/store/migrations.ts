@@ -146,6 +146,14 @@ const migrations: Record<string, Migration> = {
       ]);
     },
   },
+  // Orders withdrawn by the kill switch or a site's audit-only mode: who, when and why.
+  "0005_order_withdrawal": {
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable("orders").addColumn("withdrawal_json", "text").execute();
+      // Each poll looks up its appliance's withdrawn orders.
+      await createIndex(db, "orders_status", "orders", ["tenant_id", "appliance_id", "status"]);
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -1,8 +1,8 @@
 import type { AgentSettings, ChainHead } from "#protocol";
-import type { NewOrder, OrderStatus, StoredOrder } from "./order-records.ts";
+import type { NewOrder, OrderStatus, OrderWithdrawal, StoredOrder } from "./order-records.ts";
 import type { PlannerStore } from "./planner/port.ts";
 
-export type { NewOrder, OrderStatus, StoredOrder } from "./order-records.ts";
+export type { NewOrder, OrderStatus, OrderWithdrawal, StoredOrder } from "./order-records.ts";
 
 /**
  * The Store port: everything the control plane keeps, behind one interface composed of one part
@@ -150,7 +150,12 @@ export interface OrderStore {
     afterSeq: number,
     limit: number,
   ): Promise<StoredOrder[]>;
-  markDelivered(tenantId: string, applianceId: string, orderIds: readonly string[]): Promise<void>;
+  /** Pending → delivered; returns how many moved (a withdrawn order stays withdrawn). */
+  markDelivered(
+    tenantId: string,
+    applianceId: string,
+    orderIds: readonly string[],
+  ): Promise<number>;
   getOrder(tenantId: string, orderId: string): Promise<StoredOrder | undefined>;
   /** Returns false when no such order exists for this appliance. */
   setOrderResult(
@@ -161,6 +166,31 @@ export interface OrderStore {
     result: unknown,
   ): Promise<boolean>;
   expireOrders(now: string): Promise<number>;
+  /**
+   * Withdraws, in one statement, every order in scope that is pending or delivered and not yet
+   * expired at `withdrawal.at` (never the healing control runbooks): status withdrawn, with who,
+   * when and why. Scope: one tenant (null: all), optionally one appliance and some tiers only.
+   * Returns the orders it withdrew.
+   */
+  withdrawOrders(
+    scope: {
+      readonly tenantId: string | null;
+      readonly applianceId?: string;
+      readonly tiers?: readonly ("L1" | "L2" | "L3")[];
+    },
+    withdrawal: Omit<OrderWithdrawal, "previousStatus">,
+  ): Promise<StoredOrder[]>;
+  /**
+   * The appliance's withdrawn orders it has not reported on, up to `maxSeq`, not expired at
+   * `now`, oldest first: what its poll response names as withdrawn.
+   */
+  withdrawnOrders(
+    tenantId: string,
+    applianceId: string,
+    maxSeq: number,
+    now: string,
+    limit: number,
+  ): Promise<StoredOrder[]>;
 }
 
 // ── Evidence and its chain (evidence.ts) ────────────────────────────────────────────────────

@@ -51,6 +51,8 @@ export interface OrdersTable {
   expires_at: string;
   status: string;
   result_json: string | null;
+  /** Set once when the order is withdrawn (JSON: OrderWithdrawal). */
+  withdrawal_json: string | null;
 }
 
 export interface EvidenceTable {
