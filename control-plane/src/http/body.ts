@@ -83,7 +83,10 @@ export function validate<S extends z.ZodType>(
   // surrogate, which zod accepts but nothing can sign or hash.
   const unfit = unfitInput(value);
   if (unfit) {
-    throw new ControlPlaneError("invalid_request", `${label ? `${label} is invalid:\n` : ""}${unfit}`);
+    throw new ControlPlaneError(
+      "invalid_request",
+      `${label ? `${label} is invalid:\n` : ""}${unfit}`,
+    );
   }
   const parsed = schema.safeParse(value);
   if (parsed.success) return parsed.data;

@@ -41,7 +41,7 @@ export async function planBounded(
 ): Promise<boolean> {
   const store = ctx.store.planner;
   const before = await store.getIncident(ids.tenantId, ids.applianceId, ids.incidentId);
-  if (!before || before.status !== "queued") return false;
+  if (before?.status !== "queued") return false;
   const round = roundOf(before);
   const note = { planning_failures: round.failures, planning_since: round.since };
   const at = ctx.now().toISOString();
