@@ -42,6 +42,14 @@ describe("the policy pack through Pulumi's runner", () => {
     expect(JSON.parse(readFileSync(join(PACK, "package.json"), "utf8")).main).toBe("index.js");
   });
 
+  it("declares the SDKs `pulumi policy publish` installs, at the versions tested here", () => {
+    const pack = JSON.parse(readFileSync(join(PACK, "package.json"), "utf8"));
+    const repo = JSON.parse(readFileSync(resolve(PACK, "..", "..", "package.json"), "utf8"));
+    for (const sdk of ["@pulumi/policy", "@pulumi/pulumi"]) {
+      expect(pack.dependencies?.[sdk], sdk).toBe(repo.dependencies[sdk]);
+    }
+  });
+
   it("serves every policy of the registry", async () => {
     const info = await pack.info();
     expect(info.name).toBe("msp-hipaa");
