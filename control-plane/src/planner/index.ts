@@ -12,7 +12,9 @@ import type {
 import type { AuditLog } from "../audit.ts";
 import type { Logger } from "../logger.ts";
 import type { Metrics } from "../metrics.ts";
-import type { Store, StoredOrder } from "../store/index.ts";
+import type { IncidentState, Store, StoredOrder } from "../store/index.ts";
+import type { Ids } from "./bounded.ts";
+import { announceStalled, planBounded, stalledIncidents } from "./bounded.ts";
 import { matchingRunbooks } from "./candidates.ts";
 import {
   DEFAULT_PLANNER_SETTINGS,
@@ -32,7 +34,6 @@ import {
 } from "./flywheel.ts";
 import type { LlmPlanner } from "./llm.ts";
 import { approveEscalation, closeEscalation } from "./operator-queue.ts";
-import { planIncident } from "./pipeline.ts";
 import { SitePolicy } from "./policy.ts";
 import { suspensionOf, withdrawOrders } from "./suspension.ts";
 import type { Webhook } from "./webhook.ts";
@@ -65,7 +66,7 @@ export interface PlannerDeps {
   readonly dispatch?: (ids: Ids) => Promise<void>;
 }
 
-export type Ids = { tenantId: string; applianceId: string; incidentId: string };
+export type { Ids } from "./bounded.ts";
 
 /**
  * The incident pipeline as a service: incidents are planned in the background (an appliance's
@@ -122,6 +123,8 @@ export interface Planner {
     reason: SuspensionReason,
   ): Promise<StoredOrder[]>;
   readonly llmConfigured: boolean;
+  /** Incidents waiting in queued or planning past the bound (settings.stalledAfterS). */
+  stalled(tenantId: string | null): Promise<IncidentState[]>;
   /** The catalog runbooks an operator may approve for this incident (L3 tier, matching triggers). */
   l3Candidates(incident: Incident): string[];
 }
@@ -184,48 +187,14 @@ export function createPlanner(
     },
   };
 
-  async function run(ids: Ids, rethrow = false): Promise<void> {
-    const at = base.now().toISOString();
-    const claimed = await base.store.planner.transitionIncident(
-      ids.tenantId,
-      ids.applianceId,
-      ids.incidentId,
-      ["queued"],
-      "planning",
-      at,
-      {},
-    );
-    if (!claimed) return; // another worker has it, or it is no longer queued
-    const state = await base.store.planner.getIncident(
-      ids.tenantId,
-      ids.applianceId,
-      ids.incidentId,
-    );
-    if (!state) return;
-    try {
-      await planIncident(ctx, state);
-    } catch (error) {
-      base.logger.log("error", "planning failed; the incident is queued again", {
-        incident_id: ids.incidentId,
-        err: error,
-      });
-      await base.store.planner.transitionIncident(
-        ids.tenantId,
-        ids.applianceId,
-        ids.incidentId,
-        ["planning"],
-        "queued",
-        base.now().toISOString(),
-        {
-          reason: "planning failed",
-        },
-      );
-      if (rethrow) throw error;
-    }
-  }
+  const run = async (ids: Ids, rethrow = false) => {
+    await planBounded(ctx, ids, rethrow);
+  };
+  const announced = new Set<string>();
 
   return {
     llmConfigured: deps.llm !== undefined,
+    stalled: (tenantId) => stalledIncidents(ctx, tenantId),
     l3Candidates: (incident) =>
       deps.catalog ? matchingRunbooks(deps.catalog, incident, "L3").map((r) => r.id) : [],
     async submit(ids) {
@@ -255,6 +224,7 @@ export function createPlanner(
       await expireStaleOrders(ctx);
       const waiting = await base.store.planner.incidentsIn("queued", null, 100);
       for (const s of waiting) ctx.schedule(s.tenantId, s.applianceId, s.incidentId);
+      await announceStalled(ctx, announced);
       return waiting.length;
     },
     async recover() {
