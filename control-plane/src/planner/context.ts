@@ -1,6 +1,7 @@
 import type { Catalog } from "#catalog";
 import type { GuardrailResult, Incident, Signer } from "#protocol";
 import type { AuditLog } from "../audit.ts";
+import type { QualificationThresholds } from "../config.ts";
 import type { Logger } from "../logger.ts";
 import type { IncidentState, Store } from "../store/index.ts";
 import type { DecisionFields, DecisionRecorder } from "./decisions.ts";
@@ -18,6 +19,11 @@ export interface PlannerSettings {
   readonly orderTtlS: number;
   /** Set in the config file: automatic orders stay halted whatever the API says. */
   readonly killSwitchForced: boolean;
+  /**
+   * When set (always, from the config file), L2 orders nothing until the model's newest
+   * qualification report meets these thresholds.
+   */
+  readonly qualification?: QualificationThresholds;
 }
 
 export const DEFAULT_PLANNER_SETTINGS: PlannerSettings = {

@@ -5,6 +5,7 @@ import { deriveParams, matchingRunbooks, patternKey, triggeringFinding } from ".
 import { escalate, killSwitch, type PlannerContext, sitePolicy } from "./context.ts";
 import { evaluateGuardrails, type Proposal } from "./guardrails.ts";
 import { plannerInput } from "./prompt.ts";
+import { unqualifiedReason } from "./qualify.ts";
 import type { Runbook } from "./types.ts";
 
 const PIPELINE = "control-plane:pipeline";
@@ -62,6 +63,9 @@ export async function planIncident(ctx: PlannerContext, state: IncidentState): P
     if (!policy.l2_enabled)
       return toHuman("the L2 planner is disabled for this site", candidateIds);
     if (!ctx.llm) return toHuman("no L2 planner (LLM) is configured", candidateIds);
+    const gate = ctx.settings.qualification;
+    const off = gate && (await unqualifiedReason(ctx.store.planner, ctx.llm.model, gate));
+    if (off) return toHuman(off, candidateIds);
     if (l2Candidates.length === 0) {
       return toHuman("no runbook's triggers match this incident", candidateIds);
     }

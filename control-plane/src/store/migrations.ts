@@ -146,6 +146,21 @@ const migrations: Record<string, Migration> = {
       ]);
     },
   },
+  // Model qualification reports: L2 stays off until the configured model's newest one passes.
+  "0006_model_qualifications": {
+    async up(db: Kysely<unknown>) {
+      await createTable(
+        db,
+        "model_qualifications",
+        [
+          "model, recorded_at text not null",
+          "passed integer not null",
+          "report_json, recorded_by text not null",
+        ],
+        (t) => t.addPrimaryKeyConstraint("model_qualifications_pk", ["model", "recorded_at"]),
+      );
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {
