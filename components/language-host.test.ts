@@ -51,6 +51,12 @@ describe("the tenant program under Pulumi's language host", () => {
   );
 });
 
+// An SSH key already in the Hetzner project is named, not created again (uniqueness_error).
+const CENTRAL: Readonly<Record<string, string>> = {
+  ...CENTRAL_CONFIG,
+  "msp:sshKeyNames": '["ops-laptop"]',
+};
+
 describe("the central program under Pulumi's language host", () => {
   it.each([
     ["preview", true],
@@ -58,7 +64,7 @@ describe("the central program under Pulumi's language host", () => {
   ])(
     "runs a %s and registers the control plane host with its protections",
     async (_what, dryRun) => {
-      const run = await runProgramUnderHost({ stack: "central", config: CENTRAL_CONFIG, dryRun });
+      const run = await runProgramUnderHost({ stack: "central", config: CENTRAL, dryRun });
       expect(run.code, explain(run)).toBe(0);
       const r = run.registrations;
       const host = only(r, "msp:central:ControlPlaneHost", "control-plane");
@@ -73,6 +79,9 @@ describe("the central program under Pulumi's language host", () => {
       expect(server.inputs).toMatchObject({ deleteProtection: true, rebuildProtection: true });
       expect(server.inputs.serverType).not.toBe("cx22");
       expect([...server.ignoreChanges].sort()).toEqual(["image", "sshKeys", "userData"]);
+      const sshKey = only(r, "hcloud:index/sshKey:SshKey");
+      expect(sshKey.inputs.publicKey).toBe(JSON.parse(CENTRAL["msp:sshPublicKeys"] ?? "")[0]);
+      if (!dryRun) expect(server.inputs.sshKeys).toEqual([expect.any(String), "ops-laptop"]);
       // The user data holds keys: a secret on the wire.
       expect(JSON.stringify(server.inputs.userData)).toContain("4dabf18193072939515e22adb298388d");
 
@@ -117,4 +126,29 @@ describe("the central program under Pulumi's language host", () => {
     // Each run is a fresh Node process loading the Pulumi SDKs: slow on a loaded machine.
     240_000,
   );
+});
+
+describe("the release key under Pulumi's language host", () => {
+  it("fails the update when the release key is the stack's own order-signing key", async () => {
+    const release = CENTRAL_CONFIG["msp:releasePublicKey"] as string;
+    const run = await runProgramUnderHost({
+      stack: "central",
+      config: CENTRAL_CONFIG,
+      dryRun: false,
+      // The tls provider hands back the release key as the order-signing key.
+      override: (type, name) =>
+        type === "tls:index/privateKey:PrivateKey" && name === "control-plane-order-signing-key"
+          ? {
+              publicKeyPem: release,
+              privateKeyPem: "order key",
+              privateKeyPemPkcs8: "order key",
+            }
+          : undefined,
+    });
+    expect(run.code).not.toBe(0);
+    expect(explain(run)).toContain(
+      "releasePublicKey is the order-signing key; the release key must be a key of its own",
+    );
+    expect(run.registrations.map((r) => r.type)).not.toContain("hcloud:index/server:Server");
+  }, 240_000);
 });

@@ -149,7 +149,7 @@ describe("crash safety with real processes", () => {
       const child = spawn(
         runtime.command,
         [...runtime.flags, bundle, "--config", configPath, "--lab", "--lab-state", p.labStateFile],
-        { cwd: root, stdio: ["ignore", "pipe", "pipe"] },
+        { cwd: root, env: { ...process.env, ...runtime.env }, stdio: ["ignore", "pipe", "pipe"] },
       );
       agent = child;
       const stderr: string[] = [];

@@ -57,6 +57,8 @@ function inNamespace(
 ): { child: ChildProcess; output: string[] } {
   const child = spawn("ip", ["netns", "exec", ns, ...command, ...args], {
     cwd: root,
+    // The agent runtime's environment (Bun reads its JIT switch there; Node ignores it).
+    env: { ...process.env, ...runtime.env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   children.push(child);

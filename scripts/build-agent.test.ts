@@ -28,7 +28,11 @@ describe("the agent bundle", () => {
     const inputs = Object.keys(result.metafile.inputs);
     expect(inputs.some((i) => i.endsWith(".node"))).toBe(false);
     expect(inputs.some((i) => i.includes("control-plane/"))).toBe(false);
-    const help = spawnSync(runtime.command, [bundle, "--help"], { cwd: out, encoding: "utf8" });
+    const help = spawnSync(runtime.command, [...runtime.flags, bundle, "--help"], {
+      cwd: out,
+      env: { ...process.env, ...runtime.env },
+      encoding: "utf8",
+    });
     expect(help.status).toBe(0);
     expect(help.stdout).toMatch(/^compliance-agent /);
   });
@@ -37,7 +41,7 @@ describe("the agent bundle", () => {
     world = await createAgentWorld();
     const child = spawn(runtime.command, [...runtime.flags, bundle, "--config", world.configPath], {
       cwd: out,
-      env: { PATH: process.env.PATH },
+      env: { PATH: process.env.PATH, ...runtime.env },
       stdio: ["ignore", "pipe", "pipe"],
     });
     let stderr = "";

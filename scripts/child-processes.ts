@@ -97,7 +97,7 @@ export function startAgentChild(
   return startChild(
     [...(typeScriptOnNode ? [] : runtime.flags), ...args],
     cwd,
-    env,
+    { ...runtime.env, ...env },
     runtime.command,
   );
 }

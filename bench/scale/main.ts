@@ -24,6 +24,8 @@
  *   connections open (after a first 50 have warmed the process), divided by their number;
  * - each fleet point: server CPU-seconds per 1,000 polls with everything else of that minute
  *   (evidence, incidents) charged to the polls, and the appliances per core that gives.
+ * - before/after (embedded default only): the polls phase once more against a second server
+ *   that reads the client certificate the way the poll path did before (getPeerCertificate).
  * PostgreSQL's and NATS's own CPU is not counted (shared servers on this machine).
  * Prints one JSON object; BENCH_SECONDS per point (default 20), BENCH_CALIBRATION_SECONDS
  * per calibration phase (default 10).
@@ -110,8 +112,13 @@ type StoreSpec =
   | { kind: "sqlite"; path: string }
   | { kind: "postgres"; url: string; schema: string };
 
-function startProcess(store: StoreSpec, queue?: { url: string; prefix: string; role: string }) {
+function startProcess(
+  store: StoreSpec,
+  queue?: { url: string; prefix: string; role: string },
+  legacyPeerCertificate = false,
+) {
   const spec = {
+    legacyPeerCertificate,
     store,
     orderKeyPem: privateKeyToPem(orderKey.privateKey),
     secretKeyB64: secretKey.toString("base64"),
@@ -284,7 +291,7 @@ async function offer(
 async function run(
   name: string,
   open: () => Promise<{ store: Store; spec: StoreSpec; cleanup: () => Promise<void> }>,
-  topology: { http: number; nats: boolean },
+  topology: { http: number; nats: boolean; beforeAfter?: boolean },
 ) {
   const { store, spec, cleanup } = await open();
   await store.migrate();
@@ -364,6 +371,35 @@ async function run(
       },
     };
 
+    if (topology.beforeAfter) {
+      // The poll path's previous client-certificate read, on a second server over the same
+      // store, calibrated the same way right after: before/after in one run.
+      const legacy = startProcess(spec, undefined, true);
+      const legacyUrl = await legacy.ready;
+      try {
+        await Promise.all(
+          sims.map((s) => post(`${legacyUrl}/v1/appliance/poll`, s.agent, pollOf(s.id))),
+        );
+        const meter = cpuMeter([legacy.pid]);
+        const point = await offer(
+          [legacyUrl],
+          sims,
+          heads,
+          { poll: CALIBRATION_POLLS_PER_S, evidence: 0, incident: 0 },
+          CALIBRATION_SECONDS,
+        );
+        const before = meter().server_cpu_s / Math.max(1, point.polls.ok);
+        result.poll_path_before_after = {
+          before_legacy_getPeerCertificate_cpu_s_per_1000_polls: round(before * 1000, 3),
+          after_cpu_s_per_1000_polls: round(cpuPerPoll * 1000, 3),
+          after_over_before: round(cpuPerPoll / before, 3),
+          before_polls_p99_ms: point.polls.p99_ms,
+        };
+      } finally {
+        await legacy.stop();
+      }
+    }
+
     for (const fleet of FLEETS) {
       let maxBacklog = 0;
       const sampler = setInterval(async () => {
@@ -436,7 +472,7 @@ Object.assign(
         cleanup: async () => {},
       };
     },
-    { http: 1, nats: false },
+    { http: 1, nats: false, beforeAfter: true },
   ),
   await run("postgres_jetstream_1_http_instance", pgSpec, { http: 1, nats: true }),
   await run("postgres_jetstream_2_http_instances", pgSpec, { http: 2, nats: true }),

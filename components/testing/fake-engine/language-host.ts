@@ -2,7 +2,7 @@ import { spawn } from "node:child_process";
 import { resolve } from "node:path";
 import { type EngineLog, startEngineService } from "./engine.ts";
 import { runnerPath } from "./grpc.ts";
-import { type Registration, startFakeMonitor } from "./monitor.ts";
+import { type OutputOverride, type Registration, startFakeMonitor } from "./monitor.ts";
 
 /**
  * The program under Pulumi's own Node.js host, `@pulumi/pulumi/cmd/run`, started with the
@@ -27,10 +27,17 @@ export async function runProgramUnderHost(options: {
   config: Readonly<Record<string, string>>;
   dryRun: boolean;
   env?: NodeJS.ProcessEnv;
+  /** Provider outputs to answer instead of the plausible ones. */
+  override?: OutputOverride;
 }): Promise<ProgramRun> {
   const project = "msp-compliance";
   const engine = await startEngineService();
-  const monitor = await startFakeMonitor({ stack: options.stack, project, dryRun: options.dryRun });
+  const monitor = await startFakeMonitor({
+    stack: options.stack,
+    project,
+    dryRun: options.dryRun,
+    ...(options.override ? { override: options.override } : {}),
+  });
   try {
     const args = [
       runnerPath("cmd/run"),

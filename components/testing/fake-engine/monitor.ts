@@ -37,10 +37,18 @@ type Cb = (e: Error | null, r?: unknown) => void;
 // biome-ignore lint/suspicious/noExplicitAny: generated protobuf request classes
 type Req = { request: any };
 
+/** Outputs a test wants for one resource instead of the plausible ones (undefined: keep those). */
+export type OutputOverride = (
+  type: string,
+  name: string,
+  inputs: Record<string, unknown>,
+) => Record<string, unknown> | undefined;
+
 export async function startFakeMonitor(opts: {
   stack: string;
   project: string;
   dryRun: boolean;
+  override?: OutputOverride;
 }): Promise<FakeMonitor> {
   const registrations: Registration[] = [];
   const outputs = new Map<string, Record<string, unknown>>();
@@ -50,7 +58,7 @@ export async function startFakeMonitor(opts: {
     return `urn:pulumi:${opts.stack}::${opts.project}::${parentType}${type}::${name}`;
   };
   const state = (type: string, name: string, inputs: Record<string, unknown>) => {
-    const extra = computed(type, name, inputs);
+    const extra = opts.override?.(type, name, inputs) ?? computed(type, name, inputs);
     if (!opts.dryRun) return { ...inputs, ...extra };
     return { ...inputs, ...Object.fromEntries(Object.keys(extra).map((k) => [k, UNKNOWN])) };
   };

@@ -29,10 +29,15 @@ export async function sitesPage(s: Services): Promise<Html> {
     tenants.map(async (t) => {
       const appliances = await s.store.listAppliances(t);
       const escalated = await s.store.planner.incidentsIn("escalated", t, 500);
+      const stalled = await s.planner.stalled(t);
       return html`<h2>Site ${t} ${
         escalated.length > 0
           ? html`<a href="/dashboard/incidents">${badge(`${escalated.length} escalated`, "warn")}</a>`
           : badge("no escalations", "ok")
+      }${
+        stalled.length > 0
+          ? html` <a href="/dashboard/incidents?status=queued">${badge(`${stalled.length} waiting for a decision too long`, "bad")}</a>`
+          : ""
       }</h2>
 <table><thead><tr><th>Appliance</th><th>Hostname</th><th>Status</th><th>Mode</th><th>Last contact</th><th>Agent</th><th>Evidence</th><th>Orders</th></tr></thead><tbody>
 ${appliances.map(

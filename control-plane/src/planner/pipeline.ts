@@ -1,6 +1,7 @@
 import { Incident, type L1RuleEntry, type LlmUsage, tryParseMessage } from "#protocol";
 import { auditOrderCreated, newOrder } from "../orders.ts";
 import type { IncidentState } from "../store/index.ts";
+import { abandon } from "./abandon.ts";
 import { deriveParams, matchingRunbooks, patternKey, triggeringFinding } from "./candidates.ts";
 import { escalate, killSwitch, type PlannerContext, sitePolicy } from "./context.ts";
 import { evaluateGuardrails, type Proposal } from "./guardrails.ts";
@@ -20,16 +21,8 @@ export async function planIncident(ctx: PlannerContext, state: IncidentState): P
   const parsed = tryParseMessage(Incident, JSON.parse(state.bodyJson));
   if (!parsed.ok) {
     // Stored incidents were parsed on receipt; a body that no longer parses is left for a human.
-    await ctx.store.planner.transitionIncident(
-      state.tenantId,
-      state.applianceId,
-      state.incidentId,
-      ["planning"],
-      "escalated",
-      ctx.now().toISOString(),
-      { reason: "the stored incident no longer parses" },
-    );
-    return;
+    const first = parsed.problem.split("\n")[0] ?? "";
+    return abandon(ctx, state, `the stored incident no longer parses: ${first}`);
   }
   const incident = parsed.value;
   const catalog = ctx.catalog;

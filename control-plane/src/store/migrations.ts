@@ -146,8 +146,33 @@ const migrations: Record<string, Migration> = {
       ]);
     },
   },
+  // Orders withdrawn by the kill switch or a site's audit-only mode: who, when and why.
+  "0005_order_withdrawal": {
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable("orders").addColumn("withdrawal_json", "text").execute();
+      // Each poll looks up its appliance's withdrawn orders.
+      await createIndex(db, "orders_status", "orders", ["tenant_id", "appliance_id", "status"]);
+    },
+  },
+  // Sign-in throttling per (account, client address), replacing the account lockout
+  // (operator/sign-in.ts); the operators table's failed_attempts/locked_until are no longer read.
+  "0006_sign_in_throttle": {
+    async up(db: Kysely<unknown>) {
+      await createTable(
+        db,
+        "sign_in_failures",
+        [
+          "subject, address text not null",
+          "failures integer not null",
+          "last_failure_at text not null",
+        ],
+        (t) => t.addPrimaryKeyConstraint("sign_in_failures_pk", ["subject", "address"]),
+      );
+      await createIndex(db, "sign_in_failures_age", "sign_in_failures", ["last_failure_at"]);
+    },
+  },
   // Model qualification reports: L2 stays off until the configured model's newest one passes.
-  "0006_model_qualifications": {
+  "0007_model_qualifications": {
     async up(db: Kysely<unknown>) {
       await createTable(
         db,

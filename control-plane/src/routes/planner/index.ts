@@ -29,7 +29,12 @@ export const Note = z.strictObject({ note: z.string().min(1).max(1000) });
 export const OptionalNote = z.strictObject({ note: z.string().min(1).max(1000).optional() });
 export const KillSwitch = z.strictObject({
   engaged: z.boolean(),
-  reason: z.string().max(300).default(""),
+  // Signed into every poll response while engaged: no lone surrogate.
+  reason: z
+    .string()
+    .max(300)
+    .refine((r) => r.isWellFormed(), "holds a lone surrogate; send well-formed text")
+    .default(""),
 });
 
 const STATUSES: readonly IncidentStatus[] = IncidentStatusSchema.options;

@@ -98,7 +98,14 @@ export interface IncidentStateStore {
 
 // ── Orders issued for incidents and their outcomes (attempts.ts) ────────────────────────────
 
-export type AttemptStatus = "pending" | "succeeded" | "failed" | "rejected" | "expired";
+export type AttemptStatus =
+  | "pending"
+  | "succeeded"
+  | "failed"
+  | "rejected"
+  | "expired"
+  /** The kill switch or the site's audit-only mode withdrew the order before it ran. */
+  | "withdrawn";
 
 export interface IncidentAttempt {
   readonly orderId: string;
