@@ -164,6 +164,11 @@ describe("hostile orders and poll responses", () => {
           // Signed by the real key without the schema check signDocument makes: the agent's own
           // check is under test.
           const unsigned = { ...stripSig(signedOrder()), params };
+          if (Object.hasOwn(params, "__proto__")) {
+            // Canonical JSON refuses an own __proto__ member: no such order can be signed.
+            expect(() => signingBytes(unsigned)).toThrow(/__proto__/);
+            return;
+          }
           const value = toBase64(signer.sign(signingBytes(unsigned)));
           const order = {
             ...unsigned,

@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type EngineService, startEngineService } from "../testing/fake-engine/engine.ts";
@@ -160,4 +160,27 @@ describe("the enrollment provider in Pulumi's dynamic provider plugin, over gRPC
     );
     expect(provider.plugin.stderr()).not.toContain(cp.adminToken);
   }, 120_000);
+
+  it("stops the plugin and the Node process its script started", async () => {
+    // Processes whose command line names the dynamic-provider runner and this engine.
+    const running = () =>
+      readdirSync("/proc")
+        .filter((d) => /^\d+$/.test(d))
+        .filter((pid) => {
+          try {
+            const argv = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
+            return (
+              argv.includes(engine.address) && argv.some((a) => a.includes("dynamic-provider"))
+            );
+          } catch {
+            return false; // gone meanwhile
+          }
+        });
+    expect(running()).toHaveLength(1);
+    await provider.stop();
+    for (let i = 0; i < 50 && running().length > 0; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(running()).toEqual([]);
+  });
 });

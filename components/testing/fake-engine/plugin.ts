@@ -12,6 +12,7 @@ import { pulumiFile, runnerPath } from "./grpc.ts";
  */
 export interface Plugin {
   readonly address: string;
+  /** The plugin's process, leader of its own process group. */
   readonly child: ChildProcess;
   stderr(): string;
   stop(): Promise<void>;
@@ -49,20 +50,34 @@ async function launch(
   args: readonly string[],
   options: LaunchOptions,
 ): Promise<Plugin> {
+  // A process group of its own: a plugin executable is a shell script whose `node` child
+  // must stop with it.
   const child = spawn(file, args, {
     cwd: options.cwd,
     env: options.env ?? process.env,
     stdio: ["ignore", "pipe", "pipe"],
+    detached: true,
   });
+  const killGroup = () => {
+    try {
+      if (child.pid !== undefined) process.kill(-child.pid, "SIGTERM");
+    } catch {
+      // the group is gone already
+    }
+  };
   let stderr = "";
   child.stderr?.on("data", (c) => {
     stderr += c;
   });
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
   const port = await new Promise<string>((resolve, reject) => {
+    const fail = (e: Error) => {
+      killGroup();
+      reject(e);
+    };
     const ms = options.timeoutMs ?? 30_000;
     const timer = setTimeout(
-      () => reject(new Error(`${cmd}: no port within ${ms} ms: ${stderr}`)),
+      () => fail(new Error(`${cmd}: no port within ${ms} ms: ${stderr}`)),
       ms,
     );
     let out = "";
@@ -75,7 +90,7 @@ async function launch(
     });
     child.once("exit", (code) => {
       clearTimeout(timer);
-      reject(new Error(`${cmd} exited ${code} before serving: ${out}${stderr}`));
+      fail(new Error(`${cmd} exited ${code} before serving: ${out}${stderr}`));
     });
   });
   return {
@@ -83,7 +98,7 @@ async function launch(
     child,
     stderr: () => stderr,
     async stop() {
-      if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
+      killGroup();
       await exited;
     },
   };

@@ -231,7 +231,11 @@ export function dashboardRoutes(s: Services): Route[] {
           if (error instanceof ControlPlaneError && error.code === "unauthenticated")
             return signInPage(c, "Wrong operator name or password.", 401);
           if (error instanceof ControlPlaneError && error.code === "locked_out")
-            return signInPage(c, "Too many failed sign-ins: try again later.", 429);
+            return signInPage(
+              c,
+              "Too many failed sign-ins from this address: try again later.",
+              429,
+            );
           throw error;
         }
         return c.redirect("/dashboard", 303);

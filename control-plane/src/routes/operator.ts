@@ -10,11 +10,9 @@ const Login = z.strictObject({
   password: z.string().min(1).max(1024),
 });
 
-export { MAX_FAILED_LOGINS } from "../operator/sign-in.ts";
-
 /**
- * Operator sign-in (scrypt-hashed passwords, lockout after MAX_FAILED_LOGINS failures for 15
- * minutes), sign-out and who-am-I under /v1/operator; the operator API itself is served there
+ * Operator sign-in (scrypt-hashed passwords, failures throttled per name and client address,
+ * never an account lockout: operator/sign-in.ts), sign-out and who-am-I under /v1/operator; the operator API itself is served there
  * too (routes/admin). Every sign-in, failure and sign-out is an audit event.
  */
 export function operatorRoutes(s: Services): Route[] {

@@ -154,6 +154,23 @@ const migrations: Record<string, Migration> = {
       await createIndex(db, "orders_status", "orders", ["tenant_id", "appliance_id", "status"]);
     },
   },
+  // Sign-in throttling per (account, client address), replacing the account lockout
+  // (operator/sign-in.ts); the operators table's failed_attempts/locked_until are no longer read.
+  "0006_sign_in_throttle": {
+    async up(db: Kysely<unknown>) {
+      await createTable(
+        db,
+        "sign_in_failures",
+        [
+          "subject, address text not null",
+          "failures integer not null",
+          "last_failure_at text not null",
+        ],
+        (t) => t.addPrimaryKeyConstraint("sign_in_failures_pk", ["subject", "address"]),
+      );
+      await createIndex(db, "sign_in_failures_age", "sign_in_failures", ["last_failure_at"]);
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

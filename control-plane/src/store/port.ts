@@ -288,8 +288,12 @@ export interface OperatorRecord {
   readonly operatorId: string;
   readonly username: string;
   readonly passwordHash: string;
-  readonly failedAttempts: number;
-  readonly lockedUntil: string | null;
+}
+
+/** Failed sign-ins of one name from one address (or "*": all addresses) in the current window. */
+export interface SignInFailures {
+  readonly failures: number;
+  readonly lastFailureAt: string;
 }
 
 export interface SessionRecord {
@@ -305,11 +309,20 @@ export interface OperatorStore {
   createOperator(operator: OperatorRecord, at: string): Promise<boolean>;
   getOperatorByName(username: string): Promise<OperatorRecord | undefined>;
   getOperator(operatorId: string): Promise<OperatorRecord | undefined>;
-  setOperatorLoginState(
-    operatorId: string,
-    failedAttempts: number,
-    lockedUntil: string | null,
-  ): Promise<void>;
+  getSignInFailures(subject: string, address: string): Promise<SignInFailures | undefined>;
+  /**
+   * Counts one failure atomically (one upsert: concurrent failures all count) and returns the new
+   * count; a row whose last failure is before `windowStart` starts again at 1.
+   */
+  recordSignInFailure(
+    subject: string,
+    address: string,
+    at: string,
+    windowStart: string,
+  ): Promise<number>;
+  clearSignInFailures(subject: string, address: string): Promise<void>;
+  /** Deletes rows whose last failure is before `before`; returns how many. */
+  pruneSignInFailures(before: string): Promise<number>;
   createSession(session: SessionRecord): Promise<void>;
   getSession(idHash: string): Promise<SessionRecord | undefined>;
   deleteSession(idHash: string): Promise<void>;

@@ -141,11 +141,14 @@ export function pollBody(tenantId: string, applianceId: string, lastOrderSeq = 0
   };
 }
 
-/** An HTTPS JSON POST with optional client certificate, over a real TLS connection. */
+/**
+ * An HTTPS JSON POST with optional client certificate, over a real TLS connection;
+ * `localAddress` picks the client's source address (any of 127.0.0.0/8 on loopback).
+ */
 export function httpsPost(
   url: string,
   body: unknown,
-  tls: { ca: string; cert?: string; key?: string; session?: Buffer },
+  tls: { ca: string; cert?: string; key?: string; session?: Buffer; localAddress?: string },
   raw?: string | Buffer,
 ): Promise<{
   status: number;
@@ -164,6 +167,7 @@ export function httpsPost(
         ...(tls.cert ? { cert: tls.cert, key: tls.key } : {}),
         agent: false,
         ...(tls.session ? { session: tls.session } : {}),
+        ...(tls.localAddress ? { localAddress: tls.localAddress } : {}),
         headers: {
           "content-type": "application/json",
           "content-length": Buffer.byteLength(payload),
@@ -203,8 +207,6 @@ export async function addOperator(store: Store, username: string, password: stri
       operatorId: randomUUID(),
       username,
       passwordHash: await hashPassword(password),
-      failedAttempts: 0,
-      lockedUntil: null,
     },
     new Date().toISOString(),
   );
