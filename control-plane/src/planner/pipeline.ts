@@ -38,7 +38,12 @@ export async function planIncident(ctx: PlannerContext, state: IncidentState): P
   if (!catalog) return toHuman("no runbook catalog is loaded", []);
 
   const policy = await sitePolicy(ctx, state.tenantId);
-  const l2Candidates = matchingRunbooks(catalog, incident, "L2");
+  // The runbook the appliance's own L1 just ran for this finding and failed is not offered
+  // again: the agent would refuse it (its back-off), burning an attempt and failing the pattern.
+  const failedLocally = incident.local_l1.attempted ? incident.local_l1.runbook_id : undefined;
+  const l2Candidates = matchingRunbooks(catalog, incident, "L2").filter(
+    (r) => r.id !== failedLocally,
+  );
   const candidateIds = l2Candidates.map((r) => r.id);
   const byId = (id: string) => catalog.runbooks.find((r) => r.id === id);
 
@@ -60,7 +65,12 @@ export async function planIncident(ctx: PlannerContext, state: IncidentState): P
     const off = gate && (await unqualifiedReason(ctx.store.planner, ctx.llm.model, gate));
     if (off) return toHuman(off, candidateIds);
     if (l2Candidates.length === 0) {
-      return toHuman("no runbook's triggers match this incident", candidateIds);
+      return toHuman(
+        failedLocally
+          ? `no runbook's triggers match this incident other than ${failedLocally}, which failed locally`
+          : "no runbook's triggers match this incident",
+        candidateIds,
+      );
     }
     const previous = await ctx.store.planner.attemptsFor(
       state.tenantId,
