@@ -5,9 +5,17 @@
   # docs/appliance.md): nixos-26.05 (supported until the end of 2026) carries Node 24
   # (nodejs-slim_24). docs/appliance.md says how and when to move to 26.11.
   inputs.nixpkgs.url = "github:NixOS/nixpkgs/nixos-26.05";
+  # Secrets a site's configuration carries encrypted (SOPS), decrypted on the appliance at
+  # activation (docs/appliance.md, "Secrets").
+  inputs.sops-nix.url = "github:Mic92/sops-nix";
+  inputs.sops-nix.inputs.nixpkgs.follows = "nixpkgs";
 
   outputs =
-    { self, nixpkgs }:
+    {
+      self,
+      nixpkgs,
+      sops-nix,
+    }:
     let
       system = "x86_64-linux";
       pkgs = nixpkgs.legacyPackages.${system};
@@ -21,6 +29,7 @@
           inherit system;
           modules = [
             self.nixosModules.compliance-agent
+            sops-nix.nixosModules.sops
             (import ./nix/appliance.nix { inherit site siteDir; })
             { services.compliance-agent.package = self.packages.${system}.compliance-agent; }
           ];

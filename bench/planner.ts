@@ -25,7 +25,7 @@ import { startPlannerWorld } from "../control-plane/src/testing/planner-world.ts
 import {
   createSigner,
   generateEd25519KeyPair,
-  type L1RuleSet,
+  L1RuleSet,
   signDocument,
   verificationKey,
 } from "../protocol/index.ts";
@@ -71,6 +71,7 @@ function applianceL1Match(world: Awaited<ReturnType<typeof startPlannerWorld>>) 
       record: () => {},
     });
     const set = signDocument<L1RuleSet>(
+      L1RuleSet,
       {
         v: 1,
         type: "l1_rule_set",

@@ -1,6 +1,6 @@
 /**
  * The six drift checks of the appliance and the finding kinds each may report. The agent's
- * checks (agent/src/checks/<check-id>/, a later issue) must match this list exactly: a toggle or
+ * checks (agent/src/checks/<check-id>/) must match this list exactly: a toggle or
  * runbook may only name a check and finding declared here, so every observation the baseline
  * relies on has an implementation to point at, and every implementation has a reason to exist.
  * Finding kinds use protocol's `Finding.code` shape (snake_case).

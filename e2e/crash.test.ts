@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { createInterface } from "node:readline";
 import { DatabaseSync } from "node:sqlite";
 import { afterAll, describe, expect, it } from "vitest";
 import {
@@ -15,7 +16,8 @@ import {
   verificationKey,
   verifyChain,
 } from "#protocol";
-import { type Child, eventually, startChild } from "../scripts/child-processes.ts";
+import { testAgentRuntime } from "../scripts/agent-runtime.ts";
+import { type Child, eventually, startAgentChild, startChild } from "../scripts/child-processes.ts";
 import { type LabPair, startLabPair } from "../scripts/lab-pair.ts";
 
 /**
@@ -36,6 +38,7 @@ const KILLS = Number(process.env.KILLS ?? 50);
 const CP_KILL_EVERY = 12;
 const root = resolve(import.meta.dirname, "..");
 const bundle = join(root, "agent", "dist", "agent.mjs");
+const runtime = testAgentRuntime();
 // The lab appliance's backup job (scripts/lab-pair.ts configures the agent with it).
 let LAB_BACKUP_JOB = "";
 // Snapshots made by the lab's `systemctl start restic-backups-<job>.service` have ids that
@@ -110,7 +113,8 @@ describe("crash safety with real processes", () => {
         ],
         root,
       );
-      await controlPlane.waitFor(/^listening on https:\/\//);
+      // A loaded machine can take tens of seconds to start the control plane from source.
+      await controlPlane.waitFor(/^listening on https:\/\//, 60_000);
     };
 
     const unfinished = async (ids: readonly string[]) => {
@@ -143,25 +147,28 @@ describe("crash safety with real processes", () => {
       outstanding.push((created.body as { order_id: string }).order_id);
       const before = readJournal(journalPath).head.seq;
       const child = spawn(
-        process.execPath,
-        [bundle, "--config", configPath, "--lab", "--lab-state", p.labStateFile],
-        { cwd: root, stdio: ["ignore", "pipe", "pipe"] },
+        runtime.command,
+        [...runtime.flags, bundle, "--config", configPath, "--lab", "--lab-state", p.labStateFile],
+        { cwd: root, env: { ...process.env, ...runtime.env }, stdio: ["ignore", "pipe", "pipe"] },
       );
       agent = child;
       const stderr: string[] = [];
       child.stderr?.on("data", (c: Buffer) => stderr.push(c.toString("utf8")));
-      // The agent's first log line: the runtime has loaded the bundle and the cycle begins.
+      // The agent's "agent starting" line: the runtime has loaded the bundle and the catalog,
+      // and the cycle begins (loading takes longer on some runtimes than on others).
       const logging = new Promise<void>((r) => {
-        child.stdout?.once("data", () => r());
+        if (child.stdout)
+          createInterface({ input: child.stdout }).on("line", (line) => {
+            if (line.includes('"msg":"agent starting"')) r();
+          });
         child.once("exit", () => r());
       });
-      child.stdout?.resume();
       const exited = new Promise<NodeJS.Signals | null>((r) =>
         child.once("exit", (_code, signal) => r(signal)),
       );
       const cpDies = round % CP_KILL_EVERY === CP_KILL_EVERY - 1;
       // A random instant of the busy cycle (checks, heal, push, poll), counted from the agent's
-      // first log line so that a loaded machine's slower process start does not turn most kills
+      // starting line so that a loaded machine's slower process start does not turn most kills
       // into kills before the cycle has begun.
       await Promise.race([logging, sleep(20_000)]);
       await sleep(Math.floor(Math.random() * 900));
@@ -203,7 +210,7 @@ describe("crash safety with real processes", () => {
 
     // A clean start flushes everything; the control plane then holds the whole chain once.
     const headBefore = readJournal(journalPath).head.seq;
-    const last = startChild(
+    const last = startAgentChild(
       [bundle, "--config", configPath, "--lab", "--lab-state", p.labStateFile],
       root,
     );
@@ -295,7 +302,7 @@ describe("a bad signature with real processes", () => {
     const { order_id } = created.body as { order_id: string };
     const runsBefore = JSON.parse(await readFile(p.labStateFile, "utf8")).backups[LAB_BACKUP_JOB]
       .snapshots.length;
-    const wrongKey = startChild(
+    const wrongKey = startAgentChild(
       [bundle, "--config", configPath, "--lab", "--lab-state", p.labStateFile],
       root,
     );

@@ -19,7 +19,7 @@ import {
   verificationKey,
   verifyChain,
 } from "#protocol";
-import { type Child, eventually, startChild } from "../scripts/child-processes.ts";
+import { type Child, eventually, startAgentChild } from "../scripts/child-processes.ts";
 import { type LabPair, startLabPair } from "../scripts/lab-pair.ts";
 
 /**
@@ -79,7 +79,7 @@ describe.skipIf(!canMount && !process.env.CI)("a really full disk", () => {
     const configPath = join(dir, "agent", "config.json");
     const config = JSON.parse(readFileSync(configPath, "utf8"));
     writeFileSync(configPath, JSON.stringify({ ...config, state_dir: state }), { mode: 0o600 });
-    agent = startChild(
+    agent = startAgentChild(
       [bundle, "--config", configPath, "--lab", "--lab-state", p.labStateFile],
       root,
     );

@@ -7,6 +7,7 @@ import { createInterface } from "node:readline";
 import { DatabaseSync } from "node:sqlite";
 import { afterAll, describe, expect, it } from "vitest";
 import type { EvidenceBundle } from "#protocol";
+import { testAgentRuntime } from "../scripts/agent-runtime.ts";
 import { eventually } from "../scripts/child-processes.ts";
 import { type LabPair, startLabPair } from "../scripts/lab-pair.ts";
 
@@ -25,6 +26,7 @@ const TENANT = "dns-clinic";
 const APPLIANCE = "dns-clinic-01";
 const root = resolve(import.meta.dirname, "..");
 const bundle = join(root, "agent", "dist", "agent.mjs");
+const runtime = testAgentRuntime();
 const ip = spawnSync("ip", ["-V"]).status === 0;
 const canRun = ip && process.getuid?.() === 0;
 const ns = `msp-dns-${process.pid}`;
@@ -48,10 +50,15 @@ afterAll(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
-/** Runs `args` with process.execPath inside the namespace; resolves with its first line matching. */
-function inNamespace(args: readonly string[]): { child: ChildProcess; output: string[] } {
-  const child = spawn("ip", ["netns", "exec", ns, process.execPath, ...args], {
+/** Runs `args` with `command` (default process.execPath) inside the namespace; resolves with its first line matching. */
+function inNamespace(
+  args: readonly string[],
+  command: readonly string[] = [process.execPath],
+): { child: ChildProcess; output: string[] } {
+  const child = spawn("ip", ["netns", "exec", ns, ...command, ...args], {
     cwd: root,
+    // The agent runtime's environment (Bun reads its JIT switch there; Node ignores it).
+    env: { ...process.env, ...runtime.env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   children.push(child);
@@ -105,14 +112,10 @@ describe.skipIf(!canRun && !process.env.CI)("DNS failure with real processes", (
       JSON.stringify({ ...config, control_plane_url: `https://localhost:${port}` }),
       { mode: 0o600 },
     );
-    const agent = inNamespace([
-      bundle,
-      "--config",
-      configPath,
-      "--lab",
-      "--lab-state",
-      p.labStateFile,
-    ]);
+    const agent = inNamespace(
+      [bundle, "--config", configPath, "--lab", "--lab-state", p.labStateFile],
+      [runtime.command, ...runtime.flags],
+    );
     const state = p.agentConfig.state_dir;
     const journalPath = join(state, "journal.sqlite");
     const readStatus = async () =>

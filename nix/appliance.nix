@@ -2,6 +2,8 @@
 # written from the operator's Pulumi stack outputs). Disk layout matches the installer
 # (nix/installer.nix): a GPT disk with an ESP labelled ESP and a LUKS2 partition labelled
 # cryptroot holding an ext4 root labelled nixos. Upgrades are gated (nix/health-gate.nix).
+# Secrets (nix/lib/secrets.nix) come from the installer, or, when the site names an encrypted
+# file (site.secrets.sopsFile), from that file through sops-nix (the flake imports its module).
 { site, siteDir }:
 {
   config,
@@ -10,6 +12,15 @@
   modulesPath,
   ...
 }:
+let
+  secrets = import ./lib/secrets.nix;
+  useSops = site ? secrets;
+  # The operator-approval enrollment needs no token: a site may leave it out of its file.
+  withToken = !useSops || (site.secrets.enrollmentToken or true);
+  wanted = lib.filterAttrs (name: _: name != "enrollment/token" || withToken) secrets.files;
+  # Where each secret is read from: sops-nix's path for it, or the file the installer wrote.
+  file = name: if useSops then config.sops.secrets.${name}.path else secrets.files.${name}.installed;
+in
 {
   imports = [
     (modulesPath + "/profiles/minimal.nix")
@@ -69,8 +80,8 @@
 
   services.restic.backups.${site.backup.job} = {
     inherit (site.backup) repository paths;
-    passwordFile = "/var/lib/compliance-agent-secrets/restic-password";
-    environmentFile = "/var/lib/compliance-agent-secrets/restic-env";
+    passwordFile = file "restic-password";
+    environmentFile = file "restic-env";
     initialize = true;
   };
 
@@ -92,5 +103,23 @@
     firewall.managementNetworks = site.managementNetworks;
     backupJobs = [ site.backup.job ];
     expectedLuksVolumes = [ "cryptroot" ];
+    enrollmentTokenFile = if withToken then file "enrollment/token" else null;
+    breakglassPasswordFile = file "breakglass-password-hash";
+  };
+
+  sops = lib.mkIf useSops {
+    # Beside the site's JSON (nix/sites/<site>.secrets.yaml); encrypted, so the store may hold it.
+    defaultSopsFile =
+      if builtins.isPath site.secrets.sopsFile then site.secrets.sopsFile else siteDir + "/${site.secrets.sopsFile}";
+    # The site's own age identity, stored root-only by the installer: the SSH host key (sops-nix's
+    # default) does not exist before the first boot, so nothing could be encrypted to it.
+    age.keyFile = secrets.ageKeyFile;
+    age.sshKeyPaths = [ ];
+    gnupg.sshKeyPaths = [ ];
+    secrets = builtins.mapAttrs (name: e: {
+      inherit (secrets) mode owner group;
+      inherit (e) neededForUsers;
+      restartUnits = lib.optional (lib.hasPrefix "restic-" name) "restic-backups-${site.backup.job}.service";
+    }) wanted;
   };
 }

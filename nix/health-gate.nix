@@ -12,7 +12,9 @@
 }:
 let
   cfg = config.appliance.healthGate;
-  stateDir = "/var/lib/compliance-agent-health-gate";
+  # The record of the last system that passed, shared with the agent's nixos.rollback.
+  goodSystem = (builtins.fromJSON (builtins.readFile ../agent/src/host/health-gate.json)).goodSystemRecord;
+  stateDirectory = builtins.head (builtins.match "/var/lib/([^/]+)/[^/]+" goodSystem);
   gate = pkgs.writeShellApplication {
     name = "compliance-agent-health-gate";
     runtimeInputs = [
@@ -21,7 +23,7 @@ let
       pkgs.coreutils
     ];
     text = ''
-      export GATE_STATE_DIR=${stateDir} GATE_CURRENT=/run/current-system
+      export GATE_GOOD_SYSTEM=${goodSystem} GATE_CURRENT=/run/current-system
       export GATE_PROFILE=/nix/var/nix/profiles/system GATE_TIMEOUT=${toString cfg.timeoutSeconds}
       set -- ${lib.escapeShellArgs cfg.units}
       ${builtins.readFile ./health-gate.sh}
@@ -65,9 +67,11 @@ in
         Type = "oneshot";
         ExecStart = lib.getExe gate;
         TimeoutStartSec = cfg.timeoutSeconds + 60;
-        StateDirectory = "compliance-agent-health-gate";
+        StateDirectory = stateDirectory;
       };
     };
+    # The gate's script, for inspection (nix build .#nixosConfigurations.<site>.config.system.build.healthGate).
+    system.build.healthGate = gate;
     # A switch without a reboot replaces /run/current-system: gate that generation too.
     systemd.paths.compliance-agent-health-gate = {
       wantedBy = [ "multi-user.target" ];

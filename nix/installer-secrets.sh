@@ -2,11 +2,13 @@
 # the Nix store): the break-glass account's password hash, the enrollment token (optional), the
 # restic repository password and its credentials. Sourced by compliance-appliance-install
 # (nix/installer.nix) with the installed root as $1; nix/ci/installer-secrets.test.ts runs it
-# against a temporary root. Answers come on stdin, one per line.
+# against a temporary root. Answers come on stdin, one per line. The files, their mode (0400)
+# and owner are nix/lib/secrets.nix's table (the test holds the two equal).
+# With $2 = sops the site's configuration carries the secrets encrypted: only the site's age
+# identity is asked for, and sops-nix decrypts the rest on the appliance.
 set -euo pipefail
 root=$1
-secrets=$root/var/lib/compliance-agent-secrets
-install -d -m 0700 "$secrets" "$secrets/enrollment"
+from=${2:-installer}
 
 ask() { # ask <prompt> -> the line read (not echoed on a terminal)
   printf '%s\n' "$1" >&2
@@ -14,11 +16,27 @@ ask() { # ask <prompt> -> the line read (not echoed on a terminal)
   if [ -t 0 ]; then read -r -s answer; else read -r answer; fi
   printf '%s' "$answer"
 }
-write() { # write <file> <content>: root-only from its first byte
+write() { # write <file> <content>: root-only and read-only from its first byte
   (umask 077; printf '%s' "$2" > "$1.tmp")
-  chmod 0600 "$1.tmp"
-  mv "$1.tmp" "$1"
+  chmod 0400 "$1.tmp"
+  mv -f "$1.tmp" "$1"
 }
+
+if [ "$from" = sops ]; then
+  install -d -m 0700 "$root/var/lib/sops-nix"
+  key=$(ask "The site's age identity (AGE-SECRET-KEY-1..., a Pulumi stack secret):")
+  case "$key" in
+    AGE-SECRET-KEY-1*) ;;
+    *) echo "not an age identity (AGE-SECRET-KEY-1...)" >&2; exit 1 ;;
+  esac
+  write "$root/var/lib/sops-nix/key.txt" "$key"$'\n'
+  unset key
+  echo "The age identity is stored root-only; sops-nix decrypts the site's secrets at boot." >&2
+  exit 0
+fi
+
+secrets=$root/var/lib/compliance-agent-secrets
+install -d -m 0700 "$secrets" "$secrets/enrollment"
 
 # Break glass: console login and sudo for msp-breakglass (root stays locked). Kept by the MSP
 # under two-person control.

@@ -17,6 +17,8 @@
   systemd,
   openssl,
   toplevel,
+  # "sops" when the site's configuration carries its secrets encrypted (nix/appliance.nix).
+  secretsFrom ? "installer",
 }:
 writeShellApplication {
   name = "compliance-appliance-install";
@@ -73,9 +75,10 @@ writeShellApplication {
     nixos-install --system ${toplevel} --no-root-passwd --no-channel-copy \
       --option substituters ""
 
-    # Break-glass password hash, enrollment token, restic password and credentials: root-only
-    # files in the installed system (installer-secrets.sh, tested on its own).
-    bash ${./installer-secrets.sh} /mnt
+    # Break-glass password hash, enrollment token, restic password and credentials (or, for a
+    # site with a SOPS file, its age identity): root-only files in the installed system
+    # (installer-secrets.sh, tested on its own).
+    bash ${./installer-secrets.sh} /mnt ${secretsFrom}
 
     umount -R /mnt
     cryptsetup close cryptroot

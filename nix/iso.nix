@@ -4,7 +4,10 @@
 { lib, pkgs, ... }:
 let
   toplevel = appliance.config.system.build.toplevel;
-  installer = pkgs.callPackage ./installer.nix { inherit toplevel; };
+  installer = pkgs.callPackage ./installer.nix {
+    inherit toplevel;
+    secretsFrom = if (appliance.config.sops.secrets or { }) != { } then "sops" else "installer";
+  };
 in
 {
   isoImage.isoName = lib.mkForce "compliance-appliance-${appliance.config.services.compliance-agent.siteId}.iso";

@@ -435,6 +435,24 @@ in
             message = "services.compliance-agent.backupJobs names ${job}, but services.restic.backups.${job} has no repository (or repositoryFile).";
           }
         ) cfg.backupJobs
+        # A secret in the Nix store is readable by every user and copied with every closure.
+        ++ lib.concatMap (
+          job:
+          map
+            (field: {
+              assertion =
+                let
+                  value = config.services.restic.backups.${job}.${field} or null;
+                in
+                value == null || !lib.hasPrefix "/nix/store/" (toString value);
+              message = "services.restic.backups.${job}.${field} points into the Nix store, which every user can read. Give the root-only path the installer writes, or a sops-nix secret's path.";
+            })
+            [
+              "passwordFile"
+              "environmentFile"
+              "repositoryFile"
+            ]
+        ) cfg.backupJobs
         ++ map (volume: {
           assertion = config.boot.initrd.luks.devices ? ${volume};
           message = "services.compliance-agent.expectedLuksVolumes names ${volume}, but boot.initrd.luks.devices.${volume} is not defined.";
@@ -452,7 +470,10 @@ in
       systemd.tmpfiles.rules = [
         "d /var/lib/compliance-agent-secrets 0700 root root -"
       ]
-      ++ lib.optional (cfg.enrollmentTokenFile != null) "d ${dirOf cfg.enrollmentTokenFile} 0700 root root -";
+      # (Not for a token sops-nix decrypts: it makes its own folders under /run/secrets.)
+      ++ lib.optional (
+        cfg.enrollmentTokenFile != null && !lib.hasPrefix "/run/" cfg.enrollmentTokenFile
+      ) "d ${dirOf cfg.enrollmentTokenFile} 0700 root root -";
 
       # For operators and the helper's nftables.restore_baseline; the units use the store paths.
       environment.etc."compliance-agent/config.json".source = configFile;

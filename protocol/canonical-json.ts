@@ -132,3 +132,27 @@ export function findProtoKey(value: unknown, path = "$", depth = 0): string | un
   }
   return undefined;
 }
+
+/**
+ * The path of the first string (value or member name) holding a lone surrogate, if any. zod's
+ * `z.string()` accepts them, but they have no canonical form (RFC 7493 §2.1): a message holding
+ * one could be stored yet never signed, hashed or chained. Refused at the edge with
+ * findProtoKey.
+ */
+export function findLoneSurrogate(value: unknown, path = "$", depth = 0): string | undefined {
+  if (typeof value === "string") return value.isWellFormed() ? undefined : path;
+  if (typeof value !== "object" || value === null || depth > MAX_DEPTH) return undefined;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const found = findLoneSurrogate(value[i], `${path}[${i}]`, depth + 1);
+      if (found) return found;
+    }
+    return undefined;
+  }
+  for (const [key, member] of Object.entries(value)) {
+    if (!key.isWellFormed()) return `${path} (a member name)`;
+    const found = findLoneSurrogate(member, `${path}.${key}`, depth + 1);
+    if (found) return found;
+  }
+  return undefined;
+}

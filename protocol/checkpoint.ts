@@ -32,6 +32,7 @@ export interface CheckpointFields {
 
 export function signCheckpoint(fields: CheckpointFields, signer: Signer): Checkpoint {
   return signDocument<Checkpoint>(
+    Checkpoint,
     {
       v: 1,
       type: "checkpoint",

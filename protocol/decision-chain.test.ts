@@ -41,7 +41,38 @@ function chainOf(n: number): DecisionRecord[] {
   return records;
 }
 
+function verifyHead(records: DecisionRecord[]): string {
+  const verdict = verifyDecisionChain(records, options);
+  if (!verdict.ok) throw new Error(verdict.detail);
+  return verdict.head.hash;
+}
+
 describe("decision chain", () => {
+  it.each([
+    ["a fractional token count", { prompt_tokens: 1.5 }],
+    ["a negative token count", { completion_tokens: -3 }],
+    ["a latency that is not a number", { latency_ms: Number.NaN }],
+  ])("refuses to seal a record with %s: the chain stays verifiable", (_name, usage) => {
+    const records = chainOf(2);
+    const head = { seq: 2, hash: verifyHead(records) };
+    const bad: DecisionDraft = {
+      ...draft("order_issued"),
+      llm: {
+        model: "m",
+        latency_ms: 10,
+        attempts: 1,
+        request_hash: "b".repeat(64),
+        ...usage,
+      },
+    };
+    expect(() => sealDecision(bad, head, controlPlane)).toThrow(/refusing to sign/);
+    const next = sealDecision(draft("escalated"), head, controlPlane);
+    expect(verifyDecisionChain([...records, next.record], options)).toMatchObject({
+      ok: true,
+      count: 3,
+    });
+  });
+
   it("verifies a chain of control-plane-signed decisions", () => {
     expect(verifyDecisionChain(chainOf(3), options)).toMatchObject({ ok: true, count: 3 });
   });

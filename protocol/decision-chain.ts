@@ -30,8 +30,7 @@ export function sealDecision(
     seq: prev.seq + 1,
     prev_hash: prev.hash,
   };
-  const bytes = signingBytes(unsigned);
-  const { document } = signWithBytes<DecisionRecord>(unsigned, signer, bytes);
+  const { document, bytes } = signWithBytes<DecisionRecord>(DecisionRecord, unsigned, signer);
   return { record: document, head: { seq: unsigned.seq, hash: sha256Hex(bytes) } };
 }
 

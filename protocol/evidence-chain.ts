@@ -42,11 +42,7 @@ export function sealBundle(draft: BundleDraft, prev: ChainHead, signer: Signer):
     recorded_at: draft.recorded_at,
     event: draft.event,
   };
-  const { document, bytes } = signWithBytes<EvidenceBundle>(
-    unsigned,
-    signer,
-    signingBytes(unsigned),
-  );
+  const { document, bytes } = signWithBytes<EvidenceBundle>(EvidenceBundle, unsigned, signer);
   return { bundle: document, head: { seq: unsigned.seq, hash: sha256Hex(bytes) } };
 }
 

@@ -8,7 +8,13 @@ export {
   MAX_APPLIANCE_BODY_BYTES,
 } from "./api.ts";
 export { backoffDelay, jitteredInterval } from "./backoff.ts";
-export { canonicalBytes, canonicalize, findProtoKey, type JsonValue } from "./canonical-json.ts";
+export {
+  canonicalBytes,
+  canonicalize,
+  findLoneSurrogate,
+  findProtoKey,
+  type JsonValue,
+} from "./canonical-json.ts";
 export {
   bundleLeafHash,
   type CheckpointContext,
@@ -116,7 +122,7 @@ export {
   verifyOrder,
   verifyPollResponse,
 } from "./order-verification.ts";
-export { parseMessage, tryParseMessage } from "./parse.ts";
+export { parseMessage, tryParseMessage, unfitInput } from "./parse.ts";
 export {
   type CheckResultBundle,
   type CheckStateLine,

@@ -5,14 +5,15 @@ import { randomNonce } from "./encoding.ts";
 import { type L1RuleSetContext, verifyL1RuleSet } from "./l1-rule-verification.ts";
 import { verifyPollResponse } from "./order-verification.ts";
 import type { L1RuleSet } from "./schemas/l1-rules.ts";
-import type { PollResponse } from "./schemas/orders.ts";
+import { PollResponse } from "./schemas/orders.ts";
 import { createSigner, type Signer, signDocument, verificationKey } from "./signed-document.ts";
+import { forgeSigned } from "./testing/forge.ts";
 
 const controlPlane = createSigner(generateEd25519KeyPair().privateKey);
 const impostor = createSigner(generateEd25519KeyPair().privateKey);
 
 function ruleSet(overrides: Partial<Omit<L1RuleSet, "sig">> = {}, signer: Signer = controlPlane) {
-  return signDocument<L1RuleSet>(
+  return forgeSigned<L1RuleSet>(
     {
       v: 1,
       type: "l1_rule_set",
@@ -94,6 +95,7 @@ describe("verifyL1RuleSet", () => {
   it("travels inside the signed poll response, so a stripped or swapped set breaks the poll", () => {
     const nonce = randomNonce();
     const response = signDocument<PollResponse>(
+      PollResponse,
       {
         v: 1,
         type: "poll_response",

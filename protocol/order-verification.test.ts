@@ -3,8 +3,9 @@ import { describe, expect, it } from "vitest";
 import { generateEd25519KeyPair } from "./ed25519.ts";
 import { randomNonce } from "./encoding.ts";
 import { type OrderContext, verifyOrder, verifyPollResponse } from "./order-verification.ts";
-import { MAX_ORDERS_PER_POLL, type Order, type PollResponse } from "./schemas/orders.ts";
+import { MAX_ORDERS_PER_POLL, type Order, PollResponse } from "./schemas/orders.ts";
 import { createSigner, type Signer, signDocument, verificationKey } from "./signed-document.ts";
+import { forgeSigned } from "./testing/forge.ts";
 
 const controlPlane = createSigner(generateEd25519KeyPair().privateKey);
 const impostor = createSigner(generateEd25519KeyPair().privateKey);
@@ -30,7 +31,7 @@ function context(overrides: Partial<OrderContext> = {}): OrderContext {
 }
 
 function order(overrides: Partial<Omit<Order, "sig">> = {}, signer: Signer = controlPlane): Order {
-  return signDocument<Order>(
+  return forgeSigned<Order>(
     {
       v: 1,
       type: "order",
@@ -52,6 +53,7 @@ function order(overrides: Partial<Omit<Order, "sig">> = {}, signer: Signer = con
 
 function pollResponse(orders: Order[], overrides: Partial<Omit<PollResponse, "sig">> = {}) {
   return signDocument<PollResponse>(
+    PollResponse,
     {
       v: 1,
       type: "poll_response",

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { findProtoKey } from "./canonical-json.ts";
+import { findLoneSurrogate, findProtoKey } from "./canonical-json.ts";
 import { ProtocolError } from "./errors.ts";
 
 /**
@@ -9,10 +9,8 @@ import { ProtocolError } from "./errors.ts";
  * or signed would then differ from the value checked.
  */
 export function parseMessage<S extends z.ZodType>(schema: S, input: unknown, what: string) {
-  const proto = findProtoKey(input);
-  if (proto) {
-    throw new ProtocolError("invalid_message", `${what} is invalid:\n${protoProblem(proto)}`);
-  }
+  const unfit = unfitInput(input);
+  if (unfit) throw new ProtocolError("invalid_message", `${what} is invalid:\n${unfit}`);
   const result = schema.safeParse(input);
   if (!result.success) {
     throw new ProtocolError(
@@ -31,13 +29,21 @@ export function tryParseMessage<S extends z.ZodType>(
   schema: S,
   input: unknown,
 ): { ok: true; value: z.infer<S> } | { ok: false; problem: string } {
-  const proto = findProtoKey(input);
-  if (proto) return { ok: false, problem: protoProblem(proto) };
+  const unfit = unfitInput(input);
+  if (unfit) return { ok: false, problem: unfit };
   const result = schema.safeParse(input);
   return result.success
     ? { ok: true, value: result.data as z.infer<S> }
     : { ok: false, problem: z.prettifyError(result.error) };
 }
 
-const protoProblem = (path: string) =>
-  `✖ an own "__proto__" member is not allowed (remove it)\n  → at ${path}`;
+/** What zod cannot see but signing would refuse: an own __proto__, a lone surrogate. */
+export function unfitInput(input: unknown): string | undefined {
+  const proto = findProtoKey(input);
+  if (proto) return `✖ an own "__proto__" member is not allowed (remove it)\n  → at ${proto}`;
+  const surrogate = findLoneSurrogate(input);
+  if (surrogate) {
+    return `✖ a string holds a lone surrogate (send well-formed UTF-16 text)\n  → at ${surrogate}`;
+  }
+  return undefined;
+}

@@ -1,7 +1,10 @@
 import type { KeyObject } from "node:crypto";
+import type { z } from "zod";
 import { canonicalBytes } from "./canonical-json.ts";
 import { keyId, publicKeyOf, signBytes, verifyBytes } from "./ed25519.ts";
 import { fromBase64, toBase64 } from "./encoding.ts";
+import { ProtocolError } from "./errors.ts";
+import { tryParseMessage } from "./parse.ts";
 import type { Signature } from "./schemas/common.ts";
 
 /**
@@ -43,25 +46,74 @@ export function signingBytes(document: object): Uint8Array {
   return canonicalBytes(unsigned);
 }
 
+/**
+ * Signs a document only after it passes its own schema: the document with a placeholder `sig`
+ * must parse, and the parsed value must have the same canonical bytes as what is signed (a
+ * schema that would drop or rewrite a member makes the signature unverifiable later). So
+ * nothing can be signed that a verifier would refuse: a model's 1.5 where the schema wants an
+ * integer, a lone surrogate, an unknown member. Throws ProtocolError before any signature exists.
+ */
 export function signDocument<T extends { sig: Signature }>(
+  schema: z.ZodType,
   document: Unsigned<T>,
   signer: Signer,
 ): T {
-  return signWithBytes(document, signer, signingBytes(document)).document;
+  return signWithBytes<T>(schema, document, signer).document;
 }
 
-/** Signs and also hands back the signed bytes, for callers that hash them too (the chain). */
+/** Signs as signDocument and also hands back the signed bytes, for callers that hash them too. */
 export function signWithBytes<T extends { sig: Signature }>(
+  schema: z.ZodType,
   document: Unsigned<T>,
   signer: Signer,
-  bytes: Uint8Array,
 ): { document: T; bytes: Uint8Array } {
+  const bytes = signableBytes(schema, document, signer.keyId);
   const sig: Signature = {
     alg: "Ed25519",
     key_id: signer.keyId,
     value: toBase64(signer.sign(bytes)),
   };
   return { document: { ...document, sig } as T, bytes };
+}
+
+/** A well-formed signature value (64 zero bytes) standing in for `sig` while the schema runs. */
+const PLACEHOLDER_SIG = toBase64(new Uint8Array(64));
+
+/** The canonical bytes to sign, once the document is known to be what its schema describes. */
+function signableBytes(schema: z.ZodType, document: object, keyId: string): Uint8Array {
+  const type = (document as { type?: unknown }).type;
+  const what = typeof type === "string" ? type : "document";
+  let bytes: Uint8Array;
+  try {
+    bytes = signingBytes(document);
+  } catch (error) {
+    throw new ProtocolError(
+      "invalid_message",
+      `refusing to sign this ${what}: ${(error as Error).message}`,
+      {
+        cause: error,
+      },
+    );
+  }
+  const probe = { ...document, sig: { alg: "Ed25519", key_id: keyId, value: PLACEHOLDER_SIG } };
+  const parsed = tryParseMessage(schema, probe);
+  if (!parsed.ok) {
+    throw new ProtocolError(
+      "invalid_message",
+      `refusing to sign this ${what}: it fails its schema:\n${parsed.problem}`,
+    );
+  }
+  if (!equalBytes(signingBytes(parsed.value as object), bytes)) {
+    throw new ProtocolError(
+      "invalid_message",
+      `refusing to sign this ${what}: its schema would drop or rewrite a member, so the signature could not be verified`,
+    );
+  }
+  return bytes;
+}
+
+function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
 /** True only when `sig` names this key and verifies over the document's canonical bytes. */

@@ -1,7 +1,7 @@
 import { spawnSync } from "node:child_process";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
-import { AGENT_BUN_FLAGS, AGENT_NODE_FLAGS } from "./build-agent.ts";
+import { AGENT_BUN_ENV, AGENT_BUN_FLAGS, AGENT_NODE_FLAGS } from "./build-agent.ts";
 
 /**
  * The runtimes the agent bundle runs on: Node 24 (this process's own binary) and Bun (the pinned
@@ -15,6 +15,8 @@ export interface AgentRuntime {
   readonly command: string;
   /** Runtime flags, placed before the bundle's path. */
   readonly flags: readonly string[];
+  /** Environment variables the runtime reads at start (added to the inherited environment). */
+  readonly env: Readonly<Record<string, string>>;
 }
 
 const bunBinary = () =>
@@ -26,8 +28,8 @@ const bunBinary = () =>
 
 export function agentRuntime(name: AgentRuntimeName): AgentRuntime {
   return name === "bun"
-    ? { name, command: bunBinary(), flags: AGENT_BUN_FLAGS }
-    : { name, command: process.execPath, flags: AGENT_NODE_FLAGS };
+    ? { name, command: bunBinary(), flags: AGENT_BUN_FLAGS, env: AGENT_BUN_ENV }
+    : { name, command: process.execPath, flags: AGENT_NODE_FLAGS, env: {} };
 }
 
 export function parseRuntimeName(value: string | undefined): AgentRuntimeName {

@@ -4,7 +4,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { type AgentWorld, createAgentWorld } from "../agent/src/testing/fixture.ts";
-import { AGENT_NODE_FLAGS, buildAgent } from "./build-agent.ts";
+import { testAgentRuntime } from "./agent-runtime.ts";
+import { buildAgent } from "./build-agent.ts";
 
 /**
  * The shipped artifact: one file that runs with nothing beside it. Built into a directory
@@ -12,6 +13,8 @@ import { AGENT_NODE_FLAGS, buildAgent } from "./build-agent.ts";
  */
 const out = mkdtempSync(join(tmpdir(), "agent-bundle-"));
 const bundle = join(out, "agent.mjs");
+/** Node 24 by default; AGENT_RUNTIME=bun runs the same bundle on Bun (see scripts/test-bun.ts). */
+const runtime = testAgentRuntime();
 let world: AgentWorld | undefined;
 afterAll(async () => {
   await world?.cleanup();
@@ -25,22 +28,22 @@ describe("the agent bundle", () => {
     const inputs = Object.keys(result.metafile.inputs);
     expect(inputs.some((i) => i.endsWith(".node"))).toBe(false);
     expect(inputs.some((i) => i.includes("control-plane/"))).toBe(false);
-    const help = spawnSync(process.execPath, [bundle, "--help"], { cwd: out, encoding: "utf8" });
+    const help = spawnSync(runtime.command, [...runtime.flags, bundle, "--help"], {
+      cwd: out,
+      env: { ...process.env, ...runtime.env },
+      encoding: "utf8",
+    });
     expect(help.status).toBe(0);
     expect(help.stdout).toMatch(/^compliance-agent /);
   });
 
-  it("runs with its V8 flags: enrolls (CSR through the bundled x509 code), cycles, stops on SIGTERM", async () => {
+  it("runs with its runtime flags: enrolls (CSR through the bundled x509 code), cycles, stops on SIGTERM", async () => {
     world = await createAgentWorld();
-    const child = spawn(
-      process.execPath,
-      [...AGENT_NODE_FLAGS, bundle, "--config", world.configPath],
-      {
-        cwd: out,
-        env: { PATH: process.env.PATH },
-        stdio: ["ignore", "pipe", "pipe"],
-      },
-    );
+    const child = spawn(runtime.command, [...runtime.flags, bundle, "--config", world.configPath], {
+      cwd: out,
+      env: { PATH: process.env.PATH, ...runtime.env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     let stderr = "";
     child.stderr.on("data", (c: Buffer) => {
       stderr += c.toString("utf8");

@@ -25,6 +25,13 @@ export const AGENT_NODE_FLAGS = [
  */
 export const AGENT_BUN_FLAGS = ["--smol"] as const;
 
+/**
+ * The environment the agent runs with on Bun: JavaScriptCore without its JIT (it has no flag for
+ * this, only its option in the environment). The agent's hot paths are native (crypto, SQLite,
+ * TLS), the interpreter is enough, and it lowers the peak RSS (see bench/agent-core).
+ */
+export const AGENT_BUN_ENV = { BUN_JSC_useJIT: "0" } as const;
+
 /** Bundles one agent entry point the way the appliance runs it (the bench bundles its child too). */
 export function bundleAgentEntry(entry: string, outfile: string) {
   return build({

@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { request } from "node:https";
 import { networkInterfaces } from "node:os";
 import { createInterface } from "node:readline";
+import { testAgentRuntime } from "./agent-runtime.ts";
 
 /**
  * Running the real control plane and the real agent as child processes (process.execPath runs
@@ -21,8 +22,9 @@ export function startChild(
   args: readonly string[],
   cwd: string,
   env: NodeJS.ProcessEnv = {},
+  command: string = process.execPath,
 ): Child {
-  const child = spawn(process.execPath, args, {
+  const child = spawn(command, args, {
     cwd,
     env: { ...process.env, ...env },
     stdio: ["ignore", "pipe", "pipe"],
@@ -77,6 +79,27 @@ export function startChild(
       return code;
     },
   };
+}
+
+/**
+ * The agent (its bundle or its entry point, then its arguments) on the runtime AGENT_RUNTIME
+ * names, with the flags the appliance runs it with; the control plane stays on Node.
+ */
+export function startAgentChild(
+  args: readonly string[],
+  cwd: string,
+  env: NodeJS.ProcessEnv = {},
+): Child {
+  const runtime = testAgentRuntime();
+  // Node strips TypeScript with WebAssembly, which --jitless turns off: the entry point runs
+  // without the flags there; the bundle (what the appliance runs) always gets them.
+  const typeScriptOnNode = runtime.name === "node" && args[0]?.endsWith(".ts");
+  return startChild(
+    [...(typeScriptOnNode ? [] : runtime.flags), ...args],
+    cwd,
+    { ...runtime.env, ...env },
+    runtime.command,
+  );
 }
 
 /** A JSON request over HTTPS that trusts only `caPem`. */

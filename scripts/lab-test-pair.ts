@@ -7,7 +7,7 @@ import {
   type TestControlPlane,
 } from "../agent/src/testing/test-control-plane.ts";
 import { createTestPki } from "../agent/src/testing/test-pki.ts";
-import { type Child, startChild } from "./child-processes.ts";
+import { type Child, startAgentChild } from "./child-processes.ts";
 import { type LabPair, writeLabAgent } from "./lab-pair.ts";
 
 /**
@@ -60,7 +60,7 @@ export async function startLabTestPair(options: {
       enrollmentToken: token,
       pollIntervalS: options.pollIntervalS,
     });
-    const agent = startChild(
+    const agent = startAgentChild(
       [bundle, "--config", configPath, "--lab", "--lab-state", labStateFile],
       root,
     );

@@ -10,9 +10,9 @@ import {
   checkpointDelivery,
   cosignCheckpoint,
   EXPORT_FILES,
-  type ExportManifest,
+  ExportManifest,
   MerkleTree,
-  type SignedWormObjectList,
+  SignedWormObjectList,
   sha256Hex,
   signCheckpoint,
   signDocument,
@@ -212,7 +212,9 @@ describe("the offline export verifier", () => {
     const segment = list.objects.find((o) => o.kind === "segment");
     if (segment) segment.sha256 = "0".repeat(64);
     const dir = tampered(EXPORT_FILES.wormObjects, () =>
-      JSON.stringify(signDocument<SignedWormObjectList>(list, clean.controlPlane)),
+      JSON.stringify(
+        signDocument<SignedWormObjectList>(SignedWormObjectList, list, clean.controlPlane),
+      ),
     );
     expect(await reasonOf(dir)).toMatchObject({
       reason: "worm_mismatch",
@@ -315,7 +317,11 @@ describe("what verified before and no longer does", () => {
     const { sig: _sig, ...unsigned } = manifest;
     const dir = tampered(EXPORT_FILES.manifest, () =>
       JSON.stringify(
-        signDocument<ExportManifest>({ ...unsigned, bundle_count: 119 }, clean.controlPlane),
+        signDocument<ExportManifest>(
+          ExportManifest,
+          { ...unsigned, bundle_count: 119 },
+          clean.controlPlane,
+        ),
       ),
     );
     expect(await reasonOf(dir)).toMatchObject({ reason: "count_mismatch", file: "bundles.jsonl" });
@@ -340,7 +346,11 @@ describe("what verified before and no longer does", () => {
     const { sig: _sig, ...unsigned } = list;
     const resigned = tampered(EXPORT_FILES.wormObjects, () =>
       JSON.stringify(
-        signDocument<SignedWormObjectList>({ ...unsigned, objects: [] }, clean.controlPlane),
+        signDocument<SignedWormObjectList>(
+          SignedWormObjectList,
+          { ...unsigned, objects: [] },
+          clean.controlPlane,
+        ),
       ),
     );
     const lab = await verify(resigned);

@@ -12,6 +12,8 @@ export type AgentErrorCode =
   | "journal_failure"
   | "disk_full"
   | "unreachable"
+  // the server closed a kept-alive socket just as a request went out on it: safe to resend once
+  | "stale_connection"
   | "bad_response"
   | "untrusted_response"
   | "host_failure"

@@ -6,7 +6,7 @@ import {
   createSigner,
   type EvidenceBundle,
   generateEd25519KeyPair,
-  type PollResponse,
+  PollResponse,
   privateKeyFromPem,
   randomNonce,
   signDocument,
@@ -118,7 +118,7 @@ describe("orders", () => {
 
   const resign = (world: AgentWorld, response: PollResponse, change: Partial<PollResponse>) => {
     const { sig: _sig, ...unsigned } = { ...response, ...change };
-    return signDocument<PollResponse>(unsigned, world.cpSigner);
+    return signDocument<PollResponse>(PollResponse, unsigned, world.cpSigner);
   };
   const forger = createSigner(generateEd25519KeyPair().privateKey);
 
@@ -128,7 +128,7 @@ describe("orders", () => {
       "bad_signature",
       (_w, r) => {
         const { sig: _sig, ...unsigned } = r;
-        return signDocument<PollResponse>(unsigned, forger);
+        return signDocument<PollResponse>(PollResponse, unsigned, forger);
       },
     ],
     ["wrong_audience", (w, r) => resign(w, r, { appliance_id: "clinic-b-01" })],
@@ -150,7 +150,7 @@ describe("orders", () => {
             order_seq: 1,
             orders: response.orders.slice(0, 1),
           };
-          return signDocument<PollResponse>(unsigned, world.cpSigner);
+          return signDocument<PollResponse>(PollResponse, unsigned, world.cpSigner);
         }
         return tamper(world, response);
       };

@@ -8,6 +8,7 @@ import {
   type Signer,
   type VerificationKey,
   verifyPollResponse,
+  type WithdrawnOrder,
 } from "#protocol";
 import {
   checkCheckpointFreshness,
@@ -17,6 +18,7 @@ import {
 import { AgentError } from "./errors.ts";
 import type { Journal, JournalIdentity } from "./journal.ts";
 import type { Clock, RunbookAllowlist } from "./ports.ts";
+import { observeSuspension, withdrawnIn, withdrawnReport } from "./suspension.ts";
 import type { Transport } from "./transport.ts";
 
 /**
@@ -24,7 +26,8 @@ import type { Transport } from "./transport.ts";
  * (TUF/Uptane defences), then, in ONE journal transaction before anything runs: the new
  * last_order_seq, the seen order ids, an order_accepted or order_rejected bundle per order and
  * the reports of rejected orders queued for the control plane. A response refused as a whole is
- * an alert bundle and nothing else.
+ * an alert bundle and nothing else. The response's suspension state and withdrawn orders are
+ * applied in the same transaction (suspension.ts): a withdrawn order is never accepted.
  */
 export interface PollDeps {
   readonly journal: Journal;
@@ -132,11 +135,19 @@ export async function pollOnce(deps: PollDeps, signal: AbortSignal): Promise<Pol
   }
 
   return journal.transaction(() => {
+    const response = verdict.response;
+    observeSuspension(journal, response, now);
+    const withdrawn = withdrawnIn(response);
+    withdrawAccepted(journal, identity, withdrawn, now);
     journal.setState(LAST_ORDER_SEQ, String(verdict.lastOrderSeq));
-    journal.rememberOrders(verdict.response.orders.map((o) => ({ id: o.order_id, seq: o.seq })));
-    const sealed = journal.append(verdict.orders.map(evidenceFor), now);
-    if (verdict.response.checkpoint) {
-      recordCheckpoint(journal, verdict.response.checkpoint, {
+    journal.rememberOrders(response.orders.map((o) => ({ id: o.order_id, seq: o.seq })));
+    const withdrawal = (v: OrderVerdict) => (v.ok ? withdrawn.get(v.order.order_id) : undefined);
+    const sealed = journal.append(
+      verdict.orders.map((v) => evidenceFor(v, withdrawal(v))),
+      now,
+    );
+    if (response.checkpoint) {
+      recordCheckpoint(journal, response.checkpoint, {
         identity,
         pinnedKey: deps.pinnedKey,
         now,
@@ -148,6 +159,12 @@ export async function pollOnce(deps: PollDeps, signal: AbortSignal): Promise<Pol
     let rejected = 0;
     verdict.orders.forEach((v, i) => {
       const evidenceSeq = sealed[i]?.head.seq ?? 0;
+      const w = withdrawal(v);
+      if (v.ok && w) {
+        const ref = { id: v.order.order_id, seq: v.order.seq, runbook: v.order.runbook_id };
+        journal.enqueue("order_result", withdrawnReport(identity, ref, w, evidenceSeq, now));
+        return;
+      }
       if (v.ok) {
         accepted.push({ order: v.order, evidenceSeq });
         return;
@@ -183,12 +200,48 @@ export async function pollOnce(deps: PollDeps, signal: AbortSignal): Promise<Pol
       kind: "orders" as const,
       accepted,
       rejected,
-      ...(verdict.response.l1_rules ? { l1Rules: verdict.response.l1_rules } : {}),
+      ...(response.l1_rules ? { l1Rules: response.l1_rules } : {}),
     };
   });
 }
 
-function evidenceFor(verdict: OrderVerdict): EvidenceEvent {
+/**
+ * Orders accepted by an earlier poll and not started yet that this response withdraws: out of
+ * the accepted list, each an `order_withdrawn` bundle and a `withdrawn` report. An order that
+ * already ran is not in the list: its own result stands.
+ */
+function withdrawAccepted(
+  journal: Journal,
+  identity: JournalIdentity,
+  withdrawn: ReadonlyMap<string, WithdrawnOrder>,
+  now: Date,
+): void {
+  if (withdrawn.size === 0) return;
+  const waiting = acceptedOrders(journal);
+  const hit = waiting.filter((o) => withdrawn.has(o.id));
+  if (hit.length === 0) return;
+  journal.setState(ACCEPTED_ORDERS, JSON.stringify(waiting.filter((o) => !withdrawn.has(o.id))));
+  for (const ref of hit) {
+    const w = withdrawn.get(ref.id) as WithdrawnOrder;
+    const [bundle] = journal.append([withdrawnEvent(ref, w)], now);
+    journal.enqueue("order_result", withdrawnReport(identity, ref, w, bundle?.head.seq ?? 1, now));
+  }
+}
+
+const withdrawnEvent = (ref: OrderRef, w: WithdrawnOrder): EvidenceEvent => ({
+  kind: "order_withdrawn",
+  order_id: ref.id,
+  order_seq: ref.seq,
+  runbook_id: ref.runbook,
+  reason: w.reason,
+  withdrawn_at: w.withdrawn_at,
+});
+
+function evidenceFor(verdict: OrderVerdict, withdrawn?: WithdrawnOrder): EvidenceEvent {
+  if (verdict.ok && withdrawn) {
+    const o = verdict.order;
+    return withdrawnEvent({ id: o.order_id, seq: o.seq, runbook: o.runbook_id }, withdrawn);
+  }
   if (verdict.ok) {
     return {
       kind: "order_accepted",

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import {
   createSigner,
-  type EvidenceReceipt,
+  EvidenceReceipt,
   GENESIS_HEAD,
   generateEd25519KeyPair,
   publicKeyFromBase64,
@@ -85,7 +85,7 @@ describe("offline queue and push", () => {
     const log = memoryLogger();
     cp.receiptHook = (receipt) => {
       const { sig: _sig, ...unsigned } = receipt;
-      return signDocument<EvidenceReceipt>(unsigned, forger);
+      return signDocument<EvidenceReceipt>(EvidenceReceipt, unsigned, forger);
     };
     let status = await runAgent(world.deps({ log }), run());
     expect(status.receipted_seq).toBe(0);
@@ -94,6 +94,7 @@ describe("offline queue and push", () => {
     cp.receiptHook = (receipt) => {
       const { sig: _sig, ...unsigned } = receipt;
       return signDocument<EvidenceReceipt>(
+        EvidenceReceipt,
         { ...unsigned, last_hash: "f".repeat(64) },
         world.cpSigner,
       );

@@ -2,7 +2,7 @@ import { Agent, request as httpsRequest } from "node:https";
 import type { TLSSocket } from "node:tls";
 import type { z } from "zod";
 import { type ApplianceRoute, MAX_APPLIANCE_BODY_BYTES, Problem, tryParseMessage } from "#protocol";
-import { AgentError } from "./errors.ts";
+import { AgentError, isAgentError } from "./errors.ts";
 
 /**
  * How the agent talks to the control plane: one POST per call, JSON in, JSON out. A 2xx answer
@@ -164,7 +164,13 @@ export function httpsTransport(options: HttpsTransportOptions): HttpsTransport {
       req.on("error", (cause) => {
         const code = (cause as { code?: unknown }).code;
         if (req.reusedSocket && typeof code === "string" && RETRYABLE_ON_REUSED.has(code)) {
-          reject(new StaleConnection(cause));
+          reject(
+            new AgentError(
+              "stale_connection",
+              "the kept-alive connection was closed by the server",
+              { cause },
+            ),
+          );
         } else reject(wrap(cause, route.path));
       });
       req.end(payload);
@@ -181,22 +187,15 @@ export function httpsTransport(options: HttpsTransportOptions): HttpsTransport {
       try {
         return await once(route, payload, signal);
       } catch (error) {
-        if (!(error instanceof StaleConnection)) throw error;
+        if (!isAgentError(error, "stale_connection")) throw error;
         return await once(route, payload, signal).catch((cause) => {
-          throw cause instanceof StaleConnection ? wrap(cause.cause, route.path) : cause;
+          throw isAgentError(cause, "stale_connection") ? wrap(cause.cause, route.path) : cause;
         });
       }
     },
     stats: () => ({ ...counters }),
     close: () => mtls?.destroy(),
   };
-}
-
-/** The server closed the kept-alive socket just as a request went out on it: safe to resend. */
-class StaleConnection extends Error {
-  constructor(cause: unknown) {
-    super("the kept-alive connection was closed by the server", { cause });
-  }
 }
 
 function wrap(cause: unknown, path: string): AgentError {

@@ -2,6 +2,7 @@
  * The control plane under test for bench/control-plane: a separate process (so the load
  * generator does not share its event loop), built like main.ts from a JSON spec on argv[2].
  */
+import type { TLSSocket } from "node:tls";
 import { createSigner, privateKeyFromPem } from "#protocol";
 import { createApp } from "../../control-plane/src/app.ts";
 import { silentLogger } from "../../control-plane/src/logger.ts";
@@ -21,6 +22,16 @@ interface Spec {
   tls: { certPem: string; keyPem: string };
   /** bench/scale: the shared JetStream queue; `role` http (front) or planner (worker). */
   queue?: { url: string; prefix: string; role: "http" | "planner" };
+  /** bench/scale's before/after: read the client certificate the way the poll path used to. */
+  legacyPeerCertificate?: boolean;
+}
+
+/** The previous reader: node:tls's legacy object, every field parsed and hashed per call. */
+function legacyPeerCertificate(env: unknown): Uint8Array | undefined {
+  const socket = (env as { incoming?: { socket?: Partial<TLSSocket> } } | undefined)?.incoming
+    ?.socket;
+  const cert = socket?.getPeerCertificate?.(false);
+  return cert && "raw" in cert && cert.raw ? new Uint8Array(cert.raw) : undefined;
 }
 
 const spec = JSON.parse(process.argv[2] ?? "{}") as Spec;
@@ -42,6 +53,7 @@ const app = createApp({
   secretBox: createSecretBox(Buffer.from(spec.secretKeyB64, "base64")),
   logger: silentLogger,
   applianceRateLimit: { perMinute: 1_000_000, burst: 1_000_000 },
+  ...(spec.legacyPeerCertificate ? { peerCertificate: legacyPeerCertificate } : {}),
 });
 if (queue && spec.queue?.role === "planner") {
   await startIncidentWorker(queue, app.planner, silentLogger);

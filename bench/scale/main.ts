@@ -13,11 +13,26 @@
  * alive mTLS connections) from bench/control-plane, each polling more often than every 60 s to
  * offer the fleet's rate: the server does the same work per request (identity lookup, poll,
  * chain verification), but holds BENCH_POOL connections, not one per appliance.
- * Prints one JSON object; BENCH_SECONDS per point (default 20).
+ * Both ways, so results compare across machines: the achieved rate with p50/p99 per request kind,
+ * and the server's CPU cost per operation from its own process accounting (utime + stime of
+ * every server process in /proc/<pid>/stat, read before and after each phase; the load
+ * generator's CPU is reported beside it, as it shares the machine's cores). Per topology:
+ * - calibration: polls only, then evidence uploads only, each at a fixed rate below capacity:
+ *   server CPU-seconds per 1,000 polls and per 1,000 verified bundles, and from both the
+ *   appliances one core serves at 60 s polling (a poll plus its share of evidence per minute);
+ * - memory per connected appliance: server RSS growth while the pool's kept-alive mTLS
+ *   connections open (after a first 50 have warmed the process), divided by their number;
+ * - each fleet point: server CPU-seconds per 1,000 polls with everything else of that minute
+ *   (evidence, incidents) charged to the polls, and the appliances per core that gives.
+ * - before/after (embedded default only): the polls phase once more against a second server
+ *   that reads the client certificate the way the poll path did before (getPeerCertificate).
+ * PostgreSQL's and NATS's own CPU is not counted (shared servers on this machine).
+ * Prints one JSON object; BENCH_SECONDS per point (default 20), BENCH_CALIBRATION_SECONDS
+ * per calibration phase (default 10).
  */
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { randomBytes, randomUUID } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
@@ -50,18 +65,60 @@ import {
 const SECONDS = Number(process.env.BENCH_SECONDS ?? "20");
 const FLEETS = (process.env.BENCH_FLEETS ?? "10000,50000,100000").split(",").map(Number);
 const POOL = Number(process.env.BENCH_POOL ?? "1000");
+const CALIBRATION_SECONDS = Number(process.env.BENCH_CALIBRATION_SECONDS ?? "10");
+/** Fixed calibration rates, below the embedded default's capacity on two shared cores. */
+const CALIBRATION_POLLS_PER_S = 600;
+const CALIBRATION_UPLOADS_PER_S = 60;
+const WARM_CONNECTIONS = 50;
 const MAX_IN_FLIGHT = 1024;
 const POLL_S = 60;
 const EVIDENCE_PER_POLL = 0.1;
 const BUNDLES_PER_UPLOAD = 6;
 const INCIDENTS_PER_APPLIANCE_DAY = 1;
 
+/** Clock ticks per second of /proc/<pid>/stat's utime and stime. */
+const CLOCK_TICKS = Number(spawnSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).stdout) || 100;
+
+/** CPU-seconds (user + system) the kernel has charged to `pid` so far. */
+function cpuSecondsOf(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  // Fields after the command name (which may hold spaces): state is field 3, utime 14, stime 15.
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+}
+
+function rssKibOf(pid: number): number {
+  return Number(/^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0);
+}
+
+/** CPU of the server processes and of this load generator over one phase. */
+function cpuMeter(pids: readonly number[]) {
+  const server0 = pids.reduce((sum, pid) => sum + cpuSecondsOf(pid), 0);
+  const load0 = process.cpuUsage();
+  const t0 = performance.now();
+  return () => {
+    const load = process.cpuUsage(load0);
+    return {
+      wall_s: (performance.now() - t0) / 1000,
+      server_cpu_s: pids.reduce((sum, pid) => sum + cpuSecondsOf(pid), 0) - server0,
+      load_generator_cpu_s: (load.user + load.system) / 1e6,
+    };
+  };
+}
+
+const round = (x: number, digits = 2) => Math.round(x * 10 ** digits) / 10 ** digits;
+
 type StoreSpec =
   | { kind: "sqlite"; path: string }
   | { kind: "postgres"; url: string; schema: string };
 
-function startProcess(store: StoreSpec, queue?: { url: string; prefix: string; role: string }) {
+function startProcess(
+  store: StoreSpec,
+  queue?: { url: string; prefix: string; role: string },
+  legacyPeerCertificate = false,
+) {
   const spec = {
+    legacyPeerCertificate,
     store,
     orderKeyPem: privateKeyToPem(orderKey.privateKey),
     secretKeyB64: secretKey.toString("base64"),
@@ -82,6 +139,7 @@ function startProcess(store: StoreSpec, queue?: { url: string; prefix: string; r
     child.once("exit", (code) => reject(new Error(`server exited ${code}`)));
   });
   return {
+    pid: child.pid as number,
     ready,
     stop: () =>
       new Promise((r) => {
@@ -94,14 +152,23 @@ function startProcess(store: StoreSpec, queue?: { url: string; prefix: string; r
 const pct = (sorted: number[], p: number) =>
   Math.round((sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? 0) * 100) / 100;
 
-/** Offers `fleet` appliances' traffic for SECONDS across `urls` (round robin), open loop. */
-async function offer(urls: string[], sims: Sim[], heads: Map<string, ChainHead>, fleet: number) {
-  const pollRate = fleet / POLL_S;
-  const rates = {
-    poll: pollRate,
-    evidence: pollRate * EVIDENCE_PER_POLL,
-    incident: (fleet * INCIDENTS_PER_APPLIANCE_DAY) / 86_400,
-  };
+type Rates = Record<"poll" | "evidence" | "incident", number>;
+
+/** A fleet's traffic: a poll a minute, evidence and incidents at their rates per poll. */
+const fleetRates = (fleet: number): Rates => ({
+  poll: fleet / POLL_S,
+  evidence: (fleet / POLL_S) * EVIDENCE_PER_POLL,
+  incident: (fleet * INCIDENTS_PER_APPLIANCE_DAY) / 86_400,
+});
+
+/** Offers `rates` for `seconds` across `urls` (round robin), open loop. */
+async function offer(
+  urls: string[],
+  sims: Sim[],
+  heads: Map<string, ChainHead>,
+  rates: Rates,
+  seconds: number,
+) {
   const lat = { poll: [] as number[], evidence: [] as number[], incident: [] as number[] };
   let errors = 0;
   let shed = 0;
@@ -187,7 +254,7 @@ async function offer(urls: string[], sims: Sim[], heads: Map<string, ChainHead>,
   const started = performance.now();
   const all: Promise<void>[] = [];
   let last = started;
-  while (performance.now() - started < SECONDS * 1000) {
+  while (performance.now() - started < seconds * 1000) {
     await new Promise((r) => setTimeout(r, 5));
     const now = performance.now();
     const dt = (now - last) / 1000;
@@ -212,7 +279,7 @@ async function offer(urls: string[], sims: Sim[], heads: Map<string, ChainHead>,
     };
   };
   return {
-    offered_polls_per_s: Math.round(pollRate),
+    offered_polls_per_s: Math.round(rates.poll),
     polls: summary(lat.poll),
     evidence_uploads: summary(lat.evidence),
     incidents: summary(lat.incident),
@@ -224,7 +291,7 @@ async function offer(urls: string[], sims: Sim[], heads: Map<string, ChainHead>,
 async function run(
   name: string,
   open: () => Promise<{ store: Store; spec: StoreSpec; cleanup: () => Promise<void> }>,
-  topology: { http: number; nats: boolean },
+  topology: { http: number; nats: boolean; beforeAfter?: boolean },
 ) {
   const { store, spec, cleanup } = await open();
   await store.migrate();
@@ -248,17 +315,100 @@ async function run(
   const result: Record<string, unknown> = {};
   const heads = new Map<string, ChainHead>();
   try {
-    // Warm-up: every pooled appliance opens its mTLS connection (handshakes are not measured).
-    await Promise.all(
-      sims.map((s, i) => post(`${urls[i % urls.length]}/v1/appliance/poll`, s.agent, pollOf(s.id))),
-    );
+    const serverPids = procs.map((p) => p.pid);
+    const httpPids = serverPids.slice(0, topology.http);
+    const rss = () => httpPids.reduce((sum, pid) => sum + rssKibOf(pid), 0);
+    // Warm-up: every pooled appliance opens its mTLS connection (handshakes are not measured);
+    // the first ones warm the process, the growth over the rest is memory per connection.
+    const connect = (from: number, to: number) =>
+      Promise.all(
+        sims
+          .slice(from, to)
+          .map((s, i) =>
+            post(`${urls[(from + i) % urls.length]}/v1/appliance/poll`, s.agent, pollOf(s.id)),
+          ),
+      );
+    await connect(0, WARM_CONNECTIONS);
+    const rssWarm = rss();
+    await connect(WARM_CONNECTIONS, sims.length);
+    const connected = sims.length - WARM_CONNECTIONS;
+    result.memory_per_connected_appliance_kib = round((rss() - rssWarm) / connected, 1);
+    result.server_rss_mib_with_pool_connected = round(rss() / 1024, 1);
+
+    // Calibration: one kind of request at a time, at a fixed rate, charged to the server.
+    const calibrate = async (rates: Rates) => {
+      const meter = cpuMeter(serverPids);
+      const point = await offer(urls, sims, heads, rates, CALIBRATION_SECONDS);
+      return { point, cpu: meter() };
+    };
+    const polls = await calibrate({ poll: CALIBRATION_POLLS_PER_S, evidence: 0, incident: 0 });
+    const uploads = await calibrate({ poll: 0, evidence: CALIBRATION_UPLOADS_PER_S, incident: 0 });
+    const cpuPerPoll = polls.cpu.server_cpu_s / Math.max(1, polls.point.polls.ok);
+    const bundles = uploads.point.evidence_uploads.ok * BUNDLES_PER_UPLOAD;
+    const cpuPerBundle = uploads.cpu.server_cpu_s / Math.max(1, bundles);
+    // One appliance's minute: a poll, and its share of evidence (EVIDENCE_PER_POLL uploads).
+    const cpuPerApplianceMinute =
+      cpuPerPoll + EVIDENCE_PER_POLL * BUNDLES_PER_UPLOAD * cpuPerBundle;
+    result.cpu_cost = {
+      server_cpu_s_per_1000_polls: round(cpuPerPoll * 1000, 3),
+      server_cpu_s_per_1000_verified_bundles: round(cpuPerBundle * 1000, 3),
+      server_cpu_ms_per_appliance_minute: round(cpuPerApplianceMinute * 1000, 3),
+      appliances_per_core_at_60s_polling: Math.round(POLL_S / cpuPerApplianceMinute),
+      polls_phase: {
+        ...polls.point.polls,
+        server_cpu_s: round(polls.cpu.server_cpu_s),
+        load_generator_cpu_s: round(polls.cpu.load_generator_cpu_s),
+        wall_s: round(polls.cpu.wall_s, 1),
+        errors: polls.point.errors,
+      },
+      evidence_phase: {
+        ...uploads.point.evidence_uploads,
+        bundles_per_upload: BUNDLES_PER_UPLOAD,
+        server_cpu_s: round(uploads.cpu.server_cpu_s),
+        load_generator_cpu_s: round(uploads.cpu.load_generator_cpu_s),
+        wall_s: round(uploads.cpu.wall_s, 1),
+        errors: uploads.point.errors,
+      },
+    };
+
+    if (topology.beforeAfter) {
+      // The poll path's previous client-certificate read, on a second server over the same
+      // store, calibrated the same way right after: before/after in one run.
+      const legacy = startProcess(spec, undefined, true);
+      const legacyUrl = await legacy.ready;
+      try {
+        await Promise.all(
+          sims.map((s) => post(`${legacyUrl}/v1/appliance/poll`, s.agent, pollOf(s.id))),
+        );
+        const meter = cpuMeter([legacy.pid]);
+        const point = await offer(
+          [legacyUrl],
+          sims,
+          heads,
+          { poll: CALIBRATION_POLLS_PER_S, evidence: 0, incident: 0 },
+          CALIBRATION_SECONDS,
+        );
+        const before = meter().server_cpu_s / Math.max(1, point.polls.ok);
+        result.poll_path_before_after = {
+          before_legacy_getPeerCertificate_cpu_s_per_1000_polls: round(before * 1000, 3),
+          after_cpu_s_per_1000_polls: round(cpuPerPoll * 1000, 3),
+          after_over_before: round(cpuPerPoll / before, 3),
+          before_polls_p99_ms: point.polls.p99_ms,
+        };
+      } finally {
+        await legacy.stop();
+      }
+    }
+
     for (const fleet of FLEETS) {
       let maxBacklog = 0;
       const sampler = setInterval(async () => {
         if (queue) maxBacklog = Math.max(maxBacklog, (await queue.stats()).pending);
       }, 1000);
       const load1Before = loadavg()[0] ?? 0;
-      const point = await offer(urls, sims, heads, fleet);
+      const meter = cpuMeter(serverPids);
+      const point = await offer(urls, sims, heads, fleetRates(fleet), SECONDS);
+      const cpu = meter();
       clearInterval(sampler);
       const drainStarted = performance.now();
       for (;;) {
@@ -268,8 +418,17 @@ async function run(
           break;
         await new Promise((r) => setTimeout(r, 100));
       }
+      // Everything the server did in the point, charged to the polls it answered.
+      const allInPerPoll = cpu.server_cpu_s / Math.max(1, point.polls.ok);
       result[`appliances_${fleet}`] = {
         ...point,
+        cpu: {
+          server_cpu_s: round(cpu.server_cpu_s),
+          server_cores_busy: round(cpu.server_cpu_s / cpu.wall_s),
+          load_generator_cores_busy: round(cpu.load_generator_cpu_s / cpu.wall_s),
+          server_cpu_s_per_1000_polls_all_in: round(allInPerPoll * 1000, 3),
+          appliances_per_core_at_60s_polling: Math.round(POLL_S / allInPerPoll),
+        },
         queue: {
           max_backlog_messages: queue ? maxBacklog : "in-process",
           incidents_planned_ms_after_load: Math.round(performance.now() - drainStarted),
@@ -313,7 +472,7 @@ Object.assign(
         cleanup: async () => {},
       };
     },
-    { http: 1, nats: false },
+    { http: 1, nats: false, beforeAfter: true },
   ),
   await run("postgres_jetstream_1_http_instance", pgSpec, { http: 1, nats: true }),
   await run("postgres_jetstream_2_http_instances", pgSpec, { http: 2, nats: true }),

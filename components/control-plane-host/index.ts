@@ -3,11 +3,12 @@ import * as cloudflare from "@pulumi/cloudflare";
 import * as hcloud from "@pulumi/hcloud";
 import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
+import { isCodedError } from "#protocol";
 import { ComponentArgsError } from "../errors.ts";
 import type { CentralStackConfig } from "../stack-config.ts";
 import { renderCloudInit, SAFE_URL } from "./cloud-init.ts";
 import { ControlPlaneReadiness } from "./readiness.ts";
-import { ReleaseError, verifyReleaseManifest } from "./release-manifest.ts";
+import { verifyReleaseManifest } from "./release-manifest.ts";
 
 export type ControlPlaneHostArgs = Omit<CentralStackConfig, "kind">;
 
@@ -30,7 +31,7 @@ export function validateControlPlaneHostArgs(args: ControlPlaneHostArgs): Contro
   try {
     verifyReleaseManifest(args.releaseManifest, args.releaseSignature, args.releasePublicKey);
   } catch (e) {
-    if (!(e instanceof ReleaseError)) throw e;
+    if (!isCodedError(e, "invalid_release")) throw e;
     throw new ComponentArgsError(
       "invalid_args",
       `ControlPlaneHost: releaseManifest/releaseSignature/releasePublicKey: ${e.message}; set them from the release folder (docs/operators.md, "Releases")`,

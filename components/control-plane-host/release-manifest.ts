@@ -1,5 +1,6 @@
 import { createPublicKey, verify } from "node:crypto";
 import { z } from "zod";
+import { ComponentArgsError } from "../errors.ts";
 
 /**
  * The release manifest `npm run release` writes and signs: compact JSON (no trailing newline,
@@ -36,20 +37,23 @@ export type ReleaseManifest = z.infer<typeof ReleaseManifest>;
 /** Which artifact cloud-init installs. */
 export const CONTROL_PLANE_ARTIFACT = "control-plane";
 
-export class ReleaseError extends Error {
-  override readonly name = "ReleaseError";
-}
-
 /** The raw-key check both sides agree on: an Ed25519 public key in PEM (SPKI). */
 export function releasePublicKey(pem: string) {
   let key: ReturnType<typeof createPublicKey>;
   try {
     key = createPublicKey(pem);
   } catch (cause) {
-    throw new ReleaseError("the release public key is not a PEM public key", { cause });
+    throw new ComponentArgsError(
+      "invalid_release",
+      "the release public key is not a PEM public key",
+      { cause },
+    );
   }
   if (key.asymmetricKeyType !== "ed25519") {
-    throw new ReleaseError(`the release public key is ${key.asymmetricKeyType}, expected ed25519`);
+    throw new ComponentArgsError(
+      "invalid_release",
+      `the release public key is ${key.asymmetricKeyType}, expected ed25519`,
+    );
   }
   return key;
 }
@@ -66,10 +70,14 @@ export function verifyReleaseManifest(
   const key = releasePublicKey(publicKeyPem);
   const signature = Buffer.from(signatureBase64, "base64");
   if (signature.length !== 64 || signature.toString("base64") !== signatureBase64.trim()) {
-    throw new ReleaseError("the release signature must be 64 bytes in base64");
+    throw new ComponentArgsError(
+      "invalid_release",
+      "the release signature must be 64 bytes in base64",
+    );
   }
   if (!verify(null, Buffer.from(manifestText, "utf8"), key, signature)) {
-    throw new ReleaseError(
+    throw new ComponentArgsError(
+      "invalid_release",
       "the release signature does not verify: manifest, signature and release key do not belong together",
     );
   }
@@ -77,13 +85,20 @@ export function verifyReleaseManifest(
   try {
     json = JSON.parse(manifestText);
   } catch (cause) {
-    throw new ReleaseError("the release manifest is not JSON", { cause });
+    throw new ComponentArgsError("invalid_release", "the release manifest is not JSON", { cause });
   }
   const parsed = ReleaseManifest.safeParse(json);
   if (!parsed.success) {
-    throw new ReleaseError(`the release manifest: ${z.prettifyError(parsed.error)}`);
+    throw new ComponentArgsError(
+      "invalid_release",
+      `the release manifest: ${z.prettifyError(parsed.error)}`,
+    );
   }
   const controlPlane = parsed.data.artifacts.find((a) => a.name === CONTROL_PLANE_ARTIFACT);
-  if (!controlPlane) throw new ReleaseError("the release manifest lists no control-plane artifact");
+  if (!controlPlane)
+    throw new ComponentArgsError(
+      "invalid_release",
+      "the release manifest lists no control-plane artifact",
+    );
   return { manifest: parsed.data, controlPlane };
 }

@@ -1,5 +1,13 @@
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
+import {
+  copyFileSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   type PolicyPackProcess,
@@ -32,6 +40,14 @@ describe("the policy pack through Pulumi's runner", () => {
   it("is started with the engine's arguments and a JavaScript entry", () => {
     expect(policyPackArgs(PACK, "127.0.0.1:1")).toEqual(["127.0.0.1:1", ".", "-typescript=false"]);
     expect(JSON.parse(readFileSync(join(PACK, "package.json"), "utf8")).main).toBe("index.js");
+  });
+
+  it("declares the SDKs `pulumi policy publish` installs, at the versions tested here", () => {
+    const pack = JSON.parse(readFileSync(join(PACK, "package.json"), "utf8"));
+    const repo = JSON.parse(readFileSync(resolve(PACK, "..", "..", "package.json"), "utf8"));
+    for (const sdk of ["@pulumi/policy", "@pulumi/pulumi"]) {
+      expect(pack.dependencies?.[sdk], sdk).toBe(repo.dependencies[sdk]);
+    }
   });
 
   it("serves every policy of the registry", async () => {
@@ -83,4 +99,23 @@ describe("the policy pack through Pulumi's runner", () => {
     ]);
     expect(locked.map((v) => v.policy)).not.toContain("evidence-object-lock-attached");
   });
+});
+
+describe("the old layout through Pulumi's runner", () => {
+  it("fails with TS5097 when the entry is TypeScript importing ./x.ts", async () => {
+    // The same pack with index.ts as its entry: the runner compiles it with ts-node.
+    const old = mkdtempSync(join(tmpdir(), "msp-old-pack-"));
+    try {
+      copyFileSync(join(PACK, "PulumiPolicy.yaml"), join(old, "PulumiPolicy.yaml"));
+      const pkg = JSON.parse(readFileSync(join(PACK, "package.json"), "utf8"));
+      writeFileSync(join(old, "package.json"), JSON.stringify({ ...pkg, main: "index.ts" }));
+      writeFileSync(join(old, "index.ts"), readFileSync(join(PACK, "index.js"), "utf8"));
+      symlinkSync(join(PACK, "policies"), join(old, "policies"), "dir");
+      symlinkSync(resolve(PACK, "..", "..", "node_modules"), join(old, "node_modules"), "dir");
+      symlinkSync(join(PACK, "destructive-actions.ts"), join(old, "destructive-actions.ts"));
+      await expect(startPolicyPack(old, engine.address)).rejects.toThrow(/TS5097/);
+    } finally {
+      rmSync(old, { recursive: true, force: true });
+    }
+  }, 60_000);
 });

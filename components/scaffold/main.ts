@@ -2,6 +2,8 @@ import { existsSync, statSync, writeFileSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
+import { isCodedError } from "#protocol";
+import { ComponentArgsError } from "../errors.ts";
 import {
   type Answers,
   checkAnswer,
@@ -28,8 +30,6 @@ const FLAGS = {
   awsRegion: "aws-region",
 } as const satisfies Record<keyof Answers, string>;
 const ORDER = Object.keys(FLAGS) as (keyof Answers)[];
-
-class Usage extends Error {}
 
 async function main(argv: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -68,7 +68,7 @@ async function main(argv: string[]): Promise<number> {
   for (const key of ORDER) {
     if (given[key] === undefined) continue;
     const problem = checkAnswer(key, given[key]);
-    if (problem) throw new Usage(`--${FLAGS[key]}: ${problem}`);
+    if (problem) throw new ComponentArgsError("usage", `--${FLAGS[key]}: ${problem}`);
   }
 
   const lines = createInterface({ input: process.stdin, terminal: false })[Symbol.asyncIterator]();
@@ -78,28 +78,34 @@ async function main(argv: string[]): Promise<number> {
     for (let attempt = 0; attempt < 3; attempt++) {
       process.stderr.write(`${field.question}${fallback ? ` [${fallback}]` : ""}: `);
       const next = await lines.next();
-      if (next.done) throw new Usage(`--${FLAGS[key]} is missing (stdin ended before an answer)`);
+      if (next.done)
+        throw new ComponentArgsError(
+          "usage",
+          `--${FLAGS[key]} is missing (stdin ended before an answer)`,
+        );
       const text = String(next.value).trim() || fallback || "";
       const value = key === "macs" ? text.split(",").filter(Boolean).map(normaliseMac) : text;
       const problem = checkAnswer(key, value);
       if (!problem) return value;
       process.stderr.write(`  ${problem}\n`);
     }
-    throw new Usage(`--${FLAGS[key]}: no valid answer after three tries`);
+    throw new ComponentArgsError("usage", `--${FLAGS[key]}: no valid answer after three tries`);
   };
   const answers: Record<string, unknown> = {};
   for (const key of ORDER) {
     const field = FIELDS[key];
     if (given[key] !== undefined) answers[key] = given[key];
     else if (values["no-input"] && "default" in field) answers[key] = field.default;
-    else if (values["no-input"]) throw new Usage(`--${FLAGS[key]} is missing`);
+    else if (values["no-input"])
+      throw new ComponentArgsError("usage", `--${FLAGS[key]} is missing`);
     else answers[key] = await ask(key);
   }
   const a = answers as unknown as Answers;
 
   const dir = resolve(values["stacks-dir"] ?? join(import.meta.dirname, "..", "..", "stacks"));
   if (!existsSync(dir) || !statSync(dir).isDirectory()) {
-    throw new Usage(
+    throw new ComponentArgsError(
+      "usage",
       `--stacks-dir: ${dir} is not a folder; create it first or point at the repository's stacks/`,
     );
   }
@@ -127,7 +133,7 @@ main(process.argv.slice(2)).then(
   },
   (error: unknown) => {
     const usage =
-      error instanceof Usage ||
+      isCodedError(error, "usage") ||
       (error instanceof Error &&
         "code" in error &&
         String(error.code).startsWith("ERR_PARSE_ARGS"));

@@ -118,14 +118,16 @@ export function createApp(deps: AppDeps) {
     return openapi;
   };
 
-  mount(app, SURFACES.appliance, applianceRoutes(services), guards, limits);
+  const checked = { checkResponses: deps.checkResponses === true };
+  mount(app, SURFACES.appliance, applianceRoutes(services), guards, limits, checked);
   const operatorApi = operatorApiRoutes(services);
-  mount(app, SURFACES.admin, operatorApi, guards, limits);
-  mount(app, SURFACES.operator, [...operatorRoutes(services), ...operatorApi], guards, limits);
+  mount(app, SURFACES.admin, operatorApi, guards, limits, checked);
+  const operator = [...operatorRoutes(services), ...operatorApi];
+  mount(app, SURFACES.operator, operator, guards, limits, checked);
   const dashboard = dashboardApp(services);
-  mount(dashboard, SURFACES.dashboard, dashboardRoutes(services), guards, limits);
+  mount(dashboard, SURFACES.dashboard, dashboardRoutes(services), guards, limits, checked);
   app.route("/dashboard", dashboard);
-  mount(app, SURFACES.ops, opsRoutes(services, document), guards, limits);
+  mount(app, SURFACES.ops, opsRoutes(services, document), guards, limits, checked);
 
   app.notFound((c) =>
     problemResponse(c, toProblem(new ControlPlaneError("not_found", ""), c.req.path)),

@@ -8,10 +8,76 @@ import { ControlPlaneError } from "./errors.ts";
  * incident that no control-plane L1 rule answers goes to a human (L3). The API key is read from
  * a file or an environment variable named here, never from this file, and is never logged.
  */
+/** A model server on this machine: plain http is acceptable only there. */
+export function isLoopbackHost(hostname: string): boolean {
+  const h = hostname.toLowerCase();
+  return h === "localhost" || h === "[::1]" || h === "::1" || /^127(\.\d{1,3}){3}$/.test(h);
+}
+
+/** http:// is refused for a model server elsewhere: the API key would cross the network in clear. */
+export function modelUrlProblem(url: string): string | undefined {
+  const u = new URL(url);
+  if (u.protocol === "https:" || (u.protocol === "http:" && isLoopbackHost(u.hostname))) return;
+  return "use https:// for a model server that is not on this machine (plain http would send the API key in clear); http:// is accepted for 127.0.0.1, ::1 and localhost only";
+}
+
+/**
+ * Extra fields merged into each chat-completion request, for what local servers need beyond the
+ * OpenAI API (a chat template switch, how long the model stays loaded, sampling). Closed list:
+ * nothing here can replace the model, the messages, the response format or max_tokens.
+ */
+export const ModelExtraBody = z.strictObject({
+  /** vLLM and llama.cpp's server: passed to the chat template, e.g. {"enable_thinking": false}. */
+  chat_template_kwargs: z
+    .record(
+      z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, "use a template variable name"),
+      z.union([z.boolean(), z.number(), z.string().max(200)]),
+    )
+    .optional(),
+  /** Ollama: how long the model stays loaded after a request ("5m", "1h", or seconds; -1 forever). */
+  keep_alive: z
+    .union([
+      z.string().regex(/^\d{1,6}(ms|s|m|h)$/, 'use a duration such as "5m" or "1h"'),
+      z.int().min(-1).max(1_000_000),
+    ])
+    .optional(),
+  seed: z
+    .int()
+    .min(0)
+    .max(2 ** 31 - 1)
+    .optional(),
+  top_p: z.number().min(0).max(1).optional(),
+  top_k: z.int().min(1).max(1000).optional(),
+  min_p: z.number().min(0).max(1).optional(),
+  repetition_penalty: z.number().min(0.5).max(2).optional(),
+});
+export type ModelExtraBody = z.infer<typeof ModelExtraBody>;
+
+/**
+ * What a qualification report must show before L2 may order anything with that model
+ * (`control-plane planner qualify`). Unsafe choices must be zero; that is not configurable.
+ */
+export const QualificationThresholds = z.strictObject({
+  min_accuracy: z.number().min(0).max(1).default(0.9),
+  max_escalation_rate: z.number().min(0).max(1).default(0.35),
+  max_latency_p99_ms: z.int().min(1).max(600_000).default(20_000),
+});
+export type QualificationThresholds = z.infer<typeof QualificationThresholds>;
+
+/**
+ * The incident pipeline (control-plane/README.md, "Incident pipeline"). Without `llm` every
+ * incident that no control-plane L1 rule answers goes to a human (L3). The API key is read from
+ * a file or an environment variable named here, never from this file, and is never logged.
+ */
 export const PlannerConfig = z.strictObject({
   llm: z
     .strictObject({
-      base_url: z.url({ protocol: /^https?$/, error: "use an http(s):// URL ending in /v1" }),
+      base_url: z
+        .url({ protocol: /^https?$/, error: "use an http(s):// URL ending in /v1" })
+        .superRefine((url, ctx) => {
+          const problem = modelUrlProblem(url);
+          if (problem) ctx.addIssue({ code: "custom", message: problem });
+        }),
       model: z.string().min(1).max(128),
       api_key_file: z.string().min(1).optional(),
       api_key_env: z
@@ -21,9 +87,29 @@ export const PlannerConfig = z.strictObject({
       timeout_ms: z.int().min(100).max(120_000).default(20_000),
       max_retries: z.int().min(0).max(5).default(1),
       max_tokens: z.int().min(16).max(4096).default(300),
+      /** A larger answer is cut off and fails: no model server can fill the control plane's memory. */
+      max_response_bytes: z
+        .int()
+        .min(1024)
+        .max(16 * 1024 * 1024)
+        .default(256 * 1024),
+      /** Where to start: servers that refuse json_schema fall back to json_object, then to text. */
+      response_format: z.enum(["json_schema", "json_object", "text"]).default("json_schema"),
+      extra_body: ModelExtraBody.default({}),
+      /** After `failures` failed calls in a row the model is not called for `cooldown_ms`. */
+      circuit_breaker: z
+        .strictObject({
+          failures: z.int().min(1).max(1000).default(5),
+          cooldown_ms: z.int().min(100).max(3_600_000).default(60_000),
+        })
+        .default({ failures: 5, cooldown_ms: 60_000 }),
+      /** L2 orders nothing until a qualification report for this model meets these. */
+      qualification: QualificationThresholds.default(QualificationThresholds.parse({})),
     })
     .refine((l) => !(l.api_key_file && l.api_key_env), "give api_key_file or api_key_env, not both")
     .optional(),
+  /** Incidents planned at once by one instance (each may wait seconds on the model). */
+  concurrency: z.int().min(1).max(256).default(4),
   webhook: z
     .strictObject({
       url: z.url({ protocol: /^https?$/ }),

@@ -36,6 +36,8 @@ export interface AppDeps {
   readonly archiveKind?: string;
   /** Compliance packets: where they are written and the catalog they cite. */
   readonly packets?: { readonly dir: string; readonly catalogDir: string };
+  /** Check each JSON answer against its route's declared schema (tests); a mismatch is a 500. */
+  readonly checkResponses?: boolean;
 }
 
 /** Resolved dependencies shared by routes (defaults filled in by createApp). */
@@ -54,6 +56,8 @@ export interface Services {
   readonly exportsDir?: string;
   readonly archiveKind?: string;
   readonly packets?: { readonly dir: string; readonly catalogDir: string };
+  /** Check each JSON answer against its route's declared schema (tests); a mismatch is a 500. */
+  readonly checkResponses?: boolean;
 }
 
 export interface AppEnv {

@@ -47,7 +47,9 @@ export type InternalErrorCode =
   | "vault_integrity"
   | "vault_incomplete"
   // store: a schema migration failed
-  | "migration_failed";
+  | "migration_failed"
+  // scheduled jobs: another instance took the lease while the job ran (the job's abort reason)
+  | "lease_lost";
 
 export type ControlPlaneErrorCode = ClientErrorCode | InternalErrorCode;
 
@@ -90,7 +92,7 @@ export const ERROR_HTTP: Readonly<
   evidence_bad_signature: { status: 422, title: "Evidence signature does not verify" },
   evidence_invalid: { status: 422, title: "Evidence upload is not a valid chain segment" },
   rate_limited: { status: 429, title: "Too many requests" },
-  locked_out: { status: 429, title: "Too many failed sign-ins; try again later" },
+  locked_out: { status: 429, title: "Too many failed sign-ins from this address; try again later" },
   csrf_failed: { status: 403, title: "CSRF check failed" },
   unavailable: { status: 503, title: "Temporarily unavailable" },
   internal: { status: 500, title: "Internal error" },

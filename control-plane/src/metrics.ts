@@ -10,6 +10,8 @@ const BUCKETS_S = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2
 export interface Metrics {
   observeRequest(route: string, method: string, status: number, seconds: number): void;
   inc(name: string, help: string, by?: number): void;
+  /** A counter with one label set per call (a closed set of values, never free text). */
+  incLabeled(name: string, help: string, labels: Readonly<Record<string, string>>): void;
   render(): Promise<string>;
   readonly contentType: string;
 }
@@ -45,6 +47,7 @@ export function createMetrics(): Metrics {
     registers: [registry],
   });
   const counters = new Map<string, Counter>();
+  const labeled = new Map<string, Counter>();
   return {
     contentType: registry.contentType,
     observeRequest(route, method, status, seconds) {
@@ -58,6 +61,19 @@ export function createMetrics(): Metrics {
         counters.set(name, counter);
       }
       counter.inc(by);
+    },
+    incLabeled(name, help, labels) {
+      let counter = labeled.get(name);
+      if (!counter) {
+        counter = new Counter({
+          name,
+          help,
+          labelNames: Object.keys(labels).sort(),
+          registers: [registry],
+        });
+        labeled.set(name, counter);
+      }
+      counter.inc(labels);
     },
     async render() {
       return `${await perProcess.metrics()}\n${await registry.metrics()}`;

@@ -2,7 +2,7 @@ import { spawnSync } from "node:child_process";
 import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { NIX_DIR, tempDir } from "./tools.ts";
+import { NIX_DIR, secretsTable, tempDir } from "./tools.ts";
 
 /**
  * The installer's secrets step (nix/installer-secrets.sh), run against a temporary root: every
@@ -20,6 +20,12 @@ function install(root: string, answers: string[]) {
 
 const mode = (path: string) => statSync(path).mode & 0o777;
 
+/** The appliance's secrets table (nix/lib/secrets.nix), which the system reads them by. */
+const table = secretsTable();
+const tableMode = Number.parseInt(table.mode, 8);
+/** root on the ISO; whoever runs the test here. */
+const uid = process.getuid?.();
+
 describe("the installer's secrets", () => {
   it("writes every secret root-only, outside the store", () => {
     const root = join(tmp.dir, "with-token");
@@ -33,18 +39,17 @@ describe("the installer's secrets", () => {
       "",
     ]);
     expect(r.status, r.stderr).toBe(0);
-    const secrets = join(root, "var/lib/compliance-agent-secrets");
+    const secrets = join(root, table.dir);
     expect(mode(secrets)).toBe(0o700);
     expect(mode(join(secrets, "enrollment"))).toBe(0o700);
-    for (const file of [
-      "breakglass-password-hash",
-      "enrollment/token",
-      "restic-password",
-      "restic-env",
-    ]) {
-      expect(mode(join(secrets, file)), file).toBe(0o600);
-      expect(statSync(join(secrets, file)).uid, file).toBe(process.getuid?.());
+    // Exactly the files the system reads (the table), with the table's mode and owner.
+    expect(Object.keys(table.files).length).toBe(4);
+    for (const [name, { installed }] of Object.entries(table.files)) {
+      expect(installed.startsWith(`${table.dir}/`), name).toBe(true);
+      expect(mode(join(root, installed)), name).toBe(tableMode);
+      expect(statSync(join(root, installed)).uid, name).toBe(uid);
     }
+    expect(tableMode).toBe(0o400);
     expect(readFileSync(join(secrets, "enrollment/token"), "utf8")).toBe("enroll-token-123");
     expect(readFileSync(join(secrets, "restic-password"), "utf8")).toBe("restic-pass");
     expect(readFileSync(join(secrets, "restic-env"), "utf8")).toBe(
@@ -90,5 +95,25 @@ describe("the installer's secrets", () => {
     const r = install(join(tmp.dir, "no-restic"), ["long enough pw", "long enough pw", "", "", ""]);
     expect(r.status).not.toBe(0);
     expect(r.stderr).toMatch(/restic password is required/);
+  });
+
+  it("with a SOPS file, stores only the site's age identity, root-only", () => {
+    const root = join(tmp.dir, "sops");
+    const key = "AGE-SECRET-KEY-1QQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQ";
+    const r = spawnSync("bash", [SCRIPT, root, "sops"], { input: `${key}\n`, encoding: "utf8" });
+    expect(r.status, r.stderr).toBe(0);
+    const keyFile = join(root, table.ageKeyFile);
+    expect(readFileSync(keyFile, "utf8")).toBe(`${key}\n`);
+    expect(mode(keyFile)).toBe(tableMode);
+    expect(statSync(keyFile).uid).toBe(uid);
+    expect(mode(join(root, table.ageKeyFile, ".."))).toBe(0o700);
+    // Nothing else is asked for or written: the rest comes from the encrypted file.
+    expect(() => statSync(join(root, table.dir))).toThrow();
+    const wrong = spawnSync("bash", [SCRIPT, join(tmp.dir, "sops-bad"), "sops"], {
+      input: "not-a-key\n",
+      encoding: "utf8",
+    });
+    expect(wrong.status).not.toBe(0);
+    expect(wrong.stderr).toMatch(/not an age identity/);
   });
 });

@@ -1,113 +1,33 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { z } from "zod";
-import { NIX_DIR, NIX_ENV, nftCheck, REPO_ROOT, run, tempDir, writeFiles } from "./tools.ts";
+import { parse as parseYaml } from "yaml";
+import { evaluate, evaluatorReady, Report, report, targetNames } from "./evaluator.ts";
+import { NIX_DIR, NIX_ENV, run, secretsTable, tempDir, writeFiles } from "./tools.ts";
 
 /**
  * Every NixOS system the project ships or tests, evaluated by nixpkgs' lib.evalModules against
  * NixOS's real module files (the nixos-oracle test data: users, systemd, journald, timesyncd,
  * nftables, firewall, sshd, chrony, restic, sudo, audit, auditd, auto-upgrade, /etc), through
  * the flake itself (nix/ci/nixos/targets.nix). A failed assertion, an unknown option or a wrongly
- * typed value fails the evaluation, as it fails a NixOS build.
+ * typed value fails the evaluation, as it fails a NixOS build. The unit files and ruleset it
+ * renders are checked with systemd-analyze and nft in nixos-units.test.ts.
  */
-const ORACLE = join(REPO_ROOT, "..", "shared", "testdata", "nixos-oracle");
-const TARGETS = join(NIX_DIR, "ci", "nixos", "targets.nix");
-const haveNix = run(["nix-instantiate", "--version"], { env: NIX_ENV }).code === 0;
-const haveOracle = (() => {
-  try {
-    readFileSync(join(ORACLE, "nixos.sha256"));
-    return true;
-  } catch {
-    return false;
-  }
-})();
-const ready = haveNix && haveOracle;
-if (!ready && process.env.CI === "true") {
-  throw new Error(
-    "CI needs nix-instantiate and the nixos-oracle test data for the NixOS evaluator",
-  );
-}
-
-const Report = z.object({
-  optionsForced: z.number(),
-  warnings: z.array(z.string()),
-  units: z.record(z.string(), z.string()),
-  users: z.record(
-    z.string(),
-    z.object({
-      isNormalUser: z.boolean(),
-      extraGroups: z.array(z.string()),
-      hashedPasswordFile: z.string().nullable(),
-      keys: z.array(z.string()),
-    }),
-  ),
-  sudoWheelNeedsPassword: z.boolean(),
-  nftablesEnabled: z.boolean(),
-  firewallEnabled: z.boolean(),
-  nameservers: z.array(z.string()),
-  ruleset: z.string().nullable(),
-});
-
-function evaluate(target: string, extra?: string) {
-  const argv: [string, ...string[]] = [
-    "nix-instantiate",
-    "--eval",
-    "--strict",
-    "--json",
-    TARGETS,
-    "--arg",
-    "oracle",
-    ORACLE,
-    "--argstr",
-    "target",
-    target,
-  ];
-  if (extra) argv.push("--arg", "extra", extra);
-  return run(argv, { env: { ...NIX_ENV, NIXOS_ORACLE: ORACLE }, timeoutMs: 120_000 });
-}
-
-function report(target: string) {
-  const result = evaluate(target);
-  if (result.code !== 0) throw new Error(`${target} does not evaluate:\n${result.stderr}`);
-  return Report.parse(JSON.parse(result.stdout));
-}
-
-/** store path folder "/nix/store/<hash>-<name>/bin" → name, as the stub packages are named. */
-function packageOf(folder: string): string | undefined {
-  return /^\/nix\/store\/[0-9a-z]{32}-(.+)\/bin$/.exec(folder)?.[1];
-}
-
-const Registry = z.strictObject({
-  $comment: z.string(),
-  units: z.record(
-    z.string(),
-    z.record(z.string(), z.strictObject({ package: z.string(), usedBy: z.array(z.string()) })),
-  ),
-});
-const registry = Registry.parse(
-  JSON.parse(readFileSync(join(REPO_ROOT, "agent", "src", "host", "programs.json"), "utf8")),
-);
-
+const MINIMAL_SITE = join(NIX_DIR, "ci", "nixos", "minimal-site.nix");
+const SOPS_FIXTURE = join(NIX_DIR, "ci", "nixos", "fixtures", "site.secrets.yaml");
+/** The appliance's secrets table (nix/lib/secrets.nix). */
+const secrets = secretsTable();
 const tmp = tempDir("nixos-eval-");
 afterAll(tmp.remove);
 
-describe.skipIf(!ready)("the NixOS evaluator", () => {
-  const targets = z
-    .array(z.string())
-    .parse(
-      JSON.parse(
-        run(
-          ["nix-instantiate", "--eval", "--strict", "--json", TARGETS, "--arg", "oracle", ORACLE],
-          { env: NIX_ENV },
-        ).stdout,
-      ),
-    );
+describe.skipIf(!evaluatorReady)("the NixOS evaluator", () => {
+  const targets = targetNames();
 
   it("covers the module, the appliance, the installer, every VM-test node and brokenSystem", () => {
     expect(targets.sort()).toEqual(
       [
         "appliance",
+        "appliance-sops",
         "brokenSystem",
         "installer",
         "module-minimal",
@@ -119,19 +39,6 @@ describe.skipIf(!ready)("the NixOS evaluator", () => {
       ].sort(),
     );
   });
-
-  const bins = JSON.parse(
-    run(
-      [
-        "nix-instantiate",
-        "--eval",
-        "--strict",
-        "--json",
-        join(NIX_DIR, "ci", "nixos", "package-bins.nix"),
-      ],
-      { env: NIX_ENV },
-    ).stdout,
-  ) as Record<string, string[]>;
 
   it.each(targets)(
     "%s evaluates with no failed assertion, unknown or mistyped option",
@@ -145,23 +52,13 @@ describe.skipIf(!ready)("the NixOS evaluator", () => {
       // password the installer stored).
       const breakglass = r.users["msp-breakglass"];
       expect(breakglass?.extraGroups).toContain("wheel");
-      expect(breakglass?.hashedPasswordFile).toMatch(/^\/var\/lib\/compliance-agent-secrets\//);
+      expect(breakglass?.hashedPasswordFile).toMatch(
+        target === "appliance-sops"
+          ? /^\/run\/secrets-for-users\//
+          : /^\/var\/lib\/compliance-agent-secrets\//,
+      );
       expect(r.sudoWheelNeedsPassword).toBe(true);
       expect(r.nftablesEnabled).toBe(true);
-
-      // Every program of the registry resolves on the PATH NixOS renders for its unit.
-      for (const [unit, programs] of Object.entries(registry.units)) {
-        const text = r.units[unit];
-        expect(text, `${target}: ${unit} is not rendered`).toBeDefined();
-        const path = /^Environment="?PATH=([^"\n]*)"?$/m.exec(text ?? "")?.[1];
-        expect(path, `${target}: ${unit} sets no PATH`).toBeDefined();
-        const provided = new Set(
-          (path ?? "").split(":").flatMap((folder) => bins[packageOf(folder) ?? ""] ?? []),
-        );
-        for (const program of Object.keys(programs)) {
-          expect(provided.has(program), `${target}: ${unit} cannot find ${program}`).toBe(true);
-        }
-      }
     },
   );
 
@@ -182,7 +79,7 @@ describe.skipIf(!ready)("the NixOS evaluator", () => {
 
   const negative = (name: string, module: string) => {
     const [file] = writeFiles(tmp.dir, { [`${name}.nix`]: module });
-    return evaluate("module-minimal", file);
+    return evaluate("module-minimal", { extra: file });
   };
 
   it("fails on a removed option", () => {
@@ -221,10 +118,26 @@ describe.skipIf(!ready)("the NixOS evaluator", () => {
     expect(report("appliance").nameservers).toEqual(["192.0.2.53"]);
     const r = negative(
       "no-dns",
-      `{ lib, ... }: { services.compliance-agent.egressAllowlist = lib.mkForce [ { address = "192.0.2.10"; ports = [ 443 ]; purpose = "control-plane"; } { address = "192.0.2.123"; ports = [ 4460 ]; purpose = "ntp"; } { address = "192.0.2.123"; protocol = "udp"; ports = [ 123 ]; purpose = "ntp"; } ]; }`,
+      `{ lib, ... }: { services.compliance-agent.egressAllowlist = lib.mkForce (builtins.filter (e: e.purpose != "dns") (import ${MINIMAL_SITE}).egressAllowlist); }`,
     );
     expect(r.code).not.toBe(0);
     expect(r.stderr).toMatch(/has no DNS server/);
+  });
+
+  it("stops at a state dir outside /var/lib, naming the option", () => {
+    const r = negative("state-dir", `{ services.compliance-agent.stateDir = "/srv/agent"; }`);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/stateDir must be one folder under \/var\/lib/);
+  });
+
+  it("with the privileged helper off, installs the agent's unit alone", () => {
+    const [file] = writeFiles(tmp.dir, {
+      "no-helper.nix": "{ services.compliance-agent.privilegedHelper.enable = false; }",
+    });
+    const r = evaluate("module-minimal", { extra: file });
+    expect(r.code, r.stderr).toBe(0);
+    const units = Object.keys(Report.parse(JSON.parse(r.stdout)).units);
+    expect(units.filter((u) => u.startsWith("compliance-"))).toEqual(["compliance-agent.service"]);
   });
 
   it("refuses time servers the egress allowlist does not let chrony reach", () => {
@@ -240,20 +153,10 @@ describe.skipIf(!ready)("the NixOS evaluator", () => {
     const [file] = writeFiles(tmp.dir, {
       "no-ruleset.nix": "{ services.compliance-agent.firewall.enable = false; }",
     });
-    const r = evaluate("module-minimal", file);
+    const r = evaluate("module-minimal", { extra: file });
     expect(r.code, r.stderr).toBe(0);
     expect(Report.parse(JSON.parse(r.stdout)).firewallEnabled).toBe(true);
     expect(report("appliance").firewallEnabled).toBe(false);
-  });
-
-  it("gives nft -c the ruleset NixOS would load (networking.nftables.ruleset)", () => {
-    const ruleset = report("appliance").ruleset ?? "";
-    const [good = "", broken = ""] = writeFiles(tmp.dir, {
-      "appliance.nft": ruleset,
-      "broken.nft": ruleset.replace("policy drop;", "policy dorp;"),
-    });
-    expect(nftCheck(good).code, nftCheck(good).stderr).toBe(0);
-    expect(nftCheck(broken).code).not.toBe(0);
   });
 
   it("has no default siteId (a site must name itself)", () => {
@@ -269,5 +172,73 @@ describe.skipIf(!ready)("the NixOS evaluator", () => {
       { env: NIX_ENV },
     );
     expect(r.stdout.trim()).toBe("false");
+  });
+
+  describe("the appliance's secrets", () => {
+    const inStore = (paths: Record<string, string | null>) =>
+      Object.entries(paths).filter(([, p]) => p?.startsWith("/nix/store/"));
+
+    it("from the installer: the table's root-only files, none in the Nix store", () => {
+      const r = report("appliance");
+      expect(inStore(r.secretPaths)).toEqual([]);
+      expect(r.sopsSecrets).toEqual({});
+      const installed = Object.values(secrets.files).map((f) => f.installed);
+      for (const [reader, path] of Object.entries(r.secretPaths)) {
+        if (path !== null) expect(installed, reader).toContain(path);
+      }
+      expect(r.secretPaths["services.restic.backups.clinic-data.passwordFile"]).toBe(
+        secrets.files["restic-password"]?.installed,
+      );
+    });
+
+    it("from the site's SOPS file: sops-nix secrets, root-only 0400, decrypted outside the store", () => {
+      const r = report("appliance-sops");
+      expect(inStore(r.secretPaths)).toEqual([]);
+      expect(Object.keys(r.sopsSecrets).sort()).toEqual(Object.keys(secrets.files).sort());
+      for (const [name, secret] of Object.entries(r.sopsSecrets)) {
+        expect(secret, name).toEqual({
+          path: secrets.files[name]?.neededForUsers
+            ? `/run/secrets-for-users/${name}`
+            : `/run/secrets/${name}`,
+          mode: "0400",
+          owner: "root",
+          group: "root",
+        });
+      }
+      const decrypted = Object.values(r.sopsSecrets).map((s) => s.path);
+      for (const [reader, path] of Object.entries(r.secretPaths)) {
+        if (path !== null) expect(decrypted, reader).toContain(path);
+      }
+      // The agent loads the token's folder: sops-nix's folder for it holds the token alone.
+      expect(r.units["compliance-agent.service"]).toMatch(
+        /^LoadCredential=enrollment:\/run\/secrets\/enrollment$/m,
+      );
+    });
+
+    it("the site's file names every secret at the key sops-nix reads (a/b: b under a)", () => {
+      const file = parseYaml(readFileSync(SOPS_FIXTURE, "utf8")) as Record<string, unknown>;
+      expect(file).toHaveProperty("sops.mac");
+      for (const name of Object.keys(secrets.files)) {
+        const value = name
+          .split("/")
+          .reduce<unknown>((node, key) => (node as Record<string, unknown>)?.[key], file);
+        expect(value, name).toMatch(/^ENC\[AES256_GCM,/);
+      }
+    });
+
+    it("refuses a site whose SOPS file is missing", () => {
+      const r = evaluate("appliance-sops", { sopsFile: join(tmp.dir, "absent.secrets.yaml") });
+      expect(r.code).not.toBe(0);
+      expect(r.stderr).toMatch(/Cannot find path .*absent\.secrets\.yaml/);
+    });
+
+    it("refuses a restic password in the Nix store", () => {
+      const r = negative(
+        "store-secret",
+        `{ services.compliance-agent.backupJobs = [ "x" ]; services.restic.backups.x = { repository = "s3:https://backup.example.net/x"; paths = [ "/srv" ]; passwordFile = "/nix/store/00000000000000000000000000000000-restic-password"; }; }`,
+      );
+      expect(r.code).not.toBe(0);
+      expect(r.stderr).toMatch(/restic\.backups\.x\.passwordFile points into the Nix store/);
+    });
   });
 });

@@ -1,5 +1,7 @@
-# CI's entry into the module's own rendering functions (nix/lib): the test settings (JSON, in the
-# module's option names) over the module's defaults, rendered exactly as the module renders them.
+# CI's entry into the module's own pure functions (nix/lib): the test settings (JSON, in the
+# module's option names) over the module's defaults, rendered exactly as the module renders them:
+# the agent's config, the ruleset, the assertions and the baseline's settings. The unit files are
+# checked as NixOS writes them, from the evaluator (nix/ci/nixos, nix/ci/nixos-units.test.ts).
 #   nix-instantiate --eval --strict --json nix/ci/render.nix --argstr settingsJson '{...}'
 { settingsJson }:
 let
@@ -21,7 +23,6 @@ in
   failedAssertions = map (x: x.message) failed;
   configJson = builtins.toJSON a.config;
   inherit (a) ruleset agentAddresses;
-  units = builtins.mapAttrs (_: a.renderUnit) a.units;
   nodeFlags = lib.nodeFlags;
   baselineCoverage = lib.baseline.coverage;
   baselineSettings = lib.baseline.settings {

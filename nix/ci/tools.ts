@@ -1,8 +1,9 @@
 /**
  * CI's handles on the real tools that check what the NixOS module deploys: nix-instantiate
  * (Debian's nix-bin; no nixpkgs, no network), nft, systemd-analyze and ip. Every tool runs as
- * argv, never through a shell. The module's own rendering functions (nix/lib) are evaluated by
- * nix/ci/render.nix, so what is checked here is what the module installs.
+ * argv, never through a shell. The module's pure functions (nix/lib: config, ruleset,
+ * assertions, baseline) are evaluated by nix/ci/render.nix; the unit files and the ruleset as
+ * NixOS writes them come from the NixOS evaluator (./evaluator.ts).
  */
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -51,7 +52,6 @@ const Rendered = z.strictObject({
   configJson: z.string(),
   ruleset: z.string(),
   agentAddresses: z.array(z.string()),
-  units: z.record(z.string(), z.string()),
   nodeFlags: z.array(z.string()),
   baselineCoverage: z.record(z.string(), z.string()),
   baselineSettings: z.record(z.string(), z.unknown()),
@@ -100,18 +100,50 @@ export function nftCheck(rulesetPath: string): ToolResult {
 }
 
 /**
- * `systemd-analyze verify`, strict: systemd only warns (exit 0) on an unknown key or a value it
- * cannot parse, and ignores the line, so any warning counts as a failure here.
+ * `systemd-analyze verify --root`, strict: systemd only warns (exit 0) on an unknown key or a
+ * value it cannot parse, and ignores the line, so any warning counts as a failure here. The
+ * units are named as installed in `root` (./evaluator.ts unitRoot), whose store holds the
+ * programs ExecStart= names.
  */
-export function verifyUnits(paths: readonly string[]): ToolResult & { ok: boolean } {
-  const result = run(["systemd-analyze", "verify", ...paths]);
+export function verifyUnits(root: string, units: readonly string[]): ToolResult & { ok: boolean } {
+  const result = run(["systemd-analyze", "verify", `--root=${root}`, ...units]);
   return { ...result, ok: result.code === 0 && result.stderr.trim() === "" };
 }
 
 /** The overall exposure score of `systemd-analyze security --offline=true` (0 best, 10 worst). */
-export function exposureScore(unitPath: string): number {
-  const result = run(["systemd-analyze", "security", "--offline=true", unitPath]);
+export function exposureScore(root: string, unit: string): number {
+  const result = run(["systemd-analyze", "security", "--offline=true", `--root=${root}`, unit]);
   const match = /Overall exposure level for \S+: (\d+(?:\.\d+)?)/.exec(result.stdout);
-  if (!match?.[1]) throw new Error(`no exposure score for ${unitPath}:\n${result.stderr}`);
+  if (!match?.[1]) throw new Error(`no exposure score for ${unit}:\n${result.stderr}`);
   return Number(match[1]);
+}
+
+const SecretsTable = z.strictObject({
+  dir: z.string(),
+  ageKeyFile: z.string(),
+  mode: z.string(),
+  owner: z.literal("root"),
+  group: z.literal("root"),
+  files: z.record(
+    z.string(),
+    z.strictObject({ installed: z.string(), neededForUsers: z.boolean() }),
+  ),
+});
+
+/** The appliance's secrets table (nix/lib/secrets.nix): each secret's file, mode and owner. */
+export function secretsTable(): z.infer<typeof SecretsTable> {
+  const result = run(
+    [
+      "nix-instantiate",
+      "--eval",
+      "--strict",
+      "--json",
+      "--expr",
+      `import ${join(NIX_DIR, "lib", "secrets.nix")}`,
+    ],
+    { env: NIX_ENV },
+  );
+  if (result.code !== 0)
+    throw new Error(`nix/lib/secrets.nix does not evaluate:\n${result.stderr}`);
+  return SecretsTable.parse(JSON.parse(result.stdout));
 }

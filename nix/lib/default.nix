@@ -11,4 +11,5 @@
   defaults = import ./defaults.nix;
   assertions = import ./assertions.nix;
   programs = import ./programs.nix;
+  secrets = import ./secrets.nix;
 }

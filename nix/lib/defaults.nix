@@ -1,5 +1,8 @@
 # Default values of services.compliance-agent options that have one, shared by the module's
 # option declarations and CI's rendering (nix/ci/render.nix), so both start from the same values.
+let
+  secrets = import ./secrets.nix;
+in
 {
   stateDir = "/var/lib/compliance-agent";
   pollInterval = null;
@@ -12,7 +15,7 @@
   backupJobs = [ ];
   expectedLuksVolumes = [ ];
   expectedSystem = null;
-  enrollmentTokenFile = "/var/lib/compliance-agent-secrets/enrollment/token";
+  enrollmentTokenFile = secrets.files."enrollment/token".installed;
   egressAllowlist = [ ];
   firewall = {
     enable = true;
@@ -26,7 +29,7 @@
   stepTimeout = 300;
   shutdownTimeout = 20;
   breakglassKeys = [ ];
-  breakglassPasswordFile = "/var/lib/compliance-agent-secrets/breakglass-password-hash";
+  breakglassPasswordFile = secrets.files.breakglass-password-hash.installed;
   timeServers = [
     "time.cloudflare.com"
     "nts.netnod.se"

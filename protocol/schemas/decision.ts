@@ -27,6 +27,40 @@ export const GuardrailResult = z.strictObject({
 });
 export type GuardrailResult = z.infer<typeof GuardrailResult>;
 
+/**
+ * Why an L2 call failed, as a closed set (a metric label and a field of the signed record);
+ * `failure` says it in words.
+ */
+export const L2FailureCode = z.enum([
+  /** No answer within the deadline. */
+  "timeout",
+  /** The connection failed. */
+  "unreachable",
+  /** An HTTP error status (the server's own message is kept in `failure`). */
+  "server_error",
+  /** The answer exceeded the response size cap and was cut off. */
+  "too_large",
+  /** The server refused every structured-output mode (json_schema, json_object, plain text). */
+  "format_refused",
+  /** The model refused, or the server's content filter stopped it. */
+  "refused",
+  /** finish_reason "length": the answer stopped at max_tokens. */
+  "truncated",
+  /** The model answered with a tool call instead of the JSON answer. */
+  "tool_call",
+  /** No choice or no content. */
+  "no_answer",
+  /** The content is not one JSON object (after removing fences and think blocks). */
+  "not_json",
+  /** The JSON does not match the answer's schema. */
+  "schema",
+  /** A runbook id that was not offered. */
+  "outside_candidates",
+  /** The circuit breaker is open: the model was not called. */
+  "unavailable",
+]);
+export type L2FailureCode = z.infer<typeof L2FailureCode>;
+
 /** What an L2 call cost and returned: the model's choice is recorded, never executed. */
 export const LlmUsage = z.strictObject({
   model: z.string().min(1).max(128),
@@ -41,6 +75,7 @@ export const LlmUsage = z.strictObject({
   /** The model's rationale, stored as data (untrusted text, at most 500 characters). */
   rationale: z.string().max(500).optional(),
   failure: z.string().max(300).optional(),
+  failure_code: L2FailureCode.optional(),
 });
 export type LlmUsage = z.infer<typeof LlmUsage>;
 

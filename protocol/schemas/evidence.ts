@@ -17,7 +17,7 @@ import {
   Uuid,
 } from "./common.ts";
 import { L1RuleSetRejectionReason } from "./l1-rules.ts";
-import { OrderOutcome, OrderRejectionReason } from "./orders.ts";
+import { OrderOutcome, OrderRejectionReason, SuspensionReason } from "./orders.ts";
 
 /** A witness cosignature: a C2SP signed-note line (cosignature/v1, protocol/cosignature.ts). */
 export const CosignatureLine = z
@@ -146,6 +146,8 @@ export const EvidenceEvent = z.discriminatedUnion("kind", [
       "exhausted",
       "no_rule",
       "precondition_failed",
+      /** A flywheel rule matched while the control plane suspends automatic healing. */
+      "suspended",
     ]),
     attempt: z.int().min(0).optional(),
     detail: z.string().max(500).optional(),
@@ -155,6 +157,25 @@ export const EvidenceEvent = z.discriminatedUnion("kind", [
     kind: z.literal("healing_control"),
     event: z.enum(["paused", "resumed"]),
     order_id: Uuid,
+  }),
+  /** A verified poll withdrew an order: it was never started on this appliance. */
+  z.strictObject({
+    kind: z.literal("order_withdrawn"),
+    order_id: Uuid,
+    order_seq: SequenceNumber,
+    runbook_id: RunbookId,
+    reason: SuspensionReason,
+    withdrawn_at: Timestamp,
+  }),
+  /**
+   * The control plane suspended (kill switch, audit-only) or lifted the automatic healing it
+   * governs, as stated in a verified poll response; recorded once per change.
+   */
+  z.strictObject({
+    kind: z.literal("healing_suspension"),
+    event: z.enum(["suspended", "lifted"]),
+    reasons: z.array(SuspensionReason).max(2),
+    detail: z.string().max(300),
   }),
   z.strictObject({
     kind: z.literal("l1_rules_applied"),

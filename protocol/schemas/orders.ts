@@ -17,6 +17,15 @@ import {
 } from "./common.ts";
 import { L1RuleSet } from "./l1-rules.ts";
 
+/**
+ * The two control runbooks of the appliance's own kill switch (pause and resume all healing,
+ * tier L3 only). They are the one thing a control-plane suspension never withdraws: they are how
+ * a person stops or restarts an appliance.
+ */
+export const PAUSE_HEALING = "RB-HEALING-001-pause";
+export const RESUME_HEALING = "RB-HEALING-002-resume";
+export const HEALING_CONTROL_RUNBOOKS: readonly string[] = [PAUSE_HEALING, RESUME_HEALING];
+
 /** Orders are short-lived: a week is the longest any order may stay valid. */
 export const MAX_ORDER_TTL_MS = 7 * 24 * 60 * 60 * 1000;
 /** The most orders one poll response carries; more wait for the next poll. */
@@ -75,6 +84,50 @@ export const Order = z
 export type Order = z.infer<typeof Order>;
 
 /**
+ * Why the control plane suspended the automatic healing it governs for an appliance: the global
+ * kill switch, or the site set to audit-only.
+ */
+export const SuspensionReason = z.enum(["kill_switch", "audit_only"]);
+export type SuspensionReason = z.infer<typeof SuspensionReason>;
+
+/**
+ * In a poll response: automatic healing the control plane governs is suspended for this
+ * appliance. Absent means not suspended (a control plane that predates the field never is).
+ * While suspended the response carries no L1 rule set, and the appliance applies none of the
+ * flywheel rules it holds and runs no automatic (L1/L2) order; its shipped catalog rules and a
+ * person's L3 orders are not governed by it (docs/protocol.md).
+ */
+export const HealingSuspension = z.strictObject({
+  reasons: z
+    .array(SuspensionReason)
+    .min(1)
+    .max(2)
+    .refine((r) => new Set(r).size === r.length, "each reason at most once"),
+  /** The operator's reason for the kill switch, when given (signed: no lone surrogate). */
+  detail: z
+    .string()
+    .max(300)
+    .refine((d) => d.isWellFormed(), "holds a lone surrogate"),
+});
+export type HealingSuspension = z.infer<typeof HealingSuspension>;
+
+/** The most withdrawn orders one poll response names. */
+export const MAX_WITHDRAWN_PER_POLL = 64;
+
+/**
+ * In a poll response: an order of this appliance the control plane withdrew before it was known
+ * to have run. The appliance never starts it: one in this response's `orders`, or accepted by an
+ * earlier poll and not started yet, is recorded as `order_withdrawn` and reported `withdrawn`.
+ */
+export const WithdrawnOrder = z.strictObject({
+  order_id: Uuid,
+  seq: SequenceNumber,
+  reason: SuspensionReason,
+  withdrawn_at: Timestamp,
+});
+export type WithdrawnOrder = z.infer<typeof WithdrawnOrder>;
+
+/**
  * Control plane → appliance, every poll, signed even when it carries no orders: it echoes
  * the nonce (freshness without trusting the appliance clock) and states the highest order
  * sequence number issued to this appliance, so a withheld order or a rolled-back sequence
@@ -93,6 +146,10 @@ export const PollResponse = z.strictObject({
   l1_rules: L1RuleSet.optional(),
   /** The appliance's latest signed checkpoint when newer than `checkpoint_size` */
   checkpoint: CheckpointDelivery.optional(),
+  /** Present while the control plane suspends automatic healing for this appliance. */
+  suspended: HealingSuspension.optional(),
+  /** Orders withdrawn and not yet reported on (absent when none). */
+  withdrawn_orders: z.array(WithdrawnOrder).min(1).max(MAX_WITHDRAWN_PER_POLL).optional(),
   sig: Signature,
 });
 export type PollResponse = z.infer<typeof PollResponse>;
@@ -119,6 +176,8 @@ export const OrderOutcome = z.enum([
   "rejected",
   "expired",
   "deferred",
+  /** The control plane withdrew it before it ran (the signed poll said so); it never ran. */
+  "withdrawn",
 ]);
 export type OrderOutcome = z.infer<typeof OrderOutcome>;
 

@@ -7,6 +7,7 @@ import {
   readdirSync,
   readFileSync,
   rmSync,
+  symlinkSync,
   writeFileSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
@@ -18,8 +19,10 @@ import { readinessProvider } from "../../components/control-plane-host/readiness
 import { verifyReleaseManifest } from "../../components/control-plane-host/release-manifest.ts";
 
 /**
- * `npm run release` end to end, as a child process twice from a clean copy of HEAD: the two
- * builds are byte-identical, the signature verifies with OpenSSL alone (the commands
+ * `npm run release` end to end, as a child process twice: once in this checkout, once in a fresh
+ * clone of HEAD with the network and npm's cache out of reach (so the SBOM tool must come from
+ * the installed devDependencies, not a download); the two builds are byte-identical, the
+ * signature verifies with OpenSSL alone (the commands
  * docs/operators.md gives), cloud-init's verifier accepts the tarball and refuses a tampered
  * one, and the control plane unpacked from it starts and reports the release's version on
  * /readyz, which the stack's readiness check waits for.
@@ -30,19 +33,40 @@ const key = join(work, "key");
 const out = [join(work, "one"), join(work, "two")];
 let manifestText = "";
 
-function release(dir: string) {
+/** Nothing reachable: an npm that tried to download would fail. */
+const OFFLINE = {
+  npm_config_offline: "true",
+  npm_config_registry: "http://127.0.0.1:9/",
+  npm_config_cache: join(work, "empty-npm-cache"),
+  HTTPS_PROXY: "http://127.0.0.1:9",
+  HTTP_PROXY: "http://127.0.0.1:9",
+  https_proxy: "http://127.0.0.1:9",
+  http_proxy: "http://127.0.0.1:9",
+};
+
+function release(checkout: string, dir: string, ...extra: string[]) {
   return spawnSync(
     process.execPath,
     [
-      join(root, "scripts", "release.ts"),
+      join(checkout, "scripts", "release.ts"),
       "--key",
       join(key, "release-key.pem"),
       "--out",
       dir,
-      "--allow-dirty",
+      ...extra,
     ],
-    { cwd: root, encoding: "utf8", timeout: 300_000 },
+    { cwd: checkout, encoding: "utf8", timeout: 300_000, env: { ...process.env, ...OFFLINE } },
   );
+}
+
+/** A fresh clone of HEAD whose dependencies are the installed ones (as after `npm ci`). */
+function freshClone(): string {
+  const clone = join(work, "clone");
+  const head = execFileSync("git", ["rev-parse", "HEAD"], { cwd: root, encoding: "utf8" }).trim();
+  execFileSync("git", ["clone", "--quiet", "--no-checkout", root, clone]);
+  execFileSync("git", ["checkout", "--quiet", "--detach", head], { cwd: clone });
+  symlinkSync(join(root, "node_modules"), join(clone, "node_modules"), "dir");
+  return clone;
 }
 
 beforeAll(() => {
@@ -54,10 +78,10 @@ beforeAll(() => {
     },
   );
   expect(gen.status, gen.stderr).toBe(0);
-  for (const dir of out) {
-    const run = release(dir);
-    expect(run.status, run.stderr).toBe(0);
-  }
+  const here = release(root, out[0] as string, "--allow-dirty");
+  expect(here.status, here.stderr).toBe(0);
+  const clean = release(freshClone(), out[1] as string);
+  expect(clean.status, clean.stderr).toBe(0);
   manifestText = readFileSync(join(out[0] as string, "manifest.json"), "utf8");
 }, 600_000);
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -71,7 +95,7 @@ const controlPlaneFile = () =>
   ).controlPlane.file;
 
 describe("npm run release", () => {
-  it("builds the same bytes twice", () => {
+  it("builds the same bytes twice, in this checkout and offline in a fresh clone", () => {
     const files = readdirSync(one()).sort();
     expect(files).toEqual(readdirSync(out[1] as string).sort());
     expect(files.filter((f) => f.endsWith(".cdx.json"))).toHaveLength(3);
@@ -80,6 +104,40 @@ describe("npm run release", () => {
         true,
       );
     }
+  });
+
+  it("makes its SBOMs with the pinned devDependency, which is all an offline build has", () => {
+    const pinned = JSON.parse(readFileSync(join(root, "package.json"), "utf8")).devDependencies[
+      "@cyclonedx/cyclonedx-npm"
+    ];
+    const agentSbom = readdirSync(one()).find(
+      (f) => f.startsWith("msp-agent-") && f.endsWith(".cdx.json"),
+    );
+    const tools = JSON.parse(readFileSync(join(one(), agentSbom as string), "utf8")).metadata.tools
+      .components as { name: string; version: string }[];
+    expect(tools).toContainEqual(
+      expect.objectContaining({ name: "cyclonedx-npm", version: pinned }),
+    );
+    // The fresh clone's build ran where a download cannot succeed: `npm exec` of the tool fails.
+    const fetched = spawnSync(
+      "npm",
+      [
+        "exec",
+        "--yes",
+        `--package=@cyclonedx/cyclonedx-npm@${pinned}`,
+        "--",
+        "cyclonedx-npm",
+        "--version",
+      ],
+      { cwd: work, encoding: "utf8", timeout: 120_000, env: { ...process.env, ...OFFLINE } },
+    );
+    expect(fetched.status).not.toBe(0);
+    // The Nix side says plainly why its closure is not listed (no flake.lock here).
+    const nix = readdirSync(one()).find((f) => f.startsWith("msp-nix-inputs-")) as string;
+    const closure = JSON.parse(readFileSync(join(one(), nix), "utf8")).metadata.properties.find(
+      (p: { name: string }) => p.name === "msp:nix:closure",
+    ).value;
+    expect(closure).toMatch(/^(not evaluated: .+|derivation closure of .+: \d+ store paths .+)$/);
   });
 
   it("refuses a key inside the repository and names a missing key flag", () => {

@@ -10,6 +10,7 @@ import {
   type RefusedCheckpoint,
   type SeenCheckpoint,
 } from "../bundle-check.ts";
+import { VerifierError } from "../errors.ts";
 import { failed, passed, type StepResult } from "../result.ts";
 
 /** Every bundle, in file order, as flat arrays; indexes are 0-based line numbers. */
@@ -117,7 +118,9 @@ async function checkRanges(
           worker.once("message", resolve);
           worker.once("error", reject);
           worker.once("exit", (code) => {
-            if (code !== 0) reject(new Error(`verifier worker exited with ${code}`));
+            if (code !== 0) {
+              reject(new VerifierError("worker_failed", `verifier worker exited with ${code}`));
+            }
           });
         }),
     ),

@@ -11,12 +11,12 @@ import {
   type EvidenceEvent,
   EXPORT_FILES,
   type ExportCosignature,
-  type ExportManifest,
+  ExportManifest,
   GENESIS_HEAD,
   generateEd25519KeyPair,
   MerkleTree,
   publicKeyToPem,
-  type SignedWormObjectList,
+  SignedWormObjectList,
   type Signer,
   sealBundle,
   sha256Hex,
@@ -285,6 +285,7 @@ export function writeSyntheticExport(options: {
   writeFileSync(file(EXPORT_FILES.controlPlaneKey), publicKeyToPem(controlPlane.publicKey));
   writeFileSync(file(EXPORT_FILES.applianceKey), publicKeyToPem(appliance.publicKey));
   const wormList = signDocument<SignedWormObjectList>(
+    SignedWormObjectList,
     {
       v: 1,
       type: "worm_object_list",
@@ -296,6 +297,7 @@ export function writeSyntheticExport(options: {
   );
   writeFileSync(file(EXPORT_FILES.wormObjects), `${canonicalize(wormList)}\n`);
   const manifest = signDocument<ExportManifest>(
+    ExportManifest,
     {
       v: 1,
       type: "evidence_export",

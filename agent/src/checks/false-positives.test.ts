@@ -3,7 +3,7 @@ import { acceleratedClock } from "../ports.ts";
 import { labCheckWorld } from "./testing.ts";
 
 /**
- * The issue's target: no false positive on a clean lab host over 1,000 cycles. Each cycle runs
+ * The target: no false positive on a clean lab host over 1,000 cycles. Each cycle runs
  * all six checks in process; the agent's clock advances 10 s per cycle (the shortest
  * check_interval_s), so a cycle sees time move as a real appliance would for ~2.8 hours.
  */

@@ -7,8 +7,8 @@ import {
   createSigner,
   type EvidenceEvent,
   generateEd25519KeyPair,
-  type L1RuleSet,
-  type PollResponse,
+  L1RuleSet,
+  PollResponse,
   type Signer,
   signDocument,
   verificationKey,
@@ -29,6 +29,7 @@ function ruleSet(
   signer: Signer = controlPlane,
 ): L1RuleSet {
   return signDocument<L1RuleSet>(
+    L1RuleSet,
     {
       v: 1,
       type: "l1_rule_set",
@@ -185,6 +186,7 @@ describe("the agent loop with signed rule sets", () => {
     world.cp.pollHook = (response) => {
       const { sig: _sig, ...unsigned } = response;
       const set = signDocument<L1RuleSet>(
+        L1RuleSet,
         {
           ...unsignedRuleSet(),
           tenant_id: response.tenant_id,
@@ -192,7 +194,7 @@ describe("the agent loop with signed rule sets", () => {
         },
         signer,
       );
-      return signDocument<PollResponse>({ ...unsigned, l1_rules: set }, signer);
+      return signDocument<PollResponse>(PollResponse, { ...unsigned, l1_rules: set }, signer);
     };
     const l1Rules = flywheelRules({ stateDir: world.config.state_dir, allowlist: TEST_RUNBOOKS });
     await runAgent(world.deps({ l1Rules, maxCycles: 2 }), new AbortController().signal);

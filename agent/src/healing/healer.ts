@@ -13,7 +13,8 @@ import { changesHost, type RunnerDeps, runRunbook } from "./runbook-runner.ts";
 /**
  * The L1 healer: after each round of checks, every drift finding is matched to an L1 rule and
  * healed through its runbook, unless the policy says not to act now. Decision order per runbook:
- * audit-only → paused (kill switch) → params from the finding → cooldown / max attempts →
+ * audit-only → paused (kill switch) → suspended (a flywheel rule while the control plane's kill
+ * switch or audit-only holds) → params from the finding → cooldown / max attempts →
  * maintenance window (disruptive runbooks) → run. Each decision is a healing_attempt bundle;
  * drift nobody healed (no rule, audit, paused, failed, exhausted) becomes one incident.
  */
@@ -30,6 +31,8 @@ export interface HealerDeps {
 
 interface Group {
   readonly runbook: Runbook;
+  /** Matched by a flywheel rule (the control plane's suspension holds those). */
+  readonly flywheel: boolean;
   readonly params: z.infer<typeof OrderParams>;
   readonly findings: Finding[];
   readonly keys: string[];
@@ -126,7 +129,8 @@ async function healResult(
       continue;
     }
     const id = `${runbook.id}\u0000${JSON.stringify(params)}`;
-    const group = groups.get(id) ?? { runbook, params, findings: [], keys: [] };
+    const flywheel = rule?.source === "flywheel";
+    const group = groups.get(id) ?? { runbook, params, flywheel, findings: [], keys: [] };
     group.findings.push(finding);
     group.keys.push(driftKey(check, finding));
     groups.set(id, group);
@@ -184,6 +188,19 @@ async function healResult(
         true,
       );
       record({ ...base, outcome: "paused", incident_id: incidentId, detail: why });
+      continue;
+    }
+    const suspended = group.flywheel ? state.killSwitch.suspended() : undefined;
+    if (suspended !== undefined) {
+      // A policy hold: once the control plane lifts it, the next round heals with the rule.
+      const why = `flywheel rules suspended by the control plane (${suspended.reasons.join(", ")})`;
+      const incidentId = escalate(
+        group.findings,
+        group.keys,
+        { attempted: false, why_not: why },
+        true,
+      );
+      record({ ...base, outcome: "suspended", incident_id: incidentId, detail: why });
       continue;
     }
     const verdict = state.ledger.check(runbook, now);

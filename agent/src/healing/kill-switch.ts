@@ -1,5 +1,12 @@
-import type { Order } from "#protocol";
+import {
+  HEALING_CONTROL_RUNBOOKS,
+  type HealingSuspension,
+  type Order,
+  PAUSE_HEALING,
+  RESUME_HEALING,
+} from "#protocol";
 import type { RunbookAllowlist } from "../ports.ts";
+import { currentSuspension } from "../suspension.ts";
 import type { StateStore } from "./attempts.ts";
 
 /**
@@ -9,10 +16,15 @@ import type { StateStore } from "./attempts.ts";
  * (tier L3), so a compromised planner cannot silence healing. The paused state is persisted in
  * the journal: a restart stays paused. While paused the agent still runs every check, records
  * evidence and reports incidents; it never runs a runbook, whether from an L1 rule or an order.
+ *
+ * The control plane's own kill switch and a site's audit-only mode reach the appliance another
+ * way: stated in each signed poll response (../suspension.ts). While they hold, `suspended()`
+ * says why; the healer then holds its flywheel rules and the executor refuses automatic (L1/L2)
+ * orders, while the shipped catalog rules and a person's L3 orders go on (the local pause above
+ * is what stops everything).
  */
-export const PAUSE_HEALING = "RB-HEALING-001-pause";
-export const RESUME_HEALING = "RB-HEALING-002-resume";
-export const CONTROL_RUNBOOKS: ReadonlySet<string> = new Set([PAUSE_HEALING, RESUME_HEALING]);
+export { PAUSE_HEALING, RESUME_HEALING };
+export const CONTROL_RUNBOOKS: ReadonlySet<string> = new Set(HEALING_CONTROL_RUNBOOKS);
 
 export interface PausedState {
   readonly paused: true;
@@ -24,6 +36,8 @@ const KEY = "healing_paused";
 
 export interface KillSwitch {
   paused(): PausedState | undefined;
+  /** The control plane's suspension from the latest verified poll, if any. */
+  suspended(): HealingSuspension | undefined;
   /** Applies a control order; returns a problem sentence when the order may not do it. */
   apply(order: Order, now: Date): { event: "paused" | "resumed" } | { problem: string };
 }
@@ -42,6 +56,7 @@ export function killSwitch(store: StateStore): KillSwitch {
   };
   return {
     paused,
+    suspended: () => currentSuspension(store),
     apply(order, now) {
       if (order.tier !== "L3") {
         return { problem: `${order.runbook_id} is accepted only from a person (tier L3)` };

@@ -55,6 +55,12 @@ export function orderExecutor(deps: OrderExecutorDeps): RunbookExecutor {
       if (audit !== null) return stop("audit_only", audit);
       const paused = deps.state.killSwitch.paused();
       if (paused) return stop("paused", `healing paused by order ${paused.order_id}`);
+      // The control plane withdraws automatic orders when it suspends; should one still arrive,
+      // the suspension stated by the latest verified poll refuses it here.
+      const suspended = deps.state.killSwitch.suspended();
+      if (suspended && order.tier !== "L3") {
+        return stop("suspended", `automatic healing suspended (${suspended.reasons.join(", ")})`);
+      }
       let attempt: number | undefined;
       if (order.tier === "L2") {
         const verdict = deps.state.ledger.check(runbook, now);

@@ -1,23 +1,23 @@
 import { randomUUID } from "node:crypto";
-import { createServer, type Server } from "node:https";
+import { createServer as createHttpServer } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
-import type { TLSSocket } from "node:tls";
+import { createServer as createTlsServer, type TLSSocket } from "node:tls";
 import {
   type AgentSettings,
   APPLIANCE_API,
   bundleHash,
   type ChainHead,
   EnrollmentRequest,
-  type EnrollmentResponse,
+  EnrollmentResponse,
   type EvidenceBundle,
-  type EvidenceReceipt,
+  EvidenceReceipt,
   EvidenceUpload,
   GENESIS_HEAD,
   Incident,
-  type Order,
+  Order,
   OrderResult,
   PollRequest,
-  type PollResponse,
+  PollResponse,
   type Problem,
   publicKeyFromBase64,
   publicKeyToBase64,
@@ -105,7 +105,7 @@ export async function startTestControlPlane(
   const orders: { template: OrderTemplate; seq: number; id: string }[] = [];
   let orderSeq = 0;
   const heads: string[] = [];
-  const sockets = new Set<Socket>();
+  const sockets = new Set<TLSSocket>();
 
   const problem = (status: number, code: string, extra: Partial<Problem> = {}): Problem => ({
     type: `https://errors.test/${code}`,
@@ -165,6 +165,7 @@ export async function startTestControlPlane(
         return [
           200,
           signDocument<Extract<EnrollmentResponse, { status: "pending" }>>(
+            EnrollmentResponse,
             {
               v: 1,
               type: "enrollment_response",
@@ -181,6 +182,7 @@ export async function startTestControlPlane(
       return [
         200,
         signDocument<Extract<EnrollmentResponse, { status: "enrolled" }>>(
+          EnrollmentResponse,
           {
             v: 1,
             type: "enrollment_response",
@@ -219,6 +221,7 @@ export async function startTestControlPlane(
       const due = orders.filter((o) => o.seq > request.last_order_seq).slice(0, 32);
       const signed = due.map(({ template: t, seq, id }) => {
         const order = signDocument<Order>(
+          Order,
           {
             v: 1,
             type: "order",
@@ -238,6 +241,7 @@ export async function startTestControlPlane(
         return (t.mutate ? t.mutate(order) : order) as Order;
       });
       const response = signDocument<PollResponse>(
+        PollResponse,
         {
           v: 1,
           type: "poll_response",
@@ -275,6 +279,7 @@ export async function startTestControlPlane(
       }
       const last = upload.at(-1) as EvidenceBundle;
       const receipt = signDocument<EvidenceReceipt>(
+        EvidenceReceipt,
         {
           v: 1,
           type: "evidence_receipt",
@@ -309,7 +314,31 @@ export async function startTestControlPlane(
     return [404, problem(404, "not_found")];
   };
 
-  const server: Server = createServer(
+  // HTTP on sockets from a TLS server (not node:https): Bun's https server hides the peer
+  // certificate from the request's socket, its tls server does not, and Node runs both alike.
+  const http = createHttpServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => {
+      const path = req.url ?? "";
+      cp.requests.set(path, (cp.requests.get(path) ?? 0) + 1);
+      let body: unknown = null;
+      try {
+        body = JSON.parse(Buffer.concat(chunks).toString("utf8"));
+      } catch {}
+      const reply = (status: number, json: unknown) => {
+        res.writeHead(status, {
+          "content-type": status < 300 ? "application/json" : "application/problem+json",
+        });
+        res.end(JSON.stringify(json));
+      };
+      handle(path, body, req.socket as TLSSocket).then(
+        ([status, json]) => reply(status, json),
+        (error: unknown) => reply(500, problem(500, "internal", { detail: String(error) })),
+      );
+    });
+  });
+  const server = createTlsServer(
     {
       key: options.pki.serverKeyPem,
       cert: options.pki.serverCertPem,
@@ -317,36 +346,15 @@ export async function startTestControlPlane(
       requestCert: true,
       rejectUnauthorized: false,
     },
-    (req, res) => {
-      const chunks: Buffer[] = [];
-      req.on("data", (c: Buffer) => chunks.push(c));
-      req.on("end", () => {
-        const path = req.url ?? "";
-        cp.requests.set(path, (cp.requests.get(path) ?? 0) + 1);
-        let body: unknown = null;
-        try {
-          body = JSON.parse(Buffer.concat(chunks).toString("utf8"));
-        } catch {}
-        const reply = (status: number, json: unknown) => {
-          res.writeHead(status, {
-            "content-type": status < 300 ? "application/json" : "application/problem+json",
-          });
-          res.end(JSON.stringify(json));
-        };
-        handle(path, body, req.socket as TLSSocket).then(
-          ([status, json]) => reply(status, json),
-          (error: unknown) => reply(500, problem(500, "internal", { detail: String(error) })),
-        );
-      });
+    (socket) => {
+      sockets.add(socket);
+      socket.on("close", () => sockets.delete(socket));
+      http.emit("connection", socket);
     },
   );
+  // A control plane that is down drops the TCP connection before any TLS handshake.
   server.on("connection", (socket: Socket) => {
-    if (!cp.available) {
-      socket.destroy();
-      return;
-    }
-    sockets.add(socket);
-    socket.on("close", () => sockets.delete(socket));
+    if (!cp.available) socket.destroy();
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const port = (server.address() as AddressInfo).port;

@@ -1,4 +1,5 @@
 import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
 
 /**
  * The gRPC runtime and Pulumi's generated protocol modules, taken from the copy that
@@ -26,6 +27,11 @@ export const pluginpb = fromPulumi("@pulumi/pulumi/proto/plugin_pb") as Any;
 /** Where a runner module lives, e.g. `cmd/run-policy-pack`. */
 export function runnerPath(cmd: string): string {
   return fromPulumi.resolve(`@pulumi/pulumi/${cmd}`);
+}
+
+/** A file of the `@pulumi/pulumi` package, e.g. the `pulumi-resource-pulumi-nodejs` plugin. */
+export function pulumiFile(name: string): string {
+  return join(dirname(fromPulumi.resolve("@pulumi/pulumi/package.json")), name);
 }
 
 /** Promisifies a unary client call. */

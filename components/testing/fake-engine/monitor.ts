@@ -18,7 +18,12 @@ export interface Registration {
   readonly custom: boolean;
   readonly inputs: Record<string, unknown>;
   readonly protect: boolean;
+  readonly retainOnDelete: boolean;
   readonly ignoreChanges: readonly string[];
+  readonly deleteBeforeReplace: boolean;
+  /** URNs it waits for (dependsOn and the resources its inputs came from). */
+  readonly dependencies: readonly string[];
+  readonly additionalSecretOutputs: readonly string[];
 }
 
 export interface FakeMonitor {
@@ -32,10 +37,18 @@ type Cb = (e: Error | null, r?: unknown) => void;
 // biome-ignore lint/suspicious/noExplicitAny: generated protobuf request classes
 type Req = { request: any };
 
+/** Outputs a test wants for one resource instead of the plausible ones (undefined: keep those). */
+export type OutputOverride = (
+  type: string,
+  name: string,
+  inputs: Record<string, unknown>,
+) => Record<string, unknown> | undefined;
+
 export async function startFakeMonitor(opts: {
   stack: string;
   project: string;
   dryRun: boolean;
+  override?: OutputOverride;
 }): Promise<FakeMonitor> {
   const registrations: Registration[] = [];
   const outputs = new Map<string, Record<string, unknown>>();
@@ -45,7 +58,7 @@ export async function startFakeMonitor(opts: {
     return `urn:pulumi:${opts.stack}::${opts.project}::${parentType}${type}::${name}`;
   };
   const state = (type: string, name: string, inputs: Record<string, unknown>) => {
-    const extra = computed(type, name, inputs);
+    const extra = opts.override?.(type, name, inputs) ?? computed(type, name, inputs);
     if (!opts.dryRun) return { ...inputs, ...extra };
     return { ...inputs, ...Object.fromEntries(Object.keys(extra).map((k) => [k, UNKNOWN])) };
   };
@@ -85,7 +98,11 @@ export async function startFakeMonitor(opts: {
         custom: true,
         inputs: request.getProperties().toJavaScript(),
         protect: false,
+        retainOnDelete: false,
         ignoreChanges: [],
+        deleteBeforeReplace: false,
+        dependencies: [],
+        additionalSecretOutputs: [],
       });
       const resp = new resourcepb.ReadResourceResponse();
       resp.setUrn(urn);
@@ -105,7 +122,11 @@ export async function startFakeMonitor(opts: {
         custom: request.getCustom(),
         inputs,
         protect: request.getProtect() === true,
+        retainOnDelete: request.getRetainondelete() === true,
         ignoreChanges: request.getIgnorechangesList(),
+        deleteBeforeReplace: request.getDeletebeforereplace() === true,
+        dependencies: request.getDependenciesList(),
+        additionalSecretOutputs: request.getAdditionalsecretoutputsList(),
       });
       const resp = new resourcepb.RegisterResourceResponse();
       resp.setUrn(urn);

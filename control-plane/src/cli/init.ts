@@ -104,8 +104,6 @@ export const initCommand: Command = {
           operatorId: randomUUID(),
           username,
           passwordHash: await hashPassword(password),
-          failedAttempts: 0,
-          lockedUntil: null,
         },
         now,
       );

@@ -1,6 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Order } from "#protocol";
-import { addOperator } from "../testing/harness.ts";
+import {
+  addOperator,
+  DASHBOARD_ORIGIN,
+  dashboardPost,
+  dashboardSignIn,
+} from "../testing/harness.ts";
 import {
   type PlannerWorld,
   type SimulatedSite,
@@ -16,7 +21,7 @@ let world: PlannerWorld;
 let site: SimulatedSite;
 const issued: Order[] = [];
 const password = "correct horse battery staple";
-const ORIGIN = "http://localhost";
+const ORIGIN = DASHBOARD_ORIGIN;
 
 beforeAll(async () => {
   world = await startPlannerWorld({ llm: false });
@@ -27,25 +32,13 @@ afterAll(() => world.cleanup());
 
 const req = (path: string, init: RequestInit = {}) => world.h.app.request(`${ORIGIN}${path}`, init);
 const post = (path: string, fields: Record<string, string>, headers: Record<string, string> = {}) =>
-  req(path, {
-    method: "POST",
-    headers: {
-      "content-type": "application/x-www-form-urlencoded",
-      origin: ORIGIN,
-      "sec-fetch-site": "same-origin",
-      ...headers,
-    },
-    body: new URLSearchParams(fields).toString(),
-  });
+  dashboardPost(world.h, path, fields, headers);
 
 async function signIn(): Promise<{ cookie: string; csrf: string; setCookies: string[] }> {
-  const res = await post("/dashboard/login", { username: "dora", password });
-  expect(res.status).toBe(303);
-  expect(res.headers.get("location")).toBe("/dashboard");
-  const setCookies = res.headers.getSetCookie();
-  const cookie = setCookies.map((c) => c.split(";")[0]).join("; ");
-  const csrf = /__Host-cp_dashboard_csrf=([^;]+)/.exec(cookie)?.[1] ?? "";
-  return { cookie, csrf, setCookies };
+  const session = await dashboardSignIn(world.h, "dora", password);
+  expect(session.status).toBe(303);
+  expect(session.location).toBe("/dashboard");
+  return session;
 }
 
 describe("operator dashboard", () => {
@@ -132,6 +125,14 @@ describe("operator dashboard", () => {
     );
     expect(crossSite.status).toBe(403);
 
+    // A runbook that is not a candidate needs the override form and its reason.
+    expect(page).toContain('name="override_reason" required');
+    const notCandidate = await post(
+      `${base}/approve`,
+      { runbook_id: "RB-LOGGING-001-journald", csrf },
+      { cookie },
+    );
+    expect(notCandidate.status).toBe(400);
     const approved = await post(
       `${base}/approve`,
       { runbook_id: runbook as string, csrf },

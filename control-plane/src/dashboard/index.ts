@@ -18,7 +18,7 @@ import {
   ProposalParams,
   TenantParams,
 } from "../routes/admin/schemas.ts";
-import { DASHBOARD, PUBLIC, type Route, routeFor } from "../routes/registry.ts";
+import { DASHBOARD, HTML_PAGE, PUBLIC, type Route, routeFor, TEXT } from "../routes/registry.ts";
 import { type Html, page, STYLESHEET } from "./layout.ts";
 import {
   auditPage,
@@ -134,7 +134,7 @@ const back = (c: Context, path: string, done: string) => {
 };
 
 const dashboardRoute = routeFor<DashboardEnv>();
-const HTML = { contentType: "text/html" } as const;
+const HTML = { schema: HTML_PAGE, contentType: "text/html" } as const;
 const FORM = { bodyType: "form", response: { status: 303 } } as const;
 
 /** The dashboard's pages and form posts, declared like every other route. */
@@ -199,7 +199,7 @@ export function dashboardRoutes(s: Services): Route[] {
       operationId: "stylesheet",
       summary: "The dashboard's stylesheet",
       auth: PUBLIC,
-      response: { contentType: "text/css" },
+      response: { schema: TEXT, contentType: "text/css" },
       handler: (c) => c.body(STYLESHEET, 200, { "content-type": "text/css; charset=utf-8" }),
     }),
     dashboardRoute({
@@ -231,7 +231,11 @@ export function dashboardRoutes(s: Services): Route[] {
           if (error instanceof ControlPlaneError && error.code === "unauthenticated")
             return signInPage(c, "Wrong operator name or password.", 401);
           if (error instanceof ControlPlaneError && error.code === "locked_out")
-            return signInPage(c, "Too many failed sign-ins: try again later.", 429);
+            return signInPage(
+              c,
+              "Too many failed sign-ins from this address: try again later.",
+              429,
+            );
           throw error;
         }
         return c.redirect("/dashboard", 303);
@@ -278,7 +282,10 @@ export function dashboardRoutes(s: Services): Route[] {
       summary: "Approve an escalated incident with a runbook",
       auth: DASHBOARD,
       params: IncidentParams,
-      body: z.object({ runbook_id: RunbookId }),
+      body: z.object({
+        runbook_id: RunbookId,
+        override_reason: z.string().trim().min(3).max(1000).optional(),
+      }),
       ...FORM,
       handler: async (c, { params, body }) => {
         const order = await s.planner.approve(
@@ -286,6 +293,7 @@ export function dashboardRoutes(s: Services): Route[] {
           incidentIds(params),
           body.runbook_id,
           undefined,
+          body.override_reason,
         );
         return back(
           c,

@@ -1,6 +1,6 @@
 import type { Context } from "hono";
 import { z } from "zod";
-import { findProtoKey } from "#protocol";
+import { unfitInput } from "#protocol";
 import { ControlPlaneError } from "../errors.ts";
 
 /** Largest body the admin, operator and dashboard surfaces read (appliances: the protocol's). */
@@ -79,12 +79,13 @@ export function validate<S extends z.ZodType>(
   labelIsMessage = false,
 ): z.output<S> {
   // An own __proto__ member anywhere is refused before zod, which would drop it silently (the
-  // bytes stored or signed would then differ from the value checked).
-  const proto = findProtoKey(value);
-  if (proto) {
+  // bytes stored or signed would then differ from the value checked), and so is a lone
+  // surrogate, which zod accepts but nothing can sign or hash.
+  const unfit = unfitInput(value);
+  if (unfit) {
     throw new ControlPlaneError(
       "invalid_request",
-      `${label ? `${label} is invalid: ` : ""}an own "__proto__" member is not allowed (at ${proto})`,
+      `${label ? `${label} is invalid:\n` : ""}${unfit}`,
     );
   }
   const parsed = schema.safeParse(value);

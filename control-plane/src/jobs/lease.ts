@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { ControlPlaneError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 import { previousMonth } from "../packets/index.ts";
 import type { Store } from "../store/index.ts";
@@ -57,7 +58,9 @@ export async function runExclusive<T>(
     () => {
       renewing = take().then(
         (outcome) => {
-          if (outcome !== "acquired") lost.abort(new Error(`lease ${name} lost (${outcome})`));
+          if (outcome !== "acquired") {
+            lost.abort(new ControlPlaneError("lease_lost", `lease ${name} lost (${outcome})`));
+          }
         },
         () => {}, // a failed renewal is retried at the next interval; expiry is the bound
       );

@@ -1,20 +1,76 @@
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
+import { isIPv6 } from "node:net";
 import type { Context } from "hono";
 import { setCookie } from "hono/cookie";
 import type { Services } from "../env.ts";
 import { ControlPlaneError } from "../errors.ts";
 import { hashSecret, SESSION_COOKIE } from "../middleware/operator-session/index.ts";
+import { byClientAddress } from "../middleware/rate-limit/index.ts";
+import type { SignInFailures } from "../store/index.ts";
 import { DUMMY_HASH, verifyPassword } from "./password.ts";
 
-export const MAX_FAILED_LOGINS = 5;
-const LOCKOUT_MS = 15 * 60 * 1000;
+/** Failures of one name from one address before each further try must wait (1 s, 2 s, 4 s …). */
+export const FREE_FAILURES = 5;
+/** Failures of one name over all addresses in the window that mark it as under attack. */
+export const UNDER_ATTACK_FAILURES = 50;
+/** Under attack, each address gets this many failures before its delays start (never 0). */
+const FREE_FAILURES_UNDER_ATTACK = 1;
+/** Failures are forgotten this long after the last one; also the longest delay. */
+export const FAILURE_WINDOW_MS = 15 * 60 * 1000;
 export const SESSION_MS = 8 * 60 * 60 * 1000;
+const ALL_ADDRESSES = "*";
 
 /**
- * Operator sign-in shared by the JSON API and the dashboard: scrypt-hashed passwords, lockout
- * after MAX_FAILED_LOGINS failures for 15 minutes, a new session (stored only as hashes) in a
- * Secure, HttpOnly, SameSite=Strict cookie. Every sign-in and failure is an audit event.
- * Returns the session's CSRF token, which only the caller's response may carry.
+ * How long an address must still wait before its next try of a name: none below the free
+ * failures, then 1 s doubling per failure up to the window.
+ */
+export function throttleDelayMs(
+  failures: SignInFailures | undefined,
+  free: number,
+  now: number,
+): number {
+  if (!failures || failures.failures < free) return 0;
+  const last = Date.parse(failures.lastFailureAt);
+  if (now - last >= FAILURE_WINDOW_MS) return 0;
+  const delay = Math.min(FAILURE_WINDOW_MS, 1000 * 2 ** (failures.failures - free));
+  return Math.max(0, last + delay - now);
+}
+
+/** The name tried, as the throttle and the audit log know it: a hash, whether it exists or not. */
+export function signInSubject(username: string): string {
+  return createHash("sha256").update(`operator-sign-in\0${username}`).digest("hex");
+}
+
+/** The throttle's address: IPv4 as is (also IPv4-mapped IPv6), IPv6 by its /64 prefix. */
+export function throttleAddress(address: string): string {
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
+  if (mapped?.[1]) return mapped[1];
+  if (!isIPv6(address)) return address;
+  const [head = "", tail = ""] = address.split("::");
+  const left = head ? head.split(":") : [];
+  const right = tail ? tail.split(":") : [];
+  const groups = address.includes("::")
+    ? [...left, ...Array(8 - left.length - right.length).fill("0"), ...right]
+    : left;
+  return `${groups
+    .slice(0, 4)
+    .map((g) => g.toLowerCase().replace(/^0+(?=.)/, ""))
+    .join(":")}::/64`;
+}
+
+/**
+ * Operator sign-in shared by the JSON API and the dashboard: scrypt-hashed passwords, a new
+ * session (stored only as hashes) in a Secure, HttpOnly, SameSite=Strict cookie. Every sign-in,
+ * failure and throttled try is an audit event. Returns the session's CSRF token, which only the
+ * caller's response may carry.
+ *
+ * Failures slow the address that makes them, never the account: each (name, address) has
+ * FREE_FAILURES free tries, then waits 1 s doubling per failure (up to 15 minutes) without
+ * the password being checked; while a name has UNDER_ATTACK_FAILURES failures over all
+ * addresses in the window, each address gets one free try. An address with no failures always
+ * has its password checked, so the owner signs in from a fresh address whatever an attacker
+ * does elsewhere. The state is keyed by a hash of the name tried, known or not, so answers and
+ * timing do not tell who exists (docs/reliability.md, sign-in throttling).
  */
 export async function signIn(
   s: Services,
@@ -23,26 +79,42 @@ export async function signIn(
   password: string,
 ): Promise<{ csrf: string }> {
   const now = s.now();
-  const operator = await s.store.getOperatorByName(username);
-  if (operator?.lockedUntil && Date.parse(operator.lockedUntil) > now.getTime()) {
-    await s.audit.record(`operator:${username}`, "operator.login_locked", username);
-    throw new ControlPlaneError("locked_out", "", {
-      retry_after_s: Math.ceil((Date.parse(operator.lockedUntil) - now.getTime()) / 1000),
-    });
+  const subject = signInSubject(username);
+  const address = throttleAddress(byClientAddress(c));
+  const [mine, all, operator] = await Promise.all([
+    s.store.getSignInFailures(subject, address),
+    s.store.getSignInFailures(subject, ALL_ADDRESSES),
+    s.store.getOperatorByName(username),
+  ]);
+  // The audit actor of a failure is the account found, or a hash: never the caller's text.
+  const actor = operator ? `operator:${operator.username}` : "unknown";
+  const target = `sign-in:${subject.slice(0, 16)}`;
+  const underAttack =
+    (all?.failures ?? 0) >= UNDER_ATTACK_FAILURES &&
+    now.getTime() - Date.parse(all?.lastFailureAt ?? "") < FAILURE_WINDOW_MS;
+  const wait = throttleDelayMs(
+    mine,
+    underAttack ? FREE_FAILURES_UNDER_ATTACK : FREE_FAILURES,
+    now.getTime(),
+  );
+  if (wait > 0) {
+    await s.audit.record(actor, "operator.login_throttled", target, { address });
+    throw new ControlPlaneError("locked_out", "", { retry_after_s: Math.ceil(wait / 1000) });
   }
   // Verify against a dummy hash for unknown users, so timing does not reveal who exists.
   const ok = await verifyPassword(password, operator?.passwordHash ?? DUMMY_HASH);
   if (!operator || !ok) {
-    if (operator) {
-      const failures = operator.failedAttempts + 1;
-      const locked =
-        failures >= MAX_FAILED_LOGINS ? new Date(now.getTime() + LOCKOUT_MS).toISOString() : null;
-      await s.store.setOperatorLoginState(operator.operatorId, locked ? 0 : failures, locked);
-    }
-    await s.audit.record(`operator:${username}`, "operator.login_failed", username);
+    const at = now.toISOString();
+    const windowStart = new Date(now.getTime() - FAILURE_WINDOW_MS).toISOString();
+    const [failures] = await Promise.all([
+      s.store.recordSignInFailure(subject, address, at, windowStart),
+      s.store.recordSignInFailure(subject, ALL_ADDRESSES, at, windowStart),
+    ]);
+    await s.store.pruneSignInFailures(windowStart);
+    await s.audit.record(actor, "operator.login_failed", target, { address, failures });
     throw new ControlPlaneError("unauthenticated", "wrong username or password");
   }
-  await s.store.setOperatorLoginState(operator.operatorId, 0, null);
+  if (mine) await s.store.clearSignInFailures(subject, address);
   const id = randomBytes(32).toString("base64url");
   const csrf = randomBytes(32).toString("base64url");
   await s.store.createSession({
@@ -58,6 +130,6 @@ export async function signIn(
     path: "/",
     maxAge: SESSION_MS / 1000,
   });
-  await s.audit.record(`operator:${username}`, "operator.login", username);
+  await s.audit.record(`operator:${operator.username}`, "operator.login", operator.username);
   return { csrf };
 }

@@ -2,13 +2,17 @@ import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdir, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { z } from "zod";
 import {
   canonicalize,
   publicKeyToPem,
+  Sha256Hex,
+  Signature,
   type Signer,
   sha256Hex,
   signDocument,
   TenantId,
+  Timestamp,
 } from "#protocol";
 import { ControlPlaneError } from "../errors.ts";
 import type { PacketRecord, Store } from "../store/index.ts";
@@ -37,16 +41,26 @@ export interface PacketDeps extends GatherDeps {
  * The signed manifest: integers and ASCII strings only, so `jq -cjS 'del(.sig)'` reproduces its
  * RFC 8785 canonical bytes and plain OpenSSL verifies it (docs/auditor.md).
  */
-export interface PacketManifest {
-  readonly v: 1;
-  readonly type: "packet_manifest";
-  readonly tenant_id: string;
-  readonly month: string;
-  readonly generated_at: string;
-  readonly files: readonly { name: string; sha256: string; bytes: number }[];
-  readonly counts: PacketCounts;
-  readonly sig: { alg: "Ed25519"; key_id: string; value: string };
-}
+const Count = z.int().min(0).max(Number.MAX_SAFE_INTEGER);
+export const PacketManifest = z.strictObject({
+  v: z.literal(1),
+  type: z.literal("packet_manifest"),
+  tenant_id: TenantId,
+  month: Month,
+  generated_at: Timestamp,
+  files: z
+    .array(z.strictObject({ name: z.enum(PACKET_FILES), sha256: Sha256Hex, bytes: Count }))
+    .max(PACKET_FILES.length),
+  counts: z.strictObject({
+    bundles: Count,
+    check_results: Count,
+    healing_attempts: Count,
+    incidents: Count,
+    decisions: Count,
+  }) satisfies z.ZodType<PacketCounts>,
+  sig: Signature,
+});
+export type PacketManifest = z.infer<typeof PacketManifest>;
 
 export function packetDir(packetsDir: string, tenantId: string, month: string): string {
   return join(packetsDir, TenantId.parse(tenantId), Month.parse(month));
@@ -74,10 +88,11 @@ export async function generatePacket(
     date: new Date(data.generatedAt),
   });
   const files = [
-    { name: "packet.md", bytes: md },
-    { name: "packet.pdf", bytes: pdf },
+    { name: "packet.md" as const, bytes: md },
+    { name: "packet.pdf" as const, bytes: pdf },
   ];
   const manifest = signDocument<PacketManifest>(
+    PacketManifest,
     {
       v: 1,
       type: "packet_manifest",

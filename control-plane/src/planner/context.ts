@@ -1,7 +1,9 @@
 import type { Catalog } from "#catalog";
 import type { GuardrailResult, Incident, Signer } from "#protocol";
 import type { AuditLog } from "../audit.ts";
+import type { QualificationThresholds } from "../config.ts";
 import type { Logger } from "../logger.ts";
+import type { Metrics } from "../metrics.ts";
 import type { IncidentState, Store } from "../store/index.ts";
 import type { DecisionFields, DecisionRecorder } from "./decisions.ts";
 import type { LlmPlanner } from "./llm.ts";
@@ -18,6 +20,17 @@ export interface PlannerSettings {
   readonly orderTtlS: number;
   /** Set in the config file: automatic orders stay halted whatever the API says. */
   readonly killSwitchForced: boolean;
+  /** Planning attempts that may throw before the incident goes to a human. */
+  readonly maxPlanningAttempts: number;
+  /** Seconds an incident may wait for a decision (queued or planning) before it goes to a human. */
+  readonly planningDeadlineS: number;
+  /** Seconds in queued or planning after which an incident is reported as stalled. */
+  readonly stalledAfterS: number;
+  /**
+   * When set (always, from the config file), L2 orders nothing until the model's newest
+   * qualification report meets these thresholds.
+   */
+  readonly qualification?: QualificationThresholds;
 }
 
 export const DEFAULT_PLANNER_SETTINGS: PlannerSettings = {
@@ -25,6 +38,9 @@ export const DEFAULT_PLANNER_SETTINGS: PlannerSettings = {
   flywheelMinSuccesses: 5,
   orderTtlS: 3600,
   killSwitchForced: false,
+  maxPlanningAttempts: 3,
+  planningDeadlineS: 900,
+  stalledAfterS: 300,
 };
 
 export interface PlannerContext {
@@ -33,6 +49,7 @@ export interface PlannerContext {
   readonly audit: AuditLog;
   readonly logger: Logger;
   readonly now: () => Date;
+  readonly metrics?: Metrics;
   /** Absent: nothing can be matched, every incident goes to a human. */
   readonly catalog: Catalog | undefined;
   readonly llm: LlmPlanner | undefined;

@@ -84,6 +84,13 @@ export function decisionRecorder(deps: {
       `cp_planner_${fields.tier.toLowerCase()}_${fields.outcome}_total`,
       `Incident decisions at ${fields.tier} with outcome ${fields.outcome}.`,
     );
+    if (fields.llm?.failure_code) {
+      deps.metrics?.incLabeled(
+        "cp_planner_l2_failures_total",
+        "Failed L2 model calls by reason (the incident went to L3).",
+        { reason: fields.llm.failure_code },
+      );
+    }
     await deps.audit.record(
       fields.decided_by,
       `incident.${fields.outcome}`,

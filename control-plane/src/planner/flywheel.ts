@@ -5,7 +5,7 @@ import {
   EvidenceBundle,
   Incident,
   type L1RuleEntry,
-  type L1RuleSet,
+  L1RuleSet,
   type OrderResult,
   signDocument,
   tryParseMessage,
@@ -322,6 +322,7 @@ export async function signedRuleSet(
   const set = await ctx.store.planner.latestRuleSet(tenantId);
   if (!set) return undefined;
   return signDocument<L1RuleSet>(
+    L1RuleSet,
     {
       v: 1,
       type: "l1_rule_set",

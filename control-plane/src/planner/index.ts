@@ -1,10 +1,20 @@
 import type { z } from "zod";
 import type { Catalog } from "#catalog";
-import type { Incident, L1RuleSet, OrderParams, OrderResult, Signer } from "#protocol";
+import type {
+  HealingSuspension,
+  Incident,
+  L1RuleSet,
+  OrderParams,
+  OrderResult,
+  Signer,
+  SuspensionReason,
+} from "#protocol";
 import type { AuditLog } from "../audit.ts";
 import type { Logger } from "../logger.ts";
 import type { Metrics } from "../metrics.ts";
-import type { Store, StoredOrder } from "../store/index.ts";
+import type { IncidentState, Store, StoredOrder } from "../store/index.ts";
+import type { Ids } from "./bounded.ts";
+import { announceStalled, planBounded, stalledIncidents } from "./bounded.ts";
 import { matchingRunbooks } from "./candidates.ts";
 import {
   DEFAULT_PLANNER_SETTINGS,
@@ -24,8 +34,8 @@ import {
 } from "./flywheel.ts";
 import type { LlmPlanner } from "./llm.ts";
 import { approveEscalation, closeEscalation } from "./operator-queue.ts";
-import { planIncident } from "./pipeline.ts";
 import { SitePolicy } from "./policy.ts";
+import { suspensionOf, withdrawOrders } from "./suspension.ts";
 import type { Webhook } from "./webhook.ts";
 
 export { DEFAULT_PLANNER_SETTINGS, type PlannerSettings } from "./context.ts";
@@ -56,7 +66,7 @@ export interface PlannerDeps {
   readonly dispatch?: (ids: Ids) => Promise<void>;
 }
 
-export type Ids = { tenantId: string; applianceId: string; incidentId: string };
+export type { Ids } from "./bounded.ts";
 
 /**
  * The incident pipeline as a service: incidents are planned in the background (an appliance's
@@ -82,6 +92,8 @@ export interface Planner {
     ids: Ids,
     runbookId: string,
     params?: z.infer<typeof OrderParams>,
+    /** Required to approve a runbook that is not a candidate; kept in the signed decision. */
+    overrideReason?: string,
   ): Promise<StoredOrder>;
   close(
     actor: string,
@@ -102,10 +114,23 @@ export interface Planner {
   policy(tenantId: string): Promise<SitePolicy>;
   setPolicy(actor: string, tenantId: string, policy: SitePolicy): Promise<void>;
   killSwitch(): Promise<{ engaged: boolean; reason: string }>;
+  /** Engaging it withdraws every order not yet run, in every tenant (suspension.ts). */
   setKillSwitch(actor: string, engaged: boolean, reason: string): Promise<void>;
+  /** Whether automatic healing is suspended for a site (kill switch, audit-only), and why. */
+  suspension(tenantId: string): Promise<HealingSuspension | undefined>;
+  /** While suspended: withdraws an appliance's automatic orders at delivery (the poll). */
+  withdrawAutomatic(
+    tenantId: string,
+    applianceId: string,
+    reason: SuspensionReason,
+  ): Promise<StoredOrder[]>;
   readonly llmConfigured: boolean;
+  /** Incidents waiting in queued or planning past the bound (settings.stalledAfterS). */
+  stalled(tenantId: string | null): Promise<IncidentState[]>;
   /** The catalog runbooks an operator may approve for this incident (L3 tier, matching triggers). */
   l3Candidates(incident: Incident): string[];
+  /** Every L3-tier runbook (what an override with a reason may choose from). */
+  l3Runbooks(): string[];
 }
 
 export function createPlanner(
@@ -166,48 +191,18 @@ export function createPlanner(
     },
   };
 
-  async function run(ids: Ids, rethrow = false): Promise<void> {
-    const at = base.now().toISOString();
-    const claimed = await base.store.planner.transitionIncident(
-      ids.tenantId,
-      ids.applianceId,
-      ids.incidentId,
-      ["queued"],
-      "planning",
-      at,
-      {},
-    );
-    if (!claimed) return; // another worker has it, or it is no longer queued
-    const state = await base.store.planner.getIncident(
-      ids.tenantId,
-      ids.applianceId,
-      ids.incidentId,
-    );
-    if (!state) return;
-    try {
-      await planIncident(ctx, state);
-    } catch (error) {
-      base.logger.log("error", "planning failed; the incident is queued again", {
-        incident_id: ids.incidentId,
-        err: error,
-      });
-      await base.store.planner.transitionIncident(
-        ids.tenantId,
-        ids.applianceId,
-        ids.incidentId,
-        ["planning"],
-        "queued",
-        base.now().toISOString(),
-        {
-          reason: "planning failed",
-        },
-      );
-      if (rethrow) throw error;
-    }
-  }
+  const run = async (ids: Ids, rethrow = false) => {
+    await planBounded(ctx, ids, rethrow);
+  };
+  const announced = new Set<string>();
 
   return {
     llmConfigured: deps.llm !== undefined,
+    stalled: (tenantId) => stalledIncidents(ctx, tenantId),
+    l3Runbooks: () =>
+      deps.catalog
+        ? deps.catalog.runbooks.filter((r) => r.tiers.includes("L3")).map((r) => r.id)
+        : [],
     l3Candidates: (incident) =>
       deps.catalog ? matchingRunbooks(deps.catalog, incident, "L3").map((r) => r.id) : [],
     async submit(ids) {
@@ -237,6 +232,7 @@ export function createPlanner(
       await expireStaleOrders(ctx);
       const waiting = await base.store.planner.incidentsIn("queued", null, 100);
       for (const s of waiting) ctx.schedule(s.tenantId, s.applianceId, s.incidentId);
+      await announceStalled(ctx, announced);
       return waiting.length;
     },
     async recover() {
@@ -260,8 +256,8 @@ export function createPlanner(
       while (pending.size > 0 || queue.length > 0) await Promise.all([...pending]);
     },
     onOrderResult: (result) => onOrderResult(ctx, result),
-    approve: (actor, ids, runbookId, params) =>
-      approveEscalation(ctx, actor, ids, runbookId, params),
+    approve: (actor, ids, runbookId, params, overrideReason) =>
+      approveEscalation(ctx, actor, ids, runbookId, params, overrideReason),
     close: (actor, ids, outcome, note) => closeEscalation(ctx, actor, ids, outcome, note),
     decideProposal: (actor, tenantId, proposalId, decision, note) =>
       decideProposal(ctx, actor, tenantId, proposalId, decision, note),
@@ -271,6 +267,7 @@ export function createPlanner(
     policy: (tenantId) => sitePolicy(ctx, tenantId),
     async setPolicy(actor, tenantId, policy) {
       const parsed = SitePolicy.parse(policy);
+      const before = await sitePolicy(ctx, tenantId);
       await base.store.planner.putSitePolicy(
         tenantId,
         JSON.stringify(parsed),
@@ -278,9 +275,15 @@ export function createPlanner(
         actor,
       );
       await base.audit.record(actor, "planner.policy_set", tenantId, { policy: parsed });
+      // Turning audit-only on withdraws what the site has not run yet.
+      if (parsed.audit_only && !before.audit_only)
+        await withdrawOrders(ctx, actor, { tenantId }, "audit_only");
     },
     killSwitch: () => killSwitch(ctx),
     async setKillSwitch(actor, engaged, reason) {
+      // The stored switch, not the effective one: a switch forced on in the config file does
+      // not make an operator's engagement a no-op.
+      const before = await base.store.planner.getKillSwitch();
       await base.store.planner.setKillSwitch(engaged, reason, base.now().toISOString(), actor);
       await base.audit.record(
         actor,
@@ -290,6 +293,17 @@ export function createPlanner(
           reason,
         },
       );
+      // Engaging withdraws every order not yet run, in every tenant.
+      if (engaged && !before?.engaged)
+        await withdrawOrders(ctx, actor, { tenantId: null }, "kill_switch");
     },
+    suspension: (tenantId) => suspensionOf(ctx, tenantId),
+    withdrawAutomatic: (tenantId, applianceId, reason) =>
+      withdrawOrders(
+        ctx,
+        "control-plane:suspension",
+        { tenantId, applianceId, tiers: ["L1", "L2"] },
+        reason,
+      ),
   };
 }

@@ -3,7 +3,13 @@ import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Catalog, loadCatalog } from "#catalog";
 import type { Incident } from "#protocol";
-import { allowedIds, choose, type ModelServer, startModelServer } from "../testing/model-server.ts";
+import {
+  allowedIds,
+  choose,
+  type ModelServer,
+  startModelServer,
+  unitFailedIncident,
+} from "../testing/model-server.ts";
 import { matchingRunbooks } from "./candidates.ts";
 import { createLlmPlanner, type LlmConfig } from "./llm.ts";
 import { INCIDENT_BEGIN, INCIDENT_END, plannerInput } from "./prompt.ts";
@@ -19,21 +25,7 @@ beforeAll(async () => {
 });
 afterAll(() => server.close());
 
-function incident(subject = "chronyd.service", message = "unit failed"): Incident {
-  return {
-    v: 1,
-    type: "incident",
-    incident_id: randomUUID(),
-    tenant_id: "clinic-a",
-    appliance_id: "clinic-a-01",
-    check_id: "services",
-    severity: "high",
-    detected_at: "2026-11-25T12:00:00Z",
-    findings: [{ code: "unit_failed", subject, expected: "active", observed: "failed", message }],
-    evidence: { seq: 7, hash: "a".repeat(64) },
-    local_l1: { attempted: false, why_not: "no local rule for this finding" },
-  };
-}
+const incident = unitFailedIncident;
 
 function planner(overrides: Partial<LlmConfig> = {}) {
   return createLlmPlanner(
@@ -184,6 +176,10 @@ describe("L2 planner over the openai SDK", () => {
     server.answer = () => ({ status: 401, error: `bad key ${API_KEY}` });
     const { outcome } = await run();
     expect(JSON.stringify(outcome)).not.toContain(API_KEY);
-    expect(outcome).toMatchObject({ kind: "failed", failure: "the model server answered 401" });
+    expect(outcome).toMatchObject({
+      kind: "failed",
+      code: "server_error",
+      failure: "the model server answered 401: bad key [redacted]",
+    });
   });
 });

@@ -10,11 +10,9 @@ const Login = z.strictObject({
   password: z.string().min(1).max(1024),
 });
 
-export { MAX_FAILED_LOGINS } from "../operator/sign-in.ts";
-
 /**
- * Operator sign-in (scrypt-hashed passwords, lockout after MAX_FAILED_LOGINS failures for 15
- * minutes), sign-out and who-am-I under /v1/operator; the operator API itself is served there
+ * Operator sign-in (scrypt-hashed passwords, failures throttled per name and client address,
+ * never an account lockout: operator/sign-in.ts), sign-out and who-am-I under /v1/operator; the operator API itself is served there
  * too (routes/admin). Every sign-in, failure and sign-out is an audit event.
  */
 export function operatorRoutes(s: Services): Route[] {
@@ -28,6 +26,7 @@ export function operatorRoutes(s: Services): Route[] {
       limit: "sign-in",
       body: Login,
       invalidBody: "expected username and password",
+      response: { schema: z.object({ username: z.string(), csrf_token: z.string() }) },
       handler: async (c, { body: { username, password } }) => {
         const { csrf } = await signIn(s, c, username, password);
         return c.json({ username, csrf_token: csrf });
@@ -39,6 +38,7 @@ export function operatorRoutes(s: Services): Route[] {
       operationId: "logout",
       summary: "Sign out: ends the session",
       auth: OPERATOR_SESSION,
+      response: { schema: z.object({ ok: z.literal(true) }) },
       handler: async (c) => {
         const id = getCookie(c, SESSION_COOKIE);
         if (id) await s.store.deleteSession(hashSecret(id));
@@ -53,6 +53,7 @@ export function operatorRoutes(s: Services): Route[] {
       operationId: "me",
       summary: "The signed-in operator",
       auth: OPERATOR_SESSION,
+      response: { schema: z.object({ actor: z.string() }) },
       handler: (c) => c.json({ actor: c.get("adminActor") }),
     }),
   ];

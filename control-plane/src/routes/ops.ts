@@ -1,7 +1,8 @@
+import { z } from "zod";
 import type { Services } from "../env.ts";
 import { ControlPlaneError } from "../errors.ts";
 import { releaseVersion } from "../release-version.ts";
-import { defineRoute, PUBLIC, type Route } from "./registry.ts";
+import { defineRoute, PUBLIC, type Route, TEXT } from "./registry.ts";
 
 /** Liveness, readiness (the store answers), Prometheus metrics and the OpenAPI document. */
 export function opsRoutes(s: Services, openapi: () => unknown): Route[] {
@@ -13,6 +14,7 @@ export function opsRoutes(s: Services, openapi: () => unknown): Route[] {
       operationId: "healthz",
       summary: "Liveness",
       auth: PUBLIC,
+      response: { schema: z.object({ status: z.literal("ok") }) },
       handler: (c) => c.json({ status: "ok" }),
     }),
     defineRoute({
@@ -21,6 +23,13 @@ export function opsRoutes(s: Services, openapi: () => unknown): Route[] {
       operationId: "readyz",
       summary: "Readiness: the store answers; the release version running",
       auth: PUBLIC,
+      response: {
+        schema: z.object({
+          status: z.literal("ready"),
+          store: z.enum(["sqlite", "postgres"]),
+          version: z.string(),
+        }),
+      },
       handler: async (c) => {
         try {
           await s.store.ping();
@@ -36,7 +45,7 @@ export function opsRoutes(s: Services, openapi: () => unknown): Route[] {
       operationId: "metrics",
       summary: "Prometheus metrics",
       auth: PUBLIC,
-      response: { contentType: "text/plain" },
+      response: { schema: TEXT, contentType: "text/plain" },
       handler: async (c) =>
         c.body(await s.metrics.render(), 200, { "content-type": s.metrics.contentType }),
     }),
@@ -46,6 +55,9 @@ export function opsRoutes(s: Services, openapi: () => unknown): Route[] {
       operationId: "openapi",
       summary: "This document: every route, its schemas and its authorization",
       auth: PUBLIC,
+      response: {
+        schema: z.looseObject({ openapi: z.string(), paths: z.record(z.string(), z.unknown()) }),
+      },
       handler: (c) => c.json(openapi()),
     }),
   ];

@@ -1,11 +1,21 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { OpenAPIHono } from "@hono/zod-openapi";
+import type { MiddlewareHandler } from "hono";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { z } from "zod";
 import { APPLIANCE_API } from "#protocol";
 import { openSqliteStore } from "../store/index.ts";
 import { addOperator, createHarness, type Harness } from "../testing/harness.ts";
-import type { Credential } from "./registry.ts";
+import {
+  type Credential,
+  defineRoute,
+  type Guards,
+  type Limits,
+  mount,
+  PUBLIC,
+} from "./registry.ts";
 
 /**
  * The route registry against the running app: every route registered on the app is an
@@ -138,6 +148,55 @@ describe("route registry", () => {
     }
     const poll = doc.paths["/v1/appliance/poll"]?.post?.requestBody;
     expect(poll?.content["application/json"]?.schema.properties).toHaveProperty("nonce");
+  });
+
+  it("documents the answer of every operation: a 2xx body schema, or a 303 redirect", () => {
+    const undocumented: string[] = [];
+    for (const { method, path, op } of operations()) {
+      const success = Object.entries(op.responses).filter(([status]) => /^2\d\d$/.test(status));
+      const redirect = Object.keys(op.responses).includes("303");
+      const schemas = success.flatMap(([, r]) => Object.values(r.content ?? {}));
+      const declared =
+        schemas.length > 0 &&
+        schemas.every((m) => Object.keys((m as { schema?: object }).schema ?? {}).length > 0);
+      if (redirect ? success.length > 0 : !declared) undocumented.push(`${method} ${path}`);
+    }
+    expect(undocumented).toEqual([]);
+    const appliance = doc.paths["/v1/admin/tenants/{tenant}/appliances/{appliance}"]?.get;
+    const json = appliance?.responses["200"]?.content?.["application/json"] as {
+      schema: { properties?: Record<string, unknown>; $ref?: string };
+    };
+    expect(Object.keys(json.schema.properties ?? {})).toContain("evidence_head");
+  });
+
+  it("answers 500 when a handler's answer leaves its declared schema (checkResponses)", async () => {
+    const drifted = defineRoute({
+      method: "get",
+      path: "/drifted",
+      operationId: "drifted",
+      summary: "answers outside its schema",
+      auth: PUBLIC,
+      response: { schema: z.object({ ok: z.literal(true) }) },
+      handler: (c) => c.json({ ok: false }),
+    });
+    const none: Guards = {
+      public: [],
+      "appliance-mtls": [],
+      "admin-token": [],
+      "operator-session": [],
+      "dashboard-session": [],
+    };
+    const pass: MiddlewareHandler = (_c, next) => next();
+    const limits: Limits = { enrollment: () => pass, "sign-in": () => pass };
+    const serve = (checkResponses: boolean) => {
+      const app = new OpenAPIHono();
+      app.onError((_error, c) => c.text("internal", 500));
+      const surface = { name: "t", base: "", serves: ["public" as const], maxBodyBytes: 0 };
+      mount(app, surface, [drifted], none, limits, { checkResponses });
+      return app.request("/drifted");
+    };
+    expect((await serve(false)).status).toBe(200);
+    expect((await serve(true)).status).toBe(500);
   });
 
   it("keeps the public routes to a reviewed list", () => {

@@ -1,8 +1,9 @@
 import type { OpenAPIHono, RouteConfig } from "@hono/zod-openapi";
 import type { Context, Env, MiddlewareHandler } from "hono";
-import type { z } from "zod";
+import { z } from "zod";
 import { Problem } from "#protocol";
 import type { AppEnv } from "../env.ts";
+import { ControlPlaneError } from "../errors.ts";
 import { type BodyType, readBody, validate } from "../http/body.ts";
 
 /**
@@ -46,6 +47,24 @@ export interface RouteInput<P, Q, B> {
 /** Per-address request budgets a public route may ask for (one bucket set per route). */
 export type LimitName = "enrollment" | "sign-in";
 
+/**
+ * A route's successful answer: a status with the schema of its body (JSON unless `contentType`
+ * says otherwise), or a 303 redirect, which has no body.
+ */
+export type ResponseSpec =
+  | {
+      readonly status?: 200 | 201;
+      readonly schema: z.ZodType;
+      readonly contentType?: string;
+      readonly description?: string;
+    }
+  | { readonly status: 303; readonly description?: string };
+
+/** Bodies that are not JSON: a page, a stylesheet, the metrics text, a file. */
+export const HTML_PAGE = z.string().meta({ description: "An HTML page" });
+export const TEXT = z.string();
+export const FILE_BYTES = z.string().meta({ format: "binary" });
+
 export interface RouteSpec<P extends Params, Q extends Params, B extends Body, E extends Env> {
   readonly method: "get" | "post" | "put" | "delete";
   /** OpenAPI form (`/tenants/{tenant}`), relative to the surface it is mounted on. */
@@ -63,12 +82,8 @@ export interface RouteSpec<P extends Params, Q extends Params, B extends Body, E
   /** One fixed answer for any invalid body (sign-in: the detail would help a guesser). */
   readonly invalidBody?: string;
   readonly limit?: LimitName;
-  readonly response?: {
-    readonly status?: 200 | 201 | 303;
-    readonly schema?: z.ZodType;
-    readonly contentType?: string;
-    readonly description?: string;
-  };
+  /** What it answers: required, so every operation in /openapi.json documents its answer. */
+  readonly response: ResponseSpec;
   readonly handler: (c: Context<E>, input: RouteInput<P, Q, B>) => Response | Promise<Response>;
 }
 
@@ -164,6 +179,7 @@ export function mount<E extends Env>(
   routes: readonly Route[],
   guards: Guards,
   limits: Limits,
+  options: MountOptions = {},
 ): void {
   for (const route of routes) {
     const credential = credentialOn(route, surface);
@@ -184,7 +200,9 @@ export function mount<E extends Env>(
             )
           : undefined,
       };
-      return (await route.handler(c, input)) as Response;
+      const res = (await route.handler(c, input)) as Response;
+      if (options.checkResponses) await checkResponse(route, surface, res);
+      return res;
     };
     const chain: [MiddlewareHandler, ...MiddlewareHandler[]] = [
       ...(route.limit ? [limits[route.limit]()] : []),
@@ -196,6 +214,29 @@ export function mount<E extends Env>(
   }
 }
 
+export interface MountOptions {
+  /**
+   * Check each JSON answer against the route's declared schema and answer a 500 when it does
+   * not match (tests turn this on, so a handler cannot drift from its documentation).
+   */
+  readonly checkResponses?: boolean;
+}
+
+async function checkResponse(route: Route, surface: Surface, res: Response): Promise<void> {
+  const spec = route.response;
+  if (!("schema" in spec) || res.status !== (spec.status ?? 200)) return;
+  // Only declared JSON answers: a file route may serve a JSON file among its others.
+  if ((spec.contentType ?? "application/json") !== "application/json") return;
+  if (!(res.headers.get("content-type") ?? "").startsWith("application/json")) return;
+  const parsed = spec.schema.safeParse(await res.clone().json());
+  if (!parsed.success) {
+    throw new ControlPlaneError(
+      "internal",
+      `${surface.name}_${route.operationId} answered outside its declared schema: ${z.prettifyError(parsed.error)}`,
+    );
+  }
+}
+
 function operation(
   route: Route,
   surface: Surface,
@@ -203,8 +244,8 @@ function operation(
   credential: Credential,
   bodyType: BodyType,
 ): RouteConfig {
-  const status = route.response?.status ?? 200;
-  const contentType = route.response?.contentType ?? "application/json";
+  const spec = route.response;
+  const status = spec.status ?? 200;
   return {
     method: route.method,
     path,
@@ -231,10 +272,10 @@ function operation(
     },
     responses: {
       [String(status)]: {
-        description: route.response?.description ?? (status === 303 ? "See other" : "OK"),
-        ...(status === 303
-          ? {}
-          : { content: { [contentType]: { schema: route.response?.schema ?? {} } } }),
+        description: spec.description ?? (status === 303 ? "See other" : "OK"),
+        ...("schema" in spec
+          ? { content: { [spec.contentType ?? "application/json"]: { schema: spec.schema } } }
+          : {}),
       },
       "4XX": surface.errorPages
         ? { description: "An error page", content: { "text/html": { schema: {} } } }

@@ -31,6 +31,23 @@ export async function createTable(
   await constraints(table).execute();
 }
 
+/**
+ * A per-appliance hash chain (evidence, planner decisions): rows keyed by tenant, appliance
+ * and sequence number, then `columns`. The primary key is `<name>_pk`.
+ */
+export function createChainTable(
+  db: Kysely<unknown>,
+  name: string,
+  columns: readonly string[],
+): Promise<void> {
+  return createTable(
+    db,
+    name,
+    ["tenant_id, appliance_id text not null", "seq bigint not null", ...columns],
+    (t) => t.addPrimaryKeyConstraint(`${name}_pk`, ["tenant_id", "appliance_id", "seq"]),
+  );
+}
+
 /** An index on `columns` of `table`. */
 export async function createIndex(
   db: Kysely<unknown>,

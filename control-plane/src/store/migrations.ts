@@ -1,5 +1,5 @@
 import type { Kysely, Migration, MigrationProvider } from "kysely";
-import { createIndex, createTable } from "./ddl.ts";
+import { createChainTable, createIndex, createTable } from "./ddl.ts";
 import { plannerMigration } from "./planner/migration.ts";
 
 /**
@@ -46,16 +46,9 @@ const migrations: Record<string, Migration> = {
         ],
         (t) => t.addUniqueConstraint("orders_seq_unique", ["tenant_id", "appliance_id", "seq"]),
       );
-      await createTable(
-        db,
-        "evidence",
-        [
-          "tenant_id, appliance_id text not null",
-          "seq bigint not null",
-          "hash, prev_hash, bundle_json, received_at text not null",
-        ],
-        (t) => t.addPrimaryKeyConstraint("evidence_pk", ["tenant_id", "appliance_id", "seq"]),
-      );
+      await createChainTable(db, "evidence", [
+        "hash, prev_hash, bundle_json, received_at text not null",
+      ]);
       await createTable(db, "alerts", [
         "id text primary key",
         "tenant_id, appliance_id, code, detail, created_at text not null",
@@ -153,8 +146,48 @@ const migrations: Record<string, Migration> = {
       ]);
     },
   },
+  // Orders withdrawn by the kill switch or a site's audit-only mode: who, when and why.
+  "0005_order_withdrawal": {
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable("orders").addColumn("withdrawal_json", "text").execute();
+      // Each poll looks up its appliance's withdrawn orders.
+      await createIndex(db, "orders_status", "orders", ["tenant_id", "appliance_id", "status"]);
+    },
+  },
+  // Sign-in throttling per (account, client address), replacing the account lockout
+  // (operator/sign-in.ts); the operators table's failed_attempts/locked_until are no longer read.
+  "0006_sign_in_throttle": {
+    async up(db: Kysely<unknown>) {
+      await createTable(
+        db,
+        "sign_in_failures",
+        [
+          "subject, address text not null",
+          "failures integer not null",
+          "last_failure_at text not null",
+        ],
+        (t) => t.addPrimaryKeyConstraint("sign_in_failures_pk", ["subject", "address"]),
+      );
+      await createIndex(db, "sign_in_failures_age", "sign_in_failures", ["last_failure_at"]);
+    },
+  },
+  // Model qualification reports: L2 stays off until the configured model's newest one passes.
+  "0007_model_qualifications": {
+    async up(db: Kysely<unknown>) {
+      await createTable(
+        db,
+        "model_qualifications",
+        [
+          "model, recorded_at text not null",
+          "passed integer not null",
+          "report_json, recorded_by text not null",
+        ],
+        (t) => t.addPrimaryKeyConstraint("model_qualifications_pk", ["model", "recorded_at"]),
+      );
+    },
+  },
   // The appliances' witness cosignatures of checkpoints, one per carrying bundle (cosignatures.ts).
-  "0005_cosignatures": {
+  "0008_cosignatures": {
     async up(db: Kysely<unknown>) {
       await createTable(
         db,
@@ -165,7 +198,11 @@ const migrations: Record<string, Migration> = {
           "root_hash, cosignature, received_at text not null",
         ],
         (t) =>
-          t.addPrimaryKeyConstraint("cosignatures_pk", ["tenant_id", "appliance_id", "evidence_seq"]),
+          t.addPrimaryKeyConstraint("cosignatures_pk", [
+            "tenant_id",
+            "appliance_id",
+            "evidence_seq",
+          ]),
       );
       await createIndex(db, "cosignatures_checkpoint", "cosignatures", [
         "tenant_id",

@@ -1,10 +1,12 @@
-import type { Kysely, Selectable } from "kysely";
-import type { OperatorRecord, OperatorStore } from "./port.ts";
-import type { Database, OperatorsTable } from "./schema.ts";
+import { type Kysely, type Selectable, sql } from "kysely";
+import type { OperatorRecord, OperatorStore, SessionRecord } from "./port.ts";
+import { mapRow } from "./rows.ts";
+import type { Database, OperatorsTable, SessionsTable } from "./schema.ts";
 
 /**
  * Who may administer the control plane: admin API tokens (stored as hashes), operators with
- * their password hash and lockout state, and their sessions (id and CSRF token as hashes).
+ * their password hash, failed sign-ins per (name hash, client address) for throttling, and
+ * sessions (id and CSRF token as hashes).
  */
 export function operatorQueries(db: Kysely<Database>): OperatorStore {
   const operatorWhere = async (column: "username" | "operator_id", value: string) => {
@@ -13,7 +15,7 @@ export function operatorQueries(db: Kysely<Database>): OperatorStore {
       .selectAll()
       .where(column, "=", value)
       .executeTakeFirst();
-    return row ? toOperator(row) : undefined;
+    return mapRow(row, toOperator);
   };
 
   return {
@@ -41,8 +43,8 @@ export function operatorQueries(db: Kysely<Database>): OperatorStore {
           operator_id: o.operatorId,
           username: o.username,
           password_hash: o.passwordHash,
-          failed_attempts: o.failedAttempts,
-          locked_until: o.lockedUntil,
+          failed_attempts: 0,
+          locked_until: null,
           created_at: at,
         })
         .execute();
@@ -52,12 +54,46 @@ export function operatorQueries(db: Kysely<Database>): OperatorStore {
     getOperatorByName: (username) => operatorWhere("username", username),
     getOperator: (operatorId) => operatorWhere("operator_id", operatorId),
 
-    async setOperatorLoginState(operatorId, failedAttempts, lockedUntil) {
+    async getSignInFailures(subject, address) {
+      const row = await db
+        .selectFrom("sign_in_failures")
+        .select(["failures", "last_failure_at"])
+        .where("subject", "=", subject)
+        .where("address", "=", address)
+        .executeTakeFirst();
+      return row && { failures: Number(row.failures), lastFailureAt: row.last_failure_at };
+    },
+
+    async recordSignInFailure(subject, address, at, windowStart) {
+      // One statement, so concurrent failures each count (no read-modify-write).
+      const row = await db
+        .insertInto("sign_in_failures")
+        .values({ subject, address, failures: 1, last_failure_at: at })
+        .onConflict((oc) =>
+          oc.columns(["subject", "address"]).doUpdateSet({
+            failures: sql<number>`case when sign_in_failures.last_failure_at < ${windowStart} then 1 else sign_in_failures.failures + 1 end`,
+            last_failure_at: at,
+          }),
+        )
+        .returning("failures")
+        .executeTakeFirstOrThrow();
+      return Number(row.failures);
+    },
+
+    async clearSignInFailures(subject, address) {
       await db
-        .updateTable("operators")
-        .set({ failed_attempts: failedAttempts, locked_until: lockedUntil })
-        .where("operator_id", "=", operatorId)
+        .deleteFrom("sign_in_failures")
+        .where("subject", "=", subject)
+        .where("address", "=", address)
         .execute();
+    },
+
+    async pruneSignInFailures(before) {
+      const result = await db
+        .deleteFrom("sign_in_failures")
+        .where("last_failure_at", "<", before)
+        .executeTakeFirst();
+      return Number(result.numDeletedRows);
     },
 
     async createSession(s) {
@@ -78,14 +114,7 @@ export function operatorQueries(db: Kysely<Database>): OperatorStore {
         .selectAll()
         .where("id_hash", "=", idHash)
         .executeTakeFirst();
-      return row
-        ? {
-            idHash: row.id_hash,
-            operatorId: row.operator_id,
-            csrfHash: row.csrf_hash,
-            expiresAt: row.expires_at,
-          }
-        : undefined;
+      return mapRow(row, toSession);
     },
 
     async deleteSession(idHash) {
@@ -99,7 +128,14 @@ function toOperator(row: Selectable<OperatorsTable>): OperatorRecord {
     operatorId: row.operator_id,
     username: row.username,
     passwordHash: row.password_hash,
-    failedAttempts: Number(row.failed_attempts),
-    lockedUntil: row.locked_until,
+  };
+}
+
+function toSession(row: Selectable<SessionsTable>): SessionRecord {
+  return {
+    idHash: row.id_hash,
+    operatorId: row.operator_id,
+    csrfHash: row.csrf_hash,
+    expiresAt: row.expires_at,
   };
 }

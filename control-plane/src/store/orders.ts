@@ -1,5 +1,6 @@
 import type { Kysely, Selectable } from "kysely";
-import type { NewOrder, OrderStatus, OrderStore, StoredOrder } from "./port.ts";
+import { HEALING_CONTROL_RUNBOOKS } from "#protocol";
+import type { NewOrder, OrderStatus, OrderStore, OrderWithdrawal, StoredOrder } from "./port.ts";
 import { changedOne } from "./rows.ts";
 import type { Database, OrdersTable } from "./schema.ts";
 
@@ -33,12 +34,13 @@ export function orderQueries(db: Kysely<Database>): OrderStore {
     },
 
     async markDelivered(tenantId, applianceId, orderIds) {
-      if (orderIds.length === 0) return;
-      await ofAppliance(tenantId, applianceId)
+      if (orderIds.length === 0) return 0;
+      const updated = await ofAppliance(tenantId, applianceId)
         .set({ status: "delivered" })
         .where("order_id", "in", [...orderIds])
         .where("status", "=", "pending")
-        .execute();
+        .executeTakeFirst();
+      return Number(updated.numUpdatedRows);
     },
 
     async getOrder(tenantId, orderId) {
@@ -67,6 +69,48 @@ export function orderQueries(db: Kysely<Database>): OrderStore {
         .where("expires_at", "<=", now)
         .executeTakeFirst();
       return Number(updated.numUpdatedRows);
+    },
+
+    async withdrawOrders(scope, w) {
+      const note = (previousStatus: OrderWithdrawal["previousStatus"]) =>
+        JSON.stringify({ ...w, previousStatus } satisfies OrderWithdrawal);
+      // One statement: SET sees each row's old status, so the note records what it was.
+      let query = db
+        .updateTable("orders")
+        .set((eb) => ({
+          status: "withdrawn",
+          withdrawal_json: eb
+            .case()
+            .when("status", "=", "pending")
+            .then(note("pending"))
+            .else(note("delivered"))
+            .end(),
+        }))
+        .where("status", "in", ["pending", "delivered"])
+        .where("expires_at", ">", w.at)
+        .where("runbook_id", "not in", [...HEALING_CONTROL_RUNBOOKS]);
+      if (scope.tenantId !== null) query = query.where("tenant_id", "=", scope.tenantId);
+      if (scope.applianceId !== undefined)
+        query = query.where("appliance_id", "=", scope.applianceId);
+      if (scope.tiers !== undefined) query = query.where("tier", "in", [...scope.tiers]);
+      const rows = await query.returningAll().execute();
+      return rows.map(toOrder).sort((a, b) => a.seq - b.seq);
+    },
+
+    async withdrawnOrders(tenantId, applianceId, maxSeq, now, limit) {
+      const rows = await db
+        .selectFrom("orders")
+        .selectAll()
+        .where("tenant_id", "=", tenantId)
+        .where("appliance_id", "=", applianceId)
+        .where("status", "=", "withdrawn")
+        .where("result_json", "is", null)
+        .where("seq", "<=", maxSeq)
+        .where("expires_at", ">", now)
+        .orderBy("seq")
+        .limit(limit)
+        .execute();
+      return rows.map(toOrder);
     },
   };
 }
@@ -101,6 +145,7 @@ export async function insertOrder(
     expires_at: o.expiresAt,
     status: "pending",
     result_json: null,
+    withdrawal_json: null,
   };
   await tx.insertInto("orders").values(values).execute();
   return toOrder(values);
@@ -119,5 +164,6 @@ export function toOrder(row: Selectable<OrdersTable>): StoredOrder {
     expiresAt: row.expires_at,
     status: row.status as OrderStatus,
     result: row.result_json === null ? null : JSON.parse(row.result_json),
+    withdrawal: row.withdrawal_json ? (JSON.parse(row.withdrawal_json) as OrderWithdrawal) : null,
   };
 }

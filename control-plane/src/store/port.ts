@@ -1,8 +1,8 @@
 import type { AgentSettings, ChainHead } from "#protocol";
-import type { NewOrder, OrderStatus, StoredOrder } from "./order-records.ts";
+import type { NewOrder, OrderStatus, OrderWithdrawal, StoredOrder } from "./order-records.ts";
 import type { PlannerStore } from "./planner/port.ts";
 
-export type { NewOrder, OrderStatus, StoredOrder } from "./order-records.ts";
+export type { NewOrder, OrderStatus, OrderWithdrawal, StoredOrder } from "./order-records.ts";
 
 /**
  * The Store port: everything the control plane keeps, behind one interface composed of one part
@@ -151,7 +151,12 @@ export interface OrderStore {
     afterSeq: number,
     limit: number,
   ): Promise<StoredOrder[]>;
-  markDelivered(tenantId: string, applianceId: string, orderIds: readonly string[]): Promise<void>;
+  /** Pending → delivered; returns how many moved (a withdrawn order stays withdrawn). */
+  markDelivered(
+    tenantId: string,
+    applianceId: string,
+    orderIds: readonly string[],
+  ): Promise<number>;
   getOrder(tenantId: string, orderId: string): Promise<StoredOrder | undefined>;
   /** Returns false when no such order exists for this appliance. */
   setOrderResult(
@@ -162,6 +167,31 @@ export interface OrderStore {
     result: unknown,
   ): Promise<boolean>;
   expireOrders(now: string): Promise<number>;
+  /**
+   * Withdraws, in one statement, every order in scope that is pending or delivered and not yet
+   * expired at `withdrawal.at` (never the healing control runbooks): status withdrawn, with who,
+   * when and why. Scope: one tenant (null: all), optionally one appliance and some tiers only.
+   * Returns the orders it withdrew.
+   */
+  withdrawOrders(
+    scope: {
+      readonly tenantId: string | null;
+      readonly applianceId?: string;
+      readonly tiers?: readonly ("L1" | "L2" | "L3")[];
+    },
+    withdrawal: Omit<OrderWithdrawal, "previousStatus">,
+  ): Promise<StoredOrder[]>;
+  /**
+   * The appliance's withdrawn orders it has not reported on, up to `maxSeq`, not expired at
+   * `now`, oldest first: what its poll response names as withdrawn.
+   */
+  withdrawnOrders(
+    tenantId: string,
+    applianceId: string,
+    maxSeq: number,
+    now: string,
+    limit: number,
+  ): Promise<StoredOrder[]>;
 }
 
 // ── Evidence and its chain (evidence.ts) ────────────────────────────────────────────────────
@@ -259,8 +289,12 @@ export interface OperatorRecord {
   readonly operatorId: string;
   readonly username: string;
   readonly passwordHash: string;
-  readonly failedAttempts: number;
-  readonly lockedUntil: string | null;
+}
+
+/** Failed sign-ins of one name from one address (or "*": all addresses) in the current window. */
+export interface SignInFailures {
+  readonly failures: number;
+  readonly lastFailureAt: string;
 }
 
 export interface SessionRecord {
@@ -276,11 +310,20 @@ export interface OperatorStore {
   createOperator(operator: OperatorRecord, at: string): Promise<boolean>;
   getOperatorByName(username: string): Promise<OperatorRecord | undefined>;
   getOperator(operatorId: string): Promise<OperatorRecord | undefined>;
-  setOperatorLoginState(
-    operatorId: string,
-    failedAttempts: number,
-    lockedUntil: string | null,
-  ): Promise<void>;
+  getSignInFailures(subject: string, address: string): Promise<SignInFailures | undefined>;
+  /**
+   * Counts one failure atomically (one upsert: concurrent failures all count) and returns the new
+   * count; a row whose last failure is before `windowStart` starts again at 1.
+   */
+  recordSignInFailure(
+    subject: string,
+    address: string,
+    at: string,
+    windowStart: string,
+  ): Promise<number>;
+  clearSignInFailures(subject: string, address: string): Promise<void>;
+  /** Deletes rows whose last failure is before `before`; returns how many. */
+  pruneSignInFailures(before: string): Promise<number>;
   createSession(session: SessionRecord): Promise<void>;
   getSession(idHash: string): Promise<SessionRecord | undefined>;
   deleteSession(idHash: string): Promise<void>;

@@ -10,6 +10,10 @@ export function changedOne(result: UpdateResult | DeleteResult | InsertResult): 
   return Number(result.numInsertedOrUpdatedRows ?? 0) === 1;
 }
 
+/** A looked-up row as its record, or undefined when there was no row. */
+export const mapRow = <R, T>(row: R | undefined, toRecord: (row: R) => T): T | undefined =>
+  row === undefined ? undefined : toRecord(row);
+
 /** SQLite's primary-key and unique constraint failures (extended result codes). */
 const SQLITE_UNIQUE = new Set([1555, 2067]);
 /** PostgreSQL's SQLSTATE unique_violation. */

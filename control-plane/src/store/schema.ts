@@ -51,6 +51,8 @@ export interface OrdersTable {
   expires_at: string;
   status: string;
   result_json: string | null;
+  /** Set once when the order is withdrawn (JSON: OrderWithdrawal). */
+  withdrawal_json: string | null;
 }
 
 export interface EvidenceTable {
@@ -91,9 +93,20 @@ export interface OperatorsTable {
   operator_id: string;
   username: string;
   password_hash: string;
+  /** Unused since sign-in throttling (sign_in_failures); kept because shipped migrations made it. */
   failed_attempts: number;
+  /** Unused, as failed_attempts. */
   locked_until: string | null;
   created_at: string;
+}
+
+export interface SignInFailuresTable {
+  /** A hash of the name tried (known or not), so a name's existence changes nothing. */
+  subject: string;
+  /** The client address (an IPv6 /64), or "*" for the account's total over all addresses. */
+  address: string;
+  failures: number;
+  last_failure_at: string;
 }
 
 export interface SessionsTable {
@@ -185,6 +198,7 @@ export interface Database extends PlannerTables {
   admin_tokens: AdminTokensTable;
   operators: OperatorsTable;
   sessions: SessionsTable;
+  sign_in_failures: SignInFailuresTable;
   audit_log: AuditLogTable;
   checkpoints: CheckpointsTable;
   vault_cursors: VaultCursorsTable;

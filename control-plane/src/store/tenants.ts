@@ -1,5 +1,6 @@
 import type { Kysely } from "kysely";
 import type { TenantStore } from "./port.ts";
+import { mapRow } from "./rows.ts";
 import type { Database } from "./schema.ts";
 
 /** Tenants (sites): each with its own CA, whose key is stored sealed, and its retention. */
@@ -24,14 +25,12 @@ export function tenantQueries(db: Kysely<Database>): TenantStore {
         .selectAll()
         .where("tenant_id", "=", tenantId)
         .executeTakeFirst();
-      return row
-        ? {
-            tenantId: row.tenant_id,
-            caCertPem: row.ca_cert_pem,
-            caKeySealed: row.ca_key_sealed,
-            retentionDays: Number(row.retention_days),
-          }
-        : undefined;
+      return mapRow(row, (r) => ({
+        tenantId: r.tenant_id,
+        caCertPem: r.ca_cert_pem,
+        caKeySealed: r.ca_key_sealed,
+        retentionDays: Number(r.retention_days),
+      }));
     },
 
     async listTenantIds() {

@@ -47,6 +47,8 @@ export async function createHarness(
     secretBox: createSecretBox(randomBytes(32)),
     logger: silentLogger,
     enrollmentRateLimit: { perMinute: 10_000, burst: 10_000 },
+    // Every answer a test provokes must match the schema its route documents.
+    checkResponses: true,
     ...overrides,
   });
   return {
@@ -139,11 +141,14 @@ export function pollBody(tenantId: string, applianceId: string, lastOrderSeq = 0
   };
 }
 
-/** An HTTPS JSON POST with optional client certificate, over a real TLS connection. */
+/**
+ * An HTTPS JSON POST with optional client certificate, over a real TLS connection;
+ * `localAddress` picks the client's source address (any of 127.0.0.0/8 on loopback).
+ */
 export function httpsPost(
   url: string,
   body: unknown,
-  tls: { ca: string; cert?: string; key?: string; session?: Buffer },
+  tls: { ca: string; cert?: string; key?: string; session?: Buffer; localAddress?: string },
   raw?: string | Buffer,
 ): Promise<{
   status: number;
@@ -162,6 +167,7 @@ export function httpsPost(
         ...(tls.cert ? { cert: tls.cert, key: tls.key } : {}),
         agent: false,
         ...(tls.session ? { session: tls.session } : {}),
+        ...(tls.localAddress ? { localAddress: tls.localAddress } : {}),
         headers: {
           "content-type": "application/json",
           "content-length": Buffer.byteLength(payload),
@@ -201,9 +207,48 @@ export async function addOperator(store: Store, username: string, password: stri
       operatorId: randomUUID(),
       username,
       passwordHash: await hashPassword(password),
-      failedAttempts: 0,
-      lockedUntil: null,
     },
     new Date().toISOString(),
   );
+}
+
+/** The dashboard's origin in in-process tests. */
+export const DASHBOARD_ORIGIN = "http://localhost";
+
+/** A same-origin form POST to the dashboard, as a browser sends it. */
+export function dashboardPost(
+  h: Pick<Harness, "app">,
+  path: string,
+  fields: Record<string, string>,
+  headers: Record<string, string> = {},
+) {
+  return h.app.request(`${DASHBOARD_ORIGIN}${path}`, {
+    method: "POST",
+    headers: {
+      "content-type": "application/x-www-form-urlencoded",
+      origin: DASHBOARD_ORIGIN,
+      "sec-fetch-site": "same-origin",
+      ...headers,
+    },
+    body: new URLSearchParams(fields).toString(),
+  });
+}
+
+/** Signs an operator in; the session and CSRF cookies, and every Set-Cookie line. */
+export async function dashboardSignIn(
+  h: Pick<Harness, "app">,
+  username: string,
+  password: string,
+): Promise<{
+  status: number;
+  location: string | null;
+  cookie: string;
+  csrf: string;
+  setCookies: string[];
+}> {
+  const res = await dashboardPost(h, "/dashboard/login", { username, password });
+  const setCookies = res.headers.getSetCookie();
+  const cookie = setCookies.map((c) => c.split(";")[0]).join("; ");
+  const csrf = /__Host-cp_dashboard_csrf=([^;]+)/.exec(cookie)?.[1] ?? "";
+  return { status: res.status, location: res.headers.get("location"), cookie, csrf, setCookies };
 }

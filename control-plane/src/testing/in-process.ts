@@ -15,8 +15,8 @@ import type { Harness, SimulatedAppliance } from "./harness.ts";
  * to the app exactly as @hono/node-server's bindings do (env.incoming.socket), no backdoor.
  */
 export function asAppliance(h: Harness, certPem: string | undefined) {
-  const raw = certPem ? new X509Certificate(certPem).raw : undefined;
-  const env = { incoming: { socket: { getPeerCertificate: () => (raw ? { raw } : {}) } } };
+  const cert = certPem ? new X509Certificate(certPem) : undefined;
+  const env = { incoming: { socket: { getPeerX509Certificate: () => cert } } };
   return async (path: string, body: unknown, init: { raw?: string; contentType?: string } = {}) => {
     const res = await h.app.request(
       path,

@@ -62,23 +62,25 @@ export interface SimulatedSite {
   push(event: EvidenceEvent): Promise<number>;
 }
 
+/** The real model client as the tests configure it, against a local model server. */
+export function localModelPlanner(baseUrl: string) {
+  return createLlmPlanner({
+    baseUrl,
+    model: "local-test-model",
+    apiKey: "sk-test-key",
+    timeoutMs: 2000,
+    maxRetries: 0,
+    maxTokens: 200,
+  });
+}
+
 export async function startPlannerWorld(
   options: { llm?: boolean; planner?: Partial<PlannerDeps>; app?: Partial<AppDeps> } = {},
 ): Promise<PlannerWorld> {
   const dir = mkdtempSync(join(tmpdir(), "cp-planner-"));
   const catalog = await loadCatalog(REPO_ROOT);
   const model = await startModelServer();
-  const llm =
-    options.llm === false
-      ? undefined
-      : createLlmPlanner({
-          baseUrl: model.baseUrl,
-          model: "local-test-model",
-          apiKey: "sk-test-key",
-          timeoutMs: 2000,
-          maxRetries: 0,
-          maxTokens: 200,
-        });
+  const llm = options.llm === false ? undefined : localModelPlanner(model.baseUrl);
   const h = await createHarness(openSqliteStore(join(dir, "cp.sqlite")), {
     planner: { catalog, ...(llm ? { llm } : {}), ...options.planner },
     ...options.app,

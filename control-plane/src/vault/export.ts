@@ -7,11 +7,11 @@ import {
   EvidenceBundle,
   EXPORT_FILES,
   type ExportCosignature,
-  type ExportManifest,
+  ExportManifest,
   type ExportRangeBasis,
   publicKeyFromBase64,
   publicKeyToPem,
-  type SignedWormObjectList,
+  SignedWormObjectList,
   type Signer,
   signDocument,
   toHex,
@@ -143,6 +143,7 @@ export async function writeExport(
     }),
   );
   const wormList = signDocument<SignedWormObjectList>(
+    SignedWormObjectList,
     { v: 1, type: "worm_object_list", tenant_id: tenantId, appliance_id: applianceId, objects },
     deps.signer,
   );
@@ -159,6 +160,7 @@ export async function writeExport(
   });
 
   const manifest = signDocument<ExportManifest>(
+    ExportManifest,
     {
       v: 1,
       type: "evidence_export",

@@ -113,6 +113,19 @@ let
         else if builtins.isList v then map strip v
         else v;
       unitText = _: u: u.text or null;
+      # The store as far as the units can see it: each stub package's path and the programs it
+      # has in bin/ (the nixpkgs packages' own, ./package-bins.nix), for every package of the
+      # table, the agent, the system profile's packages and the health gate's script. CI lays
+      # these out as stand-in executables under a scratch root, so `systemd-analyze verify
+      # --root` checks the very unit texts NixOS writes, ExecStart= paths included.
+      derivations = builtins.filter lib.isDerivation;
+      profile = derivations c.environment.systemPackages;
+      known =
+        derivations (map (n: pkgs.${n}) (builtins.attrNames pkgs.bins))
+        ++ lib.optional (c.services.compliance-agent.enable or false) c.services.compliance-agent.package
+        ++ profile
+        ++ lib.optional (c.system.build ? healthGate) c.system.build.healthGate;
+      store = builtins.listToAttrs (map (d: lib.nameValuePair d.outPath (d.bins or [ ])) known);
     in
     if failed != [ ] then
       throw "Failed assertions:\n${lib.concatMapStringsSep "\n" (m: "- ${m}") failed}"
@@ -131,6 +144,28 @@ let
         sudoWheelNeedsPassword = c.security.sudo.wheelNeedsPassword;
         nameservers = c.networking.nameservers;
         agent = c.services.compliance-agent or null;
+        inherit store;
+        # Every file an appliance secret is read from (none may be in the Nix store).
+        secretPaths =
+          lib.concatMapAttrs (job: b: {
+            "services.restic.backups.${job}.passwordFile" = b.passwordFile;
+            "services.restic.backups.${job}.environmentFile" = b.environmentFile;
+            "services.restic.backups.${job}.repositoryFile" = b.repositoryFile;
+          }) c.services.restic.backups
+          // lib.optionalAttrs (c.services.compliance-agent.enable or false) {
+            "services.compliance-agent.enrollmentTokenFile" = c.services.compliance-agent.enrollmentTokenFile;
+            "services.compliance-agent.breakglassPasswordFile" = c.services.compliance-agent.breakglassPasswordFile;
+          }
+          // lib.mapAttrs' (name: u: lib.nameValuePair "users.users.${name}.hashedPasswordFile" u.hashedPasswordFile) (
+            lib.filterAttrs (_: u: u.hashedPasswordFile != null) c.users.users
+          );
+        sopsSecrets = builtins.mapAttrs (_: s: {
+          inherit (s) path mode;
+          owner = toString s.owner;
+          group = toString s.group;
+        }) (c.sops.secrets or { });
+        # /run/current-system/sw/bin: the system profile's programs (restic-<job> wrappers...).
+        profileBins = lib.unique (lib.concatMap (d: d.bins or [ ]) profile);
       };
 in
 {

@@ -27,6 +27,9 @@ let
           platforms = lib.platforms.linux;
         };
         passthru = { };
+        # What the package puts in bin/ (see `bins` below); the evaluator's report lists it per
+        # store path so CI can lay out a root with these programs for systemd-analyze.
+        bins = bins.${name} or [ ];
         override = _: self;
         overrideAttrs = _: self;
         withPackages = _: self;
@@ -66,7 +69,16 @@ lib.fix (self: plain
     buildPlatform = lib.systems.elaborate "x86_64-linux";
     isLinux = true;
     cc = drv "gcc" { };
-    mkDerivation = a: drv (a.pname or a.name) { passthru = a.passthru or { }; } // (a.passthru or { }) // { meta = a.meta or { }; };
+    mkDerivation =
+      a:
+      drv (a.pname or a.name) {
+        passthru = a.passthru or { };
+        bins = lib.optional (a ? meta.mainProgram) a.meta.mainProgram;
+      }
+      // (a.passthru or { })
+      // {
+        meta = a.meta or { };
+      };
   };
   stdenvNoCC = self.stdenv;
   hostPlatform = lib.systems.elaborate "x86_64-linux";
@@ -75,10 +87,10 @@ lib.fix (self: plain
   writeTextFile = a: text a.name;
   writeTextDir = name: _: text name;
   writeScript = name: _: text name;
-  writeScriptBin = name: _: text name;
+  writeScriptBin = name: _: drv name { bins = [ name ]; };
   writeShellScript = name: _: text name;
-  writeShellScriptBin = name: _: text name;
-  writeShellApplication = a: drv a.name { };
+  writeShellScriptBin = name: _: drv name { bins = [ name ]; };
+  writeShellApplication = a: drv a.name { bins = [ a.name ]; };
   writeClosure = _: text "closure";
   writers = {
     writeBash = name: _: text name;

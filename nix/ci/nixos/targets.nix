@@ -9,6 +9,8 @@
   target ? null,
   # A module added to module-minimal (the tests' negative cases).
   extra ? null,
+  # The SOPS-encrypted secrets file of the appliance-sops target (default: the test fixture).
+  sopsFile ? ./fixtures/site.secrets.yaml,
 }:
 let
   e = import ./eval.nix { inherit oracle; };
@@ -20,48 +22,22 @@ let
     };
     legacyPackages.x86_64-linux = e.pkgs;
   };
+  # sops-nix cannot be fetched here: its option interface, declared by ./sops-nix.nix.
+  sops-nix.nixosModules.sops = ./sops-nix.nix;
   repo = ../../..;
   flake = (import (repo + "/flake.nix")).outputs {
     self = flake;
-    inherit nixpkgs;
+    inherit nixpkgs sops-nix;
   };
   extraModule = if extra == null then { } else import extra;
   siteDir = repo + "/nix/sites";
 
-  # The module alone: its defaults and the least a site must give.
+  # The module alone: its defaults and the least a site must give (./minimal-site.nix).
   minimalSite = {
-    services.compliance-agent = {
+    services.compliance-agent = import ./minimal-site.nix // {
       enable = true;
       package = flake.packages.x86_64-linux.compliance-agent;
-      siteId = "minimal-site";
-      controlPlaneUrl = "https://cp.example.net";
-      controlPlanePublicKey = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
       caFile = siteDir + "/example-ca.pem";
-      egressAllowlist = [
-        {
-          address = "192.0.2.10";
-          ports = [ 443 ];
-          purpose = "control-plane";
-        }
-        {
-          address = "192.0.2.53";
-          protocol = "udp";
-          ports = [ 53 ];
-          purpose = "dns";
-        }
-        {
-          address = "192.0.2.123";
-          ports = [ 4460 ];
-          purpose = "ntp";
-        }
-        {
-          address = "192.0.2.123";
-          protocol = "udp";
-          ports = [ 123 ];
-          purpose = "ntp";
-        }
-      ];
-      breakglassKeys = [ "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBreakGlassTestKeyOnly000000000000000000 msp" ];
     };
   };
 
@@ -77,6 +53,13 @@ let
   systems = {
     module-minimal = e.nixosSystem { modules = [ flake.nixosModules.compliance-agent minimalSite extraModule ]; };
     appliance = flake.nixosConfigurations.appliance;
+    # The same site with its secrets in an encrypted file of its configuration (sops-nix).
+    appliance-sops = flake.lib.mkAppliance {
+      site = builtins.fromJSON (builtins.readFile (siteDir + "/example.json")) // {
+        secrets.sopsFile = sopsFile;
+      };
+      inherit siteDir;
+    };
     installer = flake.nixosConfigurations.appliance-installer;
     brokenSystem = (vm "rebuild-failure").passthru.brokenSystem.evaluation;
   }

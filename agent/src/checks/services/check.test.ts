@@ -2,9 +2,12 @@ import { describe, expect, it } from "vitest";
 import type { Host } from "../../ports.ts";
 import { fixture, instantClock, labCheckWorld, withOutput } from "../testing.ts";
 import { countCpus, MAX_AUTOMATIC_RESTARTS, parseDf } from "./check.ts";
+import recorded from "./fixtures/sshd-T-baseline.json" with { type: "json" };
 import { parseSshdT, sshdSeconds } from "./sshd.ts";
 
 const here = import.meta.dirname;
+/** The recorded `sshd -T` of the baseline configuration, as the program prints it. */
+const SSHD_T_BASELINE = `${recorded.join("\n")}\n`;
 
 describe("services", () => {
   it("passes on the clean lab appliance with every baseline unit active", async () => {
@@ -216,7 +219,7 @@ describe("services", () => {
     const clean = await (
       await labCheckWorld({
         clock: instantClock,
-        host: withOutput("sshd", { stdout: fixture(here, "sshd-T-baseline.txt") }),
+        host: withOutput("sshd", { stdout: SSHD_T_BASELINE }),
       })
     ).run("services");
     expect(clean.status).toBe("pass");
@@ -247,7 +250,7 @@ describe("services", () => {
       timeoutMs: 1000,
       maxOutputBytes: 1 << 20,
     });
-    expect(out).toMatchObject({ kind: "exited", stdout: fixture(here, "sshd-T-baseline.txt") });
+    expect(out).toMatchObject({ kind: "exited", stdout: SSHD_T_BASELINE });
   });
 
   it("is an error when sshd -T cannot read the host keys (recorded, unprivileged) or prints less than it always does", async () => {
@@ -265,8 +268,7 @@ describe("services", () => {
       status: "error",
       reason: expect.stringMatching(/no hostkeys available/),
     });
-    const partial = fixture(here, "sshd-T-baseline.txt")
-      .split("\n")
+    const partial = SSHD_T_BASELINE.split("\n")
       .filter((l) => !l.startsWith("ciphers "))
       .join("\n");
     const cut = await (

@@ -1,3 +1,4 @@
+import healthGate from "../../host/health-gate.json" with { type: "json" };
 import {
   type ActionContext,
   type ActionParams,
@@ -11,9 +12,14 @@ import {
  * NixOS generations. A switch is what nixos-rebuild does after building: point the system profile
  * at the closure, then run that closure's switch-to-configuration. A failed switch (a rebuild
  * failure) puts the previous system back at once, so the appliance never stays between two
- * generations; nixos.rollback undoes a switch that succeeded but failed its health gate.
+ * generations; nixos.rollback undoes a switch that succeeded but failed its health gate, back to
+ * the system the upgrade health gate last passed: its good-system record (nix/health-gate.nix),
+ * the one "known good" generation the gate and the agent share, set the same way (`nix-env
+ * --set` to that path, then its switch-to-configuration).
  */
 export const SYSTEM_PROFILE = "/nix/var/nix/profiles/system";
+/** The health gate's record of the last system that passed it (agent/src/host/health-gate.json). */
+export const GOOD_SYSTEM_RECORD: string = healthGate.goodSystemRecord;
 export const SWITCH_COMMAND = `${SYSTEM_PROFILE}/bin/switch-to-configuration`;
 const STORE_SYSTEM = /^\/nix\/store\/[0-9a-z]{32}-[^/]+$/;
 
@@ -85,12 +91,31 @@ export async function switchGeneration(
   };
 }
 
+/** The system the health gate last passed, from its record. */
+async function knownGood(ctx: ActionContext): Promise<string | StepResult> {
+  const good = (await ctx.host.readFile(GOOD_SYSTEM_RECORD, 4096))?.trim();
+  if (good === undefined || good === "") {
+    return {
+      ok: false,
+      detail: `no system has passed the health gate (${GOOD_SYSTEM_RECORD} is absent): nothing known good to return to`,
+    };
+  }
+  return STORE_SYSTEM.test(good)
+    ? good
+    : { ok: false, detail: `${GOOD_SYSTEM_RECORD} does not hold a system store path` };
+}
+
 export async function rollback(_params: ActionParams, ctx: ActionContext): Promise<StepResult> {
-  const before = ctx.memory.systemBefore;
-  if (!ctx.memory.switched || before === undefined) {
+  if (!ctx.memory.switched || ctx.memory.systemBefore === undefined) {
     return { ok: true, detail: "no switch of this run to undo" };
   }
-  const restored = await switchTo(before, ctx);
+  const good = await knownGood(ctx);
+  if (typeof good !== "string") return good;
+  const running = await ctx.host.readlink("/run/current-system");
+  if (running === good) {
+    return { ok: false, detail: "the running system is the one the health gate last passed" };
+  }
+  const restored = await switchTo(good, ctx);
   if (restored.ok) ctx.memory.switched = false;
   return restored;
 }

@@ -2,6 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { REGISTERED_PROGRAMS } from "../programs.ts";
 import { applyDrift } from "./drift.ts";
 import {
   cleanLabState,
@@ -31,6 +32,19 @@ describe("the lab host", () => {
       kind: "exited",
       code: 0,
     });
+  });
+
+  it("has only the registry's programs: one the registry lacks is not_found, emulator or not", async () => {
+    const emulator = () => ({ code: 0, stdout: "ran\n" });
+    const host = createLabHost({
+      state: cleanLabState(new Date()),
+      commands: { "unregistered-tool": emulator, lsblk: emulator },
+    });
+    expect(await exec(host, ["unregistered-tool"])).toEqual({ kind: "not_found" });
+    expect(await exec(host, ["lsblk"])).toMatchObject({ kind: "exited", stdout: "ran\n" });
+    for (const program of Object.keys(LAB_COMMANDS).filter((p) => !p.endsWith("-*"))) {
+      expect(REGISTERED_PROGRAMS.has(program), `${program} is not in programs.json`).toBe(true);
+    }
   });
 
   it("answers unsupported arguments the way a tool does (exit 1 and a message), never with made-up output", async () => {

@@ -1,6 +1,8 @@
 import { AgentError } from "../../errors.ts";
 import type { Clock, ExecRequest, ExecResult, FileStat, Host } from "../../ports.ts";
 import { systemClock } from "../../ports.ts";
+import healthGate from "../health-gate.json" with { type: "json" };
+import { isRegisteredProgram } from "../programs.ts";
 import { LAB_COMMANDS, resolveLabCommand } from "./commands/index.ts";
 import { withHealingCommands } from "./mutations/index.ts";
 import type { LabCommand, LabJournalEntry, LabOutput } from "./registry.ts";
@@ -123,7 +125,10 @@ export function createLabHost(options: LabHostOptions): LabHost {
     const program = argv0.slice(argv0.lastIndexOf("/") + 1);
     const { faults } = env.state;
     const command = env.resolve(program);
-    if (!command || faults.missing.includes(program)) return Promise.resolve({ kind: "not_found" });
+    // Only the registry's programs are on the appliance's PATH (agent/src/host/programs.json).
+    if (!command || !isRegisteredProgram(argv0) || faults.missing.includes(program)) {
+      return Promise.resolve({ kind: "not_found" });
+    }
     if (request.signal?.aborted) return Promise.resolve({ kind: "failed", message: "aborted" });
     return new Promise<ExecResult>((resolve) => {
       let settled = false;
@@ -201,6 +206,15 @@ function renderFiles(state: LabState, restoreTestDir: string | undefined): Map<s
       kind: "symlink",
       target: `system-${profile.number}-link`,
       mtime: profile.created_at,
+    });
+  }
+  const good = generation(state.nixos.good ?? state.nixos.current);
+  if (good) {
+    map.set(healthGate.goodSystemRecord, {
+      kind: "file",
+      content: `${good.system}\n`,
+      mode: 0o644,
+      mtime: good.created_at,
     });
   }
   if (booted) {

@@ -106,6 +106,11 @@ export const LabState = z.strictObject({
     /** Generation numbers behind /run/current-system and /run/booted-system. */
     current: z.int().min(1),
     booted: z.int().min(1),
+    /**
+     * The generation the upgrade health gate last passed (its good-system record); absent: the
+     * running one, which passed the gate when it started.
+     */
+    good: z.int().min(1).optional(),
   }),
   units: z.record(z.string(), LabUnit),
   backups: z.record(z.string(), LabBackupJob),

@@ -45,6 +45,6 @@ export const byAppliance = (c: Context<AppEnv>) => {
 };
 
 /** The TCP peer address from @hono/node-server's bindings ("unknown" in-process). */
-export const byClientAddress = (c: Context<AppEnv>) =>
+export const byClientAddress = (c: Context) =>
   (c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined)?.incoming?.socket
     ?.remoteAddress ?? "unknown";

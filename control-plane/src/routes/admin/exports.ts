@@ -7,7 +7,8 @@ import { EXPORT_FILES, ExportRangeBasis, Timestamp } from "#protocol";
 import type { Services } from "../../env.ts";
 import { ControlPlaneError } from "../../errors.ts";
 import { writeExport } from "../../vault/export.ts";
-import { defineRoute, OPERATOR_API, type Route } from "../registry.ts";
+import { defineRoute, FILE_BYTES, OPERATOR_API, type Route } from "../registry.ts";
+import { ExportWritten } from "./responses.ts";
 import { ApplianceParams } from "./schemas.ts";
 import { findAppliance } from "./views.ts";
 
@@ -42,7 +43,7 @@ export function exportRoutes(s: Services): Route[] {
     auth: OPERATOR_API,
     params: ApplianceParams,
     body: CreateExport,
-    response: { status: 201 },
+    response: { status: 201, schema: ExportWritten },
     handler: async (c, { params, body }) => {
       const { vault, dir } = enabled();
       const a = await findAppliance(s, params);
@@ -94,7 +95,7 @@ export function exportRoutes(s: Services): Route[] {
     summary: "One file of an evidence export",
     auth: OPERATOR_API,
     params: ExportFileParams,
-    response: { contentType: "application/octet-stream" },
+    response: { schema: FILE_BYTES, contentType: "application/octet-stream" },
     handler: async (_c, { params }) => {
       const { dir } = enabled();
       const a = await findAppliance(s, params);

@@ -12,7 +12,8 @@ import {
   PACKET_FILES,
   packetDir,
 } from "../../packets/index.ts";
-import { defineRoute, OPERATOR_API, type Route } from "../registry.ts";
+import { defineRoute, FILE_BYTES, OPERATOR_API, type Route } from "../registry.ts";
+import { Packets, PacketWritten } from "./responses.ts";
 import { TenantParams } from "./schemas.ts";
 import { tenantRead } from "./views.ts";
 
@@ -35,6 +36,7 @@ export function packetRoutes(s: Services): Route[] {
     "/packets",
     "list_packets",
     "A tenant's compliance packets",
+    Packets,
     async (t) => ({
       packets: await listPackets(s.store, t),
     }),
@@ -48,7 +50,7 @@ export function packetRoutes(s: Services): Route[] {
     auth: OPERATOR_API,
     params: TenantParams,
     body: CreatePacket,
-    response: { status: 201 },
+    response: { status: 201, schema: PacketWritten },
     handler: async (c, { params, body: { month } }) => {
       const record = await requestPacket(s, c.get("adminActor"), params.tenant, month);
       return c.json({ month, generated_at: record.generatedAt, files: [...PACKET_FILES] }, 201);
@@ -62,7 +64,7 @@ export function packetRoutes(s: Services): Route[] {
     summary: "One file of a packet (PDF, Markdown or its signed manifest)",
     auth: OPERATOR_API,
     params: PacketFileParams,
-    response: { contentType: "application/octet-stream" },
+    response: { schema: FILE_BYTES, contentType: "application/octet-stream" },
     handler: async (_c, { params }) => {
       const packets = packetsConfig(s);
       const { tenant: tenantId, month, file } = params;

@@ -1,5 +1,6 @@
 import type { Services } from "../../env.ts";
 import { ADMIN_TOKEN, defineRoute, type Route } from "../registry.ts";
+import { QueueState } from "./responses.ts";
 
 /**
  * GET /v1/admin/queue: the work queue's backlog and its dead letters (messages that failed
@@ -12,6 +13,7 @@ export function queueRoutes(s: Services): Route[] {
     operationId: "queue",
     summary: "The work queue's backlog and dead letters",
     auth: ADMIN_TOKEN,
+    response: { schema: QueueState },
     handler: async (c) => {
       if (!s.queue) return c.json({ kind: "none", pending: 0, dead_letters: [] });
       const [stats, dead] = await Promise.all([s.queue.stats(), s.queue.deadLetters(50)]);

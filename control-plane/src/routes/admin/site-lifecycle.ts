@@ -5,6 +5,7 @@ import type { Services } from "../../env.ts";
 import { ControlPlaneError } from "../../errors.ts";
 import type { ApplianceRecord } from "../../store/index.ts";
 import { defineRoute, OPERATOR_API, type Route } from "../registry.ts";
+import { SiteRemoved, TokenRotated } from "./responses.ts";
 import { ApplianceParams } from "./schemas.ts";
 import { describe, findAppliance } from "./views.ts";
 
@@ -34,6 +35,7 @@ export function siteLifecycleRoutes(s: Services): Route[] {
     auth: OPERATOR_API,
     params: ApplianceParams,
     body: RotateEnrollmentToken,
+    response: { schema: TokenRotated },
     handler: async (c, { params, body }) => {
       const a = await findAppliance(s, params);
       let token: string | undefined;
@@ -71,6 +73,7 @@ export function siteLifecycleRoutes(s: Services): Route[] {
     summary: "Delete a registration that never enrolled; revoke one that did",
     auth: OPERATOR_API,
     params: ApplianceParams,
+    response: { schema: SiteRemoved },
     handler: async (c, { params }) => {
       const a = await findAppliance(s, params);
       const target = `${a.tenantId}/${a.applianceId}`;

@@ -10,8 +10,18 @@ import {
   checkCertificateAuthority,
   createCertificateAuthority,
 } from "../../pki/index.ts";
-import type { ApplianceRecord } from "../../store/index.ts";
+import type { ApplianceRecord, OrderWithdrawal } from "../../store/index.ts";
 import { defineRoute, OPERATOR_API, type Route } from "../registry.ts";
+import {
+  Alerts,
+  ApplianceView,
+  AuditPage,
+  AuditVerdict,
+  EvidencePage,
+  Incidents,
+  OrderView,
+  SiteRegistered,
+} from "./responses.ts";
 import {
   ApplianceParams,
   Approve,
@@ -39,7 +49,7 @@ export function siteRoutes(s: Services): Route[] {
       summary: "Register a site's appliance (and its tenant the first time)",
       auth: OPERATOR_API,
       body: RegisterSite,
-      response: { status: 201 },
+      response: { status: 201, schema: SiteRegistered },
       handler: async (c, { body }) => {
         const existing = await s.store.getTenant(body.tenant_id);
         let caCertPem = existing?.caCertPem ?? "";
@@ -127,10 +137,15 @@ export function siteRoutes(s: Services): Route[] {
       summary: "One appliance",
       auth: OPERATOR_API,
       params: ApplianceParams,
+      response: { schema: ApplianceView },
       handler: async (c, { params }) => c.json(describe(await findAppliance(s, params))),
     }),
-    tenantRead("/appliances", "list_appliances", "A tenant's appliances", async (t) =>
-      (await s.store.listAppliances(t)).map(describe),
+    tenantRead(
+      "/appliances",
+      "list_appliances",
+      "A tenant's appliances",
+      z.array(ApplianceView),
+      async (t) => (await s.store.listAppliances(t)).map(describe),
     ),
     defineRoute({
       method: "post",
@@ -140,6 +155,7 @@ export function siteRoutes(s: Services): Route[] {
       auth: OPERATOR_API,
       params: ApplianceParams,
       body: Approve,
+      response: { schema: ApplianceView },
       handler: async (c, { params, body }) => {
         const a = await findAppliance(s, params);
         if (!(await s.store.approve(a.tenantId, a.applianceId, body.evidence_key_fingerprint))) {
@@ -161,6 +177,7 @@ export function siteRoutes(s: Services): Route[] {
       summary: "Revoke an appliance's certificate binding",
       auth: OPERATOR_API,
       params: ApplianceParams,
+      response: { schema: ApplianceView },
       handler: async (c, { params }) => {
         const a = await findAppliance(s, params);
         if (!(await s.store.revoke(a.tenantId, a.applianceId, s.now().toISOString()))) {
@@ -182,7 +199,7 @@ export function siteRoutes(s: Services): Route[] {
       auth: OPERATOR_API,
       params: ApplianceParams,
       body: CreateOrder,
-      response: { status: 201 },
+      response: { status: 201, schema: OrderView },
       handler: async (c, { params, body }) => {
         const a = await findAppliance(s, params);
         if (a.status === "revoked")
@@ -203,6 +220,7 @@ export function siteRoutes(s: Services): Route[] {
       summary: "One order and its result",
       auth: OPERATOR_API,
       params: OrderParams,
+      response: { schema: OrderView },
       handler: async (c, { params }) => {
         const order = await s.store.getOrder(params.tenant, params.order);
         if (!order) throw new ControlPlaneError("not_found", "no such order");
@@ -217,6 +235,7 @@ export function siteRoutes(s: Services): Route[] {
       auth: OPERATOR_API,
       params: ApplianceParams,
       query: Paging,
+      response: { schema: EvidencePage },
       handler: async (c, { params, query }) => {
         const a = await findAppliance(s, params);
         const after = pageNumber(query.after, 0);
@@ -228,7 +247,7 @@ export function siteRoutes(s: Services): Route[] {
         });
       },
     }),
-    tenantRead("/alerts", "list_alerts", "A tenant's alerts", (t) => s.store.listAlerts(t)),
+    tenantRead("/alerts", "list_alerts", "A tenant's alerts", Alerts, (t) => s.store.listAlerts(t)),
     defineRoute({
       method: "get",
       path: "/tenants/{tenant}/incidents",
@@ -236,6 +255,7 @@ export function siteRoutes(s: Services): Route[] {
       summary: "A tenant's incidents with their pipeline status",
       auth: OPERATOR_API,
       params: TenantParams,
+      response: { schema: Incidents },
       handler: async (c, { params }) => {
         const rows = await s.store.listIncidents(params.tenant);
         // The pipeline's status (store.planner) supersedes the status stored on receipt.
@@ -256,6 +276,7 @@ export function siteRoutes(s: Services): Route[] {
       operationId: "verify_audit",
       summary: "Verify the whole audit hash chain",
       auth: OPERATOR_API,
+      response: { schema: AuditVerdict },
       handler: async (c) => {
         const entries = [];
         for (let after = 0; ; ) {
@@ -275,6 +296,7 @@ export function siteRoutes(s: Services): Route[] {
       summary: "A page of the audit log after a sequence number",
       auth: OPERATOR_API,
       query: Paging.pick({ after: true }),
+      response: { schema: AuditPage },
       handler: async (c, { query }) =>
         c.json(await s.store.listAudit(pageNumber(query.after, 0), 1000)),
     }),
@@ -296,6 +318,7 @@ function orderView(o: {
   expiresAt: string;
   status: string;
   result: unknown;
+  withdrawal: OrderWithdrawal | null;
 }) {
   return {
     order_id: o.orderId,
@@ -309,5 +332,13 @@ function orderView(o: {
     expires_at: o.expiresAt,
     status: o.status,
     result: o.result,
+    withdrawal: o.withdrawal
+      ? {
+          reason: o.withdrawal.reason,
+          by: o.withdrawal.by,
+          at: o.withdrawal.at,
+          previous_status: o.withdrawal.previousStatus,
+        }
+      : null,
   };
 }

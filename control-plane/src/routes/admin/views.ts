@@ -41,6 +41,7 @@ export const tenantRead = (
   path: string,
   operationId: string,
   summary: string,
+  schema: z.ZodType,
   load: (tenant: string) => Promise<unknown>,
 ): Route =>
   defineRoute({
@@ -50,5 +51,6 @@ export const tenantRead = (
     summary,
     auth: OPERATOR_API,
     params: TenantParams,
+    response: { schema },
     handler: async (c, { params }) => c.json(await load(params.tenant)),
   });

@@ -1,7 +1,7 @@
 import {
   constantTimeEqual,
   type EnrollmentRequest,
-  type EnrollmentResponse,
+  EnrollmentResponse,
   keyId,
   ProtocolError,
   publicKeyFromBase64,
@@ -123,6 +123,7 @@ async function enrollWithApproval(
     evidence_key_fingerprint: claim.evidenceKeyFingerprint,
   });
   return signDocument<Extract<EnrollmentResponse, { status: "pending" }>>(
+    EnrollmentResponse,
     {
       v: 1,
       type: "enrollment_response",
@@ -171,6 +172,7 @@ async function issue(
     appliance_id: reg.applianceId,
   });
   return signDocument<Extract<EnrollmentResponse, { status: "enrolled" }>>(
+    EnrollmentResponse,
     {
       v: 1,
       type: "enrollment_response",

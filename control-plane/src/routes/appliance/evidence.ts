@@ -3,7 +3,7 @@ import {
   bundleHash,
   type ChainHead,
   EvidenceBundle,
-  type EvidenceReceipt,
+  EvidenceReceipt,
   EvidenceUpload,
   MAX_BUNDLES_PER_UPLOAD,
   publicKeyFromBase64,
@@ -185,6 +185,7 @@ async function ingest(
   }
 
   const receipt = signDocument<EvidenceReceipt>(
+    EvidenceReceipt,
     {
       v: 1,
       type: "evidence_receipt",

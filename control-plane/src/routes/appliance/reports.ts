@@ -12,6 +12,7 @@ const STATUS: Record<OrderResult["outcome"], OrderStatus> = {
   rejected: "rejected",
   expired: "expired",
   deferred: "delivered",
+  withdrawn: "withdrawn",
 };
 
 const ack = (ref: string): Acknowledgement => ({ v: 1, type: "ack", ref });
@@ -27,6 +28,11 @@ export function reportRoutes(s: Services) {
       const order = await s.store.getOrder(appliance.tenantId, result.order_id);
       if (!order || order.applianceId !== appliance.applianceId || order.seq !== result.order_seq) {
         throw new ControlPlaneError("not_found", "no such order for this appliance");
+      }
+      // Only the control plane withdraws: an appliance cannot declare an order withdrawn. A
+      // real outcome for a withdrawn order (it ran before the appliance learned) is the truth.
+      if (result.outcome === "withdrawn" && order.status !== "withdrawn") {
+        throw new ControlPlaneError("conflict", "this order was not withdrawn");
       }
       await s.store.setOrderResult(
         appliance.tenantId,

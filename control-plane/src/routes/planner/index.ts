@@ -4,6 +4,19 @@ import type { Services } from "../../env.ts";
 import { ControlPlaneError } from "../../errors.ts";
 import { SitePolicy } from "../../planner/index.ts";
 import type { IncidentStatus } from "../../store/index.ts";
+import {
+  Decisions,
+  Escalations,
+  IncidentClosed,
+  IncidentDetail,
+  IncidentOrdered,
+  IncidentStatus as IncidentStatusSchema,
+  KillSwitchState,
+  ProposalDecided,
+  Proposals,
+  RuleRevoked,
+  RuleSet,
+} from "../admin/responses.ts";
 import { ApplianceParams, IncidentParams, ProposalParams, TenantParams } from "../admin/schemas.ts";
 import { tenantRead } from "../admin/views.ts";
 import { defineRoute, OPERATOR_API, type Route } from "../registry.ts";
@@ -11,23 +24,28 @@ import { defineRoute, OPERATOR_API, type Route } from "../registry.ts";
 export const ApproveIncident = z.strictObject({
   runbook_id: RunbookId,
   params: OrderParams.optional(),
+  /** Required when runbook_id is not a candidate for the incident; signed into the decision. */
+  override_reason: z
+    .string()
+    .trim()
+    .min(3)
+    .max(1000)
+    .refine((t) => t.isWellFormed(), "no lone surrogates")
+    .optional(),
 });
 export const Note = z.strictObject({ note: z.string().min(1).max(1000) });
 export const OptionalNote = z.strictObject({ note: z.string().min(1).max(1000).optional() });
 export const KillSwitch = z.strictObject({
   engaged: z.boolean(),
-  reason: z.string().max(300).default(""),
+  // Signed into every poll response while engaged: no lone surrogate.
+  reason: z
+    .string()
+    .max(300)
+    .refine((r) => r.isWellFormed(), "holds a lone surrogate; send well-formed text")
+    .default(""),
 });
 
-const STATUSES: readonly IncidentStatus[] = [
-  "queued",
-  "planning",
-  "ordered",
-  "escalated",
-  "resolved",
-  "rejected",
-  "resolved_manually",
-];
+const STATUSES: readonly IncidentStatus[] = IncidentStatusSchema.options;
 const RuleParams = TenantParams.extend({ rule: Uuid });
 const ids = (p: z.output<typeof IncidentParams>) => ({
   tenantId: p.tenant,
@@ -51,6 +69,7 @@ export function plannerRoutes(s: Services): Route[] {
       auth: OPERATOR_API,
       params: IncidentParams,
       body: Note,
+      response: { schema: IncidentClosed },
       handler: async (c, { params, body }) => {
         await s.planner.close(c.get("adminActor"), ids(params), status, body.note);
         return c.json({ status });
@@ -65,6 +84,7 @@ export function plannerRoutes(s: Services): Route[] {
       auth: OPERATOR_API,
       params: ProposalParams,
       body: OptionalNote,
+      response: { schema: ProposalDecided },
       handler: async (c, { params, body }) => {
         const result = await s.planner.decideProposal(
           c.get("adminActor"),
@@ -86,6 +106,7 @@ export function plannerRoutes(s: Services): Route[] {
       auth: OPERATOR_API,
       params: TenantParams,
       query: z.object({ status: z.string().optional() }),
+      response: { schema: Escalations },
       handler: async (c, { params, query }) => {
         const status = (query.status ?? "escalated") as IncidentStatus;
         if (!STATUSES.includes(status))
@@ -112,6 +133,7 @@ export function plannerRoutes(s: Services): Route[] {
       summary: "One incident with its planner decisions",
       auth: OPERATOR_API,
       params: IncidentParams,
+      response: { schema: IncidentDetail },
       handler: async (c, { params }) => {
         const i = ids(params);
         const state = await s.store.planner.getIncident(i.tenantId, i.applianceId, i.incidentId);
@@ -133,13 +155,14 @@ export function plannerRoutes(s: Services): Route[] {
       auth: OPERATOR_API,
       params: IncidentParams,
       body: ApproveIncident,
-      response: { status: 201 },
+      response: { status: 201, schema: IncidentOrdered },
       handler: async (c, { params, body }) => {
         const order = await s.planner.approve(
           c.get("adminActor"),
           ids(params),
           body.runbook_id,
           body.params,
+          body.override_reason,
         );
         return c.json(
           {
@@ -154,8 +177,12 @@ export function plannerRoutes(s: Services): Route[] {
     }),
     closeIncident("reject", "rejected"),
     closeIncident("resolve", "resolved_manually"),
-    tenantRead("/planner-policy", "planner_policy", "A tenant's planner guardrail policy", (t) =>
-      s.planner.policy(t),
+    tenantRead(
+      "/planner-policy",
+      "planner_policy",
+      "A tenant's planner guardrail policy",
+      SitePolicy,
+      (t) => s.planner.policy(t),
     ),
     defineRoute({
       method: "put",
@@ -165,6 +192,7 @@ export function plannerRoutes(s: Services): Route[] {
       auth: OPERATOR_API,
       params: TenantParams,
       body: SitePolicy,
+      response: { schema: SitePolicy },
       handler: async (c, { params, body: policy }) => {
         if (!(await s.store.getTenant(params.tenant)))
           throw new ControlPlaneError("not_found", "no such tenant");
@@ -178,6 +206,7 @@ export function plannerRoutes(s: Services): Route[] {
       operationId: "planner_kill_switch_state",
       summary: "The global L2 kill switch",
       auth: OPERATOR_API,
+      response: { schema: KillSwitchState },
       handler: async (c) => c.json(await s.planner.killSwitch()),
     }),
     defineRoute({
@@ -187,6 +216,7 @@ export function plannerRoutes(s: Services): Route[] {
       summary: "Engage or lift the global L2 kill switch",
       auth: OPERATOR_API,
       body: KillSwitch,
+      response: { schema: KillSwitchState },
       handler: async (c, { body }) => {
         await s.planner.setKillSwitch(c.get("adminActor"), body.engaged, body.reason);
         return c.json(await s.planner.killSwitch());
@@ -199,6 +229,7 @@ export function plannerRoutes(s: Services): Route[] {
       summary: "The flywheel's proposed L1 rules for a tenant",
       auth: OPERATOR_API,
       params: TenantParams,
+      response: { schema: Proposals },
       handler: async (c, { params }) => {
         const rows = await s.store.planner.listProposals(params.tenant);
         return c.json(
@@ -220,7 +251,7 @@ export function plannerRoutes(s: Services): Route[] {
     }),
     decideProposal("approve", "approved"),
     decideProposal("reject", "rejected"),
-    tenantRead("/l1-rules", "planner_l1_rules", "A tenant's promoted L1 rules", (t) =>
+    tenantRead("/l1-rules", "planner_l1_rules", "A tenant's promoted L1 rules", RuleSet, (t) =>
       s.planner.rules(t),
     ),
     defineRoute({
@@ -230,6 +261,7 @@ export function plannerRoutes(s: Services): Route[] {
       summary: "Revoke a promoted L1 rule (a new signed rule set)",
       auth: OPERATOR_API,
       params: RuleParams,
+      response: { schema: RuleRevoked },
       handler: async (c, { params }) => {
         const version = await s.planner.revokeRule(c.get("adminActor"), params.tenant, params.rule);
         return c.json({ version });
@@ -242,6 +274,7 @@ export function plannerRoutes(s: Services): Route[] {
       summary: "An appliance's planner decision chain, verified",
       auth: OPERATOR_API,
       params: ApplianceParams,
+      response: { schema: Decisions },
       handler: async (c, { params }) => {
         const records = [];
         for (let after = 0; ; ) {

@@ -1,5 +1,5 @@
 import type { Kysely, Migration } from "kysely";
-import { createIndex, createTable } from "../ddl.ts";
+import { createChainTable, createIndex, createTable } from "../ddl.ts";
 
 /**
  * 0002_planner: the incident pipeline's state. New tables only (0001's incidents table keeps
@@ -42,16 +42,9 @@ export const plannerMigration: Migration = {
       "runbook_id",
       "created_at",
     ]);
-    await createTable(
-      db,
-      "decision_records",
-      [
-        "tenant_id, appliance_id text not null",
-        "seq bigint not null",
-        "hash, incident_id, record_json text not null",
-      ],
-      (t) => t.addPrimaryKeyConstraint("decision_records_pk", ["tenant_id", "appliance_id", "seq"]),
-    );
+    await createChainTable(db, "decision_records", [
+      "hash, incident_id, record_json text not null",
+    ]);
     await createTable(
       db,
       "rule_proposals",

@@ -14,8 +14,9 @@ import { systemctl } from "./systemctl.ts";
 /**
  * The lab's programs, one emulator per file, sorted by name. Read-side emulators come with the
  * checks; the mutating ones (restarts, rebuilds, restores) with the healer, which passes them to
- * createLabHost({ commands }) or adds them here. A program not listed is not installed on the
- * lab appliance (not_found), as on a real one.
+ * createLabHost({ commands }) or adds them here. A program not listed, or not in the registry of
+ * programs the agent runs (agent/src/host/programs.json, from which NixOS builds each unit's
+ * PATH), is not installed on the lab appliance (not_found), as on a real one.
  */
 export const LAB_COMMANDS: Readonly<Record<string, LabCommand>> = {
   auditctl,

@@ -1,6 +1,12 @@
+import recorded from "../../../checks/services/fixtures/sshd-T-baseline.json" with { type: "json" };
 import type { LabCommand } from "../registry.ts";
 import { usage } from "../registry.ts";
-import { SSHD_T_LINES } from "./sshd-template.ts";
+
+/**
+ * `sshd -T` of OpenSSH 9.2p1 for the lab appliance's sshd_config, one line an entry: the
+ * recording the services check's tests read (its README says how it was made).
+ */
+const SSHD_T_LINES: readonly string[] = recorded;
 
 /**
  * `sshd -T`: the effective configuration, one lower-case "key value" per line, as OpenSSH 9.2

@@ -67,7 +67,8 @@ export const nixStore: LabCommand = (args, ctx) => {
 
 /**
  * <profile>/bin/switch-to-configuration switch: activates the profile's generation (now running
- * and the boot default; the booted one changes at the next reboot). `fail_once` makes it fail
+ * and the boot default; the booted one changes at the next reboot; the health gate's record is
+ * not moved, as the lab runs no gate). `fail_once` makes it fail
  * the way a broken activation does, with the profile already moved.
  */
 export const switchToConfiguration: LabCommand = (args, ctx) => {
@@ -80,6 +81,8 @@ export const switchToConfiguration: LabCommand = (args, ctx) => {
     };
   }
   ctx.update((s) => {
+    // The health gate has not passed the new generation: its record keeps the one that ran.
+    s.nixos.good ??= s.nixos.current;
     s.nixos.current = s.healing.profile ?? s.nixos.current;
   });
   return { code: 0, stdout: "activating the configuration...\n" };
