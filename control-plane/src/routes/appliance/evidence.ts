@@ -19,8 +19,8 @@ import type { Services } from "../../env.ts";
 import { ControlPlaneError } from "../../errors.ts";
 import type { ApplianceRecord, EvidenceRow } from "../../store/index.ts";
 import { findClockSkew, flagClockSkew } from "./clock-skew.ts";
-import { keepCosignatures } from "./cosignatures.ts";
 import { applianceRoute } from "./contract.ts";
+import { keepCosignatures } from "./cosignatures.ts";
 import { sameIdentity } from "./identity.ts";
 
 /**
