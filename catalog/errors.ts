@@ -31,6 +31,7 @@ export const PROBLEM_CODES = [
   "unit_not_allowed",
   "controls_map_mismatch",
   "expired_exception",
+  "qualification_coverage",
 ] as const;
 export type ProblemCode = (typeof PROBLEM_CODES)[number];
 

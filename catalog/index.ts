@@ -65,9 +65,11 @@ export {
   summarizeCatalog,
   todayUtc,
 } from "./lint-catalog.ts";
+export { MIN_ESCALATE_CASES } from "./lint-qualification.ts";
 export { inMaintenanceWindow, MaintenanceWindow } from "./maintenance-window.ts";
 export { checkOrderParams, runbookParamsSchema } from "./order-params.ts";
 export { PARAM_KINDS, ParamKind, SystemdUnitName } from "./param-kinds.ts";
+export { QualificationCase, QualificationSet } from "./qualification-schema.ts";
 export { CATALOG_PATHS } from "./read-files.ts";
 export {
   isParamRef,

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { Baseline } from "./baseline-schema.ts";
 import { ClientExceptions } from "./exceptions-schema.ts";
+import { QualificationSet } from "./qualification-schema.ts";
 import { editorStepSchema, runbookSchema } from "./runbook-schema.ts";
 
 /** Committed so editors validate YAML as it is typed; a test fails when they are stale. */
@@ -14,6 +15,10 @@ const SCHEMAS = {
   "exceptions.schema.json": {
     title: "Client exceptions (baseline/exceptions/<client>.yaml)",
     schema: ClientExceptions,
+  },
+  "qualification.schema.json": {
+    title: "Model qualification incidents (qualification/incidents.yaml)",
+    schema: QualificationSet,
   },
   "runbook.schema.json": {
     title: "Remediation runbook (runbooks/RB-<AREA>-<NNN>-<name>.yaml)",

@@ -4,6 +4,7 @@ import { crossContext } from "./cross-context.ts";
 import { CatalogError, formatProblem, type Problem } from "./errors.ts";
 import type { ClientExceptions } from "./exceptions-schema.ts";
 import { lintControlsMapDerived, lintControlsMapReferences } from "./lint-controls-map.ts";
+import { lintQualification } from "./lint-qualification.ts";
 import {
   lintExceptions,
   lintRunbookReferences,
@@ -11,6 +12,7 @@ import {
   lintToggleTriggers,
 } from "./lint-references.ts";
 import { lintRunbookSteps } from "./lint-steps.ts";
+import type { QualificationSet } from "./qualification-schema.ts";
 import { readCatalogFiles } from "./read-files.ts";
 import type { Runbook } from "./runbook-schema.ts";
 
@@ -22,6 +24,8 @@ export interface Catalog {
   /** Sorted by id. */
   readonly runbooks: readonly Runbook[];
   readonly exceptions: readonly ClientExceptions[];
+  /** The labelled incidents for model qualification, when the catalog ships them. */
+  readonly qualification?: QualificationSet;
 }
 
 export interface LintOptions {
@@ -54,6 +58,7 @@ async function check(root: string, today: string | undefined): Promise<LintResul
   lintToggles(ctx);
   lintRunbookReferences(ctx);
   lintRunbookSteps(ctx);
+  if (files.qualification) lintQualification(ctx, files.qualification);
   lintExceptions(ctx, today);
   lintControlsMapReferences(ctx);
   if (ctx.problems.length === 0) {
@@ -68,6 +73,7 @@ async function check(root: string, today: string | undefined): Promise<LintResul
     controlsMap: files.controlsMap.value,
     runbooks: files.runbooks.map((r) => r.value).sort((a, b) => a.id.localeCompare(b.id)),
     exceptions: files.exceptions.map((e) => e.value),
+    ...(files.qualification ? { qualification: files.qualification.value } : {}),
   };
   return { catalog, problems: [] };
 }

@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 import { readdir, readFile } from "node:fs/promises";
 import { basename, join } from "node:path";
 import type { z } from "zod";
@@ -5,6 +6,7 @@ import { Baseline } from "./baseline-schema.ts";
 import { type ControlsMapRow, readControlsMap } from "./controls-map.ts";
 import type { Problem } from "./errors.ts";
 import { ClientExceptions } from "./exceptions-schema.ts";
+import { QualificationSet } from "./qualification-schema.ts";
 import { Runbook } from "./runbook-schema.ts";
 import { issueProblems, problemAt, type Source } from "./source.ts";
 import { readYaml } from "./yaml-source.ts";
@@ -15,6 +17,7 @@ export const CATALOG_PATHS = {
   controlsMap: "baseline/controls-map.csv",
   exceptions: "baseline/exceptions",
   runbooks: "runbooks",
+  qualification: "qualification/incidents.yaml",
 } as const;
 
 export interface Parsed<T> {
@@ -28,6 +31,8 @@ export interface CatalogFiles {
   readonly controlsMap: Parsed<readonly ControlsMapRow[]> | undefined;
   readonly runbooks: readonly Parsed<Runbook>[];
   readonly exceptions: readonly Parsed<ClientExceptions>[];
+  /** Optional: a catalog without it has no model qualification set. */
+  readonly qualification: Parsed<QualificationSet> | undefined;
   readonly problems: readonly Problem[];
 }
 
@@ -103,5 +108,9 @@ export async function readCatalogFiles(root: string): Promise<CatalogFiles> {
     exceptions.push(client);
   }
 
-  return { baseline, controlsMap, runbooks, exceptions, problems };
+  const qualification = existsSync(join(root, CATALOG_PATHS.qualification))
+    ? await yamlFile(CATALOG_PATHS.qualification, QualificationSet)
+    : undefined;
+
+  return { baseline, controlsMap, runbooks, exceptions, qualification, problems };
 }

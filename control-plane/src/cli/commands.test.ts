@@ -27,7 +27,7 @@ describe("control-plane subcommands", () => {
     const files = readdirSync(import.meta.dirname)
       .filter((f) => /^[a-z-]+\.ts$/.test(f))
       .map((f) => f.slice(0, -3));
-    for (const c of COMMANDS) expect(files).toContain(c.name);
+    for (const c of COMMANDS) expect(files).toContain(c.name.replace(" ", "-"));
   });
 
   // A flag of another subcommand is the likeliest mistake: each refuses it, naming it.

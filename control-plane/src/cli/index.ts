@@ -4,6 +4,7 @@ import { parseFlags } from "./command.ts";
 import { exportCommand } from "./export.ts";
 import { initCommand } from "./init.ts";
 import { packetCommand } from "./packet.ts";
+import { plannerQualifyCommand } from "./planner-qualify.ts";
 import { serveCommand } from "./serve.ts";
 
 /** The subcommands, one file each; `main.ts` only dispatches to them. */
@@ -12,6 +13,7 @@ export const COMMANDS: readonly Command[] = [
   serveCommand,
   exportCommand,
   packetCommand,
+  plannerQualifyCommand,
 ];
 
 export const USAGE = `usage:\n${COMMANDS.map((c) => `  ${c.usage}`).join("\n")}`;
@@ -31,8 +33,11 @@ const processOutput: CliOutput = {
  * configuration error (the message, then the usage of the command or of all commands).
  */
 export async function runCli(argv: readonly string[], out: CliOutput = processOutput) {
-  const [name, ...args] = argv;
-  const command = COMMANDS.find((c) => c.name === name);
+  // Commands are one word (`serve`) or two (`planner qualify`).
+  const pair = argv.length > 1 ? `${argv[0]} ${argv[1]}` : undefined;
+  const two = COMMANDS.find((c) => c.name === pair);
+  const [name, ...args] = two ? [pair as string, ...argv.slice(2)] : argv;
+  const command = two ?? COMMANDS.find((c) => c.name === name);
   try {
     if (name === undefined) {
       out.stderr(`${USAGE}\n`);

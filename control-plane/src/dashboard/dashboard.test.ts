@@ -125,6 +125,14 @@ describe("operator dashboard", () => {
     );
     expect(crossSite.status).toBe(403);
 
+    // A runbook that is not a candidate needs the override form and its reason.
+    expect(page).toContain('name="override_reason" required');
+    const notCandidate = await post(
+      `${base}/approve`,
+      { runbook_id: "RB-LOGGING-001-journald", csrf },
+      { cookie },
+    );
+    expect(notCandidate.status).toBe(400);
     const approved = await post(
       `${base}/approve`,
       { runbook_id: runbook as string, csrf },

@@ -282,7 +282,10 @@ export function dashboardRoutes(s: Services): Route[] {
       summary: "Approve an escalated incident with a runbook",
       auth: DASHBOARD,
       params: IncidentParams,
-      body: z.object({ runbook_id: RunbookId }),
+      body: z.object({
+        runbook_id: RunbookId,
+        override_reason: z.string().trim().min(3).max(1000).optional(),
+      }),
       ...FORM,
       handler: async (c, { params, body }) => {
         const order = await s.planner.approve(
@@ -290,6 +293,7 @@ export function dashboardRoutes(s: Services): Route[] {
           incidentIds(params),
           body.runbook_id,
           undefined,
+          body.override_reason,
         );
         return back(
           c,

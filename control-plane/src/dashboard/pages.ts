@@ -116,6 +116,12 @@ export async function incidentsPage(
 <button class="primary">Approve</button></form>`
               : html`<span class="muted">no L3 runbook matches</span>`
           }
+<form method="post" action="${base}/approve" class="inline">${csrfField(csrf)}
+<select name="runbook_id" aria-label="override runbook">${s.planner
+            .l3Runbooks()
+            .filter((id) => !candidates.includes(id))
+            .map((id) => html`<option>${id}</option>`)}</select>
+<input name="override_reason" required minlength="3" maxlength="1000" placeholder="why this runbook anyway" aria-label="override reason"><button>Override</button></form>
 <form method="post" action="${base}/reject" class="inline">${csrfField(csrf)}<input name="note" required maxlength="1000" placeholder="why" aria-label="reject note"><button>Reject</button></form>
 <form method="post" action="${base}/resolve" class="inline">${csrfField(csrf)}<input name="note" required maxlength="1000" placeholder="what was done" aria-label="resolve note"><button>Resolved by hand</button></form>`
         : html`${Object.keys(r.note).length > 0 ? html`<code>${JSON.stringify(r.note)}</code>` : ""}`

@@ -1,6 +1,7 @@
 import type { Catalog } from "#catalog";
 import type { GuardrailResult, Incident, Signer } from "#protocol";
 import type { AuditLog } from "../audit.ts";
+import type { QualificationThresholds } from "../config.ts";
 import type { Logger } from "../logger.ts";
 import type { Metrics } from "../metrics.ts";
 import type { IncidentState, Store } from "../store/index.ts";
@@ -25,6 +26,11 @@ export interface PlannerSettings {
   readonly planningDeadlineS: number;
   /** Seconds in queued or planning after which an incident is reported as stalled. */
   readonly stalledAfterS: number;
+  /**
+   * When set (always, from the config file), L2 orders nothing until the model's newest
+   * qualification report meets these thresholds.
+   */
+  readonly qualification?: QualificationThresholds;
 }
 
 export const DEFAULT_PLANNER_SETTINGS: PlannerSettings = {

@@ -226,6 +226,35 @@ describe("L3 escalation", () => {
     expect(unknown.status).toBe(400);
   });
 
+  it("approves only a candidate, unless overridden with a reason the decision keeps", async () => {
+    const incident = await site.incident();
+    const path = `${incidentPath(incident.incident_id)}/approve`;
+    const refused = await operator(path, { runbook_id: "RB-LOGGING-001-journald" });
+    expect(refused.status).toBe(400);
+    expect(JSON.stringify(await refused.json())).toContain(
+      "RB-LOGGING-001-journald is not a candidate for this incident (candidates: RB-SERVICE-001-crash)",
+    );
+    expect(
+      (await operator(path, { runbook_id: "RB-LOGGING-001-journald", override_reason: " " }))
+        .status,
+    ).toBe(400);
+    const reason = "the journal filled the disk; rotating it is the real fix here";
+    const res = await operator(path, {
+      runbook_id: "RB-LOGGING-001-journald",
+      override_reason: reason,
+    });
+    expect(res.status).toBe(201);
+    const decision = (await site.decisions()).records.at(-1);
+    expect(decision).toMatchObject({
+      tier: "L3",
+      outcome: "order_issued",
+      runbook_id: "RB-LOGGING-001-journald",
+      reason: "approved by an operator, overriding the candidates (reason in note)",
+      note: reason,
+    });
+    expect(decision?.inputs.candidates).toEqual(["RB-SERVICE-001-crash"]);
+  });
+
   it("rejects, and resolves by hand with a note, each recorded under the operator's name", async () => {
     const one = await site.incident();
     const two = await site.incident();

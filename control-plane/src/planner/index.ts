@@ -92,6 +92,8 @@ export interface Planner {
     ids: Ids,
     runbookId: string,
     params?: z.infer<typeof OrderParams>,
+    /** Required to approve a runbook that is not a candidate; kept in the signed decision. */
+    overrideReason?: string,
   ): Promise<StoredOrder>;
   close(
     actor: string,
@@ -127,6 +129,8 @@ export interface Planner {
   stalled(tenantId: string | null): Promise<IncidentState[]>;
   /** The catalog runbooks an operator may approve for this incident (L3 tier, matching triggers). */
   l3Candidates(incident: Incident): string[];
+  /** Every L3-tier runbook (what an override with a reason may choose from). */
+  l3Runbooks(): string[];
 }
 
 export function createPlanner(
@@ -195,6 +199,10 @@ export function createPlanner(
   return {
     llmConfigured: deps.llm !== undefined,
     stalled: (tenantId) => stalledIncidents(ctx, tenantId),
+    l3Runbooks: () =>
+      deps.catalog
+        ? deps.catalog.runbooks.filter((r) => r.tiers.includes("L3")).map((r) => r.id)
+        : [],
     l3Candidates: (incident) =>
       deps.catalog ? matchingRunbooks(deps.catalog, incident, "L3").map((r) => r.id) : [],
     async submit(ids) {
@@ -248,8 +256,8 @@ export function createPlanner(
       while (pending.size > 0 || queue.length > 0) await Promise.all([...pending]);
     },
     onOrderResult: (result) => onOrderResult(ctx, result),
-    approve: (actor, ids, runbookId, params) =>
-      approveEscalation(ctx, actor, ids, runbookId, params),
+    approve: (actor, ids, runbookId, params, overrideReason) =>
+      approveEscalation(ctx, actor, ids, runbookId, params, overrideReason),
     close: (actor, ids, outcome, note) => closeEscalation(ctx, actor, ids, outcome, note),
     decideProposal: (actor, tenantId, proposalId, decision, note) =>
       decideProposal(ctx, actor, tenantId, proposalId, decision, note),

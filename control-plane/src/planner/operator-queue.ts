@@ -35,6 +35,7 @@ export async function approveEscalation(
   ids: { tenantId: string; applianceId: string; incidentId: string },
   runbookId: string,
   explicitParams: z.infer<typeof OrderParams> | undefined,
+  overrideReason?: string,
 ): Promise<StoredOrder> {
   const { state, incident } = await escalated(ctx, ids.tenantId, ids.applianceId, ids.incidentId);
   const catalog = ctx.catalog;
@@ -45,6 +46,16 @@ export async function approveEscalation(
     throw new ControlPlaneError(
       "invalid_request",
       `${runbookId} may not be ordered by a human (tiers ${runbook.tiers.join(", ")})`,
+    );
+  }
+  // Only a runbook whose triggers match the incident, unless the operator overrides that with a
+  // reason, which the signed decision record keeps.
+  const candidates = matchingRunbooks(catalog, incident, "L3").map((r) => r.id);
+  const override = overrideReason?.trim();
+  if (!candidates.includes(runbookId) && !override) {
+    throw new ControlPlaneError(
+      "invalid_request",
+      `${runbookId} is not a candidate for this incident (candidates: ${candidates.join(", ") || "none"}); to order it anyway give override_reason`,
     );
   }
   let params: z.infer<typeof OrderParams>;
@@ -75,22 +86,30 @@ export async function approveEscalation(
     tier: "L3",
     ttlS: ctx.settings.orderTtlS,
   });
+  const overriding = !candidates.includes(runbookId) && override;
   const committed = await ctx.decisions.commit(
     incident,
-    matchingRunbooks(catalog, incident, "L3").map((r) => r.id),
+    candidates,
     {
       tier: "L3",
       decided_by: actor,
       outcome: "order_issued",
       runbook_id: runbookId,
       order_id: order.orderId,
-      reason: "approved by an operator",
+      reason: overriding
+        ? "approved by an operator, overriding the candidates (reason in note)"
+        : "approved by an operator",
       guardrails: [],
+      ...(overriding ? { note: overriding } : {}),
     },
     {
       from: ["escalated"],
       to: "ordered",
-      note: { approved_by: actor, runbook_id: runbookId },
+      note: {
+        approved_by: actor,
+        runbook_id: runbookId,
+        ...(overriding ? { override_reason: overriding } : {}),
+      },
       order: {
         order,
         patternKey: patternKey(incident.check_id, triggeringFinding(runbook, incident)?.code ?? ""),

@@ -41,6 +41,22 @@ async function incidentState(incidentId: string) {
 }
 
 describe("the incident pipeline", () => {
+  it("never offers the runbook the appliance's own L1 just failed for that finding", async () => {
+    const calls = world.model.requests.length;
+    const incident = await site.incident({
+      local_l1: { attempted: true, runbook_id: "RB-SERVICE-001-crash", outcome: "failed" },
+    });
+    expect(world.model.requests.length).toBe(calls);
+    expect((await site.poll()).orders).toEqual([]);
+    const state = await incidentState(incident.incident_id);
+    expect(state.status).toBe("escalated");
+    expect(state.decisions.at(-1)).toMatchObject({
+      outcome: "escalated",
+      reason:
+        "no runbook's triggers match this incident other than RB-SERVICE-001-crash, which failed locally",
+    });
+  });
+
   it("turns a valid L2 choice into a signed order with params from the incident", async () => {
     world.model.answer = (r) => choose(allowedIds(r)[0] ?? "", 0.95);
     const incident = await site.incident();

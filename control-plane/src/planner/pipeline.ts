@@ -6,6 +6,7 @@ import { deriveParams, matchingRunbooks, patternKey, triggeringFinding } from ".
 import { escalate, killSwitch, type PlannerContext, sitePolicy } from "./context.ts";
 import { evaluateGuardrails, type Proposal } from "./guardrails.ts";
 import { plannerInput } from "./prompt.ts";
+import { unqualifiedReason } from "./qualify.ts";
 import type { Runbook } from "./types.ts";
 
 const PIPELINE = "control-plane:pipeline";
@@ -37,7 +38,12 @@ export async function planIncident(ctx: PlannerContext, state: IncidentState): P
   if (!catalog) return toHuman("no runbook catalog is loaded", []);
 
   const policy = await sitePolicy(ctx, state.tenantId);
-  const l2Candidates = matchingRunbooks(catalog, incident, "L2");
+  // The runbook the appliance's own L1 just ran for this finding and failed is not offered
+  // again: the agent would refuse it (its back-off), burning an attempt and failing the pattern.
+  const failedLocally = incident.local_l1.attempted ? incident.local_l1.runbook_id : undefined;
+  const l2Candidates = matchingRunbooks(catalog, incident, "L2").filter(
+    (r) => r.id !== failedLocally,
+  );
   const candidateIds = l2Candidates.map((r) => r.id);
   const byId = (id: string) => catalog.runbooks.find((r) => r.id === id);
 
@@ -55,8 +61,16 @@ export async function planIncident(ctx: PlannerContext, state: IncidentState): P
     if (!policy.l2_enabled)
       return toHuman("the L2 planner is disabled for this site", candidateIds);
     if (!ctx.llm) return toHuman("no L2 planner (LLM) is configured", candidateIds);
+    const gate = ctx.settings.qualification;
+    const off = gate && (await unqualifiedReason(ctx.store.planner, ctx.llm.model, gate));
+    if (off) return toHuman(off, candidateIds);
     if (l2Candidates.length === 0) {
-      return toHuman("no runbook's triggers match this incident", candidateIds);
+      return toHuman(
+        failedLocally
+          ? `no runbook's triggers match this incident other than ${failedLocally}, which failed locally`
+          : "no runbook's triggers match this incident",
+        candidateIds,
+      );
     }
     const previous = await ctx.store.planner.attemptsFor(
       state.tenantId,

@@ -13,6 +13,7 @@ import { plannerControlContract } from "./planner/control.contract.ts";
 import { decisionContract } from "./planner/decisions.contract.ts";
 import { flywheelContract } from "./planner/flywheel.contract.ts";
 import { incidentStateContract } from "./planner/incidents.contract.ts";
+import { qualificationContract } from "./planner/qualifications.contract.ts";
 import { tenantContract } from "./tenants.contract.ts";
 import { vaultContract } from "./vault.contract.ts";
 
@@ -34,4 +35,5 @@ export const STORE_CONTRACTS: readonly StoreContract[] = [
   attemptContract,
   decisionContract,
   flywheelContract,
+  qualificationContract,
 ];

@@ -171,6 +171,21 @@ const migrations: Record<string, Migration> = {
       await createIndex(db, "sign_in_failures_age", "sign_in_failures", ["last_failure_at"]);
     },
   },
+  // Model qualification reports: L2 stays off until the configured model's newest one passes.
+  "0007_model_qualifications": {
+    async up(db: Kysely<unknown>) {
+      await createTable(
+        db,
+        "model_qualifications",
+        [
+          "model, recorded_at text not null",
+          "passed integer not null",
+          "report_json, recorded_by text not null",
+        ],
+        (t) => t.addPrimaryKeyConstraint("model_qualifications_pk", ["model", "recorded_at"]),
+      );
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

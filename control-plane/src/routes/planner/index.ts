@@ -24,6 +24,14 @@ import { defineRoute, OPERATOR_API, type Route } from "../registry.ts";
 export const ApproveIncident = z.strictObject({
   runbook_id: RunbookId,
   params: OrderParams.optional(),
+  /** Required when runbook_id is not a candidate for the incident; signed into the decision. */
+  override_reason: z
+    .string()
+    .trim()
+    .min(3)
+    .max(1000)
+    .refine((t) => t.isWellFormed(), "no lone surrogates")
+    .optional(),
 });
 export const Note = z.strictObject({ note: z.string().min(1).max(1000) });
 export const OptionalNote = z.strictObject({ note: z.string().min(1).max(1000).optional() });
@@ -154,6 +162,7 @@ export function plannerRoutes(s: Services): Route[] {
           ids(params),
           body.runbook_id,
           body.params,
+          body.override_reason,
         );
         return c.json(
           {

@@ -6,6 +6,7 @@ import { decisionQueries } from "./decisions.ts";
 import { flywheelQueries } from "./flywheel.ts";
 import { incidentStateQueries } from "./incidents.ts";
 import type { PlannerStore } from "./port.ts";
+import { qualificationQueries } from "./qualifications.ts";
 
 /** The planner's store (store.planner), composed of its domains; the same on both dialects. */
 export function plannerQueries(db: Kysely<Database>): PlannerStore {
@@ -15,5 +16,6 @@ export function plannerQueries(db: Kysely<Database>): PlannerStore {
     ...attemptQueries(db),
     ...decisionQueries(db),
     ...flywheelQueries(db),
+    ...qualificationQueries(db),
   };
 }

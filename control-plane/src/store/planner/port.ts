@@ -14,7 +14,24 @@ export interface PlannerStore
     IncidentStateStore,
     AttemptStore,
     DecisionStore,
-    FlywheelStore {}
+    FlywheelStore,
+    QualificationStore {}
+
+// ── Model qualification reports (qualifications.ts) ─────────────────────────────────────────
+
+export interface StoredQualification {
+  readonly model: string;
+  readonly recordedAt: string;
+  readonly passed: boolean;
+  readonly reportJson: string;
+  readonly recordedBy: string;
+}
+
+export interface QualificationStore {
+  recordQualification(q: StoredQualification): Promise<void>;
+  /** The newest report for `model`, passed or not (a newer failing run replaces a pass). */
+  latestQualification(model: string): Promise<StoredQualification | undefined>;
+}
 
 // ── Site policies and the kill switch (control.ts) ──────────────────────────────────────────
 

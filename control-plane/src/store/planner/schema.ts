@@ -68,7 +68,17 @@ export interface L1RuleSetsTable {
   rules_json: string;
 }
 
+/** Migration 0006: one row per qualification run of a model (`planner qualify`). */
+export interface ModelQualificationsTable {
+  model: string;
+  recorded_at: string;
+  passed: number;
+  report_json: string;
+  recorded_by: string;
+}
+
 export interface PlannerTables {
+  model_qualifications: ModelQualificationsTable;
   site_policies: SitePoliciesTable;
   planner_control: PlannerControlTable;
   incident_state: IncidentStateTable;

@@ -1,0 +1,182 @@
+import { execFile } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type Catalog, loadCatalog, type QualificationCase } from "#catalog";
+import { QualificationThresholds } from "../config.ts";
+import { openSqliteStore } from "../store/index.ts";
+import {
+  allowedIds,
+  choose,
+  type ModelReply,
+  type ModelRequest,
+  type ModelServer,
+  startModelServer,
+} from "../testing/model-server.ts";
+import { REPO_ROOT } from "../testing/planner-world.ts";
+import { createLlmPlanner } from "./llm.ts";
+import { INCIDENT_BEGIN, INCIDENT_END, type PlannerInput } from "./prompt.ts";
+import { type QualificationReport, qualifyModel, summarize } from "./qualify.ts";
+
+/**
+ * `planner qualify` against three model behaviours on a local OpenAI-compatible server: a
+ * perfect model (answers every label), a random one (any offered id) and an adversarial one
+ * (never escalates, prefers what it was not offered).
+ */
+let catalog: Catalog;
+let server: ModelServer;
+const dir = mkdtempSync(join(tmpdir(), "cp-qualify-"));
+const THRESHOLDS = QualificationThresholds.parse({});
+const reports: Record<string, QualificationReport> = {};
+
+beforeAll(async () => {
+  catalog = await loadCatalog(REPO_ROOT);
+  server = await startModelServer();
+});
+afterAll(async () => {
+  await server.close();
+  rmSync(dir, { recursive: true, force: true });
+  for (const [name, r] of Object.entries(reports)) console.log(`${name}:\n${summarize(r)}`);
+});
+
+const data = (r: ModelRequest): PlannerInput => {
+  const user = r.body.messages.find((m) => m.role === "user")?.content ?? "";
+  return JSON.parse(user.split(INCIDENT_BEGIN)[1]?.split(INCIDENT_END)[0] ?? "null");
+};
+
+/** The case whose incident the request carries (the perfect model has read the labels). */
+function label(r: ModelRequest): QualificationCase | undefined {
+  const d = data(r);
+  const key = (x: unknown) => JSON.stringify(x);
+  return catalog.qualification?.cases.find(
+    (c) =>
+      c.incident.check_id === d.check_id &&
+      key(c.incident.findings) === key(d.findings) &&
+      key(c.incident.previous_attempts) === key(d.previous_attempts) &&
+      (c.incident.local_l1?.runbook_id ?? null) ===
+        (d.local_l1.attempted ? d.local_l1.runbook_id : null),
+  );
+}
+
+const MODELS: Record<string, (r: ModelRequest) => ModelReply> = {
+  perfect: (r) => choose(label(r)?.expect ?? "escalate", 0.9, "as labelled"),
+  random: (() => {
+    let seed = 20261203;
+    return (r: ModelRequest) => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      const ids = allowedIds(r);
+      return choose(ids[Math.floor(seed / 65536) % ids.length] ?? "escalate", 0.5, "a guess");
+    };
+  })(),
+  adversarial: (r) => {
+    const offered = allowedIds(r).filter((id) => id !== "escalate");
+    // Never escalates; a disruptive runbook it was not offered when it can, in a fence.
+    const pick = offered.includes("RB-PATCH-001-generation")
+      ? offered[0]
+      : "RB-PATCH-001-generation";
+    const reply = choose(pick ?? "RB-PATCH-001-generation", 1, "ignore the operator") as {
+      content: string;
+    };
+    return { content: `\`\`\`json\n${reply.content}\n\`\`\`` };
+  },
+};
+
+const llm = () =>
+  createLlmPlanner({
+    baseUrl: server.baseUrl,
+    model: "local-test-model",
+    apiKey: "sk-test",
+    timeoutMs: 5000,
+    maxRetries: 0,
+    maxTokens: 200,
+    circuitBreaker: { failures: Number.MAX_SAFE_INTEGER, cooldownMs: 0 },
+  });
+
+describe("model qualification", () => {
+  it("qualifies the perfect model: every label met, no unsafe choice", async () => {
+    server.answer = MODELS.perfect as never;
+    const r = await qualifyModel(llm(), catalog, THRESHOLDS);
+    reports.perfect = r;
+    expect(r).toMatchObject({ passed: true, accuracy: 1, unsafe_choices: 0, reasons: [] });
+    expect(r.cases).toBe(catalog.qualification?.cases.length);
+    expect(r.escalation_rate).toBeGreaterThan(0);
+    expect(r.tokens.prompt).toBe(321 * r.results.filter((x) => x.latency_ms > 0).length);
+    expect(r.latency_ms.p99).toBeGreaterThanOrEqual(r.latency_ms.p50);
+  });
+
+  it("refuses the random model: unsafe choices", async () => {
+    server.answer = MODELS.random as never;
+    const r = await qualifyModel(llm(), catalog, THRESHOLDS);
+    reports.random = r;
+    expect(r.passed).toBe(false);
+    expect(r.unsafe_choices).toBeGreaterThan(0);
+    expect(r.reasons[0]).toMatch(/unsafe choices \(must be 0\)/);
+  });
+
+  it("refuses the adversarial model: it never escalates and orders what it was not offered", async () => {
+    server.answer = MODELS.adversarial as never;
+    const r = await qualifyModel(llm(), catalog, THRESHOLDS);
+    reports.adversarial = r;
+    expect(r.passed).toBe(false);
+    // It never escalates; its answers outside the candidates still end with a person (L3).
+    expect(r.results.filter((x) => x.answer === "escalate")).toEqual([]);
+    expect(r.unsafe_choices).toBeGreaterThanOrEqual(10);
+    expect(r.results.some((x) => x.answer === "failed:outside_candidates" && x.unsafe)).toBe(true);
+  });
+});
+
+describe("control-plane planner qualify", () => {
+  const MAIN = join(import.meta.dirname, "..", "main.ts");
+  const run = promisify(execFile);
+  const config = (name: string) => {
+    mkdirSync(join(dir, "data"), { recursive: true });
+    const file = join(dir, `${name}.json`);
+    writeFileSync(
+      file,
+      JSON.stringify({
+        data_dir: join(dir, "data"),
+        planner: { llm: { base_url: server.baseUrl, model: `model-${name}` } },
+      }),
+    );
+    return file;
+  };
+  const qualify = (file: string) =>
+    run(process.execPath, [MAIN, "planner", "qualify", "--config", file], { timeout: 120_000 })
+      .then((r) => ({ code: 0, ...r }))
+      .catch((e: { code: number; stdout: string; stderr: string }) => e);
+
+  it("prints the report, records it per model and exits 0 only when the model qualifies", async () => {
+    server.answer = MODELS.perfect as never;
+    const good = await qualify(config("perfect"));
+    expect(good.code, good.stderr).toBe(0);
+    expect(JSON.parse(good.stdout)).toMatchObject({ model: "model-perfect", passed: true });
+    expect(good.stderr).toMatch(/model model-perfect: QUALIFIED/);
+    server.answer = MODELS.adversarial as never;
+    const bad = await qualify(config("adversarial"));
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/did not qualify: \d+ unsafe choices/);
+    const store = openSqliteStore(join(dir, "data", "control-plane.sqlite"));
+    try {
+      expect((await store.planner.latestQualification("model-perfect"))?.passed).toBe(true);
+      expect((await store.planner.latestQualification("model-adversarial"))?.passed).toBe(false);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it("takes only its own flags", async () => {
+    const r = await qualify(`${config("x")}" --tenant`).catch((e) => e);
+    expect(r.code).not.toBe(0);
+    const flags = await run(process.execPath, [
+      MAIN,
+      "planner",
+      "qualify",
+      "--month",
+      "2026-11",
+    ]).catch((e: { code: number; stderr: string }) => e);
+    expect(flags).toMatchObject({ code: 2 });
+    expect((flags as { stderr: string }).stderr).toMatch(/planner qualify does not take --month/);
+  });
+});
