@@ -13,6 +13,7 @@ import {
   verificationKey,
   verifyL1RuleSet,
 } from "#protocol";
+import { injectDrift } from "../agent/src/host/lab/index.ts";
 import { eventually } from "../scripts/child-processes.ts";
 import { type LabAgent, type LabPair, startLabPair } from "../scripts/lab-pair.ts";
 
@@ -40,6 +41,7 @@ const drift = { kind: "service_failed", unit: "chronyd.service" } as const;
 let dir: string;
 let pair: LabPair | undefined;
 let second: LabAgent | undefined;
+let third: LabAgent | undefined;
 let model: Server;
 let modelCalls = 0;
 
@@ -110,6 +112,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await second?.agent.stop();
+  await third?.agent.stop();
   await pair?.stop();
   await new Promise<void>((r) => model?.close(() => r()));
   await rm(dir, { recursive: true, force: true });
@@ -225,4 +228,108 @@ describe("data flywheel, end to end", () => {
     const decisions = await p.admin(`/tenants/${TENANT}/appliances/fly-clinic-a/decisions`);
     expect((decisions.body as { verified: boolean }).verified).toBe(true);
   }, 90_000);
+
+  it("kill switch and audit-only suspend the rule set: a new appliance applies nothing; lifting restores it", async () => {
+    const p = pair as LabPair;
+    const b = second as LabAgent;
+    const events = async (appliance: string) =>
+      (await evidenceOf(p, appliance)).map((x) => x.event);
+    const lastSeq = async (appliance: string) => (await evidenceOf(p, appliance)).length;
+    expect((await p.admin("/planner/kill-switch", { engaged: true, reason: "drill" })).status).toBe(
+      200,
+    );
+    expect(
+      (await p.admin(`/tenants/${TENANT}/planner-policy`, { audit_only: true }, "PUT")).status,
+    ).toBe(200);
+
+    // B holds the rule set in force: it records the suspension, and the same drift is held.
+    await eventually(
+      "B to record the suspension",
+      async () =>
+        (await events("fly-clinic-b")).some(
+          (e) => e.kind === "healing_suspension" && e.event === "suspended",
+        ) || undefined,
+      20_000,
+    );
+    const bFrom = await lastSeq("fly-clinic-b");
+    injectDrift(b.labStateFile, drift);
+    const held = await eventually(
+      "B to hold its flywheel rule",
+      async () =>
+        (await events("fly-clinic-b"))
+          .slice(bFrom)
+          .find((e) => e.kind === "healing_attempt" && e.runbook_id === "RB-SERVICE-001-crash"),
+      30_000,
+    );
+    expect(held).toMatchObject({ tier: "L1", outcome: "suspended" });
+
+    // C enrols while both hold, with the same drift: no rule set, nothing applied, no order.
+    third = await p.addAgent("fly-clinic-c", [drift]);
+    const c = third;
+    const cEvents = await eventually(
+      "C to record the suspension and report the drift",
+      async () => {
+        const all = await events("fly-clinic-c");
+        const suspended = all.some((e) => e.kind === "healing_suspension");
+        return suspended && all.some((e) => e.kind === "incident_opened") ? all : undefined;
+      },
+      30_000,
+    );
+    expect(cEvents).toContainEqual({
+      kind: "healing_suspension",
+      event: "suspended",
+      reasons: ["kill_switch", "audit_only"],
+      detail: "drill",
+    });
+    expect(cEvents.some((e) => e.kind === "l1_rules_applied")).toBe(false);
+    expect(cEvents.some((e) => e.kind === "healing_attempt" && e.outcome === "healed")).toBe(false);
+    await expect(
+      readFile(join(c.agentConfig.state_dir, "l1-rules.json"), "utf8"),
+    ).rejects.toThrow();
+    const labC = JSON.parse(await readFile(c.labStateFile, "utf8"));
+    expect(labC.units["chronyd.service"].active_state).not.toBe("active");
+    // Its incident goes to a person, not to the model: the switch blocks every automatic order.
+    await eventually(
+      "C's incident to reach the operator queue",
+      async () => {
+        const rows = (await p.admin(`/tenants/${TENANT}/escalations`)).body as {
+          appliance_id: string;
+        }[];
+        return rows.some((r) => r.appliance_id === "fly-clinic-c") || undefined;
+      },
+      20_000,
+    );
+    const cRecord = (await p.admin(`/tenants/${TENANT}/appliances/fly-clinic-c`)).body as {
+      order_seq: number;
+    };
+    expect(cRecord.order_seq).toBe(0);
+    expect(modelCalls).toBe(N);
+
+    // Lifted: C receives the same approved set (no re-approval) and heals the next drift with it.
+    await p.admin("/planner/kill-switch", { engaged: false });
+    await p.admin(`/tenants/${TENANT}/planner-policy`, { audit_only: false }, "PUT");
+    const applied = await eventually(
+      "C to apply the rule set",
+      async () => (await events("fly-clinic-c")).find((e) => e.kind === "l1_rules_applied"),
+      20_000,
+    );
+    expect(applied).toMatchObject({ version: 1, rules: 1 });
+    const cFrom = await lastSeq("fly-clinic-c");
+    injectDrift(c.labStateFile, { kind: "service_failed", unit: "auditd.service" });
+    const healed = await eventually(
+      "C to heal locally with the flywheel rule",
+      async () =>
+        (await events("fly-clinic-c"))
+          .slice(cFrom)
+          .find((e) => e.kind === "healing_attempt" && e.outcome === "healed"),
+      30_000,
+    );
+    expect(healed).toMatchObject({ tier: "L1", runbook_id: "RB-SERVICE-001-crash" });
+    expect(healed).not.toHaveProperty("order_id");
+    expect(
+      (await events("fly-clinic-b")).some(
+        (e) => e.kind === "healing_suspension" && e.event === "lifted",
+      ),
+    ).toBe(true);
+  }, 120_000);
 });

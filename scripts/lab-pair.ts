@@ -43,6 +43,8 @@ export interface LabPair {
   };
   readonly controlPlane: Child;
   readonly agent: Child;
+  /** The agent's config file, to start the same appliance again after stopping it. */
+  readonly agentConfigPath: string;
   /** The lab host's state file the agent reads (drift goes here). */
   readonly labStateFile: string;
   /** Changes the lab appliance under the running agent (see DRIFT_KINDS). */
@@ -78,6 +80,7 @@ export interface LabPair {
 export interface LabAgent {
   readonly applianceId: string;
   readonly agent: Child;
+  readonly configPath: string;
   readonly agentConfig: LabPair["agentConfig"];
   readonly labStateFile: string;
 }
@@ -151,7 +154,7 @@ export async function startLabPair(options: {
       startLabAgent({ ...options, applianceId: id, agentDir, baseUrl, data, admin, drift });
     const first = await labAgent(applianceId, join(dir, "agent"));
     agent = first.agent;
-    const { agentConfig, labStateFile } = first;
+    const { agentConfig, labStateFile, configPath: agentConfigPath } = first;
     const started = agent;
 
     const appliancePath = `/tenants/${tenantId}/appliances/${applianceId}`;
@@ -163,6 +166,7 @@ export async function startLabPair(options: {
       caPem,
       operator,
       agentConfig,
+      agentConfigPath,
       controlPlane,
       agent: started,
       labStateFile,
@@ -238,7 +242,7 @@ async function startLabAgent(o: {
     ["agent/src/main.ts", "--config", configPath, "--lab", "--lab-state", labStateFile],
     root,
   );
-  return { applianceId: o.applianceId, agent, agentConfig, labStateFile };
+  return { applianceId: o.applianceId, agent, agentConfig, configPath, labStateFile };
 }
 
 /**

@@ -63,8 +63,25 @@ export const OrderView = z.object({
   tier: z.enum(["L1", "L2", "L3"]),
   issued_at: z.string(),
   expires_at: z.string(),
-  status: z.enum(["pending", "delivered", "succeeded", "failed", "rejected", "expired"]),
+  status: z.enum([
+    "pending",
+    "delivered",
+    "succeeded",
+    "failed",
+    "rejected",
+    "expired",
+    "withdrawn",
+  ]),
   result: z.unknown(),
+  /** Set when the kill switch or the site's audit-only mode withdrew it (who, when, why). */
+  withdrawal: z
+    .object({
+      reason: z.enum(["kill_switch", "audit_only"]),
+      by: z.string(),
+      at: z.string(),
+      previous_status: z.enum(["pending", "delivered"]),
+    })
+    .nullable(),
 });
 
 export const EvidencePage = z.object({ head: ChainHead, bundles: z.array(EvidenceBundle) });

@@ -10,7 +10,7 @@ import {
   checkCertificateAuthority,
   createCertificateAuthority,
 } from "../../pki/index.ts";
-import type { ApplianceRecord } from "../../store/index.ts";
+import type { ApplianceRecord, OrderWithdrawal } from "../../store/index.ts";
 import { defineRoute, OPERATOR_API, type Route } from "../registry.ts";
 import {
   Alerts,
@@ -318,6 +318,7 @@ function orderView(o: {
   expiresAt: string;
   status: string;
   result: unknown;
+  withdrawal: OrderWithdrawal | null;
 }) {
   return {
     order_id: o.orderId,
@@ -331,5 +332,13 @@ function orderView(o: {
     expires_at: o.expiresAt,
     status: o.status,
     result: o.result,
+    withdrawal: o.withdrawal
+      ? {
+          reason: o.withdrawal.reason,
+          by: o.withdrawal.by,
+          at: o.withdrawal.at,
+          previous_status: o.withdrawal.previousStatus,
+        }
+      : null,
   };
 }
