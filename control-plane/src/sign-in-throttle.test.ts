@@ -1,12 +1,7 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FREE_FAILURES, signInSubject } from "./operator/sign-in.ts";
-import { createCertificateAuthority, issueServerCertificate } from "./pki/index.ts";
-import { type RunningServer, startServer } from "./server.ts";
-import { openSqliteStore } from "./store/index.ts";
-import { addOperator, createHarness, type Harness, httpsPost } from "./testing/harness.ts";
+import { addOperator, httpsPost } from "./testing/harness.ts";
+import { startTlsHarness, type TlsHarness } from "./testing/tls-server.ts";
 
 /**
  * Sign-in brute force against the real server over TLS, from several loopback source
@@ -14,37 +9,20 @@ import { addOperator, createHarness, type Harness, httpsPost } from "./testing/h
  * name is answered exactly like a known one, concurrent failures all count, and the audit log
  * never carries the caller's text as the actor.
  */
-const dir = mkdtempSync(join(tmpdir(), "cp-sign-in-"));
 const password = "correct horse battery staple";
-let h: Harness;
-let server: RunningServer;
-let ca: string;
+let t: TlsHarness;
 
 beforeAll(async () => {
-  h = await createHarness(openSqliteStore(join(dir, "cp.sqlite")));
-  await addOperator(h.store, "admin", password);
-  const serverCa = await createCertificateAuthority("test server CA");
-  ca = serverCa.certPem;
-  server = await startServer(
-    h.app,
-    await issueServerCertificate(serverCa, { dns: ["localhost"], ip: ["127.0.0.1"] }),
-    {
-      port: 0,
-      host: "127.0.0.1",
-    },
-  );
+  t = await startTlsHarness("cp-sign-in-");
+  await addOperator(t.h.store, "admin", password);
 });
-afterAll(async () => {
-  await server.close();
-  await h.store.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => t.close());
 
 const login = (from: string, username: string, pw: string) =>
   httpsPost(
-    `${server.url}/v1/operator/login`,
+    `${t.server.url}/v1/operator/login`,
     { username, password: pw },
-    { ca, localAddress: from },
+    { ca: t.ca, localAddress: from },
   );
 
 describe("sign-in throttling over TLS", () => {
@@ -80,7 +58,7 @@ describe("sign-in throttling over TLS", () => {
       Array.from({ length: 10 }, () => login("127.0.0.6", "admin", "guess")),
     );
     expect(results.map((r) => r.status)).toEqual(Array(10).fill(401));
-    expect(await h.store.getSignInFailures(signInSubject("admin"), "127.0.0.6")).toMatchObject({
+    expect(await t.h.store.getSignInFailures(signInSubject("admin"), "127.0.0.6")).toMatchObject({
       failures: 10,
     });
   });
@@ -89,7 +67,7 @@ describe("sign-in throttling over TLS", () => {
     const name = "evil</td><script>x</script>";
     expect((await login("127.0.0.7", name, "guess")).status).toBe(401);
     expect((await login("127.0.0.7", "admin", "guess")).status).toBe(401);
-    const failed = (await h.store.listAudit(0, 10_000)).filter(
+    const failed = (await t.h.store.listAudit(0, 10_000)).filter(
       (e) => e.action === "operator.login_failed" && e.detailJson.includes("127.0.0.7"),
     );
     expect(failed.map((e) => e.actor)).toEqual(["unknown", "operator:admin"]);

@@ -21,7 +21,8 @@ const PENDING_RETRY_S = 30;
 /**
  * Enrollment over server-authenticated TLS (docs/architecture.md, trust model "Appliance identity").
  * A MAC only finds the registration; proof is the one-time token (hashed, single use, expiring,
- * compared in constant time) or an operator's approval of the presented key fingerprint.
+ * compared in constant time) or an operator's approval of the presented key fingerprint. Without
+ * a token, every answer short of `enrolled` is the same `pending`, whatever is registered.
  */
 export function enrollRoute(s: Services) {
   return applianceRoute("enroll", {
@@ -99,29 +100,26 @@ async function enrollWithApproval(
   claim: EnrollmentClaim,
 ): Promise<EnrollmentResponse> {
   const candidates = await s.store.findEnrollableByMac(req.mac_addresses);
-  if (candidates.length !== 1) {
-    // None: nothing is registered for these MACs. Several: ambiguous, a token is required.
-    throw new ControlPlaneError(
-      "enrollment_refused",
-      "no single site is registered for these MAC addresses",
-    );
-  }
-  const reg = candidates[0] as ApplianceRecord;
-  if (reg.status === "approved") {
-    if (reg.evidenceKeyFingerprint !== claim.evidenceKeyFingerprint) {
-      throw new ControlPlaneError("enrollment_refused", "an operator approved a different key");
+  // Only an approval-only registration (no token) found by exactly one site may change here. For
+  // every other case (no registration, several, a token site, an approval of another key) the
+  // answer is the same signed `pending` with nothing stored, so a MAC alone neither changes a
+  // registration nor tells an outsider which MACs are registered.
+  const reg = candidates.length === 1 ? candidates[0] : undefined;
+  if (reg?.tokenHash === null) {
+    if (reg.status === "approved") {
+      if (reg.evidenceKeyFingerprint === claim.evidenceKeyFingerprint) {
+        return issue(s, reg, claim, false);
+      }
+    } else if (!(await s.store.setPending(reg.tenantId, reg.applianceId, claim))) {
+      throw new ControlPlaneError("conflict", "the registration changed; retry");
+    } else {
+      s.logger.log("info", "enrollment pending", {
+        tenant_id: reg.tenantId,
+        appliance_id: reg.applianceId,
+        evidence_key_fingerprint: claim.evidenceKeyFingerprint,
+      });
     }
-    return issue(s, reg, claim, false);
   }
-  // registered or pending: record (or replace) the claim; the operator compares fingerprints.
-  if (!(await s.store.setPending(reg.tenantId, reg.applianceId, claim))) {
-    throw new ControlPlaneError("conflict", "the registration changed; retry");
-  }
-  s.logger.log("info", "enrollment pending", {
-    tenant_id: reg.tenantId,
-    appliance_id: reg.applianceId,
-    evidence_key_fingerprint: claim.evidenceKeyFingerprint,
-  });
   return signDocument<Extract<EnrollmentResponse, { status: "pending" }>>(
     EnrollmentResponse,
     {
