@@ -123,6 +123,8 @@ describe("agent and control plane, end to end", () => {
     expect(verifier.output.join("\n")).toMatch(/OK: every signature/);
     expect(verifier.output.join("\n")).toMatch(/enrollment statement verified/);
     expect(verifier.output.join("\n")).toMatch(/witness cosignatures verified [1-9]/);
+    // The control plane kept the cosignatures it received in its own table; the export lists them.
+    expect(verifier.output.join("\n")).toMatch(/[1-9]\d* as stored by the control plane/);
 
     expect(await p.stop()).toEqual([0, 0]);
     pair = undefined;
