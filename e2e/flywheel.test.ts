@@ -13,9 +13,8 @@ import {
   verificationKey,
   verifyL1RuleSet,
 } from "#protocol";
-import { injectDrift } from "../agent/src/host/lab/index.ts";
 import { eventually } from "../scripts/child-processes.ts";
-import { type LabAgent, type LabPair, startLabPair } from "../scripts/lab-pair.ts";
+import { injectDrift, type LabAgent, type LabPair, startLabPair } from "../scripts/lab-pair.ts";
 
 /**
  * The data flywheel across the real processes: `control-plane serve` with the L2 planner pointed

@@ -20,6 +20,9 @@ import {
   startChild,
 } from "./child-processes.ts";
 
+/** Changes a lab agent's simulated host, for tests that drive more than the pair's own agent. */
+export { injectDrift };
+
 /**
  * The real control plane and the real agent, wired together on loopback in a data folder:
  * `control-plane init` and `serve` (SQLite), one site registered with a one-time token, and the
