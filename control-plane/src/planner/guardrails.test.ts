@@ -124,8 +124,10 @@ describe("guardrails", () => {
 
   it("max_attempts: the appliance's own failed attempt counts", async () => {
     const site = await freshSite({ max_attempts_per_incident: 1 });
+    // The local attempt ran another runbook: the one it ran is never offered again, so the
+    // crash runbook stays a candidate and only the attempt count can stop it.
     const incident = await site.incident({
-      local_l1: { attempted: true, runbook_id: "RB-SERVICE-001-crash", outcome: "failed" },
+      local_l1: { attempted: true, runbook_id: "RB-CPU-001-high", outcome: "failed" },
     });
     await expectBlocked(site, incident, "max_attempts");
   });
