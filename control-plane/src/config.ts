@@ -103,8 +103,11 @@ export const PlannerConfig = z.strictObject({
           cooldown_ms: z.int().min(100).max(3_600_000).default(60_000),
         })
         .default({ failures: 5, cooldown_ms: 60_000 }),
-      /** L2 orders nothing until a qualification report for this model meets these. */
-      qualification: QualificationThresholds.default(QualificationThresholds.parse({})),
+      /**
+       * When given, L2 orders nothing until a qualification report for this model meets these
+       * thresholds (`{}` takes the defaults).
+       */
+      qualification: QualificationThresholds.optional(),
     })
     .refine((l) => !(l.api_key_file && l.api_key_env), "give api_key_file or api_key_env, not both")
     .optional(),

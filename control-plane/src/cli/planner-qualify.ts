@@ -1,4 +1,5 @@
 import { createAuditLog } from "../audit.ts";
+import { QualificationThresholds } from "../config.ts";
 import { ControlPlaneError } from "../errors.ts";
 import { llmApiKey, llmConfig, plannerCatalog } from "../planner/from-config.ts";
 import { createLlmPlanner } from "../planner/llm.ts";
@@ -31,7 +32,11 @@ export const plannerQualifyCommand: Command = {
       // Every case is asked: an open circuit would turn the rest into escalations.
       circuitBreaker: { failures: Number.MAX_SAFE_INTEGER, cooldownMs: 0 },
     });
-    const report = await qualifyModel(model, catalog, llm.qualification);
+    const report = await qualifyModel(
+      model,
+      catalog,
+      llm.qualification ?? QualificationThresholds.parse({}),
+    );
     const store = openStore(config);
     try {
       await store.migrate();
