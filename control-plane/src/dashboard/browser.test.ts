@@ -140,7 +140,7 @@ suite("the dashboard in headless Chromium", () => {
     const runbook = await rowOf(first.incident_id).locator("select option").first().textContent();
     expect(runbook).toMatch(/^RB-/);
     await rowOf(first.incident_id)
-      .locator("select")
+      .getByLabel("runbook", { exact: true })
       .selectOption(runbook as string);
     await rowOf(first.incident_id).locator("button", { hasText: "Approve" }).click();
     await expectText(`(${runbook}) issued`);
