@@ -1,3 +1,5 @@
+import type { z } from "zod";
+import { tryParseMessage } from "../protocol/index.ts";
 import type { BundleStatus } from "./bundle-check.ts";
 
 /**
@@ -58,3 +60,23 @@ export const failed = (failure: ExportFailure): { ok: false; failure: ExportFail
   ok: false,
   failure,
 });
+
+/**
+ * One JSON document of an export (a whole file, or one line of a JSON Lines file) read against
+ * its schema: not JSON, or not fitting the schema, fails with `reason` at `where`.
+ */
+export function parseExportJson<S extends z.ZodType>(
+  schema: S,
+  text: string,
+  reason: ExportFailureReason,
+  where: { readonly file: string; readonly line?: number },
+): StepResult<z.infer<S>> {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    return failed({ ...where, reason, detail: "not JSON" });
+  }
+  const parsed = tryParseMessage(schema, raw);
+  return parsed.ok ? passed(parsed.value) : failed({ ...where, reason, detail: parsed.problem });
+}

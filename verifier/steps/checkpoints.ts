@@ -3,13 +3,12 @@ import {
   type ExportManifest,
   fromHex,
   leafHash,
-  tryParseMessage,
   type VerificationKey,
   verifyCheckpoint,
   verifyConsistency,
   verifyInclusion,
 } from "../../protocol/index.ts";
-import { failed, passed, type StepResult } from "../result.ts";
+import { failed, parseExportJson, passed, type StepResult } from "../result.ts";
 import { type Bundles, hashAt } from "./bundles.ts";
 
 export interface VerifiedCheckpointLine {
@@ -45,15 +44,8 @@ export function verifyCheckpoints(
   let inclusionProofs = 0;
   for (const [j, line] of lines.entries()) {
     const at = { file, line: j + 1 };
-    let raw: unknown;
-    try {
-      raw = JSON.parse(line);
-    } catch {
-      return failed({ ...at, reason: "checkpoint_malformed", detail: "not JSON" });
-    }
-    const parsed = tryParseMessage(CheckpointDelivery, raw);
-    if (!parsed.ok)
-      return failed({ ...at, reason: "checkpoint_malformed", detail: parsed.problem });
+    const parsed = parseExportJson(CheckpointDelivery, line, "checkpoint_malformed", at);
+    if (!parsed.ok) return parsed;
     const delivery = parsed.value;
     const signed = verifyCheckpoint(delivery.checkpoint, key);
     if (!signed.ok) {

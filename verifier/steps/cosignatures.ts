@@ -3,11 +3,10 @@ import {
   type ExportCosignature,
   ExportCosignature as ExportCosignatureSchema,
   type ExportManifest,
-  tryParseMessage,
   type VerificationKey,
   verifyCosignature,
 } from "../../protocol/index.ts";
-import { failed, passed, type StepResult } from "../result.ts";
+import { failed, parseExportJson, passed, type StepResult } from "../result.ts";
 import type { Bundles } from "./bundles.ts";
 
 /** A cosignature line of cosignatures.jsonl that verified with the appliance key. */
@@ -37,15 +36,8 @@ export function verifyStoredCosignatures(
   const bySeq = new Map<number, StoredCosignatureLine>();
   for (const [j, line] of lines.entries()) {
     const at = { file, line: j + 1 };
-    let raw: unknown;
-    try {
-      raw = JSON.parse(line);
-    } catch {
-      return failed({ ...at, reason: "cosignature_malformed", detail: "not JSON" });
-    }
-    const parsed = tryParseMessage(ExportCosignatureSchema, raw);
-    if (!parsed.ok)
-      return failed({ ...at, reason: "cosignature_malformed", detail: parsed.problem });
+    const parsed = parseExportJson(ExportCosignatureSchema, line, "cosignature_malformed", at);
+    if (!parsed.ok) return parsed;
     const c = parsed.value;
     if (canonicalize(c) !== line) {
       return failed({ ...at, reason: "cosignature_malformed", detail: "not canonical JSON" });

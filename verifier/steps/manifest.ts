@@ -4,13 +4,12 @@ import {
   EXPORT_FILES,
   ExportManifest,
   publicKeyFromPem,
-  tryParseMessage,
   type VerificationKey,
   verificationKey,
   verifyDocument,
 } from "../../protocol/index.ts";
 import { applianceKeyPins, type Pins } from "../pins.ts";
-import { type ExportFailure, failed, passed, type StepResult } from "../result.ts";
+import { type ExportFailure, failed, parseExportJson, passed, type StepResult } from "../result.ts";
 
 export type PinState = "pinned" | "unpinned";
 
@@ -51,14 +50,8 @@ export function verifyManifest(directory: string, pins: Pins): StepResult<Manife
   const M = EXPORT_FILES.manifest;
   const text = readExportFile(directory, M);
   if (!text.ok) return text;
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text.value);
-  } catch {
-    return failed({ reason: "manifest_malformed", detail: "not JSON", file: M });
-  }
-  const parsed = tryParseMessage(ExportManifest, raw);
-  if (!parsed.ok) return failed({ reason: "manifest_malformed", detail: parsed.problem, file: M });
+  const parsed = parseExportJson(ExportManifest, text.value, "manifest_malformed", { file: M });
+  if (!parsed.ok) return parsed;
   const manifest = parsed.value;
 
   const cpPem = readExportFile(directory, EXPORT_FILES.controlPlaneKey);

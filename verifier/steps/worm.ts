@@ -4,13 +4,12 @@ import {
   type ExportManifest,
   SignedWormObjectList,
   sha256Hex,
-  tryParseMessage,
   type VerificationKey,
   verifyDocument,
   type WormObjectRecord,
 } from "../../protocol/index.ts";
 import { forEachLine } from "../lines.ts";
-import { failed, passed, type StepResult } from "../result.ts";
+import { failed, parseExportJson, passed, type StepResult } from "../result.ts";
 import type { VerifiedCheckpointLine } from "./checkpoints.ts";
 
 /** The archive kind of the lab, which is not WORM storage (an unarchived object is a warning). */
@@ -30,14 +29,8 @@ export function readWormList(
   manifest: ExportManifest,
   key: VerificationKey,
 ): StepResult<readonly WormObjectRecord[]> {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch {
-    return failed({ reason: "worm_list_malformed", detail: "not JSON", file });
-  }
-  const parsed = tryParseMessage(SignedWormObjectList, raw);
-  if (!parsed.ok) return failed({ reason: "worm_list_malformed", detail: parsed.problem, file });
+  const parsed = parseExportJson(SignedWormObjectList, text, "worm_list_malformed", { file });
+  if (!parsed.ok) return parsed;
   const list = parsed.value;
   if (!verifyDocument(list, key)) {
     return failed({
