@@ -32,6 +32,7 @@ import {
   type OrderRow,
   orderActors,
 } from "./orders.ts";
+import { checkpointCosigned } from "./witness.ts";
 
 /**
  * Everything one month's packet states, gathered from the Store for one tenant (a site) and
@@ -278,13 +279,7 @@ export async function gatherPacket(
     if (verdict.ok) {
       for (const b of all) if (b.event.kind === "check_result") states.observe(b, bundleHash(b));
     }
-    const cosigned = all.some(
-      (b) =>
-        b.event.kind === "checkpoint_verified" &&
-        b.event.tree_size === cp?.treeSize &&
-        b.event.root_hash === cp.rootHash &&
-        b.event.cosignature !== undefined,
-    );
+    const cosigned = cp ? await checkpointCosigned(store, cp, key) : false;
     integrity.push({
       applianceId: a.applianceId,
       bundlesInMonth: inMonth.length,
