@@ -4,7 +4,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { EvidenceBundle } from "#protocol";
+import {
+  bundleHash,
+  createSigner,
+  EvidenceBundle,
+  generateEd25519KeyPair,
+  keyId,
+  publicKeyToBase64,
+} from "#protocol";
 import {
   type PlannerWorld,
   REPO_ROOT,
@@ -21,6 +28,7 @@ import { attributeDecision } from "./orders.ts";
 const run = promisify(execFile);
 const TENANT = "example-dental";
 const APPLIANCE = "dental-01";
+const HOSTILE_HOST = `<iframe src="javascript:alert(1)"></iframe>[x](javascript:alert(2))`;
 const HOSTILE = `<script>alert("x")</script><img src=x onerror=alert(1)> ![t](http://e.test/p.png) | cell`;
 let world: PlannerWorld;
 let site: SimulatedSite;
@@ -28,6 +36,37 @@ let dir: string;
 const month = new Date().toISOString().slice(0, 7);
 let md: string;
 let pdfText: string;
+let driftSeq: number;
+
+async function registerHostile() {
+  const store = world.h.store;
+  const key = createSigner(generateEd25519KeyPair().privateKey);
+  const at = new Date().toISOString();
+  await store.registerAppliance({
+    tenantId: TENANT,
+    applianceId: "dental-02",
+    macs: ["02:00:00:00:00:42"],
+    settings: { poll_interval_s: 60, poll_jitter: 0.1, evidence_batch_max: 100 },
+    tokenHash: null,
+    tokenExpiresAt: null,
+    createdAt: at,
+  });
+  const claim = {
+    evidencePublicKey: publicKeyToBase64(key.publicKey),
+    evidenceKeyFingerprint: keyId(key.publicKey),
+    csrPem: "csr",
+    hostname: HOSTILE_HOST,
+    agentVersion: "0.1.0",
+  };
+  await store.setPending(TENANT, "dental-02", claim);
+  await store.approve(TENANT, "dental-02", claim.evidenceKeyFingerprint);
+  await store.activate(
+    TENANT,
+    "dental-02",
+    { ...claim, certPem: "c", certFingerprint: "e".repeat(64), at },
+    false,
+  );
+}
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "cp-packet-truth-"));
@@ -36,6 +75,23 @@ beforeAll(async () => {
     app: { packets: { dir, catalogDir: REPO_ROOT }, archiveKind: "local-not-worm" },
   });
   site = await world.site(TENANT, APPLIANCE);
+  // A drift the appliance sees, then no longer sees (resolved), and one still open at the end.
+  const check = (check_id: "firewall" | "backups", drift: boolean) =>
+    site.push({
+      kind: "check_result",
+      check_id,
+      status: drift ? "drift" : "pass",
+      severity: "high",
+      findings: drift
+        ? [{ code: `${check_id}_drift`, subject: "nftables", expected: "a", observed: "b" }]
+        : [],
+      duration_ms: 3,
+    });
+  driftSeq = await check("firewall", true);
+  await check("firewall", false);
+  await check("backups", true);
+  // A second appliance whose self-reported hostname is hostile text.
+  await registerHostile();
   // The appliance heals one drift with its own L1 rule (no order).
   await site.push({
     kind: "healing_attempt",
@@ -208,5 +264,68 @@ describe("text", () => {
     // The row stays one row: the pipe is escaped, not a cell boundary.
     const [local] = rowsOf(md, "RB-FIREWALL-001-drift");
     expect(local).toHaveLength(7);
+    expect(md).not.toMatch(/<iframe|(?<!\\)\]\(javascript:/);
+    expect(md).toContain(
+      "&lt;iframe src=&quot;javascript:alert(1)&quot;&gt;&lt;/iframe&gt;\\[x\\]",
+    );
+  });
+});
+
+describe("structure", () => {
+  it("carries the running header, the mark and the page number on every page", () => {
+    const pages = pdfText.split("\f").filter((p) => p.trim());
+    expect(pages.length).toBeGreaterThan(4);
+    pages.forEach((p, i) => {
+      expect(p, `page ${i + 1}`).toContain(
+        `HIPAA compliance packet | ${TENANT} | ${month} (partial)`,
+      );
+      expect(p).toContain("LAB / NOT WORM");
+      expect(p).toContain(`page ${i + 1} of ${pages.length}`);
+    });
+  });
+
+  it("has a cover with sign-off, contents, the practice's summary and the scope first", () => {
+    const first = pdfText.split("\f")[0] ?? "";
+    expect(first).toContain("Client (site)");
+    expect(first).toContain("Prepared by (MSP)");
+    expect(first).toContain("Contents");
+    const sections = [
+      "Summary for the practice",
+      "Scope",
+      "Figures at a glance",
+      "Appliances",
+      "State of every check at the end of the period",
+      "Monitoring coverage and gaps",
+      "Findings",
+      "Remediations",
+      "Orders",
+      "Exceptions",
+      "Backups and test restores",
+      "Controls matrix",
+      "Evidence integrity",
+      "How to verify",
+    ];
+    const contents = first.slice(first.indexOf("Contents"));
+    for (const s of sections) expect(contents, s).toContain(s);
+    // Each entry has its page number (pdftotext puts the right-aligned column after the names).
+    const numbers = contents.match(/^\d+$/gm) ?? [];
+    expect(numbers.length).toBeGreaterThanOrEqual(sections.length);
+    const summaryPage = pdfText.split("\f")[1] ?? "";
+    expect(summaryPage).toContain("Summary for the practice");
+    expect(summaryPage).toMatch(/Open: \d+ check\(s\) not passing/);
+    expect(summaryPage).toContain("Exceptions in force");
+    expect(pdfText).toContain("not a HIPAA attestation");
+  });
+
+  it("states each finding with first seen, resolved, age and the bundle behind it", async () => {
+    const rows = await world.h.store.listEvidence(TENANT, APPLIANCE, 0, 10_000);
+    const drift = rows.find((r) => r.seq === driftSeq);
+    const hash = bundleHash(EvidenceBundle.parse(JSON.parse(drift?.bundleJson ?? "")));
+    const [resolved] = rowsOf(md, "firewall\\_drift").concat(rowsOf(md, "firewall_drift"));
+    expect(resolved?.[7]).toContain(`${APPLIANCE} #${driftSeq} ${hash.slice(0, 12)}`);
+    expect(resolved?.[5]).toMatch(/^\d{4}-/);
+    const [open] = rowsOf(md, "backups_drift");
+    expect(open?.[5]).toBe("OPEN");
+    expect(md).toMatch(/\| dental-01 \| firewall \| \d+ \| 2 \| /);
   });
 });

@@ -1,36 +1,21 @@
+import type { Block } from "./blocks.ts";
 import type { PacketData } from "./gather.ts";
+import {
+  applianceBlocks,
+  controlsBlocks,
+  coverageBlocks,
+  coverBlocks,
+  findingBlocks,
+  periodText,
+  rate,
+  scopeBlocks,
+  shortRef,
+  summaryBlocks,
+} from "./sections.ts";
 
-/**
- * The packet as a list of blocks, rendered twice (Markdown and PDF) so both state exactly the
- * same sections and figures.
- */
-export type Block =
-  | { readonly kind: "title"; readonly text: string }
-  | { readonly kind: "heading"; readonly text: string }
-  | { readonly kind: "para"; readonly text: string }
-  | { readonly kind: "pagebreak" }
-  /** The table of contents: the headings that follow, with their pages (PDF) or links (Markdown). */
-  | { readonly kind: "toc"; readonly entries: number }
-  | {
-      readonly kind: "table";
-      readonly columns: readonly string[];
-      readonly rows: readonly (readonly string[])[];
-      /** What an empty table says instead ("None in this period." by default). */
-      readonly empty?: string;
-    }
-  | {
-      readonly kind: "chart";
-      /** percent null: no runs, so no rate ("no data"). */
-      readonly bars: readonly { label: string; percent: number | null; note: string }[];
-    };
+export type { Block } from "./blocks.ts";
 
-/** A rate in words: "no data" where nothing ran, never a 0 % that reads as all failed. */
-export const rate = (n: number, d: number) =>
-  d === 0 ? "no data" : `${Math.round((1000 * n) / d) / 10}%`;
 const pct = (n: number, d: number) => (d === 0 ? 0 : Math.round((1000 * n) / d) / 10);
-/** An evidence reference an auditor can look up in the export: appliance, seq, short hash. */
-export const ref = (r: { applianceId: string; seq: number; hash: string }) =>
-  `${r.applianceId} #${r.seq} ${r.hash.slice(0, 12)}`;
 
 export function packetBlocks(p: PacketData): Block[] {
   const notWorm = p.archiveKind !== "s3";
@@ -43,24 +28,15 @@ export function packetBlocks(p: PacketData): Block[] {
   const refused = p.orders.filter((o) => o.status.startsWith("refused")).length;
   const pendingBundles = p.integrity.reduce((n, i) => n + i.pendingBundles, 0);
   const chainBundles = p.integrity.reduce((n, i) => n + i.chainHeadSeq, 0);
-  const period = p.period.partial
-    ? `${p.month} (PARTIAL: the month in progress, up to ${p.period.end})`
-    : `${p.month} (complete month)`;
+  const period = periodText(p);
   const blocks: Block[] = [
-    { kind: "title", text: `HIPAA compliance packet: ${p.tenantId}, ${period}` },
-    {
-      kind: "para",
-      text: `Site ${p.tenantId}, appliances ${p.appliances.join(", ") || "none"}. Generated ${p.generatedAt} by the control plane from signed appliance evidence received in ${p.month} (UTC). Baseline ${p.baseline.id} version ${p.baseline.version}.`,
-    },
-    ...(notWorm
-      ? [
-          {
-            kind: "para" as const,
-            text: `LAB / NOT WORM: this control plane archives evidence to a local directory (${p.archiveKind}), which is NOT write-once storage. Production archives to S3 Object Lock.`,
-          },
-        ]
-      : []),
-    { kind: "heading", text: "Executive summary" },
+    ...coverBlocks(p),
+    { kind: "toc", entries: 0 },
+    { kind: "pagebreak" },
+    ...summaryBlocks(p),
+    { kind: "pagebreak" },
+    ...scopeBlocks(p),
+    { kind: "heading", text: "Figures at a glance" },
     {
       kind: "table",
       columns: ["Figure", "Value"],
@@ -86,25 +62,27 @@ export function packetBlocks(p: PacketData): Block[] {
         ],
       ],
     },
-    { kind: "heading", text: "Baseline and toggles" },
-    { kind: "para", text: `${p.baseline.title} (${p.toggles.length} toggles).` },
+    ...applianceBlocks(p),
+    { kind: "heading", text: "State of every check at the end of the period" },
+    {
+      kind: "para",
+      text: "From the verified evidence only: the latest result each appliance recorded by the end of the month, and the bundle behind it (verify-export --as-of gives the same answer from an export).",
+    },
     {
       kind: "table",
-      columns: ["Toggle", "Title", "Area", "Setting", "Citations"],
-      rows: p.toggles.map((t) => [t.id, t.title, t.area, t.value, t.citations]),
+      columns: ["Appliance", "Check", "Status", "Recorded", "Seq", "Bundle hash (first 16)"],
+      rows: p.integrity.flatMap((i) =>
+        i.endOfPeriod.map((c) => [
+          i.applianceId,
+          c.check_id,
+          c.status,
+          c.recorded_at,
+          String(c.seq),
+          c.hash.slice(0, 16),
+        ]),
+      ),
     },
-    { kind: "heading", text: "Controls coverage matrix" },
-    {
-      kind: "table",
-      columns: ["Citation", "Title", "R/A", "Coverage", "Checks"],
-      rows: p.controls.map((r) => [
-        r.citation,
-        r.title,
-        r.requirement,
-        r.coverage,
-        r.checks || "-",
-      ]),
-    },
+    ...coverageBlocks(p),
     { kind: "heading", text: "Check pass rates" },
     {
       kind: "chart",
@@ -126,6 +104,20 @@ export function packetBlocks(p: PacketData): Block[] {
         rate(r.pass, r.runs),
       ]),
     },
+    {
+      kind: "table",
+      columns: ["Appliance", "Check", "Runs", "Pass", "Drift", "Skipped/error", "Pass rate"],
+      rows: p.applianceRates.map((r) => [
+        r.applianceId,
+        r.checkId,
+        String(r.runs),
+        String(r.pass),
+        String(r.drift),
+        String(r.other),
+        rate(r.pass, r.runs),
+      ]),
+    },
+    ...findingBlocks(p),
     { kind: "heading", text: "Remediations" },
     {
       kind: "para",
@@ -141,7 +133,7 @@ export function packetBlocks(p: PacketData): Block[] {
         r.tier,
         r.detail ? `${r.outcome}: ${r.detail}` : r.outcome,
         r.attribution.who,
-        ref(r.ref),
+        shortRef(r.ref),
       ]),
     },
     { kind: "heading", text: "Orders" },
@@ -172,7 +164,7 @@ export function packetBlocks(p: PacketData): Block[] {
         o.evidenceSeq === null ? "no appliance record" : `${o.applianceId} #${o.evidenceSeq}`,
       ]),
     },
-    { kind: "heading", text: "Incidents escalated to the control plane" },
+    { kind: "heading", text: "Escalated incidents (sent to the control plane)" },
     {
       kind: "table",
       columns: ["Detected (UTC)", "Appliance", "Check", "Local L1", "Status", "Incident"],
@@ -202,12 +194,22 @@ export function packetBlocks(p: PacketData): Block[] {
     { kind: "para", text: `Source: ${p.exceptionsSource}.` },
     {
       kind: "table",
-      columns: ["Toggle", "Risk", "Expires", "Approved by", "Status"],
+      columns: [
+        "Toggle",
+        "Risk",
+        "Reason and compensating control",
+        "Owner",
+        "Approved",
+        "Expires",
+        "Status",
+      ],
       rows: p.exceptions.map((e) => [
         e.toggle,
         e.risk,
+        `${e.reason} Compensating control: ${e.compensatingControl}`,
+        e.owner,
+        `${e.approvedBy}, ${e.approvedOn}`,
         e.expiresOn,
-        e.approvedBy,
         e.expired ? "EXPIRED" : "in force",
       ]),
     },
@@ -221,6 +223,14 @@ export function packetBlocks(p: PacketData): Block[] {
       columns: ["Finding", "Times reported"],
       rows: p.backups.findings.map((f) => [f.code, String(f.count)]),
     },
+    { kind: "heading", text: "Baseline and toggles" },
+    { kind: "para", text: `${p.baseline.title} (${p.toggles.length} toggles).` },
+    {
+      kind: "table",
+      columns: ["Toggle", "Title", "Area", "Setting", "Citations"],
+      rows: p.toggles.map((t) => [t.id, t.title, t.area, t.value, t.citations]),
+    },
+    ...controlsBlocks(p),
     { kind: "heading", text: "Evidence integrity" },
     {
       kind: "table",
@@ -247,25 +257,6 @@ export function packetBlocks(p: PacketData): Block[] {
         i.archivedObjects.map((o) => [o.key, o.archive, o.versionId ?? "-"]),
       ),
     },
-    { kind: "heading", text: "State of every check at the end of the period" },
-    {
-      kind: "para",
-      text: "From the verified evidence only: the latest result each appliance recorded by the end of the month, and the bundle behind it (verify-export --as-of gives the same answer from an export).",
-    },
-    {
-      kind: "table",
-      columns: ["Appliance", "Check", "Status", "Recorded", "Seq", "Bundle hash (first 16)"],
-      rows: p.integrity.flatMap((i) =>
-        i.endOfPeriod.map((c) => [
-          i.applianceId,
-          c.check_id,
-          c.status,
-          c.recorded_at,
-          String(c.seq),
-          c.hash.slice(0, 16),
-        ]),
-      ),
-    },
     { kind: "heading", text: "How to verify" },
     ...(p.controlPlaneKeyId
       ? [
@@ -284,5 +275,7 @@ export function packetBlocks(p: PacketData): Block[] {
       text: "This packet: manifest.json lists the SHA-256 of packet.md and packet.pdf and is signed (Ed25519) with the control plane's key; control-plane.pub.pem beside it is that key. The manifest is canonical JSON on one line, so cutting out its sig member gives the signed bytes: docs/auditor.md gives the OpenSSL and coreutils commands; then sha256sum packet.md packet.pdf and compare with the manifest.",
     },
   ];
-  return blocks;
+  // The contents list every section heading that follows it.
+  const headings = blocks.filter((b) => b.kind === "heading").length;
+  return blocks.map((b) => (b.kind === "toc" ? { kind: "toc", entries: headings } : b));
 }

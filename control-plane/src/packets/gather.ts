@@ -4,6 +4,7 @@ import {
   allToggles,
   type Catalog,
   type ClientException,
+  DRIFT_CHECKS,
   evaluateExceptions,
   loadCatalog,
 } from "#catalog";
@@ -32,6 +33,13 @@ import {
   type OrderRow,
   orderActors,
 } from "./orders.ts";
+import {
+  type Coverage,
+  CoverageTracker,
+  type EvidenceRef,
+  type FindingRow,
+  FindingTracker,
+} from "./timeline.ts";
 import { checkpointCosigned } from "./witness.ts";
 
 /**
@@ -47,14 +55,6 @@ export interface CheckRate {
   readonly pass: number;
   readonly drift: number;
   readonly other: number;
-}
-
-/** Where a fact comes from: the appliance's bundle, so an auditor can find it in the export. */
-export interface EvidenceRef {
-  readonly applianceId: string;
-  readonly seq: number;
-  /** The bundle hash (hex SHA-256), shown shortened. */
-  readonly hash: string;
 }
 
 /** One healing attempt the appliance recorded, with who decided it. */
@@ -124,7 +124,19 @@ export interface PacketData {
     checks: string;
   }[];
   readonly appliances: readonly string[];
+  /** What each appliance said of itself at enrollment (hostname: appliance-provided text). */
+  readonly applianceInfo: readonly {
+    applianceId: string;
+    hostname: string;
+    agentVersion: string;
+    status: string;
+    enrolledAt: string;
+  }[];
   readonly checkRates: readonly CheckRate[];
+  /** The same figures per appliance. */
+  readonly applianceRates: readonly (CheckRate & { applianceId: string })[];
+  readonly findings: readonly FindingRow[];
+  readonly coverage: readonly Coverage[];
   readonly remediations: readonly Remediation[];
   /** Every order issued in the period and every order an appliance refused then. */
   readonly orders: readonly OrderRow[];
@@ -151,6 +163,10 @@ export interface PacketData {
   readonly exceptions: readonly {
     toggle: string;
     risk: string;
+    reason: string;
+    compensatingControl: string;
+    owner: string;
+    approvedOn: string;
     expiresOn: string;
     approvedBy: string;
     expired: boolean;
@@ -185,6 +201,8 @@ export interface GatherDeps {
 }
 
 const PAGE = 1000;
+/** The agent's default check interval (agent config check_interval_s): coverage's yardstick. */
+export const CHECK_INTERVAL_S = 300;
 
 export async function gatherPacket(
   deps: GatherDeps,
@@ -222,6 +240,10 @@ export async function gatherPacket(
   const decided = await decisionsByOrder(store, tenantId, applianceIds);
   const actors = await orderActors(store, tenantId);
   const ledger = new OrderLedger();
+  const findings = new FindingTracker(period.end);
+  const coverage: Coverage[] = [];
+  const applianceRates: (CheckRate & { applianceId: string })[] = [];
+  const checkIds = Object.keys(DRIFT_CHECKS);
 
   for (const a of appliances) {
     // The whole chain is verified (a month's slice alone proves nothing about its start).
@@ -243,12 +265,20 @@ export async function gatherPacket(
       return at >= from && at < to;
     });
     bundles += inMonth.length;
+    const cover = new CoverageTracker(a.applianceId, period, CHECK_INTERVAL_S, checkIds);
+    for (const b of all) {
+      findings.observe(a.applianceId, b);
+      cover.observe(b);
+    }
+    coverage.push(cover.result());
+    const own = new Map<string, { runs: number; pass: number; drift: number; other: number }>();
     for (const b of inMonth) {
       const e = b.event;
       ledger.observe(a.applianceId, b.seq, received.get(b.seq) ?? b.recorded_at, e);
       if (e.kind === "check_result") {
         checkResults += 1;
         countCheck(rates, e);
+        countCheck(own, e);
         if (e.check_id === "backups") {
           backupRuns += 1;
           if (e.status === "pass") backupPass += 1;
@@ -272,6 +302,8 @@ export async function gatherPacket(
         });
       }
     }
+    for (const [checkId, r] of [...own.entries()].sort(([x], [y]) => x.localeCompare(y)))
+      applianceRates.push({ applianceId: a.applianceId, checkId, ...r });
     const cp = await store.latestCheckpoint(tenantId, a.applianceId);
     const objects = await store.listVaultObjects(tenantId, a.applianceId);
     // The same point-in-time answer as `verify-export --as-of` (recorded time), verified chain only.
@@ -385,6 +417,16 @@ export async function gatherPacket(
       checks: r.checks.join(", "),
     })),
     appliances: appliances.map((a) => a.applianceId),
+    applianceInfo: appliances.map((a) => ({
+      applianceId: a.applianceId,
+      hostname: a.hostname ?? "-",
+      agentVersion: a.agentVersion ?? "-",
+      status: a.status,
+      enrolledAt: a.enrolledAt ?? "-",
+    })),
+    applianceRates,
+    findings: findings.rows(from),
+    coverage,
     checkRates: [...rates.entries()]
       .sort(([x], [y]) => x.localeCompare(y))
       .map(([checkId, r]) => ({ checkId, ...r })),
@@ -395,6 +437,10 @@ export async function gatherPacket(
     exceptions: exceptions.map((e) => ({
       toggle: e.toggle,
       risk: e.risk,
+      reason: e.reason,
+      compensatingControl: e.compensating_control,
+      owner: e.owner,
+      approvedOn: e.approved_on,
       expiresOn: e.expires_on,
       approvedBy: e.approved_by,
       expired: status.expired.includes(e),
