@@ -48,6 +48,13 @@ const tooLarge = () => new ControlPlaneError("payload_too_large", "");
 async function readLimited(request: Request, maxBytes: number): Promise<string> {
   const declared = Number(request.headers.get("content-length") ?? Number.NaN);
   if (declared > maxBytes) throw tooLarge();
+  // A declared length is what the HTTP parser delivers, never more: read it whole, which
+  // @hono/node-server does straight from the socket, without a web stream per request.
+  if (Number.isSafeInteger(declared) && declared >= 0) {
+    const text = await request.text();
+    if (Buffer.byteLength(text) > maxBytes) throw tooLarge();
+    return text;
+  }
   if (!request.body) return "";
   const chunks: Uint8Array[] = [];
   let size = 0;
