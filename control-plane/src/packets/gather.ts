@@ -23,6 +23,7 @@ import {
 import { ControlPlaneError } from "../errors.ts";
 import type { Store } from "../store/index.ts";
 import { monthRange } from "./month.ts";
+import { checkpointCosigned } from "./witness.ts";
 
 /**
  * Everything one month's packet states, gathered from the Store for one tenant (a site) and
@@ -214,13 +215,7 @@ export async function gatherPacket(
     if (verdict.ok) {
       for (const b of all) if (b.event.kind === "check_result") states.observe(b, bundleHash(b));
     }
-    const cosigned = all.some(
-      (b) =>
-        b.event.kind === "checkpoint_verified" &&
-        b.event.tree_size === cp?.treeSize &&
-        b.event.root_hash === cp.rootHash &&
-        b.event.cosignature !== undefined,
-    );
+    const cosigned = cp ? await checkpointCosigned(store, cp, key) : false;
     integrity.push({
       applianceId: a.applianceId,
       bundlesInMonth: inMonth.length,
