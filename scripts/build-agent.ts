@@ -43,7 +43,9 @@ export const englishZodOnly: Plugin = {
   setup(b) {
     const zodDir = dirname(createRequire(import.meta.url).resolve("zod/package.json"));
     b.onResolve({ filter: /\/locales\/index\.js$/ }, (args) =>
-      args.importer.startsWith(zodDir) ? { path: "zod-locales-en", namespace: "zod-locales" } : undefined,
+      args.importer.startsWith(zodDir)
+        ? { path: "zod-locales-en", namespace: "zod-locales" }
+        : undefined,
     );
     b.onLoad({ filter: /.*/, namespace: "zod-locales" }, () => ({
       contents: 'export { default as en } from "zod/v4/locales/en.js";',
