@@ -392,52 +392,46 @@ async function run(
       },
     };
 
-    /** Polls at the calibration rate against a second server over the same store. */
-    const pollsOn = async (server: ReturnType<typeof startProcess>) => {
-      const url = await server.ready;
-      await Promise.all(sims.map((s) => post(`${url}/v1/appliance/poll`, s.agent, pollOf(s.id))));
-      const meter = cpuMeter([server.pid]);
-      const point = await offer(
-        [url],
-        sims,
-        heads,
-        { poll: CALIBRATION_POLLS_PER_S, evidence: 0, incident: 0 },
-        CALIBRATION_SECONDS,
-      );
-      return { cpuPerPoll: meter().server_cpu_s / Math.max(1, point.polls.ok), point };
-    };
-    if (topology.beforeAfter && BASELINE_SERVER) {
-      const baseline = startProcess(spec, undefined, false, BASELINE_SERVER);
+    /**
+     * The polls phase once more against a second server over the same store, right after this
+     * one's: the CPU per poll of both, from the same run.
+     */
+    const againstSecondServer = async (server: ReturnType<typeof startProcess>) => {
       try {
-        const { cpuPerPoll: before, point } = await pollsOn(baseline);
-        result.poll_path_against_baseline_checkout = {
-          baseline_cpu_s_per_1000_polls: round(before * 1000, 3),
-          this_checkout_cpu_s_per_1000_polls: round(cpuPerPoll * 1000, 3),
-          this_over_baseline: round(cpuPerPoll / before, 3),
-          baseline_polls: point.polls,
-          this_checkout_polls: polls.point.polls,
-        };
-      } finally {
-        await baseline.stop();
-      }
-    }
-
-    if (topology.beforeAfter) {
-      // The poll path's previous client-certificate read, on a second server over the same
-      // store, calibrated the same way right after: before/after in one run.
-      const legacy = startProcess(spec, undefined, true);
-      try {
-        const { cpuPerPoll: before, point } = await pollsOn(legacy);
-        result.poll_path_before_after = {
-          before_legacy_getPeerCertificate_cpu_s_per_1000_polls: round(before * 1000, 3),
+        const url = await server.ready;
+        await Promise.all(
+          sims.map((s) => post(`${url}/v1/appliance/poll`, s.agent, pollOf(s.id))),
+        );
+        const meter = cpuMeter([server.pid]);
+        const point = await offer(
+          [url],
+          sims,
+          heads,
+          { poll: CALIBRATION_POLLS_PER_S, evidence: 0, incident: 0 },
+          CALIBRATION_SECONDS,
+        );
+        const before = meter().server_cpu_s / Math.max(1, point.polls.ok);
+        return {
+          before_cpu_s_per_1000_polls: round(before * 1000, 3),
           after_cpu_s_per_1000_polls: round(cpuPerPoll * 1000, 3),
           after_over_before: round(cpuPerPoll / before, 3),
-          before_polls_p99_ms: point.polls.p99_ms,
+          before_polls: point.polls,
+          after_polls: polls.point.polls,
         };
       } finally {
-        await legacy.stop();
+        await server.stop();
       }
-    }
+    };
+    // Before: another checkout's server (BENCH_BASELINE_SERVER); after: this one.
+    if (topology.beforeAfter && BASELINE_SERVER)
+      result.poll_path_against_baseline_checkout = await againstSecondServer(
+        startProcess(spec, undefined, false, BASELINE_SERVER),
+      );
+    // Before: the poll path's previous client-certificate read (getPeerCertificate).
+    if (topology.beforeAfter)
+      result.poll_path_before_after_legacy_peer_certificate = await againstSecondServer(
+        startProcess(spec, undefined, true),
+      );
 
     for (const fleet of FLEETS) {
       let maxBacklog = 0;
