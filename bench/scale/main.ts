@@ -142,15 +142,9 @@ function startProcess(
     tls: serverTls,
     ...(queue ? { queue } : {}),
   };
-  const child = spawn(
-    process.execPath,
-    [
-      ...SERVER_FLAGS,
-      join(import.meta.dirname, "../control-plane/server.ts"),
-      JSON.stringify(spec),
-    ],
-    { stdio: ["ignore", "pipe", "inherit"] },
-  );
+  const child = spawn(process.execPath, [...SERVER_FLAGS, script, JSON.stringify(spec)], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
   const ready = new Promise<string>((resolve, reject) => {
     createInterface({ input: child.stdout }).on("line", (line) => {
       const m = /^listening on (\S+)$/.exec(line);
@@ -399,9 +393,7 @@ async function run(
     const againstSecondServer = async (server: ReturnType<typeof startProcess>) => {
       try {
         const url = await server.ready;
-        await Promise.all(
-          sims.map((s) => post(`${url}/v1/appliance/poll`, s.agent, pollOf(s.id))),
-        );
+        await Promise.all(sims.map((s) => post(`${url}/v1/appliance/poll`, s.agent, pollOf(s.id))));
         const meter = cpuMeter([server.pid]);
         const point = await offer(
           [url],
