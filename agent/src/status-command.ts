@@ -33,7 +33,9 @@ export interface StatusReport {
 }
 
 const readJson = (path: string): Record<string, unknown> | undefined =>
-  existsSync(path) ? (JSON.parse(readFileSync(path, "utf8")) as Record<string, unknown>) : undefined;
+  existsSync(path)
+    ? (JSON.parse(readFileSync(path, "utf8")) as Record<string, unknown>)
+    : undefined;
 const text = (v: unknown): string | null => (typeof v === "string" ? v : null);
 const count = (v: unknown): number | null => (typeof v === "number" ? v : null);
 
@@ -46,9 +48,9 @@ function journalQueue(stateDir: string): { head: number; receipted: number } | u
     const head = db.prepare("SELECT coalesce(max(seq), 0) AS seq FROM bundles").get() as {
       seq: number;
     };
-    const receipted = db
-      .prepare("SELECT value FROM state WHERE key = 'receipted_seq'")
-      .get() as { value: string } | undefined;
+    const receipted = db.prepare("SELECT value FROM state WHERE key = 'receipted_seq'").get() as
+      | { value: string }
+      | undefined;
     return { head: Number(head.seq), receipted: Number(receipted?.value ?? "0") };
   } finally {
     db.close();
