@@ -1,6 +1,7 @@
 import { hostname } from "node:os";
 import { createApp } from "../app.ts";
 import { dataDirLayout } from "../config.ts";
+import { startExpiryJob } from "../jobs/expiry.ts";
 import { holderId, startMonthlyJob, startScheduledJob } from "../jobs/lease.ts";
 import { runMonthlyPackets } from "../packets/index.ts";
 import { createSecretBox } from "../pki/index.ts";
@@ -104,6 +105,9 @@ export const serveCommand: Command = {
           .catch((error: unknown) => logger.log("warn", "order expiry failed", { err: error }));
       }, 60_000);
       timers.push(expiry);
+      // Expired sessions, enrollment token hashes, leases and sign-in failure rows.
+      const expired = startExpiryJob(store, { logger, holder });
+      stops.push(() => expired.stop());
     }
     if (roles.has("planner")) {
       if (queue) {
