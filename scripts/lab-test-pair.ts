@@ -26,6 +26,8 @@ export interface LabTestPair {
   readonly cp: TestControlPlane;
   readonly agent: Child;
   readonly agentConfig: LabPair["agentConfig"];
+  /** The agent's config file (for its subcommands, such as `status`). */
+  readonly configPath: string;
   readonly labStateFile: string;
   /** Stops the agent (its exit code), then the test control plane. */
   stop(): Promise<number | null>;
@@ -69,6 +71,7 @@ export async function startLabTestPair(options: {
       cp,
       agent,
       agentConfig,
+      configPath,
       labStateFile,
       stop: async () => {
         const code = await agent.stop();
