@@ -3,6 +3,7 @@ import { sha256Hex } from "#protocol";
 import { createApp } from "../app.ts";
 import { dataDirLayout } from "../config.ts";
 import { ControlPlaneError } from "../errors.ts";
+import { startExpiryJob } from "../jobs/expiry.ts";
 import { holderId, startMonthlyJob, startScheduledJob } from "../jobs/lease.ts";
 import { runMonthlyPackets } from "../packets/index.ts";
 import { createSecretBox } from "../pki/index.ts";
@@ -109,6 +110,9 @@ export const serveCommand: Command = {
           .catch((error: unknown) => logger.log("warn", "order expiry failed", { err: error }));
       }, 60_000);
       timers.push(expiry);
+      // Expired sessions, enrollment token hashes, leases and sign-in failure rows.
+      const expired = startExpiryJob(store, { logger, holder });
+      stops.push(() => expired.stop());
     }
     if (roles.has("planner")) {
       if (queue) {
