@@ -23,6 +23,7 @@ export interface Store
     AuditStore,
     VaultStore,
     LeaseStore,
+    ExpiryStore,
     PacketStore,
     CosignatureStore {
   /** The incident pipeline, guardrails, decision chain and flywheel (store/planner/). */
@@ -218,13 +219,18 @@ export interface EvidenceStore {
     fromSeq: number,
     toSeq: number,
   ): Promise<Map<number, string>>;
-  /** Appends after `from` only if it is still the stored head (compare-and-swap). */
+  /**
+   * Appends after `from` only if it is still the stored head (compare-and-swap), together with
+   * the witness cosignatures those bundles carry: one transaction, so no bundle is stored without
+   * its cosignature row and no row without its bundle.
+   */
   appendEvidence(
     tenantId: string,
     applianceId: string,
     from: ChainHead,
     rows: readonly EvidenceRow[],
     receivedAt: string,
+    cosignatures?: readonly StoredCosignature[],
   ): Promise<boolean>;
   listEvidence(
     tenantId: string,
@@ -430,6 +436,23 @@ export interface LeaseStore {
   releaseLease(name: string, holder: string, now: string, completed: boolean): Promise<boolean>;
 }
 
+// ── Expiry of short-lived rows (expiry.ts) ──────────────────────────────────────────────────
+
+export interface ExpiredRows {
+  readonly sessions: number;
+  readonly enrollmentTokens: number;
+  readonly leases: number;
+  readonly signInFailures: number;
+}
+
+export interface ExpiryStore {
+  /**
+   * Deletes sessions, enrollment token hashes and uncompleted leases that expired at or before
+   * `now`, and sign-in failure rows whose last failure is before `signInFailuresBefore`.
+   */
+  deleteExpired(now: string, signInFailuresBefore: string): Promise<ExpiredRows>;
+}
+
 // ── Compliance packets (packets.ts) ─────────────────────────────────────────────────────────
 
 /** One generated compliance packet. */
@@ -465,9 +488,8 @@ export interface StoredCosignature {
   readonly receivedAt: string;
 }
 
+/** Written only with the bundles that carry them (EvidenceStore.appendEvidence). */
 export interface CosignatureStore {
-  /** Stores each cosignature once per carrying bundle; a resent one is ignored. */
-  recordCosignatures(rows: readonly StoredCosignature[]): Promise<void>;
   /** Cosignatures of checkpoints with fromSize <= tree_size <= toSize, in chain order. */
   listCosignatures(
     tenantId: string,
