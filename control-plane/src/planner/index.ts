@@ -30,6 +30,7 @@ import {
   expireStaleOrders,
   onOrderResult,
   revokeRule,
+  type SignedRuleSetCache,
   signedRuleSet,
 } from "./flywheel.ts";
 import type { LlmPlanner } from "./llm.ts";
@@ -173,6 +174,7 @@ export function createPlanner(
     }
   };
 
+  const signedRuleSets: SignedRuleSetCache = new Map();
   const ctx: PlannerContext = {
     ...base,
     catalog: deps.catalog,
@@ -263,7 +265,8 @@ export function createPlanner(
       decideProposal(ctx, actor, tenantId, proposalId, decision, note),
     revokeRule: (actor, tenantId, ruleId) => revokeRule(ctx, actor, tenantId, ruleId),
     rules: (tenantId) => currentRules(ctx, tenantId),
-    signedRuleSet: (tenantId, applianceId) => signedRuleSet(ctx, tenantId, applianceId),
+    signedRuleSet: (tenantId, applianceId) =>
+      signedRuleSet(ctx, tenantId, applianceId, signedRuleSets),
     policy: (tenantId) => sitePolicy(ctx, tenantId),
     async setPolicy(actor, tenantId, policy) {
       const parsed = SitePolicy.parse(policy);
@@ -284,15 +287,25 @@ export function createPlanner(
       // The stored switch, not the effective one: a switch forced on in the config file does
       // not make an operator's engagement a no-op.
       const before = await base.store.planner.getKillSwitch();
-      await base.store.planner.setKillSwitch(engaged, reason, base.now().toISOString(), actor);
-      await base.audit.record(
-        actor,
-        engaged ? "planner.kill_switch_engaged" : "planner.kill_switch_released",
-        "planner",
-        {
-          reason,
-        },
-      );
+      const at = base.now().toISOString();
+      await base.store.planner.setKillSwitch(engaged, reason, at, actor);
+      try {
+        await base.audit.record(
+          actor,
+          engaged ? "planner.kill_switch_engaged" : "planner.kill_switch_released",
+          "planner",
+          { reason },
+        );
+      } catch (error) {
+        // No change of the switch without its audit entry: put the stored state back.
+        await base.store.planner.setKillSwitch(
+          before?.engaged ?? false,
+          before?.reason ?? "",
+          at,
+          actor,
+        );
+        throw error;
+      }
       // Engaging withdraws every order not yet run, in every tenant.
       if (engaged && !before?.engaged)
         await withdrawOrders(ctx, actor, { tenantId: null }, "kill_switch");

@@ -4,7 +4,7 @@ import { z } from "zod";
 import { Problem } from "#protocol";
 import type { AppEnv } from "../env.ts";
 import { ControlPlaneError } from "../errors.ts";
-import { type BodyType, readBody, validate } from "../http/body.ts";
+import { type BodyType, MAX_PUBLIC_BODY_BYTES, readBody, validate } from "../http/body.ts";
 
 /**
  * How a caller proves who it is. `public` routes need nothing; every other credential has one
@@ -14,6 +14,7 @@ export type Credential =
   | "public"
   | "appliance-mtls"
   | "admin-token"
+  | "metrics-token"
   | "operator-session"
   | "dashboard-session";
 
@@ -33,6 +34,8 @@ export const OPERATOR_API: Authorization = { credentials: ["admin-token", "opera
 export const ADMIN_TOKEN: Authorization = { credentials: ["admin-token"] };
 export const OPERATOR_SESSION: Authorization = { credentials: ["operator-session"] };
 export const DASHBOARD: Authorization = { credentials: ["dashboard-session"] };
+/** The metrics scrape: the configured scrape token, or an admin token. */
+export const METRICS: Authorization = { credentials: ["metrics-token"] };
 
 type Params = z.ZodObject | undefined;
 type Body = z.ZodType | undefined;
@@ -138,6 +141,7 @@ const SECURITY: Readonly<Record<Credential, Record<string, string[]>[]>> = {
   public: [],
   "appliance-mtls": [{ applianceMtls: [] }],
   "admin-token": [{ adminToken: [] }],
+  "metrics-token": [{ metricsToken: [] }, { adminToken: [] }],
   "operator-session": [{ operatorSession: [], csrfToken: [] }],
   "dashboard-session": [{ operatorSession: [] }],
 };
@@ -148,6 +152,11 @@ export const SECURITY_SCHEMES = {
     description: "The appliance's client certificate issued at enrollment.",
   },
   adminToken: { type: "http", scheme: "bearer" },
+  metricsToken: {
+    type: "http",
+    scheme: "bearer",
+    description: "The metrics scrape token (serve config `metrics.scrape_token_file`).",
+  },
   operatorSession: { type: "apiKey", in: "cookie", name: "__Host-cp_session" },
   csrfToken: {
     type: "apiKey",
@@ -186,6 +195,11 @@ export function mount<E extends Env>(
     if (!credential) continue;
     const path = join(surface.base, route.path);
     const bodyType = route.bodyType ?? "json";
+    // A route open to anyone reads a small body whatever its surface allows signed-in callers.
+    const maxBodyBytes =
+      credential === "public"
+        ? Math.min(surface.maxBodyBytes, MAX_PUBLIC_BODY_BYTES)
+        : surface.maxBodyBytes;
     const handle: MiddlewareHandler = async (c) => {
       const input = {
         params: route.params ? validate(route.params, c.req.param(), "params") : undefined,
@@ -193,7 +207,7 @@ export function mount<E extends Env>(
         body: route.body
           ? validate(
               route.body,
-              await readBody(c, bodyType, surface.maxBodyBytes),
+              await readBody(c, bodyType, maxBodyBytes),
               bodyType === "form" ? "form" : "body",
               route.invalidBody ?? route.bodyLabel,
               route.invalidBody !== undefined,
