@@ -88,7 +88,7 @@ it("the lab (npm start) runs two agents end to end and produces a packet that ma
     expect(rows.length).toBeGreaterThan(40);
     expect(figure("Evidence bundles")).toBe(rows.length);
     expect(figure("Check results")).toBe(kinds.filter((k) => k === "check_result").length);
-    expect(figure("Healing attempts \\(appliance L1\\)")).toBe(
+    expect(figure("Healing attempts \\(all tiers\\)")).toBe(
       kinds.filter((k) => k === "healing_attempt").length,
     );
     expect(figure("Incidents")).toBe(incidents.n);

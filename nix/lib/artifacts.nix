@@ -12,8 +12,9 @@ let
     "worm"
     "dns"
   ];
-  agentAddresses = map (e: e.address) (
-    builtins.filter (e: builtins.elem e.purpose agentPurposes) s.egressAllowlist
+  # One entry per address: DNS over UDP and TCP to one resolver is one address to allow.
+  agentAddresses = builtins.foldl' (kept: a: if builtins.elem a kept then kept else kept ++ [ a ]) [ ] (
+    map (e: e.address) (builtins.filter (e: builtins.elem e.purpose agentPurposes) s.egressAllowlist)
   );
   execStart = [ s.agentExecutable ];
   privilegedSocketPath = if s.privilegedHelper.enable then units.socketPath else null;

@@ -8,18 +8,29 @@ export type Block =
   | { readonly kind: "title"; readonly text: string }
   | { readonly kind: "heading"; readonly text: string }
   | { readonly kind: "para"; readonly text: string }
+  | { readonly kind: "pagebreak" }
+  /** The table of contents: the headings that follow, with their pages (PDF) or links (Markdown). */
+  | { readonly kind: "toc"; readonly entries: number }
   | {
       readonly kind: "table";
       readonly columns: readonly string[];
       readonly rows: readonly (readonly string[])[];
+      /** What an empty table says instead ("None in this period." by default). */
+      readonly empty?: string;
     }
   | {
       readonly kind: "chart";
-      readonly bars: readonly { label: string; percent: number; note: string }[];
+      /** percent null: no runs, so no rate ("no data"). */
+      readonly bars: readonly { label: string; percent: number | null; note: string }[];
     };
 
+/** A rate in words: "no data" where nothing ran, never a 0 % that reads as all failed. */
+export const rate = (n: number, d: number) =>
+  d === 0 ? "no data" : `${Math.round((1000 * n) / d) / 10}%`;
 const pct = (n: number, d: number) => (d === 0 ? 0 : Math.round((1000 * n) / d) / 10);
-const cut = (s: string, n = 90) => (s.length > n ? `${s.slice(0, n - 1)}…` : s);
+/** An evidence reference an auditor can look up in the export: appliance, seq, short hash. */
+export const ref = (r: { applianceId: string; seq: number; hash: string }) =>
+  `${r.applianceId} #${r.seq} ${r.hash.slice(0, 12)}`;
 
 export function packetBlocks(p: PacketData): Block[] {
   const notWorm = p.archiveKind !== "s3";
@@ -27,9 +38,16 @@ export function packetBlocks(p: PacketData): Block[] {
   const totalRuns = p.checkRates.reduce((s, r) => s + r.runs, 0);
   const totalPass = p.checkRates.reduce((s, r) => s + r.pass, 0);
   const expired = p.exceptions.filter((e) => e.expired).length;
-  const healed = p.remediations.filter((r) => r.outcome === "healed").length;
+  const healed = p.remediations.filter((r) => r.outcome === "healed");
+  const healedLocally = healed.filter((r) => r.attribution.by === "appliance L1").length;
+  const refused = p.orders.filter((o) => o.status.startsWith("refused")).length;
+  const pendingBundles = p.integrity.reduce((n, i) => n + i.pendingBundles, 0);
+  const chainBundles = p.integrity.reduce((n, i) => n + i.chainHeadSeq, 0);
+  const period = p.period.partial
+    ? `${p.month} (PARTIAL: the month in progress, up to ${p.period.end})`
+    : `${p.month} (complete month)`;
   const blocks: Block[] = [
-    { kind: "title", text: `HIPAA compliance packet: ${p.tenantId}, ${p.month}` },
+    { kind: "title", text: `HIPAA compliance packet: ${p.tenantId}, ${period}` },
     {
       kind: "para",
       text: `Site ${p.tenantId}, appliances ${p.appliances.join(", ") || "none"}. Generated ${p.generatedAt} by the control plane from signed appliance evidence received in ${p.month} (UTC). Baseline ${p.baseline.id} version ${p.baseline.version}.`,
@@ -49,12 +67,19 @@ export function packetBlocks(p: PacketData): Block[] {
       rows: [
         ["Evidence bundles", String(c.bundles)],
         ["Check results", String(c.check_results)],
-        ["Check pass rate", `${pct(totalPass, totalRuns)}%`],
-        ["Healing attempts (appliance L1)", String(c.healing_attempts)],
-        ["Healed by the appliance", String(healed)],
+        ["Period", period],
+        ["Check pass rate", rate(totalPass, totalRuns)],
+        ["Healing attempts (all tiers)", String(c.healing_attempts)],
+        ["Healed by the appliance's own L1 rules", String(healedLocally)],
+        [
+          "Healed by orders (control-plane L1, L2, L3, admin API)",
+          String(healed.length - healedLocally),
+        ],
+        ["Orders issued (refused by an appliance)", `${p.orders.length} (${refused})`],
         ["Incidents", String(c.incidents)],
         ["Control-plane decisions (L1/L2/L3)", String(c.decisions)],
         ["Exceptions (expired)", `${p.exceptions.length} (${expired})`],
+        ["Bundles without an archived copy at generation", `${pendingBundles} of ${chainBundles}`],
         [
           "Evidence chains verified",
           p.integrity.every((i) => i.chainVerified) ? "all" : "NOT ALL: see integrity",
@@ -65,8 +90,8 @@ export function packetBlocks(p: PacketData): Block[] {
     { kind: "para", text: `${p.baseline.title} (${p.toggles.length} toggles).` },
     {
       kind: "table",
-      columns: ["Toggle", "Area", "Value", "Citations"],
-      rows: p.toggles.map((t) => [t.id, t.area, cut(t.value, 30), cut(t.citations, 50)]),
+      columns: ["Toggle", "Title", "Area", "Setting", "Citations"],
+      rows: p.toggles.map((t) => [t.id, t.title, t.area, t.value, t.citations]),
     },
     { kind: "heading", text: "Controls coverage matrix" },
     {
@@ -74,7 +99,7 @@ export function packetBlocks(p: PacketData): Block[] {
       columns: ["Citation", "Title", "R/A", "Coverage", "Checks"],
       rows: p.controls.map((r) => [
         r.citation,
-        cut(r.title, 40),
+        r.title,
         r.requirement,
         r.coverage,
         r.checks || "-",
@@ -85,8 +110,8 @@ export function packetBlocks(p: PacketData): Block[] {
       kind: "chart",
       bars: p.checkRates.map((r) => ({
         label: r.checkId,
-        percent: pct(r.pass, r.runs),
-        note: `${r.pass}/${r.runs}`,
+        percent: r.runs === 0 ? null : pct(r.pass, r.runs),
+        note: r.runs === 0 ? "no data" : `${r.pass}/${r.runs}`,
       })),
     },
     {
@@ -98,21 +123,53 @@ export function packetBlocks(p: PacketData): Block[] {
         String(r.pass),
         String(r.drift),
         String(r.other),
-        `${pct(r.pass, r.runs)}%`,
+        rate(r.pass, r.runs),
       ]),
     },
-    { kind: "heading", text: "Drift incidents and remediation" },
+    { kind: "heading", text: "Remediations" },
+    {
+      kind: "para",
+      text: "Every healing attempt the appliances recorded, with who decided it: the appliance's own L1 rule (no order), a control-plane L1 rule, the L2 planner and its model, an operator approving an L3 escalation (with the note), or an operator's order through the admin API.",
+    },
     {
       kind: "table",
-      columns: ["Time (UTC)", "Appliance", "Tier", "Check", "Runbook", "Outcome", "By"],
+      columns: ["Time (UTC)", "Check", "Runbook", "Tier", "Outcome", "Decided by", "Evidence"],
       rows: p.remediations.map((r) => [
         r.at.slice(0, 19),
-        r.applianceId,
-        r.tier,
         r.checkId,
         r.runbookId,
-        r.outcome,
-        r.source,
+        r.tier,
+        r.detail ? `${r.outcome}: ${r.detail}` : r.outcome,
+        r.attribution.who,
+        ref(r.ref),
+      ]),
+    },
+    { kind: "heading", text: "Orders" },
+    {
+      kind: "para",
+      text: "Every order issued in the period, whoever issued it, and every order an appliance refused (outside its allowlist, bad signature, expired, replayed): refusals come from the appliance's own signed evidence.",
+    },
+    {
+      kind: "table",
+      columns: [
+        "Issued (UTC)",
+        "Appliance",
+        "Seq",
+        "Runbook",
+        "Tier",
+        "Decided by",
+        "Status",
+        "Evidence",
+      ],
+      rows: p.orders.map((o) => [
+        o.issuedAt.slice(0, 19),
+        o.applianceId,
+        String(o.seq),
+        o.runbookId,
+        o.tier,
+        o.attribution.who,
+        o.detail ? `${o.status}: ${o.detail}` : o.status,
+        o.evidenceSeq === null ? "no appliance record" : `${o.applianceId} #${o.evidenceSeq}`,
       ]),
     },
     { kind: "heading", text: "Incidents escalated to the control plane" },
@@ -123,9 +180,9 @@ export function packetBlocks(p: PacketData): Block[] {
         i.detectedAt.slice(0, 19),
         i.applianceId,
         i.checkId,
-        cut(i.localL1, 40),
+        i.localL1,
         i.status,
-        i.incidentId.slice(0, 8),
+        i.incidentId,
       ]),
     },
     { kind: "heading", text: "L2 and L3 decisions" },
@@ -136,9 +193,9 @@ export function packetBlocks(p: PacketData): Block[] {
         d.at.slice(0, 19),
         d.tier,
         d.outcome,
-        cut(d.decidedBy, 30),
+        [d.decidedBy, d.model && `model ${d.model}`].filter(Boolean).join(", "),
         d.runbookId || "-",
-        cut(d.reason, 60),
+        d.note ? `${d.reason}; note: ${d.note}` : d.reason,
       ]),
     },
     { kind: "heading", text: "Exceptions" },
@@ -150,14 +207,14 @@ export function packetBlocks(p: PacketData): Block[] {
         e.toggle,
         e.risk,
         e.expiresOn,
-        cut(e.approvedBy, 40),
+        e.approvedBy,
         e.expired ? "EXPIRED" : "in force",
       ]),
     },
     { kind: "heading", text: "Backups and test restores" },
     {
       kind: "para",
-      text: `The backups check (backup age, last result and the weekly test restore) ran ${p.backups.runs} times and passed ${p.backups.pass} times (${pct(p.backups.pass, p.backups.runs)}%).`,
+      text: `The backups check (backup age, last result and the weekly test restore) ran ${p.backups.runs} times and passed ${p.backups.pass} times (${rate(p.backups.pass, p.backups.runs)}).`,
     },
     {
       kind: "table",
@@ -180,7 +237,7 @@ export function packetBlocks(p: PacketData): Block[] {
     ...p.integrity.map(
       (i): Block => ({
         kind: "para",
-        text: `${i.applianceId}: evidence key id ${i.evidenceKeyId} (confirm it against the id the appliance showed at enrollment). Latest checkpoint ${i.checkpointCosigned ? "cosigned by the appliance as witness" : "NOT yet cosigned by the appliance"}. ${i.chainDetail}. Archived objects: ${i.archivedObjects.length} (${notWorm ? "archive kind local-not-worm: NOT WORM" : "S3 Object Lock, WORM"}), pending ${i.pendingObjects}.`,
+        text: `${i.applianceId}: evidence key id ${i.evidenceKeyId} (confirm it against the id the appliance showed at enrollment). Latest checkpoint ${i.checkpointCosigned ? "cosigned by the appliance as witness" : "NOT yet cosigned by the appliance"}. ${i.chainDetail}. Archive at generation time (${p.generatedAt}): ${i.archivedBundles} of ${i.chainHeadSeq} bundles have an archived copy, ${i.pendingBundles} pending (not yet archived); ${i.archivedObjects.length} archived objects, ${i.pendingObjects} queued (${notWorm ? "archive kind local-not-worm: NOT WORM" : "S3 Object Lock, WORM"}).`,
       }),
     ),
     {

@@ -23,6 +23,16 @@ import {
 import { ControlPlaneError } from "../errors.ts";
 import type { Store } from "../store/index.ts";
 import { monthRange } from "./month.ts";
+import {
+  APPLIANCE_L1,
+  type Attribution,
+  attributeOrder,
+  decisionsByOrder,
+  OrderLedger,
+  type OrderRow,
+  orderActors,
+} from "./orders.ts";
+import { checkpointCosigned } from "./witness.ts";
 
 /**
  * Everything one month's packet states, gathered from the Store for one tenant (a site) and
@@ -30,7 +40,6 @@ import { monthRange } from "./month.ts";
  * the one the vault and exports use), never the appliance's clock.
  */
 type CheckEvent = Extract<EvidenceEvent, { kind: "check_result" }>;
-type HealEvent = Extract<EvidenceEvent, { kind: "healing_attempt" }>;
 
 export interface CheckRate {
   readonly checkId: string;
@@ -40,6 +49,15 @@ export interface CheckRate {
   readonly other: number;
 }
 
+/** Where a fact comes from: the appliance's bundle, so an auditor can find it in the export. */
+export interface EvidenceRef {
+  readonly applianceId: string;
+  readonly seq: number;
+  /** The bundle hash (hex SHA-256), shown shortened. */
+  readonly hash: string;
+}
+
+/** One healing attempt the appliance recorded, with who decided it. */
 export interface Remediation {
   readonly applianceId: string;
   readonly at: string;
@@ -47,8 +65,19 @@ export interface Remediation {
   readonly checkId: string;
   readonly runbookId: string;
   readonly outcome: string;
-  readonly source: "appliance L1" | "control plane";
+  readonly attribution: Attribution;
+  readonly orderId: string | null;
   readonly detail: string;
+  readonly ref: EvidenceRef;
+}
+
+/** The period a packet covers: a whole month, or the month so far (partial). */
+export interface Period {
+  readonly from: string;
+  readonly to: string;
+  /** Where the packet's facts stop: the end of the month, or the generation time if earlier. */
+  readonly end: string;
+  readonly partial: boolean;
 }
 
 export interface ApplianceIntegrity {
@@ -69,11 +98,15 @@ export interface ApplianceIntegrity {
   readonly endOfPeriod: readonly CheckStateLine[];
   readonly archivedObjects: readonly { key: string; archive: string; versionId: string | null }[];
   readonly pendingObjects: number;
+  /** Bundles of the chain with no archived copy at generation time (not yet in an archived segment). */
+  readonly pendingBundles: number;
+  readonly archivedBundles: number;
 }
 
 export interface PacketData {
   readonly tenantId: string;
   readonly month: string;
+  readonly period: Period;
   readonly generatedAt: string;
   readonly baseline: { id: string; version: number; title: string };
   readonly toggles: readonly {
@@ -93,6 +126,8 @@ export interface PacketData {
   readonly appliances: readonly string[];
   readonly checkRates: readonly CheckRate[];
   readonly remediations: readonly Remediation[];
+  /** Every order issued in the period and every order an appliance refused then. */
+  readonly orders: readonly OrderRow[];
   readonly incidents: readonly {
     incidentId: string;
     applianceId: string;
@@ -110,6 +145,8 @@ export interface PacketData {
     decidedBy: string;
     runbookId: string;
     reason: string;
+    note: string;
+    model: string;
   }[];
   readonly exceptions: readonly {
     toggle: string;
@@ -156,6 +193,17 @@ export async function gatherPacket(
 ): Promise<PacketData> {
   const { store } = deps;
   const { from, to } = monthRange(month);
+  const now = deps.now();
+  const generatedAt = now.toISOString();
+  // A packet states what happened; a month that has not started has nothing to state yet.
+  if (generatedAt < from) {
+    throw new ControlPlaneError(
+      "invalid_month",
+      `${month} has not started: a packet covers a period that has begun`,
+    );
+  }
+  const partial = generatedAt < to;
+  const period: Period = { from, to, end: partial ? generatedAt : to, partial };
   const tenant = await store.getTenant(tenantId);
   if (!tenant) throw new ControlPlaneError("unknown_tenant", `no tenant ${tenantId}`);
   const catalog = await loadCatalog(deps.catalogDir);
@@ -170,6 +218,10 @@ export async function gatherPacket(
   let bundles = 0;
   let checkResults = 0;
   let healingAttempts = 0;
+  const applianceIds = appliances.map((a) => a.applianceId);
+  const decided = await decisionsByOrder(store, tenantId, applianceIds);
+  const actors = await orderActors(store, tenantId);
+  const ledger = new OrderLedger();
 
   for (const a of appliances) {
     // The whole chain is verified (a month's slice alone proves nothing about its start).
@@ -193,6 +245,7 @@ export async function gatherPacket(
     bundles += inMonth.length;
     for (const b of inMonth) {
       const e = b.event;
+      ledger.observe(a.applianceId, b.seq, received.get(b.seq) ?? b.recorded_at, e);
       if (e.kind === "check_result") {
         checkResults += 1;
         countCheck(rates, e);
@@ -204,23 +257,29 @@ export async function gatherPacket(
         }
       } else if (e.kind === "healing_attempt") {
         healingAttempts += 1;
-        remediations.push(healRow(a.applianceId, received.get(b.seq) ?? b.recorded_at, e));
+        const attribution = e.order_id ? attributeOrder(e.order_id, decided, actors) : APPLIANCE_L1;
+        remediations.push({
+          applianceId: a.applianceId,
+          at: received.get(b.seq) ?? b.recorded_at,
+          tier: e.tier,
+          checkId: e.check_id ?? "-",
+          runbookId: e.runbook_id ?? "-",
+          outcome: e.outcome,
+          attribution,
+          orderId: e.order_id ?? null,
+          detail: e.detail ?? "",
+          ref: { applianceId: a.applianceId, seq: b.seq, hash: bundleHash(b) },
+        });
       }
     }
     const cp = await store.latestCheckpoint(tenantId, a.applianceId);
     const objects = await store.listVaultObjects(tenantId, a.applianceId);
     // The same point-in-time answer as `verify-export --as-of` (recorded time), verified chain only.
-    const states = new CheckStatesAsOf(Date.parse(to) - 1);
+    const states = new CheckStatesAsOf(Date.parse(period.end) - 1);
     if (verdict.ok) {
       for (const b of all) if (b.event.kind === "check_result") states.observe(b, bundleHash(b));
     }
-    const cosigned = all.some(
-      (b) =>
-        b.event.kind === "checkpoint_verified" &&
-        b.event.tree_size === cp?.treeSize &&
-        b.event.root_hash === cp.rootHash &&
-        b.event.cosignature !== undefined,
-    );
+    const cosigned = cp ? await checkpointCosigned(store, cp, key) : false;
     integrity.push({
       applianceId: a.applianceId,
       bundlesInMonth: inMonth.length,
@@ -240,6 +299,7 @@ export async function gatherPacket(
         .filter((o) => o.status === "archived")
         .map((o) => ({ key: o.objectKey, archive: o.archive ?? "?", versionId: o.versionId })),
       pendingObjects: objects.filter((o) => o.status !== "archived").length,
+      ...archiveCoverage(objects, all.length),
     });
   }
 
@@ -284,19 +344,9 @@ export async function gatherPacket(
           decidedBy: r.decided_by,
           runbookId: r.runbook_id ?? "",
           reason: r.reason,
+          note: r.note ?? "",
+          model: r.llm?.model ?? "",
         });
-        if (r.tier !== "L1" || r.runbook_id) {
-          remediations.push({
-            applianceId: r.appliance_id,
-            at: r.recorded_at,
-            tier: r.tier,
-            checkId: r.inputs.check_id,
-            runbookId: r.runbook_id ?? "-",
-            outcome: r.outcome,
-            source: "control plane",
-            detail: r.reason,
-          });
-        }
       }
       if (page.length < PAGE) break;
       after = page[page.length - 1]?.seq ?? after;
@@ -305,14 +355,16 @@ export async function gatherPacket(
   decisions.sort((x, y) => x.at.localeCompare(y.at));
   remediations.sort((x, y) => x.at.localeCompare(y.at));
 
+  const orders = await ledger.rows(store, tenantId, applianceIds, { from, to }, decided, actors);
   const { exceptions, source } = clientExceptions(catalog, deps.catalogDir, tenantId);
-  const today = deps.now().toISOString().slice(0, 10);
+  const today = generatedAt.slice(0, 10);
   const status = evaluateExceptions(exceptions, today);
 
   return {
     tenantId,
     month,
-    generatedAt: deps.now().toISOString(),
+    period,
+    generatedAt,
     baseline: {
       id: catalog.baseline.id,
       version: catalog.baseline.version,
@@ -337,6 +389,7 @@ export async function gatherPacket(
       .sort(([x], [y]) => x.localeCompare(y))
       .map(([checkId, r]) => ({ checkId, ...r })),
     remediations,
+    orders,
     incidents,
     decisions,
     exceptions: exceptions.map((e) => ({
@@ -376,17 +429,18 @@ function countCheck(
   rates.set(e.check_id, r);
 }
 
-function healRow(applianceId: string, at: string, e: HealEvent): Remediation {
-  return {
-    applianceId,
-    at,
-    tier: e.tier,
-    checkId: e.check_id ?? "-",
-    runbookId: e.runbook_id ?? "-",
-    outcome: e.outcome,
-    source: "appliance L1",
-    detail: e.detail ?? "",
-  };
+/**
+ * How much of the chain has an archived copy at generation time: the bundles inside archived
+ * segments; every other bundle (queued segment, or not yet cut into one) is pending.
+ */
+function archiveCoverage(
+  objects: readonly { kind: string; status: string; firstSeq: number; lastSeq: number }[],
+  chainLength: number,
+): { archivedBundles: number; pendingBundles: number } {
+  const archivedBundles = objects
+    .filter((o) => o.kind === "segment" && o.status === "archived")
+    .reduce((n, o) => n + (o.lastSeq - o.firstSeq + 1), 0);
+  return { archivedBundles, pendingBundles: Math.max(0, chainLength - archivedBundles) };
 }
 
 /** The client's exceptions: baseline/exceptions/<tenant>.yaml when the catalog has one. */

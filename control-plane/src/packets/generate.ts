@@ -86,6 +86,8 @@ export async function generatePacket(
   const pdf = await renderPdf(blocks, {
     title: `Compliance packet ${tenantId} ${month}`,
     date: new Date(data.generatedAt),
+    header: `HIPAA compliance packet | ${tenantId} | ${month}${data.period.partial ? " (partial)" : ""}`,
+    mark: data.archiveKind === "s3" ? null : "LAB / NOT WORM",
   });
   const files = [
     { name: "packet.md" as const, bytes: md },

@@ -107,7 +107,7 @@ describe("compliance packet", () => {
     const figure = (name: string) => text.match(new RegExp(`${name}\\s+(\\S+)`))?.[1];
     expect(figure("Evidence bundles")).toBe(String(counts.bundles));
     expect(figure("Check results")).toBe(String(counts.checks));
-    expect(figure("Healing attempts \\(appliance L1\\)")).toBe(String(counts.heals));
+    expect(figure("Healing attempts \\(all tiers\\)")).toBe(String(counts.heals));
     expect(figure("Incidents")).toBe(String(counts.incidents));
     expect(figure("Control-plane decisions \\(L1/L2/L3\\)")).toBe(String(counts.decisions));
     expect(manifest.counts).toEqual({

@@ -2,15 +2,30 @@ import { PDFDocument, type PDFFont, type PDFPage, rgb, StandardFonts } from "pdf
 import type { Block } from "./document.ts";
 
 /**
- * The packet as PDF (pdf-lib, standard Helvetica: text tools such as pdftotext read it). Tables
- * are laid out in fixed columns; the chart's bars are vector rectangles. Standard fonts encode
- * WinAnsi only, so text is reduced to it first.
+ * The packet as PDF (pdf-lib, standard Helvetica: text tools such as pdftotext read it). Table
+ * cells wrap onto as many lines as they need, never cut; a word wider than its column breaks
+ * inside (after a separator where it can). Every page carries a running header (client and
+ * period), the LAB / NOT WORM mark when the archive is not WORM, and "page n of N". Standard
+ * fonts encode WinAnsi only: any other character is written as its code point (U+XXXX), so
+ * nothing is dropped silently; packet.md keeps the exact text.
  */
 const A4: [number, number] = [595.28, 841.89];
 const MARGIN = 48;
+const TOP = 60;
+const BOTTOM = 52;
 const WIDTH = A4[0] - 2 * MARGIN;
+const CELL_PAD = 4;
 
-export async function renderPdf(blocks: readonly Block[], meta: { title: string; date: Date }) {
+export interface PdfMeta {
+  readonly title: string;
+  readonly date: Date;
+  /** The running header: client and period. */
+  readonly header: string;
+  /** Printed on every page when set (LAB / NOT WORM). */
+  readonly mark: string | null;
+}
+
+export async function renderPdf(blocks: readonly Block[], meta: PdfMeta) {
   const doc = await PDFDocument.create();
   doc.setTitle(meta.title);
   doc.setProducer("MSP Compliance Platform");
@@ -20,51 +35,45 @@ export async function renderPdf(blocks: readonly Block[], meta: { title: string;
   const font = await doc.embedFont(StandardFonts.Helvetica);
   const bold = await doc.embedFont(StandardFonts.HelveticaBold);
   let page: PDFPage = doc.addPage(A4);
-  let y = A4[1] - MARGIN;
+  let y = A4[1] - TOP;
+  const newPage = () => {
+    page = doc.addPage(A4);
+    y = A4[1] - TOP;
+  };
   const need = (h: number) => {
-    if (y - h < MARGIN) {
-      page = doc.addPage(A4);
-      y = A4[1] - MARGIN;
-    }
+    if (y - h < BOTTOM) newPage();
   };
   const line = (text: string, f: PDFFont, size: number, x = MARGIN) => {
     need(size + 4);
-    page.drawText(winAnsi(text), { x, y: y - size, size, font: f });
+    page.drawText(text, { x, y: y - size, size, font: f });
     y -= size + 4;
   };
-  const wrap = (text: string, f: PDFFont, size: number, width: number): string[] => {
-    const lines: string[] = [];
-    let current = "";
-    for (const word of winAnsi(text).split(" ")) {
-      const next = current ? `${current} ${word}` : word;
-      if (f.widthOfTextAtSize(next, size) > width && current) {
-        lines.push(current);
-        current = word;
-      } else current = next;
-    }
-    if (current) lines.push(current);
-    return lines;
-  };
-  const clip = (text: string, f: PDFFont, size: number, width: number) => {
-    let t = winAnsi(text);
-    while (t.length > 1 && f.widthOfTextAtSize(t, size) > width) t = t.slice(0, -1);
-    return t;
-  };
+  /** Section headings with the page they start on, for the table of contents. */
+  const toc: { text: string; page: number; y: number }[] = [];
+  let tocSlot: { page: PDFPage; y: number; entries: number } | null = null;
 
   for (const b of blocks) {
     if (b.kind === "title") {
       for (const l of wrap(b.text, bold, 16, WIDTH)) line(l, bold, 16);
       y -= 6;
+    } else if (b.kind === "pagebreak") {
+      if (y < A4[1] - TOP) newPage();
+    } else if (b.kind === "toc") {
+      line("Contents", bold, 12);
+      // Filled in at the end, once every heading's page is known.
+      tocSlot = { page, y, entries: b.entries };
+      y -= b.entries * 12 + 8;
     } else if (b.kind === "heading") {
       y -= 8;
-      need(40);
+      need(48);
+      toc.push({ text: b.text, page: doc.getPageCount(), y });
       line(b.text, bold, 12);
     } else if (b.kind === "para") {
       for (const l of wrap(b.text, font, 9, WIDTH)) line(l, font, 9);
       y -= 4;
     } else if (b.kind === "chart") {
-      const labelW = 90;
-      const barW = WIDTH - labelW - 60;
+      const labelW = 110;
+      const barW = WIDTH - labelW - 90;
       for (const bar of b.bars) {
         need(16);
         page.drawText(winAnsi(bar.label), { x: MARGIN, y: y - 10, size: 9, font });
@@ -75,14 +84,16 @@ export async function renderPdf(blocks: readonly Block[], meta: { title: string;
           height: 11,
           color: rgb(0.9, 0.9, 0.9),
         });
-        page.drawRectangle({
-          x: MARGIN + labelW,
-          y: y - 12,
-          width: (barW * bar.percent) / 100,
-          height: 11,
-          color: bar.percent >= 95 ? rgb(0.2, 0.55, 0.3) : rgb(0.8, 0.45, 0.1),
-        });
-        page.drawText(`${bar.percent}% (${bar.note})`, {
+        if (bar.percent !== null) {
+          page.drawRectangle({
+            x: MARGIN + labelW,
+            y: y - 12,
+            width: (barW * bar.percent) / 100,
+            height: 11,
+            color: bar.percent >= 95 ? rgb(0.2, 0.55, 0.3) : rgb(0.8, 0.45, 0.1),
+          });
+        }
+        page.drawText(winAnsi(bar.percent === null ? bar.note : `${bar.percent}% (${bar.note})`), {
           x: MARGIN + labelW + barW + 4,
           y: y - 10,
           size: 8,
@@ -91,54 +102,197 @@ export async function renderPdf(blocks: readonly Block[], meta: { title: string;
         y -= 16;
       }
       y -= 4;
-    } else if (b.rows.length === 0) {
-      line("None this month.", font, 9);
-    } else {
+    } else if (b.kind === "table") {
+      if (b.rows.length === 0) {
+        line(b.empty ?? "None in this period.", font, 9);
+        y -= 4;
+        continue;
+      }
       const size = 7.5;
+      const lead = size + 2;
       const colW = columnWidths(b, font, bold, size);
-      const row = (cells: readonly string[], f: PDFFont) => {
-        need(size + 4);
+      const cells = (r: readonly string[], f: PDFFont) =>
+        r.map((c, i) => wrap(c, f, size, (colW[i] ?? 40) - CELL_PAD));
+      const draw = (wrapped: string[][], f: PDFFont) => {
+        const h = Math.max(1, ...wrapped.map((l) => l.length)) * lead + 3;
         let x = MARGIN;
-        cells.forEach((c, i) => {
-          const w = colW[i] ?? 40;
-          page.drawText(clip(c, f, size, w - 4), { x, y: y - size, size, font: f });
-          x += w;
+        wrapped.forEach((lines, i) => {
+          lines.forEach((l, k) => {
+            page.drawText(l, { x, y: y - size - k * lead, size, font: f });
+          });
+          x += colW[i] ?? 40;
         });
-        y -= size + 4;
+        y -= h;
+        page.drawLine({
+          start: { x: MARGIN, y: y + 1.5 },
+          end: { x: MARGIN + colW.reduce((s, w) => s + w, 0), y: y + 1.5 },
+          thickness: 0.3,
+          color: rgb(0.75, 0.75, 0.75),
+        });
       };
-      row(b.columns, bold);
-      for (const r of b.rows) row(r, font);
-      y -= 4;
+      const head = cells(b.columns, bold);
+      const height = (w: string[][]) => Math.max(1, ...w.map((l) => l.length)) * lead + 3;
+      const headH = height(head);
+      need(headH + lead + 3);
+      draw(head, bold);
+      for (const r of b.rows) {
+        let rest = cells(r, font);
+        for (;;) {
+          const h = height(rest);
+          if (y - h >= BOTTOM) {
+            draw(rest, font);
+            break;
+          }
+          // A row that fits a fresh page moves there whole, under a repeated header; a row
+          // taller than a page continues on the next one.
+          if (h <= A4[1] - TOP - BOTTOM - headH) {
+            newPage();
+            draw(head, bold);
+            continue;
+          }
+          const fit = Math.max(1, Math.floor((y - BOTTOM - 3) / lead));
+          draw(
+            rest.map((l) => l.slice(0, fit)),
+            font,
+          );
+          rest = rest.map((l) => l.slice(fit));
+          newPage();
+          draw(head, bold);
+        }
+      }
+      y -= 6;
     }
   }
+
+  if (tocSlot) {
+    const slot = tocSlot as { page: PDFPage; y: number; entries: number };
+    let ty = slot.y;
+    for (const t of toc.slice(0, slot.entries)) {
+      const label = winAnsi(t.text);
+      const num = String(t.page);
+      slot.page.drawText(label, { x: MARGIN + 8, y: ty - 9, size: 9, font });
+      slot.page.drawText(num, {
+        x: MARGIN + WIDTH - font.widthOfTextAtSize(num, 9),
+        y: ty - 9,
+        size: 9,
+        font,
+      });
+      ty -= 12;
+    }
+  }
+
+  const pages = doc.getPages();
+  const header = winAnsi(meta.header);
+  pages.forEach((p, i) => {
+    const [w, h] = [p.getWidth(), p.getHeight()];
+    const headLines = wrap(header, font, 7.5, WIDTH - 120);
+    headLines.forEach((l, k) => {
+      p.drawText(l, { x: MARGIN, y: h - 28 - k * 9, size: 7.5, font, color: rgb(0.3, 0.3, 0.3) });
+    });
+    if (meta.mark) {
+      const mark = winAnsi(meta.mark);
+      p.drawText(mark, {
+        x: w - MARGIN - bold.widthOfTextAtSize(mark, 9),
+        y: h - 28,
+        size: 9,
+        font: bold,
+        color: rgb(0.75, 0.1, 0.1),
+      });
+      p.drawText(mark, { x: MARGIN, y: 24, size: 8, font: bold, color: rgb(0.75, 0.1, 0.1) });
+    }
+    const num = `page ${i + 1} of ${pages.length}`;
+    p.drawText(num, {
+      x: w - MARGIN - font.widthOfTextAtSize(num, 8),
+      y: 24,
+      size: 8,
+      font,
+    });
+  });
   return doc.save({ useObjectStreams: false });
 }
 
-/** Widths proportional to each column's widest cell, scaled to the page. */
+/**
+ * Lines of `text` no wider than `width`: words first; a word wider than the column breaks after
+ * a separator (/ - _ . :) where one fits, else at the last character that fits.
+ */
+export function wrap(text: string, f: PDFFont, size: number, width: number): string[] {
+  const fits = (s: string) => f.widthOfTextAtSize(s, size) <= width;
+  const lines: string[] = [];
+  for (const paragraph of winAnsi(text).split("\n")) {
+    let current = "";
+    for (const word of paragraph.split(" ")) {
+      const next = current ? `${current} ${word}` : word;
+      if (fits(next)) {
+        current = next;
+        continue;
+      }
+      if (current) lines.push(current);
+      current = word;
+      while (!fits(current) && current.length > 1) {
+        let cut = current.length - 1;
+        while (cut > 1 && !fits(current.slice(0, cut))) cut -= 1;
+        const sep = Math.max(
+          ...["/", "-", "_", ".", ":"].map((c) => current.lastIndexOf(c, cut - 1)),
+        );
+        if (sep >= Math.floor(cut / 2)) cut = sep + 1;
+        lines.push(current.slice(0, cut));
+        current = current.slice(cut);
+      }
+    }
+    lines.push(current);
+  }
+  return lines;
+}
+
+/**
+ * Column widths: each column's widest cell when the table fits the page; otherwise every column
+ * gets at least its longest word (up to a share of the page) and the rest is shared by need.
+ */
 function columnWidths(
   b: Extract<Block, { kind: "table" }>,
   font: PDFFont,
   bold: PDFFont,
   size: number,
 ) {
+  const width = (f: PDFFont, s: string) => f.widthOfTextAtSize(winAnsi(s), size);
   const natural = b.columns.map(
     (c, i) =>
-      Math.max(
-        bold.widthOfTextAtSize(winAnsi(c), size),
-        ...b.rows.map((r) => font.widthOfTextAtSize(winAnsi(r[i] ?? ""), size)),
-      ) + 6,
+      Math.max(width(bold, c), ...b.rows.map((r) => width(font, r[i] ?? ""))) + CELL_PAD + 2,
   );
   const total = natural.reduce((s, w) => s + w, 0);
-  return total <= WIDTH ? natural : natural.map((w) => (w * WIDTH) / total);
+  if (total <= WIDTH) return natural;
+  const cap = WIDTH / Math.max(2, b.columns.length - 1);
+  const minimum = b.columns.map((c, i) => {
+    const longest = Math.max(
+      ...c.split(" ").map((w) => width(bold, w)),
+      ...b.rows.flatMap((r) => (r[i] ?? "").split(" ").map((w) => width(font, w))),
+    );
+    return Math.min(cap, Math.max(28, longest + CELL_PAD + 2), natural[i] ?? 0);
+  });
+  const base = minimum.reduce((s, w) => s + w, 0);
+  const spare = Math.max(0, WIDTH - base);
+  const want = natural.map((n, i) => Math.max(0, n - (minimum[i] ?? 0)));
+  const wanted = want.reduce((s, w) => s + w, 0) || 1;
+  const widths = minimum.map((m, i) => m + (spare * (want[i] ?? 0)) / wanted);
+  const sum = widths.reduce((s, w) => s + w, 0);
+  return sum <= WIDTH ? widths : widths.map((w) => (w * WIDTH) / sum);
 }
 
-/** Standard PDF fonts encode WinAnsi: keep printable ASCII and Latin-1, map the rest. */
-function winAnsi(s: string): string {
+/**
+ * Standard PDF fonts encode WinAnsi: keep printable ASCII and Latin-1, map common punctuation,
+ * and write any other character as its code point so it stays visible and searchable.
+ */
+export function winAnsi(s: string): string {
   return s
     .replace(/[\u2018\u2019]/g, "'")
     .replace(/[\u201c\u201d]/g, '"')
     .replace(/[\u2013\u2014]/g, "-")
     .replace(/\u2026/g, "...")
     .replace(/\u2192/g, "->")
-    .replace(/[^\x20-\x7e\xa0-\xff]/g, "?");
+    .replace(/\t/g, " ")
+    .replace(/[^\x20-\x7e\xa0-\xff\n]/gu, (c) =>
+      c.length === 1 && c.charCodeAt(0) < 0x20
+        ? " "
+        : `[U+${(c.codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, "0")}]`,
+    );
 }

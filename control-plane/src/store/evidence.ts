@@ -1,4 +1,5 @@
 import type { Kysely } from "kysely";
+import { insertCosignatures } from "./cosignatures.ts";
 import type { ArchiveRow, EvidenceStore } from "./port.ts";
 import { changedOne } from "./rows.ts";
 import type { Database } from "./schema.ts";
@@ -48,7 +49,7 @@ export function evidenceQueries(db: Kysely<Database>): EvidenceStore {
       return new Map(rows.map((r) => [Number(r.seq), r.hash]));
     },
 
-    async appendEvidence(tenantId, applianceId, from, rows, receivedAt) {
+    async appendEvidence(tenantId, applianceId, from, rows, receivedAt, cosignatures = []) {
       const last = rows.at(-1);
       if (!last) return true;
       return db.transaction().execute(async (tx) => {
@@ -78,6 +79,8 @@ export function evidenceQueries(db: Kysely<Database>): EvidenceStore {
             )
             .execute();
         }
+        // In the same transaction: a failure here leaves neither the bundles nor the head moved.
+        await insertCosignatures(tx, cosignatures);
         return true;
       });
     },

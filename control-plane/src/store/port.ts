@@ -219,13 +219,18 @@ export interface EvidenceStore {
     fromSeq: number,
     toSeq: number,
   ): Promise<Map<number, string>>;
-  /** Appends after `from` only if it is still the stored head (compare-and-swap). */
+  /**
+   * Appends after `from` only if it is still the stored head (compare-and-swap), together with
+   * the witness cosignatures those bundles carry: one transaction, so no bundle is stored without
+   * its cosignature row and no row without its bundle.
+   */
   appendEvidence(
     tenantId: string,
     applianceId: string,
     from: ChainHead,
     rows: readonly EvidenceRow[],
     receivedAt: string,
+    cosignatures?: readonly StoredCosignature[],
   ): Promise<boolean>;
   listEvidence(
     tenantId: string,
@@ -512,9 +517,8 @@ export interface StoredCosignature {
   readonly receivedAt: string;
 }
 
+/** Written only with the bundles that carry them (EvidenceStore.appendEvidence). */
 export interface CosignatureStore {
-  /** Stores each cosignature once per carrying bundle; a resent one is ignored. */
-  recordCosignatures(rows: readonly StoredCosignature[]): Promise<void>;
   /** Cosignatures of checkpoints with fromSize <= tree_size <= toSize, in chain order. */
   listCosignatures(
     tenantId: string,

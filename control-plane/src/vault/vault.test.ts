@@ -7,17 +7,20 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   bundleHash,
   type ChainHead,
+  cosignCheckpoint,
   createSigner,
   type EvidenceBundle,
   GENESIS_HEAD,
   generateEd25519KeyPair,
   type PollResponse,
+  sealBundle,
   toHex,
   verificationKey,
   verifyCheckpointDelivery,
   verifyPollResponse,
 } from "#protocol";
 import { silentLogger } from "../logger.ts";
+import { gatherPacket } from "../packets/gather.ts";
 import { openSqliteStore, type Store } from "../store/index.ts";
 import {
   createHarness,
@@ -338,5 +341,84 @@ describe("evidence vault on the control plane", () => {
         /FAILED|Signature Verification Failure/,
       );
     }
+  });
+
+  it("states in the packet the witness cosignatures the export carries: the stored ones, not what bundles claim", async () => {
+    const witness = async (cosigner: typeof signer) => {
+      const cp = await h.store.latestCheckpoint("clinic-v", "v-01");
+      if (!cp) throw new Error("no checkpoint");
+      const signed = {
+        tenant_id: "clinic-v",
+        appliance_id: "v-01",
+        tree_size: cp.treeSize,
+        root_hash: cp.rootHash,
+      };
+      const sealed = sealBundle(
+        {
+          tenant_id: "clinic-v",
+          appliance_id: "v-01",
+          recorded_at: clock.toISOString(),
+          event: {
+            kind: "checkpoint_verified",
+            tree_size: cp.treeSize,
+            root_hash: cp.rootHash,
+            issued_at: cp.issuedAt,
+            from_size: 0,
+            cosignature: cosignCheckpoint(signed, cosigner, Math.floor(clock.getTime() / 1000)),
+          },
+        },
+        head,
+        signer,
+      );
+      const res = await call("/v1/appliance/evidence", upload("clinic-v", "v-01", [sealed.bundle]));
+      expect(res.status).toBe(200);
+      hashes.push(sealed.head.hash);
+      head = sealed.head;
+      return cp.treeSize;
+    };
+    const packet = async () =>
+      (
+        await gatherPacket(
+          {
+            store: h.store,
+            catalogDir: join(import.meta.dirname, "../../.."),
+            archiveKind: "local-not-worm",
+            now: () => clock,
+          },
+          "clinic-v",
+          "2026-11",
+        )
+      ).integrity[0];
+
+    // A bundle whose cosignature is by another key is stored (its own signature is good), but
+    // the cosignature is not kept: the packet says the checkpoint is not cosigned.
+    clock = new Date("2026-11-25T12:10:00.000Z");
+    expect(await witness(createSigner(generateEd25519KeyPair().privateKey))).toBe(45);
+    const alerts = await h.store.listAlerts("clinic-v");
+    expect(alerts.map((a) => a.code)).toContain("cosignature_bad_signature");
+    expect(await packet()).toMatchObject({ checkpointTreeSize: 45, checkpointCosigned: false });
+
+    // The appliance's own cosignature of the newest checkpoint: kept, stated, exported.
+    expect(await vault.publishCheckpoints()).toBe(1);
+    expect(await witness(signer)).toBe(46);
+    expect(await packet()).toMatchObject({ checkpointTreeSize: 46, checkpointCosigned: true });
+    const stored = await h.store.listCosignatures("clinic-v", "v-01", 46, 46);
+    expect(stored.map((c) => [c.evidenceSeq, c.rootHash])).toEqual([
+      [47, (await h.store.latestCheckpoint("clinic-v", "v-01"))?.rootHash],
+    ]);
+    const res = await h.admin("/tenants/clinic-v/appliances/v-01/exports", {
+      from: "2026-11-25T12:05:00Z",
+      to: "2026-11-25T12:15:00Z",
+    });
+    expect(res.status).toBe(201);
+    const { export_id: id } = (await res.json()) as { export_id: string };
+    const dir = join(root, "exports", "clinic-v", "v-01", id);
+    const lines = readFileSync(join(dir, "cosignatures.jsonl"), "utf8").split("\n").filter(Boolean);
+    expect(lines.map((l) => JSON.parse(l))).toContainEqual({
+      seq: 47,
+      tree_size: 46,
+      root_hash: stored[0]?.rootHash,
+      cosignature: stored[0]?.cosignature,
+    });
   });
 });

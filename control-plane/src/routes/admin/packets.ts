@@ -111,6 +111,8 @@ export async function requestPacket(s: Services, actor: string, tenantId: string
   } catch (error) {
     if (isCodedError(error, "unknown_tenant"))
       throw new ControlPlaneError("not_found", "no such tenant");
+    if (isCodedError(error, "invalid_month"))
+      throw new ControlPlaneError("invalid_request", error.message);
     throw error;
   }
   await s.audit.record(actor, "packet.generated", tenantId, {

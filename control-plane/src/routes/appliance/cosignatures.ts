@@ -1,22 +1,21 @@
 import { type EvidenceBundle, type VerificationKey, verifyCosignature } from "#protocol";
-import type { Services } from "../../env.ts";
 import type { StoredCosignature } from "../../store/index.ts";
 
 /**
- * The appliance's witness cosignatures in newly stored bundles (each checkpoint_verified event
- * carries one, C2SP cosignature/v1 with the evidence key), checked with that key and kept in
- * their own table for exports and packets. A cosignature that does not verify is not kept and
- * raises an alert: the bundle itself verified, so the appliance signed something broken.
+ * The appliance's witness cosignatures in bundles about to be stored (each checkpoint_verified
+ * event carries one, C2SP cosignature/v1 with the evidence key), checked with that key: the rows
+ * to store with those bundles, in the same transaction, for exports and packets. A cosignature
+ * that does not verify is not kept and is returned for an alert: the bundle itself verified, so
+ * the appliance signed something broken.
  */
-export async function keepCosignatures(
-  s: Services,
+export function witnessCosignatures(
   ids: { tenantId: string; applianceId: string },
   key: VerificationKey,
   bundles: readonly EvidenceBundle[],
   receivedAt: string,
-  alert: (code: string, detail: string) => Promise<void>,
-): Promise<number> {
+): { rows: StoredCosignature[]; refused: string[] } {
   const rows: StoredCosignature[] = [];
+  const refused: string[] = [];
   for (const bundle of bundles) {
     const event = bundle.event;
     if (event.kind !== "checkpoint_verified" || event.cosignature === undefined) continue;
@@ -28,7 +27,7 @@ export async function keepCosignatures(
     };
     const verdict = verifyCosignature(cp, event.cosignature, key.publicKey);
     if (!verdict.ok) {
-      await alert("cosignature_bad_signature", `seq ${bundle.seq}: ${verdict.detail}`);
+      refused.push(`seq ${bundle.seq}: ${verdict.detail}`);
       continue;
     }
     rows.push({
@@ -40,6 +39,5 @@ export async function keepCosignatures(
       receivedAt,
     });
   }
-  await s.store.recordCosignatures(rows);
-  return rows.length;
+  return { rows, refused };
 }

@@ -20,7 +20,7 @@ import { ControlPlaneError } from "../../errors.ts";
 import type { ApplianceRecord, EvidenceRow } from "../../store/index.ts";
 import { findClockSkew, flagClockSkew } from "./clock-skew.ts";
 import { applianceRoute } from "./contract.ts";
-import { keepCosignatures } from "./cosignatures.ts";
+import { witnessCosignatures } from "./cosignatures.ts";
 import { sameIdentity } from "./identity.ts";
 
 /**
@@ -174,9 +174,17 @@ async function ingest(
     last = verdict.head;
     const now = s.now();
     const previousRecordedAt = await recordedAtOf(s, appliance, head.seq);
-    if (!(await s.store.appendEvidence(tenantId, applianceId, head, rows, now.toISOString())))
-      return "conflict";
-    await keepCosignatures(s, { tenantId, applianceId }, key, fresh, now.toISOString(), alert);
+    const witnessed = witnessCosignatures({ tenantId, applianceId }, key, fresh, now.toISOString());
+    const appended = await s.store.appendEvidence(
+      tenantId,
+      applianceId,
+      head,
+      rows,
+      now.toISOString(),
+      witnessed.rows,
+    );
+    if (!appended) return "conflict";
+    for (const detail of witnessed.refused) await alert("cosignature_bad_signature", detail);
     // Stored first: the timestamp is the appliance's claim, flagged, never a reason to refuse.
     await flagClockSkew(s, appliance, findClockSkew(fresh, previousRecordedAt, now), now);
   } else {
