@@ -17,12 +17,13 @@ import {
   verifyChain,
 } from "#protocol";
 import { testAgentRuntime } from "../scripts/agent-runtime.ts";
+import { agentBundleFromSource } from "../scripts/build-agent.ts";
 import { type Child, eventually, startAgentChild, startChild } from "../scripts/child-processes.ts";
 import { type LabPair, startLabPair } from "../scripts/lab-pair.ts";
 
 /**
  * Crash safety with real processes: the real control plane and the agent bundle that ships
- * (agent/dist/agent.mjs, which nix/ci/bundles.test.ts keeps equal to the sources) in lab mode.
+ * (built from the sources by agentBundleFromSource, as agent/dist/agent.mjs is) in lab mode.
  * Before each start the lab appliance's backup unit is failed, so every start is a busy cycle:
  * six checks, an L1 heal (systemctl start restic-backups-…, which adds a snapshot to the lab
  * state: the execution counter), evidence sealed, pushed and receipted, a poll. The agent is
@@ -37,7 +38,7 @@ const APPLIANCE = "crash-clinic-01";
 const KILLS = Number(process.env.KILLS ?? 50);
 const CP_KILL_EVERY = 12;
 const root = resolve(import.meta.dirname, "..");
-const bundle = join(root, "agent", "dist", "agent.mjs");
+const bundle = await agentBundleFromSource();
 const runtime = testAgentRuntime();
 // The lab appliance's backup job (scripts/lab-pair.ts configures the agent with it).
 let LAB_BACKUP_JOB = "";

@@ -19,6 +19,7 @@ import {
   verificationKey,
   verifyChain,
 } from "#protocol";
+import { agentBundleFromSource } from "../scripts/build-agent.ts";
 import { type Child, eventually, startAgentChild } from "../scripts/child-processes.ts";
 import { type LabPair, startLabPair } from "../scripts/lab-pair.ts";
 
@@ -33,7 +34,7 @@ import { type LabPair, startLabPair } from "../scripts/lab-pair.ts";
 const TENANT = "full-clinic";
 const APPLIANCE = "full-clinic-01";
 const root = resolve(import.meta.dirname, "..");
-const bundle = join(root, "agent", "dist", "agent.mjs");
+const bundle = await agentBundleFromSource();
 const canMount = process.getuid?.() === 0;
 
 let dir: string | undefined;

@@ -8,6 +8,7 @@ import { DatabaseSync } from "node:sqlite";
 import { afterAll, describe, expect, it } from "vitest";
 import type { EvidenceBundle } from "#protocol";
 import { testAgentRuntime } from "../scripts/agent-runtime.ts";
+import { agentBundleFromSource } from "../scripts/build-agent.ts";
 import { eventually } from "../scripts/child-processes.ts";
 import { type LabPair, startLabPair } from "../scripts/lab-pair.ts";
 
@@ -25,7 +26,7 @@ import { type LabPair, startLabPair } from "../scripts/lab-pair.ts";
 const TENANT = "dns-clinic";
 const APPLIANCE = "dns-clinic-01";
 const root = resolve(import.meta.dirname, "..");
-const bundle = join(root, "agent", "dist", "agent.mjs");
+const bundle = await agentBundleFromSource();
 const runtime = testAgentRuntime();
 const ip = spawnSync("ip", ["-V"]).status === 0;
 const canRun = ip && process.getuid?.() === 0;

@@ -3,6 +3,8 @@
  * the appliance (no node_modules beside it, no native addon: node:sqlite is built in).
  *   npm run build:agent            (or: node scripts/build-agent.ts <outfile>)
  */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { build } from "esbuild";
 
@@ -55,6 +57,25 @@ export function bundleAgentEntry(entry: string, outfile: string) {
 
 export function buildAgent(outfile = join(root, "agent", "dist", "agent.mjs")) {
   return bundleAgentEntry(join(root, "agent", "src", "main.ts"), outfile);
+}
+
+let fromSource: Promise<string> | undefined;
+
+/**
+ * The agent bundle built from the sources as they are now, once per process, in a temporary
+ * directory removed at exit: what the end-to-end tests run, so they test the agent's source and
+ * not whatever bundle was last committed. (The committed agent/dist/agent.mjs, which the Nix
+ * flake builds from, is kept equal to the sources by nix/ci/bundles.test.ts.)
+ */
+export function agentBundleFromSource(): Promise<string> {
+  fromSource ??= (async () => {
+    const dir = mkdtempSync(join(tmpdir(), "agent-bundle-"));
+    process.once("exit", () => rmSync(dir, { recursive: true, force: true }));
+    const outfile = join(dir, "agent.mjs");
+    await buildAgent(outfile);
+    return outfile;
+  })();
+  return fromSource;
 }
 
 if (import.meta.main) {

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { findViolations, readRepositorySources } from "./import-boundaries.ts";
+import { findImportCycles, findViolations, readRepositorySources } from "./import-boundaries.ts";
 
 const root = join(import.meta.dirname, "..");
 const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as {
@@ -15,6 +15,30 @@ describe("import boundaries", () => {
     expect(files.size).toBeGreaterThan(10);
     expect([...files.keys()].some((f) => f.startsWith("protocol/"))).toBe(true);
     expect(findViolations(files, pkg.imports)).toEqual([]);
+  });
+
+  it("leave no import cycle among the repository's own files", () => {
+    expect(findImportCycles(readRepositorySources(root), pkg.imports)).toEqual([]);
+  });
+
+  it("find a cycle through relative, aliased and type-only imports, and a file importing itself", () => {
+    const files = new Map([
+      ["protocol/a.ts", 'import { b } from "./b.ts";'],
+      ["protocol/b.ts", 'import type { C } from "./sub/c.ts";'],
+      ["protocol/sub/c.ts", 'export { a } from "#protocol";'],
+      ["protocol/index.ts", 'export * from "./a.ts";'],
+      ["protocol/d.ts", 'import "./d.ts"; import { z } from "zod";'],
+      ["protocol/e.ts", 'import { a } from "./a.ts";'],
+    ]);
+    expect(findImportCycles(files, { "#protocol": "./protocol/index.ts" })).toEqual([
+      ["protocol/a.ts", "protocol/b.ts", "protocol/sub/c.ts", "protocol/index.ts", "protocol/a.ts"],
+      ["protocol/d.ts", "protocol/d.ts"],
+    ]);
+    // Break one link and the first cycle is gone; e.ts only leads into it and was never part.
+    files.set("protocol/b.ts", "export const b = 1;");
+    expect(findImportCycles(files, { "#protocol": "./protocol/index.ts" })).toEqual([
+      ["protocol/d.ts", "protocol/d.ts"],
+    ]);
   });
 
   it.each([

@@ -69,22 +69,142 @@ export function findViolations(
   return violations;
 }
 
+/**
+ * Import cycles between the repository's own files, type-only imports included (a cycle of
+ * types still ties two modules' meaning together). Each cycle is reported once, as the path that
+ * leads from its alphabetically first file back to it. A linter's project-wide cycle rule would
+ * index every dependency's type declarations first; reading only our own files is what makes
+ * this cheap enough to run on every check.
+ */
+export function findImportCycles(
+  files: ReadonlyMap<string, string>,
+  aliases: Readonly<Record<string, string>>,
+): string[][] {
+  const edges = new Map<string, string[]>();
+  for (const [file, source] of files) {
+    const targets = new Set<string>();
+    for (const { fileName: specifier } of ts.preProcessFile(source, true, true).importedFiles) {
+      const target = resolveFile(file, specifier, aliases);
+      if (target !== undefined && files.has(target)) targets.add(target);
+    }
+    edges.set(file, [...targets].sort());
+  }
+  return stronglyConnected(edges)
+    .filter(
+      (component) =>
+        component.length > 1 || edges.get(component[0] ?? "")?.includes(component[0] ?? ""),
+    )
+    .map((component) => cycleThrough(component, edges))
+    .sort((a, b) => (a[0] ?? "").localeCompare(b[0] ?? ""));
+}
+
+/** Tarjan's algorithm, iterative so that a long import chain cannot overflow the stack. */
+function stronglyConnected(edges: ReadonlyMap<string, readonly string[]>): string[][] {
+  const index = new Map<string, number>();
+  const low = new Map<string, number>();
+  const onStack = new Set<string>();
+  const stack: string[] = [];
+  const components: string[][] = [];
+  let next = 0;
+  for (const start of [...edges.keys()].sort()) {
+    if (index.has(start)) continue;
+    const work: { node: string; child: number }[] = [{ node: start, child: 0 }];
+    index.set(start, next);
+    low.set(start, next++);
+    stack.push(start);
+    onStack.add(start);
+    while (work.length > 0) {
+      const frame = work[work.length - 1] as { node: string; child: number };
+      const children = edges.get(frame.node) ?? [];
+      if (frame.child < children.length) {
+        const child = children[frame.child++] as string;
+        if (!index.has(child)) {
+          index.set(child, next);
+          low.set(child, next++);
+          stack.push(child);
+          onStack.add(child);
+          work.push({ node: child, child: 0 });
+        } else if (onStack.has(child)) {
+          low.set(frame.node, Math.min(low.get(frame.node) ?? 0, index.get(child) ?? 0));
+        }
+        continue;
+      }
+      work.pop();
+      const parent = work[work.length - 1];
+      if (parent !== undefined) {
+        low.set(parent.node, Math.min(low.get(parent.node) ?? 0, low.get(frame.node) ?? 0));
+      }
+      if (low.get(frame.node) === index.get(frame.node)) {
+        const component: string[] = [];
+        let member: string | undefined;
+        do {
+          member = stack.pop() as string;
+          onStack.delete(member);
+          component.push(member);
+        } while (member !== frame.node);
+        components.push(component.sort());
+      }
+    }
+  }
+  return components;
+}
+
+/** A shortest path from the component's first file back to itself, staying inside it. */
+function cycleThrough(
+  component: readonly string[],
+  edges: ReadonlyMap<string, readonly string[]>,
+): string[] {
+  const members = new Set(component);
+  const first = component[0] as string;
+  const cameFrom = new Map<string, string>();
+  const queue = [first];
+  while (queue.length > 0) {
+    const node = queue.shift() as string;
+    for (const child of edges.get(node) ?? []) {
+      if (!members.has(child)) continue;
+      if (child === first) {
+        const path = [first];
+        for (
+          let at: string | undefined = node;
+          at !== first && at !== undefined;
+          at = cameFrom.get(at)
+        ) {
+          path.splice(1, 0, at);
+        }
+        return [...path, first];
+      }
+      if (!cameFrom.has(child)) {
+        cameFrom.set(child, node);
+        queue.push(child);
+      }
+    }
+  }
+  return [first, first];
+}
+
+/** The repository file a relative or aliased specifier names, or undefined for a package. */
+function resolveFile(
+  file: string,
+  specifier: string,
+  aliases: Readonly<Record<string, string>>,
+): string | undefined {
+  if (specifier.startsWith(".")) return posix.normalize(posix.join(posix.dirname(file), specifier));
+  if (specifier.startsWith("#")) {
+    const alias = aliases[specifier];
+    return alias === undefined ? undefined : posix.normalize(alias);
+  }
+  return undefined;
+}
+
 /** The top-level area a specifier points into, or undefined for a package. */
 function resolveArea(
   file: string,
   specifier: string,
   aliases: Readonly<Record<string, string>>,
 ): string | undefined {
-  let target: string;
-  if (specifier.startsWith(".")) {
-    target = posix.normalize(posix.join(posix.dirname(file), specifier));
-  } else if (specifier.startsWith("#")) {
-    const alias = aliases[specifier];
-    if (alias === undefined) return "(unknown alias)";
-    target = posix.normalize(alias);
-  } else {
-    return undefined;
-  }
+  if (specifier.startsWith("#") && aliases[specifier] === undefined) return "(unknown alias)";
+  const target = resolveFile(file, specifier, aliases);
+  if (target === undefined) return undefined;
   return target.startsWith("..") ? "(outside the repository)" : target.split("/")[0];
 }
 

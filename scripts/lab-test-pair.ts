@@ -7,6 +7,7 @@ import {
   type TestControlPlane,
 } from "../agent/src/testing/test-control-plane.ts";
 import { createTestPki } from "../agent/src/testing/test-pki.ts";
+import { agentBundleFromSource } from "./build-agent.ts";
 import { type Child, startAgentChild } from "./child-processes.ts";
 import { type LabPair, writeLabAgent } from "./lab-pair.ts";
 
@@ -14,17 +15,19 @@ import { type LabPair, writeLabAgent } from "./lab-pair.ts";
  * The real agent process against the agent's test control plane (agent/src/testing/: real HTTPS
  * and mTLS on loopback, orders signed with the key the agent pins, and hooks to serve what the
  * real control plane never would, such as an order that has already expired). The agent is the
- * bundle that ships (agent/dist/agent.mjs) in lab mode on a clean lab appliance. For scenario
+ * bundle that ships (built from the sources, as agent/dist/agent.mjs is) in lab mode on a clean
+ * lab appliance. For scenario
  * tests that need an order or a poll response the real control plane refuses to make.
  */
 const root = resolve(import.meta.dirname, "..");
-const bundle = join(root, "agent", "dist", "agent.mjs");
 
 export interface LabTestPair {
   /** Queue orders here (queueOrder), read what the agent sent (bundles, orderResults). */
   readonly cp: TestControlPlane;
   readonly agent: Child;
   readonly agentConfig: LabPair["agentConfig"];
+  /** The agent's config file (for its subcommands, such as `status`). */
+  readonly configPath: string;
   readonly labStateFile: string;
   /** Stops the agent (its exit code), then the test control plane. */
   stop(): Promise<number | null>;
@@ -61,13 +64,14 @@ export async function startLabTestPair(options: {
       pollIntervalS: options.pollIntervalS,
     });
     const agent = startAgentChild(
-      [bundle, "--config", configPath, "--lab", "--lab-state", labStateFile],
+      [await agentBundleFromSource(), "--config", configPath, "--lab", "--lab-state", labStateFile],
       root,
     );
     return {
       cp,
       agent,
       agentConfig,
+      configPath,
       labStateFile,
       stop: async () => {
         const code = await agent.stop();

@@ -8,7 +8,11 @@ import {
   generateEd25519KeyPair,
   sealBundle,
 } from "../protocol/index.ts";
-import { isCanonicalCheckResultBundle } from "./fast-bundle.ts";
+import {
+  isCanonicalCheckResultBundle,
+  type PlainCheckResult,
+  plainCheckResultScanner,
+} from "./fast-bundle.ts";
 
 /**
  * The fast path must never accept what the slow path (the full RFC 8785 re-serialization and the
@@ -85,7 +89,44 @@ function bundleOf(event: EvidenceEvent, recordedAt = "2026-11-01T00:00:10.000Z")
 const VALID = [
   ...EVENTS.map((e) => bundleOf(e)),
   bundleOf(EVENTS[0] as EvidenceEvent, "2028-02-29T23:59:59Z"),
+  bundleOf({ ...(EVENTS[0] as EvidenceEvent), duration_ms: 0 } as EvidenceEvent),
 ];
+
+const scanPlain = plainCheckResultScanner({
+  tenantId: "clinic-a",
+  applianceId: "clinic-a-01",
+  keyId: signer.keyId,
+});
+const scanned = (): PlainCheckResult => ({
+  seq: 0,
+  sigFrom: 0,
+  sigTo: 0,
+  prevAt: 0,
+  sigValue: "",
+  recordedAt: "",
+  checkId: "",
+  status: "",
+});
+
+/** The byte-level scan of `line`, checked against the parsed line when it accepts. */
+function plainAccepts(line: string): boolean {
+  const bytes = Buffer.from(line, "utf8");
+  const out = scanned();
+  if (!scanPlain(bytes, out)) return false;
+  const raw = JSON.parse(line) as EvidenceBundle & { event: { check_id: string; status: string } };
+  const { sig: _sig, ...unsigned } = raw;
+  const signed = Buffer.concat([bytes.subarray(0, out.sigFrom), bytes.subarray(out.sigTo)]);
+  expect(signed.toString("utf8")).toBe(canonicalize(unsigned));
+  expect(bytes.subarray(out.prevAt, out.prevAt + 64).toString("latin1")).toBe(raw.prev_hash);
+  expect(out).toMatchObject({
+    seq: raw.seq,
+    sigValue: raw.sig.value,
+    recordedAt: raw.recorded_at,
+    checkId: raw.event.check_id,
+    status: raw.event.status,
+  });
+  return true;
+}
 
 const REPLACEMENTS: unknown[] = [
   null,
@@ -216,6 +257,7 @@ describe("the verifier's fast path for check_result bundles", () => {
     const random = prng(19);
     let tried = 0;
     let slowYes = 0;
+    let plain = 0;
     for (const bundle of VALID) {
       for (const line of mutations(bundle, random)) {
         let raw: unknown;
@@ -230,6 +272,10 @@ describe("the verifier's fast path for check_result bundles", () => {
         if (slow) slowYes++;
         if (fast && !slow)
           throw new Error(`fast path accepted what the slow path refuses: ${line}`);
+        if (plainAccepts(line)) {
+          plain++;
+          if (!slow) throw new Error(`byte scan accepted what the slow path refuses: ${line}`);
+        }
         const hot =
           slow &&
           (raw as { event: { kind: string } }).event.kind === "check_result" &&
@@ -240,6 +286,33 @@ describe("the verifier's fast path for check_result bundles", () => {
     expect(tried).toBeGreaterThan(4000);
     // The mutations include valid bundles too (e.g. another valid status), not only broken ones.
     expect(slowYes).toBeGreaterThan(50);
+    expect(plain).toBeGreaterThan(20);
+  });
+
+  it("reads the commonest line from its bytes: a plain check_result of the export's own ids", () => {
+    const plainLines = VALID.map((b) => canonicalize(b)).filter((l) => l.includes('"findings":[]'));
+    expect(plainLines.length).toBeGreaterThanOrEqual(3);
+    for (const line of plainLines) {
+      const isPlain = !/"(citations|pre_state|reason)"/.test(line);
+      expect(plainAccepts(line)).toBe(isPlain);
+    }
+    const line = plainLines[0] as string;
+    // Another tenant, appliance or key, a CR, a leading zero, an escape: not read here.
+    for (const other of [
+      line.replace('"tenant_id":"clinic-a"', '"tenant_id":"clinic-b"'),
+      line.replace('"appliance_id":"clinic-a-01"', '"appliance_id":"clinic-a-02"'),
+      line.replace(signer.keyId, "0".repeat(64)),
+      `${line}\r`,
+      line.replace('"seq":1', '"seq":01'),
+      line.replace('"duration_ms":12', '"duration_ms":012'),
+      line.replace('"check_id":"patching"', '"check_id":"patch\\u0069ng"'),
+      line.replace('"status":"pass"', '"status":"PASS"'),
+    ]) {
+      expect(plainAccepts(other), other).toBe(false);
+    }
+    // Ids the schemas refuse never reach a byte comparison.
+    const refuse = plainCheckResultScanner({ tenantId: "Clinic A", applianceId: "a", keyId: "k" });
+    expect(refuse(Buffer.from(line), scanned())).toBe(false);
   });
 
   it("leaves other event kinds to the slow path", () => {

@@ -254,3 +254,131 @@ export function isCanonicalCheckResultBundle(line: string, raw: unknown): raw is
   if (!isCheckResult(raw.event)) return false;
   return line.indexOf("\\u") < 0 && JSON.stringify(raw) === line;
 }
+
+/** What the byte-level fast path reads from a plain check_result line (offsets into the line). */
+export interface PlainCheckResult {
+  seq: number;
+  /** Offsets of the `"sig":{…},` member: the line without them is the signed bytes. */
+  sigFrom: number;
+  sigTo: number;
+  /** Offset of prev_hash's 64 hex digits. */
+  prevAt: number;
+  sigValue: string;
+  recordedAt: string;
+  checkId: string;
+  status: string;
+}
+
+const ascii = (text: string) => Buffer.from(text, "latin1");
+
+/**
+ * The fast path without JSON.parse, for the commonest line of all: a check_result with no
+ * findings and none of the optional members, of the export's own tenant, appliance and key. The
+ * line must be byte for byte this template, every string printable ASCII without an escape and
+ * matching its schema pattern, every number plain digits (so the text is its own RFC 8785 form):
+ *
+ *   {"appliance_id":A,"event":{"check_id":C,"duration_ms":D,"findings":[],"kind":"check_result",
+ *    "severity":S,"status":S},"prev_hash":H,"recorded_at":T,"seq":N,"sig":{"alg":"Ed25519",
+ *    "key_id":K,"value":V},"tenant_id":X,"type":"evidence_bundle","v":1}
+ *
+ * Anything else (undefined) goes to isCanonicalCheckResultBundle or the slow path, which decide
+ * and name the problem; fast-bundle.test.ts holds this one to the slow path like the other.
+ */
+export function plainCheckResultScanner(expected: {
+  tenantId: string;
+  applianceId: string;
+  keyId: string;
+}): (line: Buffer, out: PlainCheckResult) => boolean {
+  // The fixed values are compared byte for byte, so they must be what the schemas accept.
+  if (
+    !isTenantId(expected.tenantId) ||
+    !isApplianceId(expected.applianceId) ||
+    !isSha256Hex(expected.keyId)
+  ) {
+    return () => false;
+  }
+  const head = ascii(`{"appliance_id":"${expected.applianceId}","event":{"check_id":"`);
+  const duration = ascii(`","duration_ms":`);
+  const kind = ascii(`,"findings":[],"kind":"check_result","severity":"`);
+  const status = ascii(`","status":"`);
+  const prev = ascii(`"},"prev_hash":"`);
+  const recorded = ascii(`","recorded_at":"`);
+  const seq = ascii(`","seq":`);
+  const sig = ascii(`,"sig":{"alg":"Ed25519","key_id":"${expected.keyId}","value":"`);
+  const tail = ascii(`"},"tenant_id":"${expected.tenantId}","type":"evidence_bundle","v":1}`);
+
+  let at = 0;
+  const literal = (line: Buffer, text: Buffer): boolean => {
+    if (line.length - at < text.length || line.compare(text, 0, text.length, at, at + text.length))
+      return false;
+    at += text.length;
+    return true;
+  };
+  // A string's content up to its closing quote: printable ASCII, no backslash (no escape).
+  const content = (line: Buffer): number => {
+    const from = at;
+    for (; at < line.length; at++) {
+      const b = line[at] as number;
+      if (b === 0x22) return from;
+      if (b < 0x20 || b > 0x7e || b === 0x5c) return -1;
+    }
+    return -1;
+  };
+  const text = (line: Buffer): string | undefined => {
+    const from = content(line);
+    return from < 0 ? undefined : line.toString("latin1", from, at);
+  };
+  // A non-negative integer in plain digits, no leading zero, at most 15 digits: exact, and its
+  // own ECMAScript (RFC 8785 §3.2.2.3) form.
+  const integer = (line: Buffer): number => {
+    const from = at;
+    let value = 0;
+    for (; at < line.length && at - from <= 15; at++) {
+      const b = line[at] as number;
+      if (b < 0x30 || b > 0x39) break;
+      value = value * 10 + (b - 0x30);
+    }
+    const digits = at - from;
+    if (digits === 0 || digits > 15 || (digits > 1 && line[from] === 0x30)) return -1;
+    return value;
+  };
+  const hex64 = (line: Buffer): boolean => {
+    if (line.length - at < 64) return false;
+    for (let end = at + 64; at < end; at++) {
+      const b = line[at] as number;
+      if (!((b >= 0x30 && b <= 0x39) || (b >= 0x61 && b <= 0x66))) return false;
+    }
+    return true;
+  };
+
+  return (line, out) => {
+    at = 0;
+    if (!literal(line, head)) return false;
+    const checkId = text(line);
+    if (checkId === undefined || !isCheckId(checkId) || !literal(line, duration)) return false;
+    if (integer(line) < 0 || !literal(line, kind)) return false;
+    const severity = text(line);
+    if (severity === undefined || !SEVERITY.has(severity) || !literal(line, status)) return false;
+    const state = text(line);
+    if (state === undefined || !STATUS.has(state) || !literal(line, prev)) return false;
+    out.prevAt = at;
+    if (!hex64(line) || !literal(line, recorded)) return false;
+    const recordedAt = text(line);
+    if (recordedAt === undefined || !isTimestamp(recordedAt) || !literal(line, seq)) return false;
+    const n = integer(line);
+    if (n < 1) return false;
+    out.sigFrom = at + 1;
+    if (!literal(line, sig)) return false;
+    const value = text(line);
+    if (value === undefined || !isSigValue(value) || !literal(line, tail)) return false;
+    if (at !== line.length) return false;
+    // `"sig":{…}` and the comma after it: `"},"tenant_id"` starts with the object's end.
+    out.sigTo = line.length - tail.length + 3;
+    out.seq = n;
+    out.sigValue = value;
+    out.recordedAt = recordedAt;
+    out.checkId = checkId;
+    out.status = state;
+    return true;
+  };
+}

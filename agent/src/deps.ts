@@ -14,6 +14,11 @@ export interface AgentDeps {
   readonly clock: Clock;
   readonly host: Host;
   readonly log: Logger;
+  /**
+   * A plain line for the appliance's console, for the person in front of it (stderr, which the
+   * unit also sends to the console): the evidence key id at enrollment.
+   */
+  readonly console?: (line: string) => void;
   /** Without a client certificate (enrollment) or with one (every other route). */
   readonly transport: (client?: { keyPem: string; certPem: string }) => Transport;
   readonly checks: CheckRunner;

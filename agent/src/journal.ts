@@ -1,14 +1,17 @@
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import {
+  type BundleDraft,
   type ChainHead,
   type EvidenceBundle,
   type EvidenceEvent,
   type EvidenceReceipt,
   GENESIS_HEAD,
+  ProtocolError,
   type SealedBundle,
   type Signer,
   sealBundle,
 } from "#protocol";
+import { clip } from "./clip.ts";
 import { AgentError } from "./errors.ts";
 
 /**
@@ -46,7 +49,15 @@ CREATE TABLE IF NOT EXISTS receipts (
 CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;
 CREATE TABLE IF NOT EXISTS seen_orders (order_id TEXT PRIMARY KEY, seq INTEGER NOT NULL) STRICT;
 CREATE TABLE IF NOT EXISTS outbox (id INTEGER PRIMARY KEY, kind TEXT NOT NULL, body TEXT NOT NULL) STRICT;
+CREATE TABLE IF NOT EXISTS refused_bundles (
+  seq INTEGER NOT NULL, hash TEXT PRIMARY KEY, reason TEXT NOT NULL, body TEXT NOT NULL
+) STRICT;
 `;
+
+/** The alert sealed in place of evidence the protocol's ingest schema refuses. */
+export const UNSEALABLE_ALERT = "evidence_unsealable";
+/** The alert sealed in place of a bundle the control plane refused (422). */
+export const REFUSED_ALERT = "evidence_refused";
 
 /** How many order ids are remembered for the replay check; older ones fail the sequence check. */
 const SEEN_ORDER_IDS_KEPT = 10_000;
@@ -86,6 +97,15 @@ export interface Journal {
   enqueue(kind: string, body: unknown): void;
   outbox(limit: number): OutboxItem[];
   dequeue(id: number): void;
+  /**
+   * The control plane refused the unreceipted bundle `seq` as invalid: it is moved to
+   * `refused_bundles`, an `evidence_refused` alert naming its hash and the reason takes its place
+   * in the chain, and every bundle after it is sealed again on the new chain, in one transaction.
+   * Nothing the control plane holds changes (it refused the bundle, so its head is below `seq`).
+   */
+  replaceRefused(seq: number, reason: string): void;
+  /** The bundles the control plane refused, as they were sealed, with the reason. */
+  refusedBundles(): { seq: number; hash: string; reason: string; json: string }[];
   /** Deletes receipted bundles recorded before `cutoff`; the head bundle always stays. */
   prune(cutoff: Date): number;
   close(): void;
@@ -168,7 +188,7 @@ export function openJournal(
         const sealed: SealedBundle[] = [];
         const recorded_at = recordedAt.toISOString();
         for (const event of events) {
-          const next = sealBundle(
+          const next = sealChecked(
             {
               tenant_id: identity.tenantId,
               appliance_id: identity.applianceId,
@@ -188,6 +208,62 @@ export function openJournal(
       appendOptions?.reserve ? fullPages : eventPages,
     );
   };
+
+  const replaceRefused = (seq: number, reason: string): void =>
+    transaction(() => {
+      const receipted = Number(state("receipted_seq") ?? "0");
+      if (seq <= receipted) {
+        throw new AgentError(
+          "journal_failure",
+          `bundle ${seq} is receipted; it cannot be replaced`,
+        );
+      }
+      const page = q("SELECT seq, hash, body FROM bundles WHERE seq >= ? ORDER BY seq LIMIT 500");
+      const update = q("UPDATE bundles SET hash = ?, body = ? WHERE seq = ?");
+      let rows = page.all(seq) as { seq: number; hash: string; body: string }[];
+      const refused = rows[0];
+      if (refused?.seq !== seq) {
+        throw new AgentError("journal_failure", `bundle ${seq} is not in the journal`);
+      }
+      const original = JSON.parse(refused.body) as EvidenceBundle;
+      q("INSERT OR IGNORE INTO refused_bundles (seq, hash, reason, body) VALUES (?, ?, ?, ?)").run(
+        seq,
+        refused.hash,
+        reason,
+        refused.body,
+      );
+      // The refused bundle's own prev_hash is the head before it, even if that bundle was pruned.
+      let current: ChainHead = { seq: seq - 1, hash: original.prev_hash };
+      const draftOf = (bundle: EvidenceBundle, event: EvidenceEvent): BundleDraft => ({
+        tenant_id: identity.tenantId,
+        appliance_id: identity.applianceId,
+        recorded_at: bundle.recorded_at,
+        event,
+      });
+      while (rows.length > 0) {
+        for (const row of rows) {
+          const bundle = JSON.parse(row.body) as EvidenceBundle;
+          const event: EvidenceEvent =
+            row.seq === seq
+              ? {
+                  kind: "alert",
+                  code: REFUSED_ALERT,
+                  severity: "high",
+                  subject: `bundle ${seq}`,
+                  message: clip(
+                    `the control plane refused bundle ${seq} (sha256 ${refused.hash}): ${reason}`,
+                    500,
+                  ),
+                }
+              : bundle.event;
+          const next = sealChecked(draftOf(bundle, event), current, signer);
+          update.run(next.head.hash, JSON.stringify(next.bundle), row.seq);
+          current = next.head;
+        }
+        rows = page.all(current.seq + 1) as typeof rows;
+      }
+      setState.run("head", JSON.stringify(current));
+    });
 
   const pruneBefore = (cutoff: Date): number =>
     transaction(() => {
@@ -280,6 +356,16 @@ export function openJournal(
     dequeue(id) {
       transaction(() => q("DELETE FROM outbox WHERE id = ?").run(id));
     },
+    replaceRefused,
+    refusedBundles: () =>
+      (
+        q("SELECT seq, hash, reason, body FROM refused_bundles ORDER BY seq").all() as {
+          seq: number;
+          hash: string;
+          reason: string;
+          body: string;
+        }[]
+      ).map((row) => ({ seq: row.seq, hash: row.hash, reason: row.reason, json: row.body })),
     prune: (cutoff) => pruneBefore(cutoff),
     close() {
       try {
@@ -289,6 +375,29 @@ export function openJournal(
       }
     },
   };
+}
+
+/**
+ * Seals the event, or, when the protocol's ingest schema refuses it (sealBundle checks the bundle
+ * against EvidenceBundle, the schema the control plane verifies uploads with, before signing), an
+ * `evidence_unsealable` alert saying what was refused and why. The agent never seals evidence the
+ * control plane would refuse, and a bad event never stops the recording of the rest.
+ */
+export function sealChecked(draft: BundleDraft, prev: ChainHead, signer: Signer): SealedBundle {
+  try {
+    return sealBundle(draft, prev, signer);
+  } catch (error) {
+    if (!(error instanceof ProtocolError)) throw error;
+    const kind = clip(String((draft.event as { kind?: unknown }).kind), 64);
+    const alert: EvidenceEvent = {
+      kind: "alert",
+      code: UNSEALABLE_ALERT,
+      severity: "high",
+      subject: kind,
+      message: clip(`a ${kind} event was not sealed: ${error.message}`, 500),
+    };
+    return sealBundle({ ...draft, event: alert }, prev, signer);
+  }
 }
 
 /** SQLITE_FULL becomes a disk_full AgentError (an alert, never corruption: SQLite rolls back). */

@@ -22,6 +22,7 @@ import { privilegedHost } from "./privileged/client.ts";
 import { helperMain } from "./privileged/helper-main.ts";
 import { restoreTestMain } from "./restore-test/main.ts";
 import { catalogAllowlist } from "./runbook-allowlist.ts";
+import { statusMain } from "./status-command.ts";
 import { httpsTransport } from "./transport.ts";
 import { AGENT_VERSION } from "./version.ts";
 
@@ -30,6 +31,7 @@ const HELP = `compliance-agent ${AGENT_VERSION}: the MSP compliance appliance ag
 Usage: node agent.mjs [--config PATH]
        node agent.mjs privileged-helper --config PATH [--socket PATH]
        node agent.mjs restore-test --config PATH --instance <files>-<job>
+       node agent.mjs status [--config PATH] [--format text|json]
 
   --config PATH   the JSON config file (default /etc/compliance-agent/config.json)
   --lab           LAB MODE: the six checks and the healer run against a simulated NixOS
@@ -48,6 +50,7 @@ SIGTERM or SIGINT: finish the current step, record a stopping bundle, exit 0.`;
 export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
   if (argv[0] === "privileged-helper") return helperMain(argv.slice(1), env);
   if (argv[0] === "restore-test") return restoreTestMain(argv.slice(1), env);
+  if (argv[0] === "status") return statusMain(argv.slice(1), env);
   const log = jsonLogger((line) => process.stdout.write(line));
   let args: ReturnType<typeof parse>;
   try {
@@ -137,6 +140,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
         allowlist: withControlRunbooks(shipped),
         l1Rules,
         notify: systemdNotifier(env),
+        console: (line) => process.stderr.write(`compliance-agent: ${line}\n`),
         ...(watchdogUsec > 0 ? { watchdogMs: Math.max(1000, watchdogUsec / 2000) } : {}),
       },
       stop.signal,

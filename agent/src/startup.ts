@@ -37,6 +37,12 @@ export async function startUp(
   if (stored !== null) return { identity, pinnedKey, enrollment: stored, freshlyEnrolled: false };
 
   onEnrolling(identity.fingerprint);
+  // The key id in the form an auditor computes with OpenSSL (docs/auditor.md): the operator
+  // compares it before approving, and the clinic keeps it as its own record of the pin.
+  const say = deps.console ?? (() => {});
+  say(
+    `evidence key id ${identity.fingerprint} (SHA-256 of the raw Ed25519 public key): enrolling; compare it with the operator and keep it for your auditor`,
+  );
   // The appliance's unit hands over the token's folder as systemd credentials: no file there
   // means the installer skipped the token, and enrollment waits for an operator's approval.
   const token =
@@ -65,5 +71,8 @@ export async function startUp(
     tenant_id: enrollment.tenant_id,
     appliance_id: enrollment.appliance_id,
   });
+  say(
+    `enrolled as appliance ${enrollment.appliance_id} of site ${enrollment.tenant_id}; evidence key id ${identity.fingerprint}`,
+  );
   return { identity, pinnedKey, enrollment, freshlyEnrolled: true };
 }

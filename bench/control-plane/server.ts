@@ -71,6 +71,8 @@ async function serveHttp() {
     host: "127.0.0.1",
     // The kept-alive phase measures polls on open connections: do not let idle ones close.
     keepAliveTimeoutMs: 300_000,
+    // Every simulated appliance connects from 127.0.0.1.
+    maxConnectionsPerAddress: 100_000,
   });
   process.stdout.write(`listening on ${server.url}\n`);
   process.once("SIGTERM", async () => {

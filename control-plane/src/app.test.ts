@@ -452,8 +452,8 @@ describe.each(backends)("control-plane app on %s", (_name, open) => {
         await call("/v1/appliance/poll", pollBody("clinic-m", "m-01"), {
           contentType: "text/plain",
         }),
-        400,
-        "invalid_request",
+        415,
+        "unsupported_media_type",
       );
       expectProblem(
         await call("/v1/appliance/poll", { ...pollBody("clinic-m", "m-01"), nonce: "short" }),
@@ -535,9 +535,9 @@ describe.each(backends)("control-plane app on %s", (_name, open) => {
         // A checkout (no release.json): the package version marked as a development build.
         version: `${JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")).version}+dev`,
       });
-      const metrics = await (await h.app.request("/metrics")).text();
+      const metrics = await (await h.ops("/metrics")).text();
       expect(metrics).toContain("cp_http_requests_total");
-      const openapi = (await (await h.app.request("/openapi.json")).json()) as {
+      const openapi = (await (await h.ops("/openapi.json")).json()) as {
         paths: Record<string, unknown>;
       };
       expect(Object.keys(openapi.paths)).toContain("/v1/appliance/poll");

@@ -12,9 +12,11 @@ import { problemResponse, toProblem } from "./http/problem.ts";
 import { createMetrics } from "./metrics.ts";
 import { adminAuth } from "./middleware/admin-auth/index.ts";
 import { applianceIdentity } from "./middleware/appliance-identity/index.ts";
+import { metricsAuth } from "./middleware/metrics-auth/index.ts";
 import { operatorSession } from "./middleware/operator-session/index.ts";
 import { byAppliance, byClientAddress, rateLimit } from "./middleware/rate-limit/index.ts";
 import { requestContext } from "./middleware/request-context/index.ts";
+import { securityHeaders } from "./middleware/security-headers/index.ts";
 import { createPlanner } from "./planner/index.ts";
 import { operatorApiRoutes } from "./routes/admin/index.ts";
 import { applianceRoutes } from "./routes/appliance/index.ts";
@@ -57,7 +59,14 @@ export const SURFACES = {
     maxBodyBytes: MAX_OPERATOR_BODY_BYTES,
     errorPages: true,
   },
-  ops: { name: "ops", base: "", serves: ["public"], maxBodyBytes: 0 },
+  // Health is public; the metrics take the scrape token (or an admin token), the API document
+  // an admin token.
+  ops: {
+    name: "ops",
+    base: "",
+    serves: ["public", "metrics-token", "admin-token"],
+    maxBodyBytes: 0,
+  },
 } as const satisfies Record<string, Surface>;
 
 /**
@@ -89,6 +98,7 @@ export function createApp(deps: AppDeps) {
   };
   const app = new OpenAPIHono<AppEnv>();
   app.use("*", requestContext(deps.logger, metrics));
+  app.use("*", securityHeaders());
 
   // One guard per credential; each route's declared rule picks the one its surface enforces.
   const guards: Guards = {
@@ -98,6 +108,7 @@ export function createApp(deps: AppDeps) {
       rateLimit(deps.applianceRateLimit ?? { perMinute: 120, burst: 60 }, byAppliance),
     ],
     "admin-token": [adminAuth(deps.store, now)],
+    "metrics-token": [metricsAuth(deps.metricsScrapeTokenSha256, adminAuth(deps.store, now))],
     "operator-session": [operatorSession(deps.store, now)],
     "dashboard-session": [dashboardSession(services)],
   };

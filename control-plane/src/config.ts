@@ -206,6 +206,11 @@ export const Config = z.strictObject({
     .strictObject({ per_minute: z.int().min(1), burst: z.int().min(1) })
     .default({ per_minute: 120, burst: 60 }),
   log_level: z.enum(["debug", "info", "warn", "error"]).default("info"),
+  /**
+   * `/metrics` needs a bearer token: this file's token (one line, 16-256 characters; only its
+   * SHA-256 is kept) for the Prometheus scrape, or an admin token.
+   */
+  metrics: z.strictObject({ scrape_token_file: z.string().min(1).optional() }).default({}),
   /** Folder holding baseline/ and runbooks/; default: the catalog shipped beside this code. */
   catalog_dir: z.string().min(1).optional(),
   planner: PlannerConfig.default(PlannerConfig.parse({})),

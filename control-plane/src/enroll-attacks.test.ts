@@ -48,3 +48,35 @@ describe("enrollment without a token over TLS", () => {
     expect((await t.h.store.getAppliance("clinic-f", "f-01"))?.status).toBe("pending");
   });
 });
+
+describe("approval-only enrollment over TLS", () => {
+  it("binds the approved claim's TLS key: a second client with the box's MAC and evidence key is never enrolled, the box is", async () => {
+    const box = await simulatedAppliance();
+    await registerSite(t.h, "clinic-g", "g-01", box.mac, { approvalOnly: true });
+    expect(await enroll(box.request)).toMatchObject({ status: 200, json: { status: "pending" } });
+    const claimed = await t.h.admin("/tenants/clinic-g/appliances/g-01");
+    const shown = (await claimed.json()) as { tls_key_fingerprint: string | null };
+    expect(shown.tls_key_fingerprint).toMatch(/^[0-9a-f]{64}$/);
+
+    // The attacker copies the MAC and the public evidence key, and brings its own TLS key.
+    const own = await simulatedAppliance(undefined, box.mac);
+    const forged = { ...box.request, tls_csr_pem: own.request.tls_csr_pem };
+    expect(await enroll(forged)).toMatchObject({ status: 200, json: { status: "pending" } });
+    // The stored claim (what the operator approves) is still the box's.
+    expect(await (await t.h.admin("/tenants/clinic-g/appliances/g-01")).json()).toMatchObject({
+      status: "pending",
+      tls_key_fingerprint: shown.tls_key_fingerprint,
+    });
+
+    const approved = await t.h.admin("/tenants/clinic-g/appliances/g-01/approve", {
+      evidence_key_fingerprint: box.request.evidence_key_fingerprint,
+    });
+    expect(approved.status).toBe(200);
+    expect(await enroll(forged)).toMatchObject({ status: 200, json: { status: "pending" } });
+    expect((await t.h.store.getAppliance("clinic-g", "g-01"))?.status).toBe("approved");
+
+    // The real box asks again and is enrolled.
+    const real = await enroll(box.request);
+    expect(real).toMatchObject({ status: 200, json: { status: "enrolled" } });
+  });
+});

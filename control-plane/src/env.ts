@@ -39,6 +39,8 @@ export interface AppDeps {
   readonly packets?: { readonly dir: string; readonly catalogDir: string };
   /** Check each JSON answer against its route's declared schema (tests); a mismatch is a 500. */
   readonly checkResponses?: boolean;
+  /** SHA-256 (hex) of the bearer token Prometheus scrapes /metrics with (else: admin tokens). */
+  readonly metricsScrapeTokenSha256?: string;
 }
 
 /** Resolved dependencies shared by routes (defaults filled in by createApp). */

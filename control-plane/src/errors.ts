@@ -12,6 +12,7 @@ import { CodedError } from "#protocol";
 export type ClientErrorCode =
   | "invalid_request"
   | "payload_too_large"
+  | "unsupported_media_type"
   | "unauthenticated"
   | "forbidden"
   | "not_found"
@@ -81,6 +82,7 @@ export const ERROR_HTTP: Readonly<
 > = {
   invalid_request: { status: 400, title: "The request is malformed" },
   payload_too_large: { status: 413, title: "The request body is too large" },
+  unsupported_media_type: { status: 415, title: "The request body's content type is not accepted" },
   unauthenticated: { status: 401, title: "Authentication is required" },
   forbidden: { status: 403, title: "Not allowed for this identity" },
   not_found: { status: 404, title: "Not found" },

@@ -169,7 +169,7 @@ describe("logs", () => {
 describe("/metrics", () => {
   it("exposes prom-client's process, GC and event-loop metrics and the existing counters", async () => {
     await h.app.request("/healthz");
-    const res = await h.app.request("/metrics");
+    const res = await h.ops("/metrics");
     expect(res.status).toBe(200);
     expect(res.headers.get("content-type")).toBe("text/plain; version=0.0.4; charset=utf-8");
     const text = await res.text();

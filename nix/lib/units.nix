@@ -69,6 +69,9 @@ in
       Type = [ "notify" ];
       # The READY/WATCHDOG notifications come from a systemd-notify child.
       NotifyAccess = [ "all" ];
+      # The JSON log (stdout) goes to the journal; the agent's few plain lines for the person at
+      # the appliance (stderr: the evidence key id at enrollment) also go to the console.
+      StandardError = [ "journal+console" ];
       ExecStart = [ (concat " " (s.execStart ++ [ "--config" s.configFile ])) ];
       User = [ "compliance-agent" ];
       Group = [ "compliance-agent" ];

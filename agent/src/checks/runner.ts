@@ -1,6 +1,7 @@
 import type { Baseline } from "#catalog";
 import { DRIFT_CHECK_IDS, type DriftCheckId, isDeclaredFinding } from "#catalog";
-import type { Finding, Severity } from "#protocol";
+import { type Finding, type Severity, sha256Hex } from "#protocol";
+import { clip } from "../clip.ts";
 import type { ExpectedHost } from "../config.ts";
 import { describeError } from "../log.ts";
 import type { CheckResultEvent, CheckRunner, Clock, Host } from "../ports.ts";
@@ -96,9 +97,13 @@ function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
   });
 }
 
-const clip = (text: string, max: number) =>
-  text.length > max ? `${text.slice(0, max - 1)}…` : text;
-const clipScalar = (v: Finding["observed"]) => (typeof v === "string" ? clip(v, 512) : v);
+/** NaN and ±Infinity are not JSON numbers: they are recorded as their names. */
+const clipScalar = (v: Finding["observed"]) =>
+  typeof v === "string"
+    ? clip(v, 512)
+    : typeof v === "number" && !Number.isFinite(v)
+      ? String(v)
+      : v;
 
 function toEvidence(
   check: DriftCheck,
@@ -150,14 +155,36 @@ function toEvidence(
   };
 }
 
-function preState(state: PreState): PreState {
+/** The protocol's limits on a pre-state (EvidenceEvent check_result `pre_state`). */
+const PRE_STATE_KEY_MAX = 128;
+const PRE_STATE_ENTRIES_MAX = 64;
+/** Hex digits of SHA-256 that stand for the part of a key cut off or rewritten. */
+const KEY_HASH_DIGITS = 16;
+
+export function preState(state: PreState): PreState {
   const out: Record<string, string | number | boolean | null> = {};
-  for (const [k, v] of Object.entries(state).slice(0, 64)) {
-    // Keys are names (units, mounts, volumes); anything else becomes "_" so the schema holds.
-    const key = clip(k.replace(/[^a-zA-Z0-9_.@:/-]/g, "_").replace(/^[^a-zA-Z]/, "x"), 128);
-    out[key] = typeof v === "string" ? clip(v, 512) : v;
+  for (const [k, v] of Object.entries(state).slice(0, PRE_STATE_ENTRIES_MAX)) {
+    let key = stateKey(k);
+    // Two names that read alike once rewritten (or cut) keep apart by the hash of the original.
+    if (Object.hasOwn(out, key)) key = hashedKey(key, k);
+    out[key] = clipScalar(v) ?? null;
   }
   return out;
+}
+
+/**
+ * A name the protocol accepts, the same for the same name on every run: characters outside its
+ * alphabet become "_", a first character that is not a letter becomes "x", and a name longer than
+ * 128 characters (a deep mount path) keeps its first characters and ends with a hash of the whole.
+ */
+export function stateKey(name: string): string {
+  const key = name.replace(/[^a-zA-Z0-9_.@:/-]/g, "_").replace(/^(?:[^a-zA-Z]|$)/, "x");
+  return key.length > PRE_STATE_KEY_MAX ? hashedKey(key, name) : key;
+}
+
+function hashedKey(key: string, name: string): string {
+  const digest = sha256Hex(new TextEncoder().encode(name)).slice(0, KEY_HASH_DIGITS);
+  return `${key.slice(0, PRE_STATE_KEY_MAX - KEY_HASH_DIGITS - 1)}@${digest}`;
 }
 
 /**

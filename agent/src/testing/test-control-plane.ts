@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { createServer as createHttpServer } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import { createServer as createTlsServer, type TLSSocket } from "node:tls";
+import { z } from "zod";
 import {
   type AgentSettings,
   APPLIANCE_API,
@@ -28,6 +29,8 @@ import {
   verifyChain,
 } from "#protocol";
 import type { TestPki } from "./test-pki.ts";
+
+const UploadEnvelope = EvidenceUpload.extend({ bundles: z.array(z.unknown()).min(1) });
 
 /**
  * A minimal control plane for tests and the bench, on real HTTPS with mTLS on loopback: it
@@ -257,8 +260,11 @@ export async function startTestControlPlane(
       return [200, cp.pollHook ? cp.pollHook(response, request) : response];
     }
     if (path === APPLIANCE_API.evidence.path) {
+      // As the real control plane: the envelope is a 400, a bundle that fails its schema a 422.
+      const envelope = tryParseMessage(UploadEnvelope, body);
+      if (!envelope.ok) return [400, problem(400, "invalid_message", { detail: envelope.problem })];
       const parsed = tryParseMessage(EvidenceUpload, body);
-      if (!parsed.ok) return [400, problem(400, "invalid_message", { detail: parsed.problem })];
+      if (!parsed.ok) return [422, problem(422, "evidence_invalid", { detail: parsed.problem })];
       const upload = parsed.value.bundles;
       const first = upload[0]?.seq ?? 1;
       const head = cp.head();

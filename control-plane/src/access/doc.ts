@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { createSigner, generateEd25519KeyPair } from "#protocol";
+import { createSigner, generateEd25519KeyPair, sha256Hex } from "#protocol";
 import { createApp } from "../app.ts";
 import { silentLogger } from "../logger.ts";
 import { createSecretBox } from "../pki/index.ts";
@@ -19,7 +19,16 @@ export async function documentedPaths(): Promise<OpenApiPaths> {
       secretBox: createSecretBox(randomBytes(32)),
       logger: silentLogger,
     });
-    const doc = (await (await app.request("/openapi.json")).json()) as { paths: OpenApiPaths };
+    const token = randomBytes(32).toString("base64url");
+    await store.migrate();
+    await store.addAdminToken(
+      { tokenHash: sha256Hex(new TextEncoder().encode(token)), label: "docs" },
+      new Date().toISOString(),
+    );
+    const res = await app.request("/openapi.json", {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    const doc = (await res.json()) as { paths: OpenApiPaths };
     return doc.paths;
   } finally {
     await store.close();

@@ -1,6 +1,9 @@
 import { hostname } from "node:os";
+import { sha256Hex } from "#protocol";
 import { createApp } from "../app.ts";
 import { dataDirLayout } from "../config.ts";
+import { ControlPlaneError } from "../errors.ts";
+import { startExpiryJob } from "../jobs/expiry.ts";
 import { holderId, startMonthlyJob, startScheduledJob } from "../jobs/lease.ts";
 import { runMonthlyPackets } from "../packets/index.ts";
 import { createSecretBox } from "../pki/index.ts";
@@ -92,6 +95,9 @@ export const serveCommand: Command = {
         perMinute: config.appliance_rate_limit.per_minute,
         burst: config.appliance_rate_limit.burst,
       },
+      ...(config.metrics.scrape_token_file
+        ? { metricsScrapeTokenSha256: scrapeTokenHash(config.metrics.scrape_token_file) }
+        : {}),
       ...(queue ? { queue } : {}),
     });
     const server = roles.has("http") ? await startServer(app, tls, config.listen) : undefined;
@@ -104,6 +110,9 @@ export const serveCommand: Command = {
           .catch((error: unknown) => logger.log("warn", "order expiry failed", { err: error }));
       }, 60_000);
       timers.push(expiry);
+      // Expired sessions, enrollment token hashes, leases and sign-in failure rows.
+      const expired = startExpiryJob(store, { logger, holder });
+      stops.push(() => expired.stop());
     }
     if (roles.has("planner")) {
       if (queue) {
@@ -182,3 +191,15 @@ export const serveCommand: Command = {
     process.once("SIGINT", () => void stop("SIGINT"));
   },
 };
+
+/** The scrape token file's token, kept only as its SHA-256; a malformed one stops start-up. */
+function scrapeTokenHash(path: string): string {
+  const token = readText(path, "metrics scrape token file").trim();
+  if (!/^[A-Za-z0-9._~+/=-]{16,256}$/.test(token)) {
+    throw new ControlPlaneError(
+      "invalid_config",
+      `metrics.scrape_token_file ${path}: expected one token of 16-256 characters [A-Za-z0-9._~+/=-]`,
+    );
+  }
+  return sha256Hex(new TextEncoder().encode(token));
+}

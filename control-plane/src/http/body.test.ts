@@ -49,7 +49,7 @@ describe("readBody", () => {
   ] as const)("refuses %s", async (_, type, headers, message) => {
     const res = await post(app(type, 100), '{"a":1}', headers);
     expect(await res.json()).toMatchObject({
-      code: "invalid_request",
+      code: "unsupported_media_type",
       message: expect.stringContaining(message),
     });
   });

@@ -5,6 +5,17 @@ import { ControlPlaneError } from "../errors.ts";
 
 /** Largest body the admin, operator and dashboard surfaces read (appliances: the protocol's). */
 export const MAX_OPERATOR_BODY_BYTES = 256 * 1024;
+/**
+ * Largest body a route open to anyone reads (enrollment, sign-in): an enrollment request is
+ * about 2 KiB. Whatever the surface allows its authenticated routes, an unauthenticated caller
+ * cannot make the server buffer or parse more than this.
+ */
+export const MAX_PUBLIC_BODY_BYTES = 64 * 1024;
+/**
+ * Deepest nesting of arrays and objects a JSON body may have (the deepest message, an
+ * evidence upload, nests about 8). Checked on the bytes before parsing, in one linear pass.
+ */
+export const MAX_JSON_DEPTH = 32;
 
 export type BodyType = "json" | "form";
 
@@ -32,9 +43,11 @@ export function readBody(c: Context, type: BodyType, maxBytes: number): Promise<
 
 async function readOnce(c: Context, type: BodyType, maxBytes: number): Promise<unknown> {
   if (!MEDIA[type].pattern.test(c.req.header("content-type") ?? "")) {
-    throw new ControlPlaneError("invalid_request", MEDIA[type].refusal);
+    throw new ControlPlaneError("unsupported_media_type", MEDIA[type].refusal);
   }
-  const text = await readLimited(c.req.raw, maxBytes);
+  const bytes = await readLimited(c.req.raw, maxBytes);
+  if (type === "json") checkDepth(bytes, MAX_JSON_DEPTH);
+  const text = decodeUtf8(bytes);
   if (type === "form") return Object.fromEntries(new URLSearchParams(text));
   try {
     return JSON.parse(text);
@@ -43,12 +56,48 @@ async function readOnce(c: Context, type: BodyType, maxBytes: number): Promise<u
   }
 }
 
-const tooLarge = () => new ControlPlaneError("payload_too_large", "");
+const tooLarge = (maxBytes: number) =>
+  new ControlPlaneError("payload_too_large", `the body is larger than ${maxBytes} bytes`);
 
-async function readLimited(request: Request, maxBytes: number): Promise<string> {
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+/** Strict UTF-8: an invalid sequence is refused, never replaced with U+FFFD. */
+function decodeUtf8(bytes: Uint8Array): string {
+  try {
+    return utf8.decode(bytes);
+  } catch (cause) {
+    throw new ControlPlaneError("invalid_request", "the body is not valid UTF-8", { cause });
+  }
+}
+
+/**
+ * Refuses JSON nested deeper than `max` before it is parsed: one pass over the bytes counting
+ * brackets outside strings (UTF-8 continuation bytes are never `"`, `\\`, `[` or `{`).
+ */
+export function checkDepth(bytes: Uint8Array, max: number): void {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < bytes.length; i++) {
+    const b = bytes[i];
+    if (inString) {
+      if (b === 0x5c) i++;
+      else if (b === 0x22) inString = false;
+    } else if (b === 0x22) inString = true;
+    else if (b === 0x5b || b === 0x7b) {
+      if (++depth > max) {
+        throw new ControlPlaneError(
+          "invalid_request",
+          `the body nests arrays and objects deeper than ${max} levels`,
+        );
+      }
+    } else if (b === 0x5d || b === 0x7d) depth--;
+  }
+}
+
+async function readLimited(request: Request, maxBytes: number): Promise<Uint8Array> {
   const declared = Number(request.headers.get("content-length") ?? Number.NaN);
-  if (declared > maxBytes) throw tooLarge();
-  if (!request.body) return "";
+  if (declared > maxBytes) throw tooLarge(maxBytes);
+  if (!request.body) return new Uint8Array(0);
   const chunks: Uint8Array[] = [];
   let size = 0;
   const reader = request.body.getReader();
@@ -58,11 +107,11 @@ async function readLimited(request: Request, maxBytes: number): Promise<string> 
     size += value.byteLength;
     if (size > maxBytes) {
       await reader.cancel();
-      throw tooLarge();
+      throw tooLarge(maxBytes);
     }
     chunks.push(value);
   }
-  return Buffer.concat(chunks, size).toString("utf8");
+  return Buffer.concat(chunks, size);
 }
 
 /**

@@ -109,8 +109,8 @@ export const describeOperator = (o: OperatorRecord) => ({
 /** A session as listings show it: a prefix of its id's hash names it. */
 export const describeSession = (s: SessionRecord) => ({
   session: s.idHash.slice(0, 16),
-  created_at: s.createdAt,
-  last_seen_at: s.lastSeenAt,
+  created_at: s.createdAt ?? null,
+  last_seen_at: s.lastSeenAt ?? null,
   expires_at: s.expiresAt,
 });
 

@@ -1,5 +1,4 @@
 import { createHash, randomBytes } from "node:crypto";
-import { isIPv6 } from "node:net";
 import type { Context } from "hono";
 import { setCookie } from "hono/cookie";
 import type { Role } from "../access/roles.ts";
@@ -46,23 +45,6 @@ export function signInSubject(username: string): string {
   return createHash("sha256").update(`operator-sign-in\0${username}`).digest("hex");
 }
 
-/** The throttle's address: IPv4 as is (also IPv4-mapped IPv6), IPv6 by its /64 prefix. */
-export function throttleAddress(address: string): string {
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
-  if (mapped?.[1]) return mapped[1];
-  if (!isIPv6(address)) return address;
-  const [head = "", tail = ""] = address.split("::");
-  const left = head ? head.split(":") : [];
-  const right = tail ? tail.split(":") : [];
-  const groups = address.includes("::")
-    ? [...left, ...Array(8 - left.length - right.length).fill("0"), ...right]
-    : left;
-  return `${groups
-    .slice(0, 4)
-    .map((g) => g.toLowerCase().replace(/^0+(?=.)/, ""))
-    .join(":")}::/64`;
-}
-
 /**
  * Operator sign-in shared by the JSON API and the dashboard: scrypt-hashed passwords, a new
  * session (stored only as hashes) in a Secure, HttpOnly, SameSite=Strict cookie. Every sign-in,
@@ -85,7 +67,7 @@ export async function signIn(
 ): Promise<{ csrf: string; role: Role }> {
   const now = s.now();
   const subject = signInSubject(username);
-  const address = throttleAddress(byClientAddress(c));
+  const address = byClientAddress(c);
   const [mine, all, operator] = await Promise.all([
     s.store.getSignInFailures(subject, address),
     s.store.getSignInFailures(subject, ALL_ADDRESSES),

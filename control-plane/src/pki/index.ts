@@ -5,6 +5,7 @@ export {
   checkCertificateAuthority,
   createCertificateAuthority,
   createClientCsr,
+  csrKeyFingerprint,
   fingerprintOfPem,
   isIssuedBy,
   issueServerCertificate,

@@ -117,6 +117,20 @@ export function certificateFingerprint(der: ArrayBuffer | Uint8Array): string {
   return createHash("sha256").update(new Uint8Array(der)).digest("hex");
 }
 
+/**
+ * Lower-case hex SHA-256 of the public key (SPKI DER) a PKCS #10 request carries, or null when
+ * it does not parse: what an approval binds, since an agent that asks again signs a new request
+ * for the same key.
+ */
+export function csrKeyFingerprint(csrPem: string | null): string | null {
+  if (csrPem === null) return null;
+  try {
+    return certificateFingerprint(new x509.Pkcs10CertificateRequest(csrPem).publicKey.rawData);
+  } catch {
+    return null;
+  }
+}
+
 export function fingerprintOfPem(pem: string): string {
   return certificateFingerprint(new x509.X509Certificate(pem).rawData);
 }

@@ -81,7 +81,7 @@ async function sweep() {
 }
 
 const metric = async (name: string) => {
-  const text = await (await world.h.app.request("/metrics")).text();
+  const text = await (await world.h.ops("/metrics")).text();
   return Number(new RegExp(`^${name} (\\d+)$`, "m").exec(text)?.[1] ?? 0);
 };
 

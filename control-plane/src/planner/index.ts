@@ -284,15 +284,25 @@ export function createPlanner(
       // The stored switch, not the effective one: a switch forced on in the config file does
       // not make an operator's engagement a no-op.
       const before = await base.store.planner.getKillSwitch();
-      await base.store.planner.setKillSwitch(engaged, reason, base.now().toISOString(), actor);
-      await base.audit.record(
-        actor,
-        engaged ? "planner.kill_switch_engaged" : "planner.kill_switch_released",
-        "planner",
-        {
-          reason,
-        },
-      );
+      const at = base.now().toISOString();
+      await base.store.planner.setKillSwitch(engaged, reason, at, actor);
+      try {
+        await base.audit.record(
+          actor,
+          engaged ? "planner.kill_switch_engaged" : "planner.kill_switch_released",
+          "planner",
+          { reason },
+        );
+      } catch (error) {
+        // No change of the switch without its audit entry: put the stored state back.
+        await base.store.planner.setKillSwitch(
+          before?.engaged ?? false,
+          before?.reason ?? "",
+          at,
+          actor,
+        );
+        throw error;
+      }
       // Engaging withdraws every order not yet run, in every tenant.
       if (engaged && !before?.engaged)
         await withdrawOrders(ctx, actor, { tenantId: null }, "kill_switch");

@@ -64,7 +64,7 @@ describe("L2 failures through the pipeline", () => {
     expect(decision?.outcome).toBe("escalated");
     expect(decision?.llm).toMatchObject({ failure_code: code });
     expect(decision?.reason).toMatch(/^L2 failed: /);
-    const metrics = await (await world.h.app.request("/metrics")).text();
+    const metrics = await (await world.h.ops("/metrics")).text();
     expect(metrics).toMatch(
       new RegExp(`^cp_planner_l2_failures_total\\{reason="${code}"\\} 1$`, "m"),
     );

@@ -90,7 +90,7 @@ describe("the incident pipeline", () => {
     const audit = await (await world.h.admin("/audit")).json();
     expect(verifyAuditChain(audit as never)).toBeNull();
     expect(JSON.stringify(audit)).toContain("incident.order_issued");
-    const metrics = await (await world.h.app.request("/metrics")).text();
+    const metrics = await (await world.h.ops("/metrics")).text();
     expect(metrics).toMatch(/^cp_planner_l2_order_issued_total 1$/m);
   });
 

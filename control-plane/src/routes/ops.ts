@@ -2,9 +2,12 @@ import { z } from "zod";
 import type { Services } from "../env.ts";
 import { ControlPlaneError } from "../errors.ts";
 import { releaseVersion } from "../release-version.ts";
-import { defineRoute, PUBLIC, type Route, TEXT } from "./registry.ts";
+import { defineRoute, METRICS, PUBLIC, type Route, TEXT, tokenOnly } from "./registry.ts";
 
-/** Liveness, readiness (the store answers), Prometheus metrics and the OpenAPI document. */
+/**
+ * Liveness and readiness (public: a load balancer probes them), Prometheus metrics (sign-in
+ * outcomes, enrollments, incidents: the scrape token) and the OpenAPI document (admin token).
+ */
 export function opsRoutes(s: Services, openapi: () => unknown): Route[] {
   const version = releaseVersion();
   return [
@@ -43,8 +46,8 @@ export function opsRoutes(s: Services, openapi: () => unknown): Route[] {
       method: "get",
       path: "/metrics",
       operationId: "metrics",
-      summary: "Prometheus metrics",
-      auth: PUBLIC,
+      summary: "Prometheus metrics (the scrape token or an admin token)",
+      auth: METRICS,
       response: { schema: TEXT, contentType: "text/plain" },
       handler: async (c) =>
         c.body(await s.metrics.render(), 200, { "content-type": s.metrics.contentType }),
@@ -54,7 +57,7 @@ export function opsRoutes(s: Services, openapi: () => unknown): Route[] {
       path: "/openapi.json",
       operationId: "openapi",
       summary: "This document: every route, its schemas and its authorization",
-      auth: PUBLIC,
+      auth: tokenOnly("signed-in"),
       response: {
         schema: z.looseObject({ openapi: z.string(), paths: z.record(z.string(), z.unknown()) }),
       },

@@ -39,7 +39,7 @@ let session: { cookie: string; csrf: string };
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "cp-registry-"));
   h = await createHarness(openSqliteStore(join(dir, "cp.sqlite")));
-  doc = (await (await h.app.request("/openapi.json")).json()) as Document;
+  doc = (await (await h.ops("/openapi.json")).json()) as Document;
   await addOperator(h.store, "rita", "correct horse battery staple");
   const login = await h.app.request("/v1/operator/login", {
     method: "POST",
@@ -135,7 +135,7 @@ describe("route registry", () => {
     expect(new Set(ids).size).toBe(ids.length);
     for (const { op } of operations()) {
       expect(op["x-credential"]).toMatch(
-        /^(public|appliance-mtls|admin-token|operator-session|dashboard-session)$/,
+        /^(public|appliance-mtls|admin-token|metrics-token|operator-session|dashboard-session)$/,
       );
       expect(op.security.length === 0).toBe(op["x-credential"] === "public");
     }
@@ -186,6 +186,7 @@ describe("route registry", () => {
       public: [],
       "appliance-mtls": [],
       "admin-token": [],
+      "metrics-token": [],
       "operator-session": [],
       "dashboard-session": [],
     };
@@ -211,8 +212,6 @@ describe("route registry", () => {
       "GET /dashboard/login",
       "GET /dashboard/style.css",
       "GET /healthz",
-      "GET /metrics",
-      "GET /openapi.json",
       "GET /readyz",
       "POST /dashboard/login",
       "POST /v1/appliance/enroll",
@@ -222,7 +221,7 @@ describe("route registry", () => {
 
   it("refuses every non-public route without credentials", async () => {
     const guarded = operations().filter((o) => o.op["x-credential"] !== "public");
-    expect(guarded.length).toBe(127);
+    expect(guarded.length).toBe(129);
     for (const { method, path, op } of guarded) {
       expectRefused(await send(method, path, op, {}), `${method} ${path}`);
     }
@@ -237,6 +236,7 @@ describe("route registry", () => {
         "x-csrf-token": session.csrf,
       },
       "admin-token": { cookie: session.cookie, "x-csrf-token": session.csrf },
+      "metrics-token": { cookie: session.cookie, "x-csrf-token": session.csrf },
       "operator-session": { authorization: `Bearer ${h.adminToken}` },
       // A JSON-API session carries no dashboard CSRF cookie.
       "dashboard-session": {

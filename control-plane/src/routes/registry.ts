@@ -6,7 +6,7 @@ import { checkAccess, checkWindow, type Denial } from "../access/check.ts";
 import { PERMISSIONS, type Permission, rolesWith, type StaffPermission } from "../access/roles.ts";
 import type { AppEnv } from "../env.ts";
 import { ControlPlaneError } from "../errors.ts";
-import { type BodyType, readBody, validate } from "../http/body.ts";
+import { type BodyType, MAX_PUBLIC_BODY_BYTES, readBody, validate } from "../http/body.ts";
 
 /**
  * How a caller proves who it is. `public` routes need nothing; every other credential has one
@@ -16,6 +16,7 @@ export type Credential =
   | "public"
   | "appliance-mtls"
   | "admin-token"
+  | "metrics-token"
   | "operator-session"
   | "dashboard-session";
 
@@ -59,6 +60,8 @@ export const dashboardAuth = (permission: StaffPermission): Authorization => ({
 
 /** Credentials that identify a person or an API token holder, whose role and scope apply. */
 const STAFF: readonly Credential[] = ["admin-token", "operator-session", "dashboard-session"];
+/** The metrics scrape: the configured scrape token, or an admin token. */
+export const METRICS: Authorization = { credentials: ["metrics-token"], permission: "admin" };
 
 type Params = z.ZodObject | undefined;
 type Body = z.ZodType | undefined;
@@ -164,6 +167,7 @@ const SECURITY: Readonly<Record<Credential, Record<string, string[]>[]>> = {
   public: [],
   "appliance-mtls": [{ applianceMtls: [] }],
   "admin-token": [{ adminToken: [] }],
+  "metrics-token": [{ metricsToken: [] }, { adminToken: [] }],
   "operator-session": [{ operatorSession: [], csrfToken: [] }],
   "dashboard-session": [{ operatorSession: [] }],
 };
@@ -174,6 +178,11 @@ export const SECURITY_SCHEMES = {
     description: "The appliance's client certificate issued at enrollment.",
   },
   adminToken: { type: "http", scheme: "bearer" },
+  metricsToken: {
+    type: "http",
+    scheme: "bearer",
+    description: "The metrics scrape token (serve config `metrics.scrape_token_file`).",
+  },
   operatorSession: { type: "apiKey", in: "cookie", name: "__Host-cp_session" },
   csrfToken: {
     type: "apiKey",
@@ -222,6 +231,11 @@ export function mount<E extends Env>(
         denial.code === "forbidden" ? "your role may not do this" : "not found",
       );
     };
+    // A route open to anyone reads a small body whatever its surface allows signed-in callers.
+    const maxBodyBytes =
+      credential === "public"
+        ? Math.min(surface.maxBodyBytes, MAX_PUBLIC_BODY_BYTES)
+        : surface.maxBodyBytes;
     const handle: MiddlewareHandler = async (c) => {
       const params = route.params ? validate(route.params, c.req.param(), "params") : undefined;
       // Reach and role before the body is read: out of reach is a 404, in reach a 403.
@@ -232,7 +246,7 @@ export function mount<E extends Env>(
         body: route.body
           ? validate(
               route.body,
-              await readBody(c, bodyType, surface.maxBodyBytes),
+              await readBody(c, bodyType, maxBodyBytes),
               bodyType === "form" ? "form" : "body",
               route.invalidBody ?? route.bodyLabel,
               route.invalidBody !== undefined,

@@ -4,6 +4,7 @@ import { auditContract } from "./audit.contract.ts";
 import type { StoreContract } from "./contract-kit.ts";
 import { cosignatureContract } from "./cosignatures.contract.ts";
 import { evidenceContract } from "./evidence.contract.ts";
+import { expiryContract } from "./expiry.contract.ts";
 import { incidentQueueContract } from "./incident-queue.contract.ts";
 import { leaseContract } from "./leases.contract.ts";
 import { operatorContract } from "./operators.contract.ts";
@@ -30,6 +31,7 @@ export const STORE_CONTRACTS: readonly StoreContract[] = [
   auditContract,
   vaultContract,
   leaseContract,
+  expiryContract,
   packetContract,
   cosignatureContract,
   plannerControlContract,

@@ -5,6 +5,7 @@ import { applianceQueries } from "./appliances.ts";
 import { auditQueries } from "./audit.ts";
 import { cosignatureQueries } from "./cosignatures.ts";
 import { evidenceQueries } from "./evidence.ts";
+import { expiryQueries } from "./expiry.ts";
 import { incidentQueueQueries } from "./incident-queue.ts";
 import { leaseQueries } from "./leases.ts";
 import { migrationProvider } from "./migrations.ts";
@@ -35,6 +36,7 @@ export function kyselyStore(db: Kysely<Database>, dialect: "sqlite" | "postgres"
     ...auditQueries(db),
     ...vaultQueries(db),
     ...leaseQueries(db),
+    ...expiryQueries(db),
     ...packetQueries(db),
     ...cosignatureQueries(db),
     planner: plannerQueries(db),

@@ -188,8 +188,8 @@ export function operatorQueries(db: Kysely<Database>): OperatorStore {
           operator_id: s.operatorId,
           csrf_hash: s.csrfHash,
           expires_at: s.expiresAt,
-          created_at: s.createdAt,
-          last_seen_at: s.lastSeenAt,
+          created_at: s.createdAt ?? null,
+          last_seen_at: s.lastSeenAt ?? null,
         })
         .execute();
     },

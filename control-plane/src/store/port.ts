@@ -24,6 +24,7 @@ export interface Store
     AuditStore,
     VaultStore,
     LeaseStore,
+    ExpiryStore,
     PacketStore,
     CosignatureStore {
   /** The incident pipeline, guardrails, decision chain and flywheel (store/planner/). */
@@ -321,8 +322,8 @@ export interface SessionRecord {
   readonly operatorId: string;
   readonly csrfHash: string;
   readonly expiresAt: string;
-  readonly createdAt: string | null;
-  readonly lastSeenAt: string | null;
+  readonly createdAt?: string | null;
+  readonly lastSeenAt?: string | null;
 }
 
 /** A named API token (stored as its hash) with the role and scope it acts with. */
@@ -480,6 +481,23 @@ export interface LeaseStore {
   acquireLease(name: string, holder: string, now: string, expiresAt: string): Promise<LeaseOutcome>;
   /** The holder gives the lease up (or marks it completed for good); false if not the holder. */
   releaseLease(name: string, holder: string, now: string, completed: boolean): Promise<boolean>;
+}
+
+// ── Expiry of short-lived rows (expiry.ts) ──────────────────────────────────────────────────
+
+export interface ExpiredRows {
+  readonly sessions: number;
+  readonly enrollmentTokens: number;
+  readonly leases: number;
+  readonly signInFailures: number;
+}
+
+export interface ExpiryStore {
+  /**
+   * Deletes sessions, enrollment token hashes and uncompleted leases that expired at or before
+   * `now`, and sign-in failure rows whose last failure is before `signInFailuresBefore`.
+   */
+  deleteExpired(now: string, signInFailuresBefore: string): Promise<ExpiredRows>;
 }
 
 // ── Compliance packets (packets.ts) ─────────────────────────────────────────────────────────

@@ -27,6 +27,8 @@ export interface Harness {
   readonly signer: Signer;
   readonly adminToken: string;
   admin(path: string, body?: unknown, method?: string): Promise<Response>;
+  /** A GET of an operations route (/metrics, /openapi.json) with the admin token. */
+  ops(path: string): Promise<Response>;
 }
 
 export async function createHarness(
@@ -55,6 +57,8 @@ export async function createHarness(
     store,
     signer,
     adminToken,
+    ops: (path) =>
+      Promise.resolve(app.request(path, { headers: { authorization: `Bearer ${adminToken}` } })),
     admin: (path, body, method = body === undefined ? "GET" : "POST") =>
       Promise.resolve(
         app.request(`/v1/admin${path}`, {
@@ -147,7 +151,16 @@ export function pollBody(tenantId: string, applianceId: string, lastOrderSeq = 0
 export function httpsPost(
   url: string,
   body: unknown,
-  tls: { ca: string; cert?: string; key?: string; session?: Buffer; localAddress?: string },
+  tls: {
+    ca: string;
+    cert?: string;
+    key?: string;
+    session?: Buffer;
+    localAddress?: string;
+    /** GET sends no body; headers given here replace the JSON defaults. */
+    method?: "GET" | "POST";
+    headers?: Record<string, string>;
+  },
   raw?: string | Buffer,
 ): Promise<{
   status: number;
@@ -155,22 +168,27 @@ export function httpsPost(
   session?: Buffer;
   reused: boolean;
   contentType: string;
+  headers: import("node:http").IncomingHttpHeaders;
 }> {
   return new Promise((resolve, reject) => {
     const payload = raw ?? JSON.stringify(body);
     const req = request(
       url,
       {
-        method: "POST",
+        method: tls.method ?? "POST",
         ca: tls.ca,
         ...(tls.cert ? { cert: tls.cert, key: tls.key } : {}),
         agent: false,
         ...(tls.session ? { session: tls.session } : {}),
         ...(tls.localAddress ? { localAddress: tls.localAddress } : {}),
-        headers: {
-          "content-type": "application/json",
-          "content-length": Buffer.byteLength(payload),
-        },
+        headers:
+          tls.method === "GET"
+            ? (tls.headers ?? {})
+            : {
+                "content-type": "application/json",
+                "content-length": Buffer.byteLength(payload),
+                ...tls.headers,
+              },
       },
       (res) => {
         const chunks: Buffer[] = [];
@@ -190,12 +208,13 @@ export function httpsPost(
             session: socket.getSession?.(),
             reused: socket.isSessionReused?.() ?? false,
             contentType: String(res.headers["content-type"] ?? ""),
+            headers: res.headers,
           });
         });
       },
     );
     req.on("error", reject);
-    req.end(payload);
+    req.end(tls.method === "GET" ? undefined : payload);
   });
 }
 

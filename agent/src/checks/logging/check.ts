@@ -56,6 +56,7 @@ export function journalHasMessage(text: string, token: string): boolean | undefi
     const textOf = Array.isArray(message)
       ? Buffer.from(message as number[]).toString("utf8")
       : message;
+    // constant-time: not a secret (a marker the check itself wrote to the journal and reads back)
     if (textOf === token) found = true;
   }
   return found;

@@ -25,6 +25,8 @@ export const ApplianceView = z.object({
   mac_addresses: z.array(z.string()),
   settings: AgentSettings,
   evidence_key_fingerprint: Nullable,
+  /** SHA-256 of the TLS key in the claim's request: the key an approval lets enroll. */
+  tls_key_fingerprint: Nullable,
   certificate_fingerprint: Nullable,
   hostname: Nullable,
   agent_version: Nullable,

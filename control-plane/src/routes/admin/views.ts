@@ -2,6 +2,7 @@ import type { z } from "zod";
 import type { StaffPermission } from "../../access/roles.ts";
 import type { Services } from "../../env.ts";
 import { ControlPlaneError } from "../../errors.ts";
+import { csrKeyFingerprint } from "../../pki/index.ts";
 import type { ApplianceRecord } from "../../store/index.ts";
 import { defineRoute, operatorApi, type Route } from "../registry.ts";
 import { type ApplianceParams, TenantParams } from "./schemas.ts";
@@ -25,6 +26,7 @@ export function describe(a: ApplianceRecord) {
     mac_addresses: a.macs,
     settings: a.settings,
     evidence_key_fingerprint: a.evidenceKeyFingerprint,
+    tls_key_fingerprint: csrKeyFingerprint(a.csrPem),
     certificate_fingerprint: a.certFingerprint,
     hostname: a.hostname,
     agent_version: a.agentVersion,

@@ -11,7 +11,7 @@ import {
 } from "#protocol";
 import type { Services } from "../../env.ts";
 import { ControlPlaneError } from "../../errors.ts";
-import { signClientCsr } from "../../pki/index.ts";
+import { csrKeyFingerprint, signClientCsr } from "../../pki/index.ts";
 import type { ApplianceRecord, EnrollmentClaim } from "../../store/index.ts";
 import { applianceRoute } from "./contract.ts";
 
@@ -106,10 +106,21 @@ async function enrollWithApproval(
   // registration nor tells an outsider which MACs are registered.
   const reg = candidates.length === 1 ? candidates[0] : undefined;
   if (reg?.tokenHash === null) {
+    // The claim binds both keys: the evidence key the operator compares on the console and the
+    // TLS key of the request stored with it. The evidence key is public (a second client can
+    // send it with a key of its own); the request's self-signature proves the TLS key, so only
+    // the box that made the stored claim can be issued a certificate on its approval, and a
+    // claim naming the same evidence key with another TLS key never replaces the stored one.
+    const tlsKey = csrKeyFingerprint(claim.csrPem);
+    const sameEvidenceKey = reg.evidenceKeyFingerprint === claim.evidenceKeyFingerprint;
+    const sameTlsKey = tlsKey !== null && csrKeyFingerprint(reg.csrPem) === tlsKey;
     if (reg.status === "approved") {
-      if (reg.evidenceKeyFingerprint === claim.evidenceKeyFingerprint) {
-        return issue(s, reg, claim, false);
-      }
+      if (sameEvidenceKey && sameTlsKey) return issue(s, reg, claim, false);
+    } else if (sameEvidenceKey && !sameTlsKey) {
+      s.logger.log("warn", "enrollment claim with another TLS key for a pending evidence key", {
+        tenant_id: reg.tenantId,
+        appliance_id: reg.applianceId,
+      });
     } else if (!(await s.store.setPending(reg.tenantId, reg.applianceId, claim))) {
       throw new ControlPlaneError("conflict", "the registration changed; retry");
     } else {
