@@ -168,6 +168,20 @@ async function realBundleIdle(runtime: AgentRuntime, bundle: string) {
   return { first_start_with_enrollment: firstStart, restart_enrolled: restart };
 }
 
+/** The runtime the appliance's Nix package runs (nix/package.nix), with its peak if measured. */
+function shippedRuntime(sideBySide: Record<string, object>) {
+  const pkg = readFileSync(join(import.meta.dirname, "..", "nix", "package.nix"), "utf8");
+  const runtime = /\bnodejs(-slim)?_24\b/.test(pkg) ? "node" : "bun";
+  const row = sideBySide[runtime] as { peak_rss_mib?: number } | undefined;
+  return {
+    runtime,
+    peak_rss_mib: row?.peak_rss_mib ?? null,
+    over_goal_mib: row?.peak_rss_mib
+      ? +Math.max(0, row.peak_rss_mib - GOAL_PEAK_RSS_MIB).toFixed(1)
+      : null,
+  };
+}
+
 type Outage = Record<
   "idle" | "after_outage" | "after_flush" | "after_flush_idle",
   { rss_mib: number; peak_rss_mib: number; anonymous_mib: number }
@@ -232,6 +246,7 @@ try {
       stretch_mib: STRETCH_PEAK_RSS_MIB,
       stretch_met: lowest.peak < STRETCH_PEAK_RSS_MIB,
     },
+    shipped_runtime: shippedRuntime(sideBySide),
     runtimes: runs,
   };
   process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);

@@ -28,6 +28,10 @@ describe("the agent bundle", () => {
     const inputs = Object.keys(result.metafile.inputs);
     expect(inputs.some((i) => i.endsWith(".node"))).toBe(false);
     expect(inputs.some((i) => i.includes("control-plane/"))).toBe(false);
+    // What the running agent never needs stays out of its memory: no X.509 library (the CSR is
+    // a few lines of DER) and of zod's locales English only.
+    expect(inputs.filter((i) => i.includes("@peculiar/") || i.includes("tsyringe"))).toEqual([]);
+    expect(inputs.filter((i) => /zod\/v4\/locales\/(?!en\.js$)/.test(i))).toEqual([]);
     const help = spawnSync(runtime.command, [...runtime.flags, bundle, "--help"], {
       cwd: out,
       env: { ...process.env, ...runtime.env },
@@ -37,7 +41,7 @@ describe("the agent bundle", () => {
     expect(help.stdout).toMatch(/^compliance-agent /);
   });
 
-  it("runs with its runtime flags: enrolls (CSR through the bundled x509 code), cycles, stops on SIGTERM", async () => {
+  it("runs with its runtime flags: enrolls (the CSR written by the bundle), cycles, stops on SIGTERM", async () => {
     world = await createAgentWorld();
     const child = spawn(runtime.command, [...runtime.flags, bundle, "--config", world.configPath], {
       cwd: out,

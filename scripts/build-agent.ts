@@ -4,9 +4,10 @@
  *   npm run build:agent            (or: node scripts/build-agent.ts <outfile>)
  */
 import { mkdtempSync, rmSync } from "node:fs";
+import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { build } from "esbuild";
+import { dirname, join } from "node:path";
+import { build, type Plugin } from "esbuild";
 
 const root = join(import.meta.dirname, "..");
 
@@ -34,6 +35,27 @@ export const AGENT_BUN_FLAGS = ["--smol"] as const;
  */
 export const AGENT_BUN_ENV = { BUN_JSC_useJIT: "0" } as const;
 
+/**
+ * zod's public namespace re-exports its 40-odd locales (`z.locales`), so bundling `z` brings
+ * them all: about 260 KiB of the bundle and 3 MiB of RSS on Node at start. The agent reads none
+ * (zod registers English itself), so the bundle gets `z.locales.en` alone.
+ */
+export const englishZodOnly: Plugin = {
+  name: "english-zod-only",
+  setup(b) {
+    const zodDir = dirname(createRequire(import.meta.url).resolve("zod/package.json"));
+    b.onResolve({ filter: /\/locales\/index\.js$/ }, (args) =>
+      args.importer.startsWith(zodDir)
+        ? { path: "zod-locales-en", namespace: "zod-locales" }
+        : undefined,
+    );
+    b.onLoad({ filter: /.*/, namespace: "zod-locales" }, () => ({
+      contents: 'export { default as en } from "zod/v4/locales/en.js";',
+      resolveDir: zodDir,
+    }));
+  },
+};
+
 /** Bundles one agent entry point the way the appliance runs it (the bench bundles its child too). */
 export function bundleAgentEntry(entry: string, outfile: string) {
   return build({
@@ -48,6 +70,7 @@ export function bundleAgentEntry(entry: string, outfile: string) {
     legalComments: "none",
     metafile: true,
     logLevel: "warning",
+    plugins: [englishZodOnly],
     // CommonJS dependencies (tsyringe under @peculiar/x509) call require() for builtins.
     banner: {
       js: "import { createRequire as __agentRequire } from 'node:module'; const require = __agentRequire(import.meta.url);",

@@ -6,7 +6,7 @@ import { type ExecuteDeps, executeOrders, flushReports, untilAborted } from "./e
 import type { Journal, JournalIdentity } from "./journal.ts";
 import type { FullJournalAlerts } from "./journal-alerts.ts";
 import { describeError } from "./log.ts";
-import { type AcceptedOrder, clip, pollOnce } from "./orders.ts";
+import { type AcceptedOrder, acceptedOrders, clip, pollOnce } from "./orders.ts";
 import { pushEvidence } from "./push.ts";
 import type { AgentStatus } from "./status.ts";
 import type { Transport } from "./transport.ts";
@@ -58,7 +58,8 @@ export function agentCycle(env: CycleEnv): () => Promise<void> {
     const polled =
       started.getTime() >= schedule.nextContactAt ? await pollForOrders(env) : undefined;
     if (!env.stop.aborted) await runChecks(env);
-    if (polled && polled.accepted.length > 0) await executeAccepted(env, polled.accepted);
+    if (polled && polled.accepted.length > 0)
+      await executeAccepted(env, await confirmAutomatic(env, polled.accepted));
     let contact = polled?.contact;
     if (contact === true && !env.stop.aborted) contact = await pushEvidenceAndReports(env);
     const now = env.deps.clock.now();
@@ -135,6 +136,26 @@ async function runChecks(env: CycleEnv): Promise<void> {
       );
     }
   }
+}
+
+/**
+ * The checks (and the healer) run between the poll that delivered an order and its start, for
+ * seconds: a kill switch or audit-only engaged meanwhile reaches the appliance only in a later
+ * poll. So before it runs an automatic (L1/L2) order the agent polls once more, and that
+ * verified response's withdrawals and suspension apply (orders.ts takes the withdrawn ones out
+ * of the accepted list; the executor refuses automatic orders while suspended). Orders that
+ * confirming poll delivers run too: nothing ran between their delivery and now. When no
+ * verified answer comes (the control plane unreachable, a response refused), nothing newer can
+ * be known and the orders run as the first poll accepted them.
+ */
+async function confirmAutomatic(
+  env: CycleEnv,
+  accepted: readonly AcceptedOrder[],
+): Promise<readonly AcceptedOrder[]> {
+  if (env.stop.aborted || accepted.every(({ order }) => order.tier === "L3")) return accepted;
+  const confirmed = await pollForOrders(env);
+  const still = new Set(acceptedOrders(env.journal).map((o) => o.id));
+  return [...accepted, ...confirmed.accepted].filter(({ order }) => still.has(order.order_id));
 }
 
 /** Executes the orders this cycle's poll accepted, one at a time, bounded by the hard stop. */

@@ -14,6 +14,7 @@ import {
   verifyDocument,
 } from "#protocol";
 import { writeFileAtomic } from "./atomic-file.ts";
+import { createCsrPem } from "./csr.ts";
 import { AgentError, isAgentError } from "./errors.ts";
 import type { Identity } from "./identity.ts";
 import { errorFields, type Logger } from "./log.ts";
@@ -82,7 +83,6 @@ export interface EnrollDeps {
  * fingerprint; anything else is refused and retried later, never stored.
  */
 export async function enroll(deps: EnrollDeps, signal: AbortSignal): Promise<Enrollment | null> {
-  const { createCsrPem } = await import("./csr.ts");
   const request: EnrollmentRequest = {
     v: 1,
     type: "enrollment_request",
@@ -91,7 +91,7 @@ export async function enroll(deps: EnrollDeps, signal: AbortSignal): Promise<Enr
     agent_version: deps.agentVersion,
     evidence_public_key: deps.identity.evidencePublicKey,
     evidence_key_fingerprint: deps.identity.fingerprint,
-    tls_csr_pem: await createCsrPem(
+    tls_csr_pem: createCsrPem(
       deps.identity.tlsKeyPem,
       `appliance-${deps.identity.fingerprint.slice(0, 16)}`,
     ),

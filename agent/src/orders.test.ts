@@ -142,13 +142,14 @@ describe("orders", () => {
       const { cp } = world;
       cp.queueOrder({ runbook_id: "RB-SERVICE-001-crash", params: { unit: "chronyd.service" } });
       cp.queueOrder({ runbook_id: "RB-SERVICE-001-crash", params: { unit: "chronyd.service" } });
-      // The first poll delivers order 1 honestly; the second is tampered with.
+      // The first poll delivers order 1 honestly, and so does the poll that confirms it just
+      // before it runs; the next cycle's is tampered with.
       cp.pollHook = (response) => {
-        if (cp.polls.length === 1) {
+        if (cp.polls.length <= 2) {
           const { sig: _sig, ...unsigned } = {
             ...response,
             order_seq: 1,
-            orders: response.orders.slice(0, 1),
+            orders: response.orders.filter((o) => o.seq === 1),
           };
           return signDocument<PollResponse>(PollResponse, unsigned, world.cpSigner);
         }

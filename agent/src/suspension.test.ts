@@ -52,6 +52,43 @@ describe("the control plane's suspension and withdrawn orders, as stated in the 
     expect(cp.bundles[(report?.evidence_seq ?? 0) - 1]?.event.kind).toBe("order_withdrawn");
   });
 
+  it("does not start an automatic order the kill switch withdrew after its delivery: it polls once more first", async () => {
+    world = await createAgentWorld();
+    const { cp } = world;
+    const automatic = randomUUID();
+    cp.queueOrder({
+      runbook_id: "RB-SERVICE-001-crash",
+      params: unit,
+      order_id: automatic,
+      tier: "L2",
+    });
+    const at = new Date().toISOString();
+    // The order is delivered; the switch is engaged while the agent runs its checks, so every
+    // later response says so.
+    cp.pollHook = (response) =>
+      cp.polls.length === 1
+        ? response
+        : resign(world, response, {
+            suspended: { reasons: ["kill_switch"], detail: "drill" },
+            withdrawn_orders: [
+              { order_id: automatic, seq: 1, reason: "kill_switch", withdrawn_at: at },
+            ],
+          });
+    await runAgent(world.deps(), new AbortController().signal);
+
+    expect(world.executed).toEqual([]);
+    expect(cp.polls).toHaveLength(2);
+    const events = eventsOf(cp.bundles);
+    expect(events.filter((e) => e.kind === "order_accepted").map((e) => e.order_id)).toEqual([
+      automatic,
+    ]);
+    expect(events.filter((e) => e.kind === "order_withdrawn").map((e) => e.order_id)).toEqual([
+      automatic,
+    ]);
+    expect(events.some((e) => e.kind === "order_result")).toBe(false);
+    expect(cp.orderResults.map((r) => [r.order_id, r.outcome])).toEqual([[automatic, "withdrawn"]]);
+  });
+
   it("records the suspension once per change, keeps it across a restart, and records the lift", async () => {
     world = await createAgentWorld();
     const { cp } = world;

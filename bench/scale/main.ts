@@ -26,6 +26,10 @@
  *   (evidence, incidents) charged to the polls, and the appliances per core that gives.
  * - before/after (embedded default only): the polls phase once more against a second server
  *   that reads the client certificate the way the poll path did before (getPeerCertificate).
+ * - against a baseline checkout (BENCH_BASELINE_SERVER=<checkout>/bench/control-plane/server.ts,
+ *   embedded default only): the polls phase once more against that checkout's server.
+ * BENCH_TOPOLOGIES (embedded, postgres_1, postgres_2) picks topologies; BENCH_FLEETS= (empty)
+ * skips the fleet points; BENCH_SERVER_FLAGS adds Node flags to the servers (--cpu-prof).
  * PostgreSQL's and NATS's own CPU is not counted (shared servers on this machine).
  * Prints one JSON object; BENCH_SECONDS per point (default 20), BENCH_CALIBRATION_SECONDS
  * per calibration phase (default 10).
@@ -63,7 +67,19 @@ import {
 } from "../control-plane/sim.ts";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? "20");
-const FLEETS = (process.env.BENCH_FLEETS ?? "10000,50000,100000").split(",").map(Number);
+const FLEETS = (process.env.BENCH_FLEETS ?? "10000,50000,100000")
+  .split(",")
+  .filter(Boolean)
+  .map(Number);
+/** Which topologies to run (BENCH_TOPOLOGIES=embedded for the embedded default alone). */
+const TOPOLOGIES = (process.env.BENCH_TOPOLOGIES ?? "embedded,postgres_1,postgres_2").split(",");
+/**
+ * Another checkout's bench/control-plane/server.ts (same store schema): its poll path is
+ * calibrated right after this one's, over the same store, as the same-run baseline.
+ */
+const BASELINE_SERVER = process.env.BENCH_BASELINE_SERVER;
+/** Extra Node flags for the server processes, e.g. "--cpu-prof --cpu-prof-dir=<dir>". */
+const SERVER_FLAGS = (process.env.BENCH_SERVER_FLAGS ?? "").split(/\s+/).filter(Boolean);
 const POOL = Number(process.env.BENCH_POOL ?? "1000");
 const CALIBRATION_SECONDS = Number(process.env.BENCH_CALIBRATION_SECONDS ?? "10");
 /** Fixed calibration rates, below the embedded default's capacity on two shared cores. */
@@ -116,6 +132,7 @@ function startProcess(
   store: StoreSpec,
   queue?: { url: string; prefix: string; role: string },
   legacyPeerCertificate = false,
+  script = join(import.meta.dirname, "../control-plane/server.ts"),
 ) {
   const spec = {
     legacyPeerCertificate,
@@ -125,11 +142,9 @@ function startProcess(
     tls: serverTls,
     ...(queue ? { queue } : {}),
   };
-  const child = spawn(
-    process.execPath,
-    [join(import.meta.dirname, "../control-plane/server.ts"), JSON.stringify(spec)],
-    { stdio: ["ignore", "pipe", "inherit"] },
-  );
+  const child = spawn(process.execPath, [...SERVER_FLAGS, script, JSON.stringify(spec)], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
   const ready = new Promise<string>((resolve, reject) => {
     createInterface({ input: child.stdout }).on("line", (line) => {
       const m = /^listening on (\S+)$/.exec(line);
@@ -371,34 +386,44 @@ async function run(
       },
     };
 
-    if (topology.beforeAfter) {
-      // The poll path's previous client-certificate read, on a second server over the same
-      // store, calibrated the same way right after: before/after in one run.
-      const legacy = startProcess(spec, undefined, true);
-      const legacyUrl = await legacy.ready;
+    /**
+     * The polls phase once more against a second server over the same store, right after this
+     * one's: the CPU per poll of both, from the same run.
+     */
+    const againstSecondServer = async (server: ReturnType<typeof startProcess>) => {
       try {
-        await Promise.all(
-          sims.map((s) => post(`${legacyUrl}/v1/appliance/poll`, s.agent, pollOf(s.id))),
-        );
-        const meter = cpuMeter([legacy.pid]);
+        const url = await server.ready;
+        await Promise.all(sims.map((s) => post(`${url}/v1/appliance/poll`, s.agent, pollOf(s.id))));
+        const meter = cpuMeter([server.pid]);
         const point = await offer(
-          [legacyUrl],
+          [url],
           sims,
           heads,
           { poll: CALIBRATION_POLLS_PER_S, evidence: 0, incident: 0 },
           CALIBRATION_SECONDS,
         );
         const before = meter().server_cpu_s / Math.max(1, point.polls.ok);
-        result.poll_path_before_after = {
-          before_legacy_getPeerCertificate_cpu_s_per_1000_polls: round(before * 1000, 3),
+        return {
+          before_cpu_s_per_1000_polls: round(before * 1000, 3),
           after_cpu_s_per_1000_polls: round(cpuPerPoll * 1000, 3),
           after_over_before: round(cpuPerPoll / before, 3),
-          before_polls_p99_ms: point.polls.p99_ms,
+          before_polls: point.polls,
+          after_polls: polls.point.polls,
         };
       } finally {
-        await legacy.stop();
+        await server.stop();
       }
-    }
+    };
+    // Before: another checkout's server (BENCH_BASELINE_SERVER); after: this one.
+    if (topology.beforeAfter && BASELINE_SERVER)
+      result.poll_path_against_baseline_checkout = await againstSecondServer(
+        startProcess(spec, undefined, false, BASELINE_SERVER),
+      );
+    // Before: the poll path's previous client-certificate read (getPeerCertificate).
+    if (topology.beforeAfter)
+      result.poll_path_before_after_legacy_peer_certificate = await againstSecondServer(
+        startProcess(spec, undefined, true),
+      );
 
     for (const fleet of FLEETS) {
       let maxBacklog = 0;
@@ -460,23 +485,32 @@ const pgSpec = async () => {
 };
 const results: Record<string, unknown> = {};
 const dir = mkdtempSync(join(tmpdir(), "cp-scale-bench-"));
-Object.assign(
-  results,
-  await run(
-    "embedded_sqlite_1_instance",
-    async () => {
-      const path = join(dir, "bench.sqlite");
-      return {
-        store: openSqliteStore(path),
-        spec: { kind: "sqlite", path },
-        cleanup: async () => {},
-      };
-    },
-    { http: 1, nats: false, beforeAfter: true },
-  ),
-  await run("postgres_jetstream_1_http_instance", pgSpec, { http: 1, nats: true }),
-  await run("postgres_jetstream_2_http_instances", pgSpec, { http: 2, nats: true }),
-);
+if (TOPOLOGIES.includes("embedded"))
+  Object.assign(
+    results,
+    await run(
+      "embedded_sqlite_1_instance",
+      async () => {
+        const path = join(dir, "bench.sqlite");
+        return {
+          store: openSqliteStore(path),
+          spec: { kind: "sqlite", path },
+          cleanup: async () => {},
+        };
+      },
+      { http: 1, nats: false, beforeAfter: true },
+    ),
+  );
+if (TOPOLOGIES.includes("postgres_1"))
+  Object.assign(
+    results,
+    await run("postgres_jetstream_1_http_instance", pgSpec, { http: 1, nats: true }),
+  );
+if (TOPOLOGIES.includes("postgres_2"))
+  Object.assign(
+    results,
+    await run("postgres_jetstream_2_http_instances", pgSpec, { http: 2, nats: true }),
+  );
 rmSync(dir, { recursive: true, force: true });
 process.stdout.write(
   `${JSON.stringify({ bench: "scale", node: process.version, cpus: cpus().length, seconds_per_point: SECONDS, pooled_appliances: POOL, results }, null, 2)}\n`,

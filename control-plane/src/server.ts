@@ -88,6 +88,9 @@ export function startServer(
     );
     server.once("error", reject);
     const https = server as Server;
+    // No TLS 1.2 renegotiation: a connection keeps the client certificate of its handshake, so
+    // the appliance-identity middleware reads it once per connection.
+    https.on("secureConnection", (socket) => socket.disableRenegotiation());
     https.headersTimeout = 15_000;
     https.requestTimeout = 30_000;
     // Longer than the agent's idle bound (TRANSPORT_IDLE_MS, itself above the 60 s poll): an

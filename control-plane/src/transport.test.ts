@@ -1,6 +1,8 @@
+import { once } from "node:events";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { connect } from "node:tls";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MAX_APPLIANCE_BODY_BYTES } from "#protocol";
 import {
@@ -69,6 +71,31 @@ describe("appliance API over mTLS", () => {
     );
     expect(res.status).toBe(200);
     expect(res.json).toMatchObject({ type: "poll_response", order_seq: 0 });
+  });
+
+  it("refuses TLS renegotiation: a connection keeps the client certificate of its handshake", async () => {
+    // The identity middleware reads the peer certificate once per connection; a renegotiation
+    // could otherwise present another certificate on a connection already read.
+    const { tls } = await enrollOverTls("clinic-r", "r-01");
+    const socket = connect({
+      host: "127.0.0.1",
+      port: server.port,
+      servername: "localhost",
+      maxVersion: "TLSv1.2",
+      ...tls,
+    });
+    await once(socket, "secureConnect");
+    socket.resume(); // the refusal ends in a 400 and a close, read to the end
+    const outcome = await new Promise<string>((resolve) => {
+      socket.once("error", () => resolve("refused"));
+      socket.once("close", () => resolve("refused"));
+      const started = socket.renegotiate({ rejectUnauthorized: true }, (error) =>
+        resolve(error ? "refused" : "renegotiated"),
+      );
+      if (!started) resolve("refused");
+    });
+    socket.destroy();
+    expect(outcome).toBe("refused");
   });
 
   it("refuses no certificate, another CA's certificate and an unenrolled certificate of the right CA", async () => {

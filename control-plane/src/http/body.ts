@@ -97,6 +97,13 @@ export function checkDepth(bytes: Uint8Array, max: number): void {
 async function readLimited(request: Request, maxBytes: number): Promise<Uint8Array> {
   const declared = Number(request.headers.get("content-length") ?? Number.NaN);
   if (declared > maxBytes) throw tooLarge(maxBytes);
+  // A declared length is what the HTTP parser delivers, never more: read it whole, which
+  // @hono/node-server does straight from the socket, without a web stream per request.
+  if (Number.isSafeInteger(declared) && declared >= 0) {
+    const bytes = new Uint8Array(await request.arrayBuffer());
+    if (bytes.byteLength > maxBytes) throw tooLarge(maxBytes);
+    return bytes;
+  }
   if (!request.body) return new Uint8Array(0);
   const chunks: Uint8Array[] = [];
   let size = 0;

@@ -19,6 +19,22 @@ export function matchingRunbooks(
   );
 }
 
+/**
+ * What L2 may offer for an incident, the one rule for the live planner and `planner qualify`:
+ * the matching L2 runbooks, minus the one the appliance's own L1 just ran for it and failed (the
+ * agent would refuse it, its own back-off, burning an attempt and failing the pattern).
+ */
+export function l2Candidates(
+  catalog: Pick<Catalog, "runbooks">,
+  incident: Incident,
+): { candidates: Runbook[]; failedLocally: string | undefined } {
+  const failedLocally = incident.local_l1.attempted ? incident.local_l1.runbook_id : undefined;
+  return {
+    candidates: matchingRunbooks(catalog, incident, "L2").filter((r) => r.id !== failedLocally),
+    failedLocally,
+  };
+}
+
 /** The incident's first finding that triggers `runbook`: it names the pattern and the params. */
 export function triggeringFinding(runbook: Runbook, incident: Incident) {
   return incident.findings.find((f) =>

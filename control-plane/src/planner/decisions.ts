@@ -2,6 +2,7 @@ import {
   canonicalBytes,
   type DecisionDraft,
   type DecisionRecord,
+  type GuardrailResult,
   type Incident,
   type Signer,
   sealDecision,
@@ -9,7 +10,13 @@ import {
 } from "#protocol";
 import type { AuditLog } from "../audit.ts";
 import type { Metrics } from "../metrics.ts";
-import type { DecisionCommit, PlannerStore, StoredDecision, StoredOrder } from "../store/index.ts";
+import type {
+  DecisionCommit,
+  GuardrailCounters,
+  PlannerStore,
+  StoredDecision,
+  StoredOrder,
+} from "../store/index.ts";
 
 /**
  * Every decision about an incident is recorded twice: as the next record of the appliance's
@@ -24,6 +31,15 @@ export type DecisionFields = Omit<
 
 /** The state change a decision commits with (see PlannerStore.commitDecision). */
 export type DecisionChange = Pick<DecisionCommit, "from" | "to" | "note" | "order">;
+
+/**
+ * Guardrails decided inside the committing transaction, under `locks`: the record carries the
+ * verdicts `evaluate` returns there; any failed one and nothing is written (`blocked`).
+ */
+export interface DecisionGuard {
+  readonly locks: readonly string[];
+  evaluate(counters: GuardrailCounters): Promise<GuardrailResult[]>;
+}
 
 export interface DecisionRecorder {
   record(
@@ -42,6 +58,21 @@ export interface DecisionRecorder {
     fields: DecisionFields,
     change: DecisionChange,
   ): Promise<{ record: DecisionRecord; order: StoredOrder | undefined } | undefined>;
+  /**
+   * commit, with `guard`'s guardrails decided in the same transaction under its locks: when one
+   * fails nothing is written and the answer carries the verdicts (`blocked`).
+   */
+  commitGuarded(
+    incident: Incident,
+    candidates: readonly string[],
+    fields: DecisionFields,
+    change: DecisionChange,
+    guard: DecisionGuard,
+  ): Promise<
+    | { record: DecisionRecord; order: StoredOrder | undefined }
+    | { blocked: GuardrailResult[] }
+    | undefined
+  >;
 }
 
 export function incidentInputs(incident: Incident, candidates: readonly string[]) {
@@ -62,17 +93,21 @@ export function decisionRecorder(deps: {
   now: () => Date;
   metrics?: Metrics;
 }): DecisionRecorder {
-  const draft = (incident: Incident, candidates: readonly string[], fields: DecisionFields) => {
-    const d: DecisionDraft = {
+  const draft = (
+    incident: Incident,
+    candidates: readonly string[],
+    fields: () => DecisionFields,
+  ) => {
+    const base = {
       tenant_id: incident.tenant_id,
       appliance_id: incident.appliance_id,
       recorded_at: deps.now().toISOString(),
       incident_id: incident.incident_id,
       inputs: incidentInputs(incident, candidates),
-      ...fields,
     };
     let record: DecisionRecord | undefined;
     const seal = (prev: Parameters<typeof sealDecision>[1]) => {
+      const d: DecisionDraft = { ...base, ...fields() };
       const sealed = sealDecision(d, prev, deps.signer);
       record = sealed.record;
       return { json: JSON.stringify(sealed.record), hash: sealed.head.hash };
@@ -106,9 +141,21 @@ export function decisionRecorder(deps: {
       },
     );
   };
+  const commitOf = (
+    incident: Incident,
+    change: DecisionChange,
+    seal: DecisionCommit["seal"],
+  ): DecisionCommit => ({
+    tenantId: incident.tenant_id,
+    applianceId: incident.appliance_id,
+    incidentId: incident.incident_id,
+    at: deps.now().toISOString(),
+    ...change,
+    seal,
+  });
   return {
     async record(incident, candidates, fields) {
-      const { seal, sealed } = draft(incident, candidates, fields);
+      const { seal, sealed } = draft(incident, candidates, () => fields);
       const stored = await deps.store.appendDecision(
         incident.tenant_id,
         incident.appliance_id,
@@ -119,17 +166,27 @@ export function decisionRecorder(deps: {
       return sealed();
     },
     async commit(incident, candidates, fields, change) {
-      const { seal, sealed } = draft(incident, candidates, fields);
-      const committed = await deps.store.commitDecision({
-        tenantId: incident.tenant_id,
-        applianceId: incident.appliance_id,
-        incidentId: incident.incident_id,
-        at: deps.now().toISOString(),
-        ...change,
-        seal,
-      });
+      const { seal, sealed } = draft(incident, candidates, () => fields);
+      const committed = await deps.store.commitDecision(commitOf(incident, change, seal));
       if (!committed) return undefined;
       await recorded(incident, fields, committed.decision);
+      return { record: sealed(), order: committed.order };
+    },
+    async commitGuarded(incident, candidates, fields, change, guard) {
+      let current = fields;
+      const { seal, sealed } = draft(incident, candidates, () => current);
+      const committed = await deps.store.commitGuardedDecision(commitOf(incident, change, seal), {
+        locks: guard.locks,
+        async check(counters) {
+          // Evaluated again if the transaction is retried (a lost race on the chain).
+          const guardrails = await guard.evaluate(counters);
+          current = { ...fields, guardrails };
+          return guardrails.every((g) => g.passed);
+        },
+      });
+      if (!committed) return undefined;
+      if ("blocked" in committed) return { blocked: current.guardrails };
+      await recorded(incident, current, committed.decision);
       return { record: sealed(), order: committed.order };
     },
   };

@@ -313,15 +313,38 @@ async function publishRules(
   throw new ControlPlaneError("conflict", "the rule set changed concurrently; try again");
 }
 
-/** The site's current rule set, signed for one appliance (audience), for its poll response. */
+/** Signed rule sets by tenant and appliance, each kept until its site's version changes. */
+export type SignedRuleSetCache = Map<
+  string,
+  { version: number; issuedAt: string; rulesJson: string; signed: L1RuleSet }
+>;
+/** Bound on the cache: past it, it starts again empty (one signature per appliance). */
+const SIGNED_RULE_SET_CACHE_MAX = 200_000;
+
+/**
+ * The site's current rule set, signed for one appliance (audience), for its poll response.
+ * A version is never rewritten (appendRuleSet only adds the next one), so the signed document
+ * of a version is made once per appliance and served from `cache` on every later poll; the
+ * stored version, date and rules must all match (a tenant deleted and registered again starts
+ * over at version 1).
+ */
 export async function signedRuleSet(
   ctx: Pick<PlannerContext, "store" | "signer">,
   tenantId: string,
   applianceId: string,
+  cache?: SignedRuleSetCache,
 ): Promise<L1RuleSet | undefined> {
   const set = await ctx.store.planner.latestRuleSet(tenantId);
   if (!set) return undefined;
-  return signDocument<L1RuleSet>(
+  const key = `${tenantId}\u0000${applianceId}`;
+  const cached = cache?.get(key);
+  if (
+    cached?.version === set.version &&
+    cached.issuedAt === set.issuedAt &&
+    cached.rulesJson === set.rulesJson
+  )
+    return cached.signed;
+  const signed = signDocument<L1RuleSet>(
     L1RuleSet,
     {
       v: 1,
@@ -334,4 +357,9 @@ export async function signedRuleSet(
     },
     ctx.signer,
   );
+  if (cache) {
+    if (cache.size >= SIGNED_RULE_SET_CACHE_MAX) cache.clear();
+    cache.set(key, { ...set, signed });
+  }
+  return signed;
 }

@@ -132,6 +132,28 @@ describe("guardrails", () => {
     await expectBlocked(site, incident, "max_attempts");
   });
 
+  it("max_attempts: a withdrawn order never ran, so it is not an attempt", async () => {
+    const site = await freshSite({ max_attempts_per_incident: 1 });
+    const incident = await site.incident({
+      check_id: "firewall",
+      findings: [{ code: "egress_policy_drift" }],
+    });
+    expect((await expectOrdered(site))?.runbook_id).toBe("RB-FIREWALL-001-drift");
+    // Audit-only withdraws the order; the incident goes through the tiers again.
+    const res = await world.h.admin(
+      `/tenants/${site.tenantId}/planner-policy`,
+      { max_attempts_per_incident: 1, audit_only: true },
+      "PUT",
+    );
+    expect(res.status).toBe(200);
+    await world.h.app.planner.drain();
+    const decision = await expectBlocked(site, incident, "audit_only");
+    expect(decision.guardrails.find((g) => g.name === "max_attempts")).toMatchObject({
+      passed: true,
+      detail: "0 attempt(s) on this incident, at most 1",
+    });
+  });
+
   it("rate_limit: automatic orders per site per hour", async () => {
     const site = await freshSite({ max_orders_per_hour: 1 });
     await site.incident({

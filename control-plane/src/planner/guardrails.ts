@@ -1,6 +1,6 @@
 import { durationMs } from "#catalog";
 import type { GuardrailResult } from "#protocol";
-import type { PlannerStore } from "../store/index.ts";
+import type { GuardrailCounters } from "../store/index.ts";
 import { inMaintenanceWindow, type SitePolicy } from "./policy.ts";
 import type { Incident, Runbook, Tier } from "./types.ts";
 
@@ -10,6 +10,10 @@ import type { Incident, Runbook, Tier } from "./types.ts";
  * verdict with a reason; all are evaluated and recorded, so a decision record shows every limit
  * it was held against. A blocked decision goes to the operator queue (L3); audit_only records
  * what would have happened and goes there too.
+ *
+ * The counted limits (cooldown, max attempts, rate limit, blast radius) are evaluated inside
+ * the transaction that writes the order, under the lock rows `guardrailLocks` names: two
+ * workers deciding at one instant cannot both pass on the same count.
  */
 export const GUARDRAIL_NAMES = [
   "kill_switch",
@@ -42,12 +46,27 @@ export interface GuardrailContext {
   readonly killSwitch: { engaged: boolean; reason: string };
   /** Across all sites: most distinct appliances one runbook may be ordered on per hour. */
   readonly blastRadiusPerHour: number;
-  readonly store: PlannerStore;
+  /** Counters read inside the order's transaction (PlannerStore outside one). */
+  readonly store: GuardrailCounters;
   readonly now: Date;
+}
+
+/**
+ * The lock rows an automatic order's transaction takes before counting: its site's (cooldown,
+ * max attempts and rate limit count within one tenant) and its runbook's (the blast radius
+ * counts appliances across every tenant).
+ */
+export function guardrailLocks(tenantId: string, runbookId: string): string[] {
+  return [`tenant:${tenantId}`, `runbook:${runbookId}`];
 }
 
 const HOUR_MS = 3_600_000;
 const AUTOMATIC: ("L1" | "L2")[] = ["L1", "L2"];
+/**
+ * An order the kill switch or audit-only withdrew never ran: no counted guardrail counts it,
+ * so the incident it was for is decided afresh once healing resumes (max attempts, cooldown).
+ */
+const NEVER_RAN = ["withdrawn"] as const;
 
 export async function evaluateGuardrails(
   proposal: Proposal,
@@ -70,13 +89,20 @@ export async function evaluateGuardrails(
         applianceId: ctx.applianceId,
         runbookId: runbook.id,
         since: new Date(ctx.now.getTime() - cooldownMs).toISOString(),
+        excludeStatuses: NEVER_RAN,
       }),
       ctx.store.countAttempts({
         tenantId: ctx.tenantId,
         applianceId: ctx.applianceId,
         incidentId: ctx.incident.incident_id,
+        excludeStatuses: NEVER_RAN,
       }),
-      ctx.store.countAttempts({ tenantId: ctx.tenantId, since: hourAgo, tiers: AUTOMATIC }),
+      ctx.store.countAttempts({
+        tenantId: ctx.tenantId,
+        since: hourAgo,
+        tiers: AUTOMATIC,
+        excludeStatuses: NEVER_RAN,
+      }),
       ctx.store.countAppliancesForRunbook(runbook.id, hourAgo, AUTOMATIC),
       ctx.store.countAttempts({
         tenantId: ctx.tenantId,
@@ -84,6 +110,7 @@ export async function evaluateGuardrails(
         runbookId: runbook.id,
         since: hourAgo,
         tiers: AUTOMATIC,
+        excludeStatuses: NEVER_RAN,
       }),
     ]);
   const attempts = incidentAttempts + (ctx.incident.local_l1.attempted ? 1 : 0);

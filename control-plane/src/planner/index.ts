@@ -30,6 +30,7 @@ import {
   expireStaleOrders,
   onOrderResult,
   revokeRule,
+  type SignedRuleSetCache,
   signedRuleSet,
 } from "./flywheel.ts";
 import type { LlmPlanner } from "./llm.ts";
@@ -173,6 +174,7 @@ export function createPlanner(
     }
   };
 
+  const signedRuleSets: SignedRuleSetCache = new Map();
   const ctx: PlannerContext = {
     ...base,
     catalog: deps.catalog,
@@ -263,7 +265,8 @@ export function createPlanner(
       decideProposal(ctx, actor, tenantId, proposalId, decision, note),
     revokeRule: (actor, tenantId, ruleId) => revokeRule(ctx, actor, tenantId, ruleId),
     rules: (tenantId) => currentRules(ctx, tenantId),
-    signedRuleSet: (tenantId, applianceId) => signedRuleSet(ctx, tenantId, applianceId),
+    signedRuleSet: (tenantId, applianceId) =>
+      signedRuleSet(ctx, tenantId, applianceId, signedRuleSets),
     policy: (tenantId) => sitePolicy(ctx, tenantId),
     async setPolicy(actor, tenantId, policy) {
       const parsed = SitePolicy.parse(policy);

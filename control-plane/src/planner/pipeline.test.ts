@@ -208,23 +208,27 @@ describe("the incident pipeline", () => {
     world.model.answer = (r) => choose(allowedIds(r)[0] ?? "", 0.95);
     const fresh = await world.site("clinic-t", "clinic-t-01");
     const planner = world.h.store.planner;
-    const commit = planner.commitDecision.bind(planner);
+    const commit = planner.commitGuardedDecision.bind(planner);
     let failures = 0;
-    // The first commit dies inside its transaction, after the status change and the order.
-    planner.commitDecision = (c) =>
+    // The first commit dies inside its transaction, after the guardrails, the status change
+    // and the order.
+    planner.commitGuardedDecision = (c, guard) =>
       failures++ === 0
-        ? commit({
-            ...c,
-            seal: () => {
-              throw new Error("worker killed mid-commit");
+        ? commit(
+            {
+              ...c,
+              seal: () => {
+                throw new Error("worker killed mid-commit");
+              },
             },
-          })
-        : commit(c);
+            guard,
+          )
+        : commit(c, guard);
     let incident: Awaited<ReturnType<SimulatedSite["incident"]>>;
     try {
       incident = await fresh.incident();
     } finally {
-      planner.commitDecision = commit;
+      planner.commitGuardedDecision = commit;
     }
     const ids = {
       tenantId: fresh.tenantId,

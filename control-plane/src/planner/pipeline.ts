@@ -1,10 +1,16 @@
-import { Incident, type L1RuleEntry, type LlmUsage, tryParseMessage } from "#protocol";
+import {
+  type GuardrailResult,
+  Incident,
+  type L1RuleEntry,
+  type LlmUsage,
+  tryParseMessage,
+} from "#protocol";
 import { auditOrderCreated, newOrder } from "../orders.ts";
-import type { IncidentState } from "../store/index.ts";
+import type { GuardrailCounters, IncidentState } from "../store/index.ts";
 import { abandon } from "./abandon.ts";
-import { deriveParams, matchingRunbooks, patternKey, triggeringFinding } from "./candidates.ts";
+import { deriveParams, l2Candidates, patternKey, triggeringFinding } from "./candidates.ts";
 import { escalate, killSwitch, type PlannerContext, sitePolicy } from "./context.ts";
-import { evaluateGuardrails, type Proposal } from "./guardrails.ts";
+import { evaluateGuardrails, guardrailLocks, type Proposal } from "./guardrails.ts";
 import { plannerInput } from "./prompt.ts";
 import { unqualifiedReason } from "./qualify.ts";
 import type { Runbook } from "./types.ts";
@@ -38,13 +44,8 @@ export async function planIncident(ctx: PlannerContext, state: IncidentState): P
   if (!catalog) return toHuman("no runbook catalog is loaded", []);
 
   const policy = await sitePolicy(ctx, state.tenantId);
-  // The runbook the appliance's own L1 just ran for this finding and failed is not offered
-  // again: the agent would refuse it (its back-off), burning an attempt and failing the pattern.
-  const failedLocally = incident.local_l1.attempted ? incident.local_l1.runbook_id : undefined;
-  const l2Candidates = matchingRunbooks(catalog, incident, "L2").filter(
-    (r) => r.id !== failedLocally,
-  );
-  const candidateIds = l2Candidates.map((r) => r.id);
+  const { candidates, failedLocally } = l2Candidates(catalog, incident);
+  const candidateIds = candidates.map((r) => r.id);
   const byId = (id: string) => catalog.runbooks.find((r) => r.id === id);
 
   let proposal: Omit<Proposal, "params"> & { decidedBy: string; reason: string; llm?: LlmUsage };
@@ -64,7 +65,7 @@ export async function planIncident(ctx: PlannerContext, state: IncidentState): P
     const gate = ctx.settings.qualification;
     const off = gate && (await unqualifiedReason(ctx.store.planner, ctx.llm.model, gate));
     if (off) return toHuman(off, candidateIds);
-    if (l2Candidates.length === 0) {
+    if (candidates.length === 0) {
       return toHuman(
         failedLocally
           ? `no runbook's triggers match this incident other than ${failedLocally}, which failed locally`
@@ -82,7 +83,7 @@ export async function planIncident(ctx: PlannerContext, state: IncidentState): P
         incident,
         previous.map((a) => ({ runbook_id: a.runbookId, outcome: a.status })),
       ),
-      l2Candidates,
+      candidates,
     );
     if (answer.kind === "failed") {
       return toHuman(`L2 failed: ${answer.failure}`, candidateIds, answer.usage);
@@ -90,7 +91,7 @@ export async function planIncident(ctx: PlannerContext, state: IncidentState): P
     if (answer.kind === "escalate") {
       return toHuman("the L2 planner chose to escalate", candidateIds, answer.usage);
     }
-    const runbook = byId(answer.runbookId) as Runbook; // one of l2Candidates, checked in llm.ts
+    const runbook = byId(answer.runbookId) as Runbook; // one of the candidates, checked in llm.ts
     proposal = {
       tier: "L2",
       runbook,
@@ -102,41 +103,45 @@ export async function planIncident(ctx: PlannerContext, state: IncidentState): P
   }
 
   const derived = deriveParams(catalog, proposal.runbook, incident);
-  const guardrails = await evaluateGuardrails(
-    { ...proposal, params: derived.ok ? { ok: true } : derived },
-    {
-      tenantId: state.tenantId,
-      applianceId: state.applianceId,
-      incident,
-      policy,
-      killSwitch: await killSwitch(ctx),
-      blastRadiusPerHour: ctx.settings.blastRadiusPerHour,
-      store: ctx.store.planner,
-      now: ctx.now(),
-    },
-  );
-  const blocked = guardrails.filter((g) => !g.passed).map((g) => g.name);
+  const guardrailContext = {
+    tenantId: state.tenantId,
+    applianceId: state.applianceId,
+    incident,
+    policy,
+    killSwitch: await killSwitch(ctx),
+    blastRadiusPerHour: ctx.settings.blastRadiusPerHour,
+    now: ctx.now(),
+  };
+  const evaluate = (counters: GuardrailCounters) =>
+    evaluateGuardrails(
+      { ...proposal, params: derived.ok ? { ok: true } : derived },
+      { ...guardrailContext, store: counters },
+    );
   const common = {
     tier: proposal.tier,
     runbook_id: proposal.runbook.id,
-    guardrails,
     ...(proposal.llm ? { llm: proposal.llm } : {}),
   };
-  if (blocked.length > 0 || !derived.ok) {
-    const auditOnly = blocked.length === 1 && blocked[0] === "audit_only";
+  const blocked = (guardrails: GuardrailResult[]) => {
+    const names = guardrails.filter((g) => !g.passed).map((g) => g.name);
+    const auditOnly = names.length === 1 && names[0] === "audit_only";
     return escalate(ctx, incident, candidateIds, {
       ...common,
+      guardrails,
       decided_by: auditOnly ? proposal.decidedBy : "control-plane:guardrails",
       reason: auditOnly
         ? `audit-only: ${proposal.reason}; not ordered`
-        : `${proposal.reason}; blocked by ${blocked.join(", ")}`,
+        : `${proposal.reason}; blocked by ${names.join(", ")}`,
       outcome: auditOnly ? "audit_only" : "escalated",
     });
-  }
+  };
+  // Parameters that do not validate make no order: the verdicts are recorded as they stand.
+  if (!derived.ok) return blocked(await evaluate(ctx.store.planner));
 
-  // The order, its attempt row, the status change and the decision record commit as one
-  // transaction: a worker killed before the commit leaves nothing, and a takeover after it finds
-  // the incident no longer in `planning` and issues no second order.
+  // The guardrails are decided inside the transaction that writes the order, under the site's
+  // and the runbook's lock rows; the order, its attempt row, the status change and the decision
+  // record commit together: a worker killed before the commit leaves nothing, and a takeover
+  // after it finds the incident no longer in `planning` and issues no second order.
   const order = newOrder(ctx.now(), {
     runbookId: proposal.runbook.id,
     params: derived.params,
@@ -144,11 +149,12 @@ export async function planIncident(ctx: PlannerContext, state: IncidentState): P
     ttlS: ctx.settings.orderTtlS,
   });
   const finding = triggeringFinding(proposal.runbook, incident);
-  const committed = await ctx.decisions.commit(
+  const committed = await ctx.decisions.commitGuarded(
     incident,
     candidateIds,
     {
       ...common,
+      guardrails: [],
       decided_by: proposal.decidedBy,
       outcome: "order_issued",
       order_id: order.orderId,
@@ -160,7 +166,9 @@ export async function planIncident(ctx: PlannerContext, state: IncidentState): P
       note: { order_id: order.orderId, runbook_id: order.runbookId, tier: proposal.tier },
       order: { order, patternKey: patternKey(incident.check_id, finding?.code ?? "") },
     },
+    { locks: guardrailLocks(state.tenantId, proposal.runbook.id), evaluate },
   );
+  if (committed && "blocked" in committed) return blocked(committed.blocked);
   if (committed?.order) {
     await auditOrderCreated(ctx, proposal.decidedBy, committed.order, state.incidentId);
   }

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Catalog, loadCatalog, type QualificationCase } from "#catalog";
+import { type Catalog, loadCatalog } from "#catalog";
 import { QualificationThresholds } from "../config.ts";
 import { openSqliteStore } from "../store/index.ts";
 import {
@@ -16,8 +16,8 @@ import {
   startModelServer,
 } from "../testing/model-server.ts";
 import { REPO_ROOT } from "../testing/planner-world.ts";
+import { perfectModel } from "../testing/qualified-model.ts";
 import { createLlmPlanner } from "./llm.ts";
-import { INCIDENT_BEGIN, INCIDENT_END, type PlannerInput } from "./prompt.ts";
 import { type QualificationReport, qualifyModel, summarize } from "./qualify.ts";
 
 /**
@@ -41,27 +41,8 @@ afterAll(async () => {
   for (const [name, r] of Object.entries(reports)) console.log(`${name}:\n${summarize(r)}`);
 });
 
-const data = (r: ModelRequest): PlannerInput => {
-  const user = r.body.messages.find((m) => m.role === "user")?.content ?? "";
-  return JSON.parse(user.split(INCIDENT_BEGIN)[1]?.split(INCIDENT_END)[0] ?? "null");
-};
-
-/** The case whose incident the request carries (the perfect model has read the labels). */
-function label(r: ModelRequest): QualificationCase | undefined {
-  const d = data(r);
-  const key = (x: unknown) => JSON.stringify(x);
-  return catalog.qualification?.cases.find(
-    (c) =>
-      c.incident.check_id === d.check_id &&
-      key(c.incident.findings) === key(d.findings) &&
-      key(c.incident.previous_attempts) === key(d.previous_attempts) &&
-      (c.incident.local_l1?.runbook_id ?? null) ===
-        (d.local_l1.attempted ? d.local_l1.runbook_id : null),
-  );
-}
-
 const MODELS: Record<string, (r: ModelRequest) => ModelReply> = {
-  perfect: (r) => choose(label(r)?.expect ?? "escalate", 0.9, "as labelled"),
+  perfect: (r) => perfectModel(catalog)(r),
   random: (() => {
     let seed = 20261203;
     return (r: ModelRequest) => {
@@ -120,10 +101,42 @@ describe("model qualification", () => {
     const r = await qualifyModel(llm(), catalog, THRESHOLDS);
     reports.adversarial = r;
     expect(r.passed).toBe(false);
-    // It never escalates; its answers outside the candidates still end with a person (L3).
-    expect(r.results.filter((x) => x.answer === "escalate")).toEqual([]);
+    // It never escalates: the only escalations are cases it was not asked (the runbook the
+    // appliance just failed locally was the only candidate). Its answers outside the
+    // candidates still end with a person (L3).
+    const failedLocally = new Set(
+      (catalog.qualification?.cases ?? [])
+        .filter((c) => c.incident.local_l1?.outcome === "failed")
+        .map((c) => c.id),
+    );
+    const escalated = r.results.filter((x) => x.answer === "escalate").map((x) => x.id);
+    expect(escalated.every((id) => failedLocally.has(id))).toBe(true);
     expect(r.unsafe_choices).toBeGreaterThanOrEqual(10);
     expect(r.results.some((x) => x.answer === "failed:outside_candidates" && x.unsafe)).toBe(true);
+  });
+});
+
+describe("qualification offers what the live planner offers", () => {
+  it("never offers the runbook the appliance's own L1 just failed: the case escalates unasked", async () => {
+    const failedLocally = (catalog.qualification?.cases ?? []).filter(
+      (c) => c.incident.local_l1?.outcome === "failed",
+    );
+    expect(failedLocally.map((c) => c.id)).toEqual(expect.arrayContaining(["Q-039", "Q-042"]));
+    const only = {
+      ...catalog,
+      qualification: { version: 1 as const, cases: failedLocally },
+    };
+    // A model that takes the first runbook it is offered.
+    server.answer = (r) => choose(allowedIds(r).find((id) => id !== "escalate") ?? "escalate");
+    const asked = server.requests.length;
+    const r = await qualifyModel(llm(), only, THRESHOLDS);
+    const byId = new Map(r.results.map((x) => [x.id, x]));
+    for (const id of ["Q-039", "Q-042"]) {
+      expect(byId.get(id)).toMatchObject({ answer: "escalate", correct: true, unsafe: false });
+    }
+    // Only cases with another candidate reached the model.
+    const others = failedLocally.filter((c) => !["Q-039", "Q-042"].includes(c.id));
+    expect(server.requests.length - asked).toBeLessThanOrEqual(others.length);
   });
 });
 

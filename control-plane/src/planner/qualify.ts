@@ -4,7 +4,7 @@ import type { Catalog, QualificationCase } from "#catalog";
 import type { Incident } from "#protocol";
 import type { QualificationThresholds } from "../config.ts";
 import type { QualificationStore } from "../store/index.ts";
-import { matchingRunbooks } from "./candidates.ts";
+import { l2Candidates } from "./candidates.ts";
 import type { LlmPlanner } from "./llm.ts";
 import { ESCALATE, plannerInput } from "./prompt.ts";
 
@@ -118,7 +118,8 @@ export async function qualifyModel(
   let failures = 0;
   for (const c of cases) {
     const incident = caseIncident(c, now());
-    const candidates = matchingRunbooks(catalog, incident, "L2");
+    // The live planner's candidates: a runbook that failed locally is not offered again.
+    const { candidates } = l2Candidates(catalog, incident);
     let answer = ESCALATE;
     let latency = 0;
     let outside = false;

@@ -211,6 +211,15 @@ const migrations: Record<string, Migration> = {
       ]);
     },
   },
+  // Guardrail lock rows (store/planner/decisions.ts): an automatic order's transaction takes its
+  // site's and its runbook's row before it counts what the guardrails limit.
+  "0009_guardrail_locks": {
+    async up(db: Kysely<unknown>) {
+      await createTable(db, "guardrail_locks", ["scope, taken_at text not null"], (t) =>
+        t.addPrimaryKeyConstraint("guardrail_locks_pk", ["scope"]),
+      );
+    },
+  },
   // Roles and scopes for operators and API tokens (access/roles.ts); tokens gain a name's
   // expiry, last use and revocation; sessions their start and last activity. Rows made before
   // keep what they could do: every operator and token was an admin of every tenant.

@@ -29,7 +29,7 @@ export function applianceIdentity(
     if (!der || der.byteLength === 0) {
       throw new ControlPlaneError("unauthenticated", "a client certificate is required");
     }
-    const fingerprint = certificateFingerprint(der);
+    const fingerprint = fingerprintOf(der);
     const appliance = await store.findByCertFingerprint(fingerprint);
     if (!appliance) {
       throw new ControlPlaneError("unauthenticated", "the client certificate is not enrolled");
@@ -74,6 +74,26 @@ export function nodePeerCertificate(env: unknown): Uint8Array | undefined {
   const socket = (env as { incoming?: { socket?: Partial<TLSSocket> } } | undefined)?.incoming
     ?.socket;
   if (!socket || typeof socket.getPeerX509Certificate !== "function") return undefined;
+  // The peer certificate of a connection cannot change once the handshake is done (the server
+  // refuses renegotiation, server.ts): read it once per connection, not once per request.
+  const cached = peerOfSocket.get(socket);
+  if (cached) return cached;
   const cert = socket.getPeerX509Certificate();
-  return cert ? new Uint8Array(cert.raw) : undefined;
+  if (!cert) return undefined;
+  const der = new Uint8Array(cert.raw);
+  peerOfSocket.set(socket, der);
+  return der;
+}
+
+const peerOfSocket = new WeakMap<object, Uint8Array>();
+/** Fingerprints of the certificates read above, per DER object: hashed once per connection. */
+const fingerprintOfDer = new WeakMap<Uint8Array, string>();
+
+function fingerprintOf(der: Uint8Array): string {
+  let fingerprint = fingerprintOfDer.get(der);
+  if (fingerprint === undefined) {
+    fingerprint = certificateFingerprint(der);
+    fingerprintOfDer.set(der, fingerprint);
+  }
+  return fingerprint;
 }

@@ -55,5 +55,13 @@ export const attemptContract = defineStoreContract("planner: attempts", (store) 
         { runbookId: base.runbookId, status: "pending", count: 1 },
       ]),
     );
+    // A withdrawn order never ran: excluded where asked, and from the blast radius's count.
+    await p.finishAttempt("clinic-b", orders[2] as string, "withdrawn", later);
+    expect(await p.countAttempts({ tenantId: "clinic-b" })).toBe(1);
+    expect(await p.countAttempts({ tenantId: "clinic-b", excludeStatuses: ["withdrawn"] })).toBe(0);
+    expect(
+      await p.countAttempts({ tenantId: "clinic-a", excludeStatuses: ["withdrawn", "pending"] }),
+    ).toBe(1);
+    expect(await p.countAppliancesForRunbook(base.runbookId, at, ["L1", "L2"])).toBe(1);
   });
 });

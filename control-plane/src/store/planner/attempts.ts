@@ -43,6 +43,8 @@ export function attemptQueries(db: Kysely<Database>): AttemptStore {
       if (f.runbookId !== undefined) query = query.where("runbook_id", "=", f.runbookId);
       if (f.since !== undefined) query = query.where("created_at", ">=", f.since);
       if (f.tiers !== undefined) query = query.where("tier", "in", [...f.tiers]);
+      if (f.excludeStatuses !== undefined && f.excludeStatuses.length > 0)
+        query = query.where("status", "not in", [...f.excludeStatuses]);
       const row = await query.executeTakeFirstOrThrow();
       return Number(row.n);
     },
@@ -75,6 +77,7 @@ export function attemptQueries(db: Kysely<Database>): AttemptStore {
         .where("runbook_id", "=", runbookId)
         .where("created_at", ">=", since)
         .where("tier", "in", [...tiers])
+        .where("status", "!=", "withdrawn")
         .execute();
       return rows.length;
     },

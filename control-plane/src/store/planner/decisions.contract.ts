@@ -134,6 +134,69 @@ export const decisionContract = defineStoreContract(
       ).toBeUndefined();
       expect(await p.decisionsForIncident("clinic-b", escalating)).toEqual([]);
     });
+
+    it("decides a guarded commit under its lock rows: concurrent commits count each other", async () => {
+      const s = store();
+      const p = s.planner;
+      const ids = await Promise.all(
+        [1, 2, 3, 4, 5].map(async () => {
+          const id = randomUUID();
+          await s.recordIncident("clinic-a", "a-01", id, '{"x":1}', at);
+          await p.openIncident("clinic-a", "a-01", id, at);
+          await p.transitionIncident("clinic-a", "a-01", id, ["queued"], "planning", at, {});
+          return id;
+        }),
+      );
+      const runbookId = `RB-GUARD-${randomUUID().slice(0, 8)}`;
+      // At most 2 orders of this runbook: each check counts, then waits before answering, so
+      // without the lock every commit would pass on the same count of 0.
+      const outcomes = await Promise.all(
+        ids.map((incidentId) => {
+          const order = {
+            orderId: randomUUID(),
+            runbookId,
+            params: {},
+            tier: "L2" as const,
+            issuedAt: at,
+            expiresAt: later,
+          };
+          return p.commitGuardedDecision(
+            {
+              tenantId: "clinic-a",
+              applianceId: "a-01",
+              incidentId,
+              from: ["planning"],
+              to: "ordered",
+              at: later,
+              note: {},
+              order: { order, patternKey: "services/unit_failed" },
+              seal: (prev) => ({
+                json: JSON.stringify({ prev: prev.hash }),
+                hash: randomUUID().replaceAll("-", ""),
+              }),
+            },
+            {
+              locks: ["tenant:clinic-a", `runbook:${runbookId}`],
+              async check(counters) {
+                const n = await counters.countAttempts({ tenantId: "clinic-a", runbookId });
+                await new Promise((r) => setTimeout(r, 20));
+                const across = await counters.countAppliancesForRunbook(runbookId, at, ["L2"]);
+                return n < 2 && across <= 1;
+              },
+            },
+          );
+        }),
+      );
+      expect(outcomes.filter((o) => o && "order" in o)).toHaveLength(2);
+      expect(outcomes.filter((o) => o && "blocked" in o)).toHaveLength(3);
+      expect(await p.countAttempts({ tenantId: "clinic-a", runbookId })).toBe(2);
+      // A blocked commit wrote nothing of its decision.
+      const states = await Promise.all(ids.map((id) => p.getIncident("clinic-a", "a-01", id)));
+      expect(states.filter((st) => st?.status === "planning")).toHaveLength(3);
+      expect(
+        await p.countAttempts({ tenantId: "clinic-a", runbookId, excludeStatuses: ["pending"] }),
+      ).toBe(0);
+    });
   },
   withAppliances,
 );

@@ -127,6 +127,8 @@ export interface AttemptFilter {
   readonly runbookId?: string;
   readonly since?: string;
   readonly tiers?: readonly ("L1" | "L2" | "L3")[];
+  /** Attempts in these statuses are not counted (a withdrawn order never ran). */
+  readonly excludeStatuses?: readonly AttemptStatus[];
 }
 
 export interface AttemptStore {
@@ -147,7 +149,10 @@ export interface AttemptStore {
     applianceId: string,
     incidentId: string,
   ): Promise<IncidentAttempt[]>;
-  /** Distinct appliances (across every tenant) given `runbookId` since `since`. */
+  /**
+   * Distinct appliances (across every tenant) given `runbookId` since `since`; a withdrawn order
+   * (it never ran) does not count.
+   */
   countAppliancesForRunbook(
     runbookId: string,
     since: string,
@@ -190,6 +195,20 @@ export interface DecisionCommit {
   readonly seal: (prev: ChainHead) => { json: string; hash: string };
 }
 
+/**
+ * Limits decided inside the committing transaction (an automatic order's guardrails): the
+ * `locks` rows are taken first, in sorted order (`tenant:<id>` for the site's counters,
+ * `runbook:<id>` for the blast radius across sites), so concurrent commits under one lock run
+ * one after another and each `check` counts what the previous ones committed.
+ */
+export interface CommitGuard {
+  readonly locks: readonly string[];
+  check(counters: GuardrailCounters): Promise<boolean>;
+}
+
+/** What the guardrails count, read inside the committing transaction. */
+export type GuardrailCounters = Pick<AttemptStore, "countAttempts" | "countAppliancesForRunbook">;
+
 export interface DecisionStore {
   /**
    * Appends the next record of the appliance's decision chain atomically: `seal` gets the
@@ -210,6 +229,16 @@ export interface DecisionStore {
   commitDecision(
     commit: DecisionCommit,
   ): Promise<{ decision: StoredDecision; order: StoredOrder | undefined } | undefined>;
+  /**
+   * commitDecision after `guard` in the same transaction: when its check fails nothing of the
+   * decision is written and the answer is `{ blocked: true }`.
+   */
+  commitGuardedDecision(
+    commit: DecisionCommit,
+    guard: CommitGuard,
+  ): Promise<
+    { decision: StoredDecision; order: StoredOrder | undefined } | { blocked: true } | undefined
+  >;
   listDecisions(
     tenantId: string,
     applianceId: string,

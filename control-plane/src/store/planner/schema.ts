@@ -77,7 +77,14 @@ export interface ModelQualificationsTable {
   recorded_by: string;
 }
 
+/** Migration 0009: one row per lock scope (`tenant:<id>`, `runbook:<id>`), see guardrail-locks.ts. */
+export interface GuardrailLocksTable {
+  scope: string;
+  taken_at: string;
+}
+
 export interface PlannerTables {
+  guardrail_locks: GuardrailLocksTable;
   model_qualifications: ModelQualificationsTable;
   site_policies: SitePoliciesTable;
   planner_control: PlannerControlTable;
