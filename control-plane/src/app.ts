@@ -1,6 +1,7 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { HTTPException } from "hono/http-exception";
 import { MAX_APPLIANCE_BODY_BYTES } from "#protocol";
+import type { Principal } from "./access/roles.ts";
 import { createAuditLog } from "./audit.ts";
 import { dashboardApp, dashboardRoutes } from "./dashboard/index.ts";
 import { dashboardSession } from "./dashboard/session.ts";
@@ -24,6 +25,7 @@ import { opsRoutes } from "./routes/ops.ts";
 import {
   type Guards,
   type Limits,
+  type MountOptions,
   mount,
   SECURITY_SCHEMES,
   type Surface,
@@ -105,8 +107,8 @@ export function createApp(deps: AppDeps) {
       applianceIdentity(deps.store, now, deps.peerCertificate),
       rateLimit(deps.applianceRateLimit ?? { perMinute: 120, burst: 60 }, byAppliance),
     ],
-    "admin-token": [adminAuth(deps.store)],
-    "metrics-token": [metricsAuth(deps.metricsScrapeTokenSha256, adminAuth(deps.store))],
+    "admin-token": [adminAuth(deps.store, now)],
+    "metrics-token": [metricsAuth(deps.metricsScrapeTokenSha256, adminAuth(deps.store, now))],
     "operator-session": [operatorSession(deps.store, now)],
     "dashboard-session": [dashboardSession(services)],
   };
@@ -129,7 +131,17 @@ export function createApp(deps: AppDeps) {
     return openapi;
   };
 
-  const checked = { checkResponses: deps.checkResponses === true };
+  // Every refusal by role, reach or window is an audit event with the real actor.
+  const checked: MountOptions = {
+    checkResponses: deps.checkResponses === true,
+    onDenied: async (c, operation, denial) => {
+      const who = c.get("principal") as Principal;
+      await audit.record(who.actor, "access.denied", operation, {
+        reason: denial.reason,
+        path: c.req.path,
+      });
+    },
+  };
   mount(app, SURFACES.appliance, applianceRoutes(services), guards, limits, checked);
   const operatorApi = operatorApiRoutes(services);
   mount(app, SURFACES.admin, operatorApi, guards, limits, checked);

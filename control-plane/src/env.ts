@@ -1,4 +1,5 @@
 import type { Signer } from "#protocol";
+import type { Principal } from "./access/roles.ts";
 import type { AuditLog } from "./audit.ts";
 import type { Logger } from "./logger.ts";
 import type { Metrics } from "./metrics.ts";
@@ -67,5 +68,7 @@ export interface AppEnv {
     requestId: string;
     appliance: ApplianceRecord;
     adminActor: string;
+    /** Who is asking, with role and scope (set by the operator API's and dashboard's guards). */
+    principal: Principal;
   };
 }

@@ -3,6 +3,7 @@ import type { Command } from "./command.ts";
 import { parseFlags } from "./command.ts";
 import { exportCommand } from "./export.ts";
 import { initCommand } from "./init.ts";
+import { operatorCommands } from "./operator.ts";
 import { packetCommand } from "./packet.ts";
 import { plannerQualifyCommand } from "./planner-qualify.ts";
 import { serveCommand } from "./serve.ts";
@@ -14,6 +15,7 @@ export const COMMANDS: readonly Command[] = [
   exportCommand,
   packetCommand,
   plannerQualifyCommand,
+  ...operatorCommands,
 ];
 
 export const USAGE = `usage:\n${COMMANDS.map((c) => `  ${c.usage}`).join("\n")}`;

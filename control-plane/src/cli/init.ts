@@ -14,6 +14,7 @@ import {
 import { createAuditLog } from "../audit.ts";
 import { dataDirLayout } from "../config.ts";
 import { ControlPlaneError } from "../errors.ts";
+import { createToken, DEFAULT_TOKEN_DAYS } from "../operator/accounts.ts";
 import { generatePassword, hashPassword } from "../operator/password.ts";
 import { createCertificateAuthority, issueServerCertificate } from "../pki/index.ts";
 import { type Command, need, optional, usageError } from "./command.ts";
@@ -39,7 +40,7 @@ function keyPairFromPem(pem: string) {
 export const initCommand: Command = {
   name: "init",
   usage: `control-plane init  --data-dir DIR [--operator NAME] [--operator-password-file FILE]
-                      [--admin-token-file FILE] [--hosts localhost,127.0.0.1] [--database-url URL]
+                      [--admin-token-file FILE] [--admin-token-days 90] [--hosts localhost,127.0.0.1] [--database-url URL]
                       [--order-signing-key-file FILE]`,
   options: {
     "data-dir": { type: "string" },
@@ -47,6 +48,7 @@ export const initCommand: Command = {
     operator: { type: "string" },
     "operator-password-file": { type: "string" },
     "admin-token-file": { type: "string" },
+    "admin-token-days": { type: "string" },
     hosts: { type: "string" },
     "order-signing-key-file": { type: "string" },
   },
@@ -54,6 +56,10 @@ export const initCommand: Command = {
     const dataDir = need("init", flags, "data-dir");
     const config = commandConfig("init", flags);
     const files = dataDirLayout(dataDir);
+    const days = optional(flags, "admin-token-days") ?? String(DEFAULT_TOKEN_DAYS);
+    const tokenDays = Number(days);
+    if (!/^\d{1,4}$/.test(days) || tokenDays < 1 || tokenDays > 3650)
+      throw usageError("--admin-token-days must be a whole number of days (1 to 3650)");
     if (existsSync(files.orderKey))
       throw new ControlPlaneError(
         "already_initialised",
@@ -107,9 +113,14 @@ export const initCommand: Command = {
         },
         now,
       );
-      const token = randomBytes(32).toString("base64url");
-      await store.addAdminToken(sha256Hex(new TextEncoder().encode(token)), "init", now);
-      await createAuditLog(store, () => new Date()).record(
+      const audit = createAuditLog(store, () => new Date());
+      // The first named API token: an admin of every tenant, expiring like any other.
+      const { token, record } = await createToken(
+        { store, audit, now: () => new Date() },
+        "cli:init",
+        { name: "init", grant: { role: "admin", scope: { tenants: "*" } }, days: tokenDays },
+      );
+      await audit.record(
         "cli",
         "control_plane.initialised",
         files.dir,
@@ -128,9 +139,9 @@ export const initCommand: Command = {
       const tokenFile = optional(flags, "admin-token-file");
       if (tokenFile !== undefined) {
         writeNew(tokenFile, `${token}\n`, true);
-        out(`admin token written to ${tokenFile}`);
+        out(`admin token "init" written to ${tokenFile} (expires ${record.expiresAt})`);
       } else {
-        out(`admin token (shown once): ${token}`);
+        out(`admin token "init" (shown once, expires ${record.expiresAt}): ${token}`);
       }
     } finally {
       await store.close();

@@ -5,6 +5,7 @@ import { html } from "hono/html";
 import { secureHeaders } from "hono/secure-headers";
 import { z } from "zod";
 import { ApplianceId, RunbookId, TenantId } from "#protocol";
+import { roleMay, type StaffPermission } from "../access/roles.ts";
 import type { Services } from "../env.ts";
 import { ControlPlaneError } from "../errors.ts";
 import { toProblem } from "../http/problem.ts";
@@ -18,8 +19,17 @@ import {
   ProposalParams,
   TenantParams,
 } from "../routes/admin/schemas.ts";
-import { DASHBOARD, HTML_PAGE, PUBLIC, type Route, routeFor, TEXT } from "../routes/registry.ts";
+import {
+  dashboardAuth,
+  HTML_PAGE,
+  PUBLIC,
+  type Route,
+  routeFor,
+  TEXT,
+} from "../routes/registry.ts";
 import { type Html, page, STYLESHEET } from "./layout.ts";
+import { operatorPages } from "./operators.ts";
+import { back, dashboardRoute, FORM, HTML, show } from "./render.ts";
 import {
   auditPage,
   evidenceIndexPage,
@@ -111,31 +121,6 @@ const signInPage = (c: Context, error?: string, status: 200 | 401 | 429 = 200) =
     status,
   );
 
-const show = (c: Context<DashboardEnv>, title: string, path: string, body: Html) => {
-  const done = takeFlash(c);
-  return c.html(
-    page(
-      {
-        title,
-        path,
-        actor: c.get("adminActor"),
-        csrf: c.get("csrf"),
-        ...(done ? { notice: { kind: "ok" as const, text: done } } : {}),
-      },
-      body,
-    ),
-  );
-};
-
-// The outcome travels in a short-lived cookie, not the URL, so no link can put words in it.
-const back = (c: Context, path: string, done: string) => {
-  setFlash(c, done);
-  return c.redirect(path, 303);
-};
-
-const dashboardRoute = routeFor<DashboardEnv>();
-const HTML = { schema: HTML_PAGE, contentType: "text/html" } as const;
-const FORM = { bodyType: "form", response: { status: 303 } } as const;
 
 /** The dashboard's pages and form posts, declared like every other route. */
 export function dashboardRoutes(s: Services): Route[] {
@@ -145,7 +130,7 @@ export function dashboardRoutes(s: Services): Route[] {
       path: `/incidents/{tenant}/{appliance}/{incident}/${action}`,
       operationId: `incident_${action}`,
       summary: `Close an escalated incident as ${outcome.replace("_", " ")}`,
-      auth: DASHBOARD,
+      auth: dashboardAuth("decide"),
       params: IncidentParams,
       body: z.object({ note: Note }),
       ...FORM,
@@ -160,7 +145,7 @@ export function dashboardRoutes(s: Services): Route[] {
       path: `/proposals/{tenant}/{proposal}/${action}`,
       operationId: `proposal_${action}`,
       summary: `Decide a flywheel proposal: ${decision}`,
-      auth: DASHBOARD,
+      auth: dashboardAuth("decide"),
       params: ProposalParams,
       body: z.object({ note: OptionalNote.optional() }),
       ...FORM,
@@ -179,6 +164,7 @@ export function dashboardRoutes(s: Services): Route[] {
     path: string,
     operationId: string,
     title: string,
+    permission: StaffPermission,
     render: (c: Context<DashboardEnv>) => Promise<Html>,
   ) =>
     dashboardRoute({
@@ -186,7 +172,7 @@ export function dashboardRoutes(s: Services): Route[] {
       path,
       operationId,
       summary: title,
-      auth: DASHBOARD,
+      auth: dashboardAuth(permission),
       response: HTML,
       handler: async (c) =>
         show(c, title, `/dashboard${path === "/" ? "" : path}`, await render(c)),
@@ -224,9 +210,12 @@ export function dashboardRoutes(s: Services): Route[] {
         if (!sameOrigin(c)) throw new ControlPlaneError("csrf_failed", "cross-site form refused");
         const parsed = SignInForm.safeParse(body);
         if (!parsed.success) return signInPage(c, "Enter an operator name and password.", 401);
+        let home = "/dashboard";
         try {
-          const { csrf } = await signIn(s, c, parsed.data.username, parsed.data.password);
+          const { csrf, role } = await signIn(s, c, parsed.data.username, parsed.data.password);
           setCsrfCookie(c, csrf);
+          // An auditor reads packets only: its start page is theirs.
+          if (!roleMay(role, "read")) home = "/dashboard/packets";
         } catch (error) {
           if (error instanceof ControlPlaneError && error.code === "unauthenticated")
             return signInPage(c, "Wrong operator name or password.", 401);
@@ -238,7 +227,7 @@ export function dashboardRoutes(s: Services): Route[] {
             );
           throw error;
         }
-        return c.redirect("/dashboard", 303);
+        return c.redirect(home, 303);
       },
     }),
     dashboardRoute({
@@ -246,7 +235,7 @@ export function dashboardRoutes(s: Services): Route[] {
       path: "/logout",
       operationId: "logout",
       summary: "Sign out",
-      auth: DASHBOARD,
+      auth: dashboardAuth("signed-in"),
       ...FORM,
       handler: async (c) => {
         const id = getCookie(c, SESSION_COOKIE);
@@ -256,13 +245,13 @@ export function dashboardRoutes(s: Services): Route[] {
         return c.redirect("/dashboard/login", 303);
       },
     }),
-    view("/", "sites", "Sites and appliances", () => sitesPage(s)),
+    view("/", "sites", "Sites and appliances", "read", (c) => sitesPage(s, c.get("principal"))),
     dashboardRoute({
       method: "get",
       path: "/incidents",
       operationId: "incidents",
       summary: "Incidents by status",
-      auth: DASHBOARD,
+      auth: dashboardAuth("read"),
       query: Status,
       response: HTML,
       handler: async (c, { query }) => {
@@ -271,7 +260,7 @@ export function dashboardRoutes(s: Services): Route[] {
           c,
           `Incidents: ${status}`,
           "/dashboard/incidents",
-          await incidentsPage(s, status, c.get("csrf")),
+          await incidentsPage(s, status, c.get("csrf"), c.get("principal")),
         );
       },
     }),
@@ -280,7 +269,7 @@ export function dashboardRoutes(s: Services): Route[] {
       path: "/incidents/{tenant}/{appliance}/{incident}/approve",
       operationId: "incident_approve",
       summary: "Approve an escalated incident with a runbook",
-      auth: DASHBOARD,
+      auth: dashboardAuth("decide"),
       params: IncidentParams,
       body: z.object({
         runbook_id: RunbookId,
@@ -309,7 +298,7 @@ export function dashboardRoutes(s: Services): Route[] {
       path: "/orders",
       operationId: "orders",
       summary: "Orders, optionally of one tenant or appliance",
-      auth: DASHBOARD,
+      auth: dashboardAuth("read"),
       query: z.object({ tenant: z.string().optional(), appliance: z.string().optional() }),
       response: HTML,
       handler: async (c, { query }) => {
@@ -321,19 +310,22 @@ export function dashboardRoutes(s: Services): Route[] {
           "/dashboard/orders",
           await ordersPage(
             s,
+            c.get("principal"),
             tenant.success ? tenant.data : undefined,
             appliance.success ? appliance.data : undefined,
           ),
         );
       },
     }),
-    view("/evidence", "evidence_index", "Evidence", () => evidenceIndexPage(s)),
+    view("/evidence", "evidence_index", "Evidence", "read", (c) =>
+      evidenceIndexPage(s, c.get("principal")),
+    ),
     dashboardRoute({
       method: "get",
       path: "/evidence/{tenant}/{appliance}",
       operationId: "evidence",
       summary: "An appliance's evidence chain",
-      auth: DASHBOARD,
+      auth: dashboardAuth("read"),
       params: ApplianceParams,
       response: HTML,
       handler: async (c, { params }) => {
@@ -347,16 +339,20 @@ export function dashboardRoutes(s: Services): Route[] {
         );
       },
     }),
-    view("/proposals", "proposals", "Flywheel proposals", (c) => proposalsPage(s, c.get("csrf"))),
+    view("/proposals", "proposals", "Flywheel proposals", "read", (c) =>
+      proposalsPage(s, c.get("csrf"), c.get("principal")),
+    ),
     decideProposal("approve", "approved"),
     decideProposal("reject", "rejected"),
-    view("/packets", "packets", "Compliance packets", (c) => packetsPage(s, c.get("csrf"))),
+    view("/packets", "packets", "Compliance packets", "evidence", (c) =>
+      packetsPage(s, c.get("csrf"), c.get("principal")),
+    ),
     dashboardRoute({
       method: "post",
       path: "/packets/{tenant}",
       operationId: "packet_generate",
       summary: "Generate a tenant's packet for a month",
-      auth: DASHBOARD,
+      auth: dashboardAuth("evidence"),
       params: TenantParams,
       body: z.object({ month: Month }),
       ...FORM,
@@ -365,7 +361,8 @@ export function dashboardRoutes(s: Services): Route[] {
         return back(c, "/dashboard/packets", `Packet for ${month} generated.`);
       },
     }),
-    view("/audit", "audit", "Operator audit log", () => auditPage(s)),
+    view("/audit", "audit", "Operator audit log", "admin", () => auditPage(s)),
+    ...operatorPages(s),
   ];
 }
 

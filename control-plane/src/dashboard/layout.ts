@@ -1,17 +1,21 @@
 import { html } from "hono/html";
 import type { HtmlEscapedString } from "hono/utils/html";
+import { type Role, roleMay, type StaffPermission } from "../access/roles.ts";
 
 /** What a template returns; every interpolated string is HTML-escaped by `html`. */
 export type Html = HtmlEscapedString | Promise<HtmlEscapedString>;
 
-export const NAV: readonly (readonly [string, string])[] = [
-  ["/dashboard", "Sites"],
-  ["/dashboard/incidents", "Incidents"],
-  ["/dashboard/orders", "Orders"],
-  ["/dashboard/evidence", "Evidence"],
-  ["/dashboard/proposals", "Flywheel"],
-  ["/dashboard/packets", "Packets"],
-  ["/dashboard/audit", "Audit log"],
+/** The pages in the header, each with the permission its route declares. */
+export const NAV: readonly (readonly [string, string, StaffPermission])[] = [
+  ["/dashboard", "Sites", "read"],
+  ["/dashboard/incidents", "Incidents", "read"],
+  ["/dashboard/orders", "Orders", "read"],
+  ["/dashboard/evidence", "Evidence", "read"],
+  ["/dashboard/proposals", "Flywheel", "read"],
+  ["/dashboard/packets", "Packets", "evidence"],
+  ["/dashboard/audit", "Audit log", "admin"],
+  ["/dashboard/operators", "Operators", "admin"],
+  ["/dashboard/tokens", "API tokens", "admin"],
 ];
 
 /** One stylesheet, served by the dashboard itself (the CSP allows no inline style). */
@@ -48,6 +52,8 @@ button.primary{background:#1f5f99;color:#fff;border-color:#1f5f99}
 export interface PageOptions {
   readonly title: string;
   readonly actor?: string;
+  /** The signed-in role: the header links only the pages it may open. */
+  readonly role?: Role;
   readonly csrf?: string;
   readonly path?: string;
   readonly notice?: { readonly kind: "ok" | "bad"; readonly text: string };
@@ -59,7 +65,9 @@ export function page(options: PageOptions, body: Html): Html {
 <title>${options.title} · MSP Compliance</title><link rel="stylesheet" href="/dashboard/style.css"></head>
 <body><header><strong>MSP Compliance</strong>${
     options.actor
-      ? html`${NAV.map(
+      ? html`${NAV.filter(
+          ([, , permission]) => !options.role || roleMay(options.role, permission),
+        ).map(
           ([href, label]) =>
             html`<a href="${href}"${options.path === href ? html` class="here"` : ""}>${label}</a>`,
         )}<form method="post" action="/dashboard/logout" class="inline"><span>${options.actor}</span>${csrfField(options.csrf)}<button>Sign out</button></form>`

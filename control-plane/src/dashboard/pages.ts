@@ -8,6 +8,7 @@ import {
   verificationKey,
   verifyChain,
 } from "#protocol";
+import { type Principal, roleMay, visibleTenants } from "../access/roles.ts";
 import { verifyAuditChain } from "../audit.ts";
 import type { Services } from "../env.ts";
 import { listPackets, previousMonth } from "../packets/index.ts";
@@ -21,9 +22,13 @@ import { badge, csrfField, type Html, when } from "./layout.ts";
  */
 const PAGE = 1000;
 
-export async function sitesPage(s: Services): Promise<Html> {
+/** The tenants a page may show to whoever asks: its scope's, never more. */
+const tenantsOf = async (s: Services, who: Principal) =>
+  visibleTenants(who.scope, await s.store.listTenantIds());
+
+export async function sitesPage(s: Services, who: Principal): Promise<Html> {
   const now = s.now();
-  const tenants = await s.store.listTenantIds();
+  const tenants = await tenantsOf(s, who);
   const kill = await s.planner.killSwitch();
   const sections = await Promise.all(
     tenants.map(async (t) => {
@@ -82,11 +87,12 @@ export async function incidentsPage(
   s: Services,
   status: IncidentStatus,
   csrf: string,
+  who: Principal,
 ): Promise<Html> {
   const now = s.now();
   const rows = (
     await Promise.all(
-      (await s.store.listTenantIds()).map((t) => s.store.planner.incidentsIn(status, t, 200)),
+      (await tenantsOf(s, who)).map((t) => s.store.planner.incidentsIn(status, t, 200)),
     )
   ).flat();
   const filter = html`<p>${STATUSES.map((st) =>
@@ -108,7 +114,7 @@ export async function incidentsPage(
         html`<div><code>${f.code}</code> ${f.subject}: expected <em>${f.expected}</em>, observed <em>${f.observed}</em></div>`,
     )}</td>
 <td>${
-      status === "escalated"
+      status === "escalated" && roleMay(who.role, "decide")
         ? html`${
             candidates.length > 0
               ? html`<form method="post" action="${base}/approve" class="inline">${csrfField(csrf)}
@@ -129,9 +135,14 @@ export async function incidentsPage(
   })}</tbody></table>`;
 }
 
-export async function ordersPage(s: Services, tenant?: string, appliance?: string): Promise<Html> {
+export async function ordersPage(
+  s: Services,
+  who: Principal,
+  tenant?: string,
+  appliance?: string,
+): Promise<Html> {
   const now = s.now();
-  const tenants = (await s.store.listTenantIds()).filter((t) => !tenant || t === tenant);
+  const tenants = (await tenantsOf(s, who)).filter((t) => !tenant || t === tenant);
   const targets = (await Promise.all(tenants.map((t) => s.store.listAppliances(t))))
     .flat()
     .filter((a) => !appliance || a.applianceId === appliance);
@@ -162,9 +173,9 @@ ${orders.map(
 )}</tbody></table>`;
 }
 
-export async function evidenceIndexPage(s: Services): Promise<Html> {
+export async function evidenceIndexPage(s: Services, who: Principal): Promise<Html> {
   const appliances = (
-    await Promise.all((await s.store.listTenantIds()).map((t) => s.store.listAppliances(t)))
+    await Promise.all((await tenantsOf(s, who)).map((t) => s.store.listAppliances(t)))
   ).flat();
   return html`<table><thead><tr><th>Site</th><th>Appliance</th><th>Head seq</th><th></th></tr></thead><tbody>${appliances.map(
     (
@@ -242,9 +253,9 @@ export async function evidencePage(s: Services, a: ApplianceRecord): Promise<Htm
     })}</tbody></table>`;
 }
 
-export async function proposalsPage(s: Services, csrf: string): Promise<Html> {
+export async function proposalsPage(s: Services, csrf: string, who: Principal): Promise<Html> {
   const now = s.now();
-  const tenants = await s.store.listTenantIds();
+  const tenants = await tenantsOf(s, who);
   const rows = (await Promise.all(tenants.map((t) => s.store.planner.listProposals(t)))).flat();
   if (rows.length === 0)
     return html`<p class="muted">No proposals: the flywheel proposes an L1 rule once a pattern's L2/L3 orders keep succeeding.</p>`;
@@ -254,7 +265,7 @@ export async function proposalsPage(s: Services, csrf: string): Promise<Html> {
       return html`<tr data-proposal="${p.proposalId}"><td>${when(p.createdAt, now)}</td><td>${p.tenantId}</td><td><code>${p.patternKey}</code></td>
 <td>${p.runbookId}</td><td>${p.successes}</td><td>${badge(p.status, p.status === "approved" ? "ok" : p.status === "rejected" ? "bad" : "warn")}</td>
 <td>${
-        p.status === "proposed"
+        p.status === "proposed" && roleMay(who.role, "decide")
           ? html`<form method="post" action="${base}/approve" class="inline">${csrfField(csrf)}<input name="note" maxlength="1000" placeholder="note (optional)" aria-label="note"><button class="primary">Approve</button></form>
 <form method="post" action="${base}/reject" class="inline">${csrfField(csrf)}<input name="note" maxlength="1000" placeholder="note (optional)" aria-label="note"><button>Reject</button></form>`
           : html`${p.decidedBy ?? ""} ${p.note ?? ""}`
@@ -289,8 +300,8 @@ export async function auditPage(s: Services): Promise<Html> {
     )}</tbody></table><p class="muted">The latest 200 entries, newest first.</p>`;
 }
 
-export async function packetsPage(s: Services, csrf: string): Promise<Html> {
-  const tenants = await s.store.listTenantIds();
+export async function packetsPage(s: Services, csrf: string, who: Principal): Promise<Html> {
+  const tenants = await tenantsOf(s, who);
   const month = previousMonth(s.now());
   const sections = await Promise.all(
     tenants.map(async (t) => {

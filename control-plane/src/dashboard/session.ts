@@ -95,7 +95,8 @@ export function dashboardSession(s: Services) {
       );
     }
     c.set("csrf", csrf as string);
-    c.set("adminActor", `operator:${signedIn.username}`);
+    c.set("adminActor", signedIn.principal.actor);
+    c.set("principal", signedIn.principal);
     await next();
   });
 }

@@ -1,9 +1,14 @@
 import { createHash, randomBytes } from "node:crypto";
 import type { Context } from "hono";
 import { setCookie } from "hono/cookie";
+import type { Role } from "../access/roles.ts";
 import type { Services } from "../env.ts";
 import { ControlPlaneError } from "../errors.ts";
-import { hashSecret, SESSION_COOKIE } from "../middleware/operator-session/index.ts";
+import {
+  hashSecret,
+  operatorActive,
+  SESSION_COOKIE,
+} from "../middleware/operator-session/index.ts";
 import { byClientAddress } from "../middleware/rate-limit/index.ts";
 import type { SignInFailures } from "../store/index.ts";
 import { DUMMY_HASH, verifyPassword } from "./password.ts";
@@ -59,7 +64,7 @@ export async function signIn(
   c: Context,
   username: string,
   password: string,
-): Promise<{ csrf: string }> {
+): Promise<{ csrf: string; role: Role }> {
   const now = s.now();
   const subject = signInSubject(username);
   const address = byClientAddress(c);
@@ -85,7 +90,8 @@ export async function signIn(
   }
   // Verify against a dummy hash for unknown users, so timing does not reveal who exists.
   const ok = await verifyPassword(password, operator?.passwordHash ?? DUMMY_HASH);
-  if (!operator || !ok) {
+  // A disabled account, or one whose access has ended, fails like a wrong password.
+  if (!operator || !ok || !operatorActive(operator, now)) {
     const at = now.toISOString();
     const windowStart = new Date(now.getTime() - FAILURE_WINDOW_MS).toISOString();
     const [failures] = await Promise.all([
@@ -104,6 +110,8 @@ export async function signIn(
     operatorId: operator.operatorId,
     csrfHash: hashSecret(csrf),
     expiresAt: new Date(now.getTime() + SESSION_MS).toISOString(),
+    createdAt: now.toISOString(),
+    lastSeenAt: now.toISOString(),
   });
   setCookie(c, SESSION_COOKIE, id, {
     secure: true,
@@ -113,5 +121,5 @@ export async function signIn(
     maxAge: SESSION_MS / 1000,
   });
   await s.audit.record(`operator:${operator.username}`, "operator.login", operator.username);
-  return { csrf };
+  return { csrf, role: operator.role };
 }

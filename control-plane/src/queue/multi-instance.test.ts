@@ -195,7 +195,10 @@ describe.skipIf(!ready)("two HTTP instances and two workers on PostgreSQL and Je
       );
     }
     const token = randomBytes(24).toString("base64url");
-    await store.addAdminToken(sha256Hex(new TextEncoder().encode(token)), "test", at);
+    await store.addAdminToken(
+      { tokenHash: sha256Hex(new TextEncoder().encode(token)), label: "test" },
+      at,
+    );
     const urls = await Promise.all(
       procs.slice(0, 2).map(async (p) => (await p.line).replace("listening on ", "").trim()),
     );

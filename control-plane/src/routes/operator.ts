@@ -3,7 +3,7 @@ import { z } from "zod";
 import type { Services } from "../env.ts";
 import { hashSecret, SESSION_COOKIE } from "../middleware/operator-session/index.ts";
 import { signIn } from "../operator/sign-in.ts";
-import { defineRoute, OPERATOR_SESSION, PUBLIC, type Route } from "./registry.ts";
+import { defineRoute, PUBLIC, type Route, sessionOnly } from "./registry.ts";
 
 const Login = z.strictObject({
   username: z.string().min(1).max(64),
@@ -37,7 +37,7 @@ export function operatorRoutes(s: Services): Route[] {
       path: "/logout",
       operationId: "logout",
       summary: "Sign out: ends the session",
-      auth: OPERATOR_SESSION,
+      auth: sessionOnly("signed-in"),
       response: { schema: z.object({ ok: z.literal(true) }) },
       handler: async (c) => {
         const id = getCookie(c, SESSION_COOKIE);
@@ -52,7 +52,7 @@ export function operatorRoutes(s: Services): Route[] {
       path: "/me",
       operationId: "me",
       summary: "The signed-in operator",
-      auth: OPERATOR_SESSION,
+      auth: sessionOnly("signed-in"),
       response: { schema: z.object({ actor: z.string() }) },
       handler: (c) => c.json({ actor: c.get("adminActor") }),
     }),

@@ -2,7 +2,7 @@ import { z } from "zod";
 import type { Services } from "../env.ts";
 import { ControlPlaneError } from "../errors.ts";
 import { releaseVersion } from "../release-version.ts";
-import { ADMIN_TOKEN, defineRoute, METRICS, PUBLIC, type Route, TEXT } from "./registry.ts";
+import { defineRoute, METRICS, PUBLIC, type Route, TEXT, tokenOnly } from "./registry.ts";
 
 /**
  * Liveness and readiness (public: a load balancer probes them), Prometheus metrics (sign-in
@@ -57,7 +57,7 @@ export function opsRoutes(s: Services, openapi: () => unknown): Route[] {
       path: "/openapi.json",
       operationId: "openapi",
       summary: "This document: every route, its schemas and its authorization",
-      auth: ADMIN_TOKEN,
+      auth: tokenOnly("signed-in"),
       response: {
         schema: z.looseObject({ openapi: z.string(), paths: z.record(z.string(), z.unknown()) }),
       },

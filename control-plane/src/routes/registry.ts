@@ -2,6 +2,8 @@ import type { OpenAPIHono, RouteConfig } from "@hono/zod-openapi";
 import type { Context, Env, MiddlewareHandler } from "hono";
 import { z } from "zod";
 import { Problem } from "#protocol";
+import { checkAccess, checkWindow, type Denial } from "../access/check.ts";
+import { PERMISSIONS, type Permission, rolesWith, type StaffPermission } from "../access/roles.ts";
 import type { AppEnv } from "../env.ts";
 import { ControlPlaneError } from "../errors.ts";
 import { type BodyType, MAX_PUBLIC_BODY_BYTES, readBody, validate } from "../http/body.ts";
@@ -19,23 +21,47 @@ export type Credential =
   | "dashboard-session";
 
 /**
- * A route's authorization rule, declared beside it. Any one of `credentials` admits a caller;
- * a surface enforces the one it serves (the operator API is the same route behind the admin
- * token under /v1/admin and behind a session under /v1/operator). Roles and tenant scopes are
- * to be added here, so that they too are declared once and enforced by `authorize`.
+ * A route's authorization rule, declared beside it: the credentials that identify a caller
+ * (any one admits; a surface enforces the one it serves: the operator API is the same route
+ * behind an API token under /v1/admin and behind a session under /v1/operator), and the one
+ * permission the caller's role must hold (access/roles.ts). `mount` refuses a route without a
+ * permission, and enforces both for every surface in one place (`checkAccess`).
  */
 export interface Authorization {
   readonly credentials: readonly Credential[];
+  readonly permission: Permission;
 }
 
-export const PUBLIC: Authorization = { credentials: ["public"] };
-export const APPLIANCE: Authorization = { credentials: ["appliance-mtls"] };
-export const OPERATOR_API: Authorization = { credentials: ["admin-token", "operator-session"] };
-export const ADMIN_TOKEN: Authorization = { credentials: ["admin-token"] };
-export const OPERATOR_SESSION: Authorization = { credentials: ["operator-session"] };
-export const DASHBOARD: Authorization = { credentials: ["dashboard-session"] };
+export const PUBLIC: Authorization = { credentials: ["public"], permission: "public" };
+export const APPLIANCE: Authorization = {
+  credentials: ["appliance-mtls"],
+  permission: "appliance",
+};
+/** The operator API: an API token or a session, and `permission`. */
+export const operatorApi = (permission: StaffPermission): Authorization => ({
+  credentials: ["admin-token", "operator-session"],
+  permission,
+});
+/** Only with an API token (machine-facing: the work queue). */
+export const tokenOnly = (permission: StaffPermission): Authorization => ({
+  credentials: ["admin-token"],
+  permission,
+});
+/** Only with a JSON-API session (sign-out, who am I). */
+export const sessionOnly = (permission: StaffPermission): Authorization => ({
+  credentials: ["operator-session"],
+  permission,
+});
+/** A dashboard page or form. */
+export const dashboardAuth = (permission: StaffPermission): Authorization => ({
+  credentials: ["dashboard-session"],
+  permission,
+});
+
+/** Credentials that identify a person or an API token holder, whose role and scope apply. */
+const STAFF: readonly Credential[] = ["admin-token", "operator-session", "dashboard-session"];
 /** The metrics scrape: the configured scrape token, or an admin token. */
-export const METRICS: Authorization = { credentials: ["metrics-token"] };
+export const METRICS: Authorization = { credentials: ["metrics-token"], permission: "admin" };
 
 type Params = z.ZodObject | undefined;
 type Body = z.ZodType | undefined;
@@ -193,16 +219,29 @@ export function mount<E extends Env>(
   for (const route of routes) {
     const credential = credentialOn(route, surface);
     if (!credential) continue;
+    checkRule(route, surface);
     const path = join(surface.base, route.path);
     const bodyType = route.bodyType ?? "json";
+    const staff = STAFF.includes(credential);
+    const refuse = async (c: Context, denial: Denial | undefined) => {
+      if (!denial) return;
+      await options.onDenied?.(c, `${surface.name}_${route.operationId}`, denial);
+      throw new ControlPlaneError(
+        denial.code,
+        denial.code === "forbidden" ? "your role may not do this" : "not found",
+      );
+    };
     // A route open to anyone reads a small body whatever its surface allows signed-in callers.
     const maxBodyBytes =
       credential === "public"
         ? Math.min(surface.maxBodyBytes, MAX_PUBLIC_BODY_BYTES)
         : surface.maxBodyBytes;
     const handle: MiddlewareHandler = async (c) => {
+      const params = route.params ? validate(route.params, c.req.param(), "params") : undefined;
+      // Reach and role before the body is read: out of reach is a 404, in reach a 403.
+      if (staff) await refuse(c, checkAccess(c.get("principal"), route.auth.permission, params));
       const input = {
-        params: route.params ? validate(route.params, c.req.param(), "params") : undefined,
+        params,
         query: route.query ? validate(route.query, c.req.query(), "query") : undefined,
         body: route.body
           ? validate(
@@ -214,6 +253,11 @@ export function mount<E extends Env>(
             )
           : undefined,
       };
+      if (staff)
+        await refuse(
+          c,
+          checkWindow(c.get("principal").scope, params, input.body as Record<string, unknown>),
+        );
       const res = (await route.handler(c, input)) as Response;
       if (options.checkResponses) await checkResponse(route, surface, res);
       return res;
@@ -228,7 +272,27 @@ export function mount<E extends Env>(
   }
 }
 
+/** A route must declare a permission that fits its credentials, or it is not served at all. */
+function checkRule(route: Route, surface: Surface): void {
+  const { credentials, permission } = route.auth;
+  const fits = credentials.every((c) =>
+    c === "public"
+      ? permission === "public"
+      : c === "appliance-mtls"
+        ? permission === "appliance"
+        : permission !== "public" && permission !== "appliance",
+  );
+  if (!PERMISSIONS.includes(permission) || !fits) {
+    throw new ControlPlaneError(
+      "invalid_config",
+      `${surface.name}_${route.operationId} declares no permission that fits its credentials`,
+    );
+  }
+}
+
 export interface MountOptions {
+  /** Told of every refusal by role, reach or window (the app writes it to the audit log). */
+  readonly onDenied?: (c: Context, operation: string, denial: Denial) => Promise<void>;
   /**
    * Check each JSON answer against the route's declared schema and answer a 500 when it does
    * not match (tests turn this on, so a handler cannot drift from its documentation).
@@ -268,6 +332,8 @@ function operation(
     tags: [surface.name],
     security: SECURITY[credential],
     "x-credential": credential,
+    "x-permission": route.auth.permission,
+    "x-roles": rolesWith(route.auth.permission),
     request: {
       ...(route.params ? { params: route.params } : {}),
       ...(route.query ? { query: route.query } : {}),

@@ -220,6 +220,35 @@ const migrations: Record<string, Migration> = {
       );
     },
   },
+  // Roles and scopes for operators and API tokens (access/roles.ts); tokens gain a name's
+  // expiry, last use and revocation; sessions their start and last activity. Rows made before
+  // keep what they could do: every operator and token was an admin of every tenant.
+  "0014_operator_roles": {
+    async up(db: Kysely<unknown>) {
+      const grant = [
+        ["role", "admin"],
+        ["scope_json", '{"tenants":"*"}'],
+      ] as const;
+      for (const table of ["operators", "admin_tokens"]) {
+        for (const [column, value] of grant) {
+          await db.schema
+            .alterTable(table)
+            .addColumn(column, "text", (c) => c.notNull().defaultTo(value))
+            .execute();
+        }
+      }
+      for (const column of ["expires_at", "disabled_at"]) {
+        await db.schema.alterTable("operators").addColumn(column, "text").execute();
+      }
+      for (const column of ["created_by", "expires_at", "last_used_at", "revoked_at"]) {
+        await db.schema.alterTable("admin_tokens").addColumn(column, "text").execute();
+      }
+      for (const column of ["created_at", "last_seen_at"]) {
+        await db.schema.alterTable("sessions").addColumn(column, "text").execute();
+      }
+      await createIndex(db, "sessions_operator", "sessions", ["operator_id"]);
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -1,12 +1,16 @@
 import { type Kysely, type Selectable, sql } from "kysely";
-import type { OperatorRecord, OperatorStore, SessionRecord } from "./port.ts";
-import { mapRow } from "./rows.ts";
-import type { Database, OperatorsTable, SessionsTable } from "./schema.ts";
+import { ALL_TENANTS, parseScope, Role } from "../access/roles.ts";
+import type { ApiTokenRecord, OperatorRecord, OperatorStore, SessionRecord } from "./port.ts";
+import { changedOne, mapRow } from "./rows.ts";
+import type { AdminTokensTable, Database, OperatorsTable, SessionsTable } from "./schema.ts";
+
+/** A token's last use is written at most this often (a busy token would write on every call). */
+const TOUCH_EVERY_MS = 60_000;
 
 /**
- * Who may administer the control plane: admin API tokens (stored as hashes), operators with
- * their password hash, failed sign-ins per (name hash, client address) for throttling, and
- * sessions (id and CSRF token as hashes).
+ * Who may administer the control plane: named API tokens (stored as hashes) with their role and
+ * scope, operators with their password hash, role and scope, failed sign-ins per (name hash,
+ * client address) for throttling, and sessions (id and CSRF token as hashes).
  */
 export function operatorQueries(db: Kysely<Database>): OperatorStore {
   const operatorWhere = async (column: "username" | "operator_id", value: string) => {
@@ -19,20 +23,65 @@ export function operatorQueries(db: Kysely<Database>): OperatorStore {
   };
 
   return {
-    async addAdminToken(tokenHash, label, at) {
+    async addAdminToken(t, at) {
       await db
         .insertInto("admin_tokens")
-        .values({ token_hash: tokenHash, label, created_at: at })
+        .values({
+          token_hash: t.tokenHash,
+          label: t.label,
+          created_at: at,
+          role: t.role ?? "admin",
+          scope_json: JSON.stringify(t.scope ?? ALL_TENANTS),
+          created_by: t.createdBy ?? null,
+          expires_at: t.expiresAt ?? null,
+        })
         .execute();
     },
 
     async findAdminToken(tokenHash) {
       const row = await db
         .selectFrom("admin_tokens")
-        .select(["token_hash", "label"])
+        .selectAll()
         .where("token_hash", "=", tokenHash)
         .executeTakeFirst();
-      return row ? { tokenHash: row.token_hash, label: row.label } : undefined;
+      return mapRow(row, toToken);
+    },
+
+    async listAdminTokens() {
+      const rows = await db
+        .selectFrom("admin_tokens")
+        .selectAll()
+        .orderBy("created_at")
+        .orderBy("label")
+        .execute();
+      return rows.map(toToken);
+    },
+
+    async touchAdminToken(tokenHash, at) {
+      const before = new Date(Date.parse(at) - TOUCH_EVERY_MS).toISOString();
+      await db
+        .updateTable("admin_tokens")
+        .set({ last_used_at: at })
+        .where("token_hash", "=", tokenHash)
+        .where((eb) => eb.or([eb("last_used_at", "is", null), eb("last_used_at", "<", before)]))
+        .execute();
+    },
+
+    async revokeAdminToken(prefix, at) {
+      const rows = await db
+        .selectFrom("admin_tokens")
+        .select("token_hash")
+        .where("token_hash", "like", `${prefix}%`)
+        .where("revoked_at", "is", null)
+        .execute();
+      if (rows.length !== 1 || !rows[0]) return false;
+      const result = await db
+        .updateTable("admin_tokens")
+        .set({ revoked_at: at })
+        .where("token_hash", "=", rows[0].token_hash)
+        .where("revoked_at", "is", null)
+        .executeTakeFirst();
+      return changedOne(result);
     },
 
     async createOperator(o, at) {
@@ -46,6 +95,10 @@ export function operatorQueries(db: Kysely<Database>): OperatorStore {
           failed_attempts: 0,
           locked_until: null,
           created_at: at,
+          role: o.role ?? "admin",
+          scope_json: JSON.stringify(o.scope ?? ALL_TENANTS),
+          expires_at: o.expiresAt ?? null,
+          disabled_at: null,
         })
         .execute();
       return true;
@@ -53,6 +106,29 @@ export function operatorQueries(db: Kysely<Database>): OperatorStore {
 
     getOperatorByName: (username) => operatorWhere("username", username),
     getOperator: (operatorId) => operatorWhere("operator_id", operatorId),
+
+    async listOperators() {
+      const rows = await db.selectFrom("operators").selectAll().orderBy("username").execute();
+      return rows.map(toOperator);
+    },
+
+    async updateOperator(operatorId, change) {
+      const set = {
+        ...(change.role !== undefined ? { role: change.role } : {}),
+        ...(change.scope !== undefined ? { scope_json: JSON.stringify(change.scope) } : {}),
+        ...(change.expiresAt !== undefined ? { expires_at: change.expiresAt } : {}),
+        ...(change.disabledAt !== undefined ? { disabled_at: change.disabledAt } : {}),
+        ...(change.passwordHash !== undefined ? { password_hash: change.passwordHash } : {}),
+      };
+      if (Object.keys(set).length === 0)
+        return (await operatorWhere("operator_id", operatorId)) !== undefined;
+      const result = await db
+        .updateTable("operators")
+        .set(set)
+        .where("operator_id", "=", operatorId)
+        .executeTakeFirst();
+      return changedOne(result);
+    },
 
     async getSignInFailures(subject, address) {
       const row = await db
@@ -88,6 +164,14 @@ export function operatorQueries(db: Kysely<Database>): OperatorStore {
         .execute();
     },
 
+    async clearSignInFailuresOf(subject) {
+      const result = await db
+        .deleteFrom("sign_in_failures")
+        .where("subject", "=", subject)
+        .executeTakeFirst();
+      return Number(result.numDeletedRows);
+    },
+
     async pruneSignInFailures(before) {
       const result = await db
         .deleteFrom("sign_in_failures")
@@ -104,6 +188,8 @@ export function operatorQueries(db: Kysely<Database>): OperatorStore {
           operator_id: s.operatorId,
           csrf_hash: s.csrfHash,
           expires_at: s.expiresAt,
+          created_at: s.createdAt ?? null,
+          last_seen_at: s.lastSeenAt ?? null,
         })
         .execute();
     },
@@ -117,17 +203,66 @@ export function operatorQueries(db: Kysely<Database>): OperatorStore {
       return mapRow(row, toSession);
     },
 
+    async touchSession(idHash, at) {
+      await db
+        .updateTable("sessions")
+        .set({ last_seen_at: at })
+        .where("id_hash", "=", idHash)
+        .execute();
+    },
+
+    async listSessions(operatorId) {
+      const rows = await db
+        .selectFrom("sessions")
+        .selectAll()
+        .where("operator_id", "=", operatorId)
+        .orderBy("created_at")
+        .execute();
+      return rows.map(toSession);
+    },
+
     async deleteSession(idHash) {
       await db.deleteFrom("sessions").where("id_hash", "=", idHash).execute();
     },
+
+    async deleteSessionsOf(operatorId, prefix) {
+      let query = db.deleteFrom("sessions").where("operator_id", "=", operatorId);
+      if (prefix !== undefined) query = query.where("id_hash", "like", `${prefix}%`);
+      const result = await query.executeTakeFirst();
+      return Number(result.numDeletedRows);
+    },
   };
 }
+
+/** A stored role this code does not know acts as a viewer of nothing. */
+const grantOf = (row: { role: string; scope_json: string }) => {
+  const role = Role.safeParse(row.role);
+  return role.success
+    ? { role: role.data, scope: parseScope(row.scope_json) }
+    : { role: "viewer" as const, scope: { tenants: [] } };
+};
 
 function toOperator(row: Selectable<OperatorsTable>): OperatorRecord {
   return {
     operatorId: row.operator_id,
     username: row.username,
     passwordHash: row.password_hash,
+    ...grantOf(row),
+    expiresAt: row.expires_at,
+    disabledAt: row.disabled_at,
+  };
+}
+
+function toToken(row: Selectable<AdminTokensTable>): ApiTokenRecord {
+  return {
+    tokenHash: row.token_hash,
+    label: row.label,
+    ...grantOf(row),
+    createdAt: row.created_at,
+    createdBy: row.created_by,
+    expiresAt: row.expires_at,
+    lastUsedAt: row.last_used_at,
+    revokedAt: row.revoked_at,
   };
 }
 
@@ -137,5 +272,7 @@ function toSession(row: Selectable<SessionsTable>): SessionRecord {
     operatorId: row.operator_id,
     csrfHash: row.csrf_hash,
     expiresAt: row.expires_at,
+    createdAt: row.created_at,
+    lastSeenAt: row.last_seen_at,
   };
 }

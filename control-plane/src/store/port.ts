@@ -1,4 +1,5 @@
 import type { AgentSettings, ChainHead } from "#protocol";
+import type { Role, Scope } from "../access/roles.ts";
 import type { NewOrder, OrderStatus, OrderWithdrawal, StoredOrder } from "./order-records.ts";
 import type { PlannerStore } from "./planner/port.ts";
 
@@ -295,7 +296,20 @@ export interface OperatorRecord {
   readonly operatorId: string;
   readonly username: string;
   readonly passwordHash: string;
+  readonly role: Role;
+  readonly scope: Scope;
+  /** When the account's access ends (an auditor's engagement); null: never. */
+  readonly expiresAt: string | null;
+  readonly disabledAt: string | null;
 }
+
+/** What creating an operator needs; role and scope default to an admin of every tenant. */
+export type NewOperator = Pick<OperatorRecord, "operatorId" | "username" | "passwordHash"> &
+  Partial<Pick<OperatorRecord, "role" | "scope" | "expiresAt">>;
+
+export type OperatorChange = Partial<
+  Pick<OperatorRecord, "role" | "scope" | "expiresAt" | "disabledAt" | "passwordHash">
+>;
 
 /** Failed sign-ins of one name from one address (or "*": all addresses) in the current window. */
 export interface SignInFailures {
@@ -308,14 +322,40 @@ export interface SessionRecord {
   readonly operatorId: string;
   readonly csrfHash: string;
   readonly expiresAt: string;
+  readonly createdAt?: string | null;
+  readonly lastSeenAt?: string | null;
 }
 
+/** A named API token (stored as its hash) with the role and scope it acts with. */
+export interface ApiTokenRecord {
+  readonly tokenHash: string;
+  readonly label: string;
+  readonly role: Role;
+  readonly scope: Scope;
+  readonly createdAt: string;
+  readonly createdBy: string | null;
+  readonly expiresAt: string | null;
+  readonly lastUsedAt: string | null;
+  readonly revokedAt: string | null;
+}
+
+export type NewApiToken = Pick<ApiTokenRecord, "tokenHash" | "label"> &
+  Partial<Pick<ApiTokenRecord, "role" | "scope" | "expiresAt" | "createdBy">>;
+
 export interface OperatorStore {
-  addAdminToken(tokenHash: string, label: string, at: string): Promise<void>;
-  findAdminToken(tokenHash: string): Promise<{ tokenHash: string; label: string } | undefined>;
-  createOperator(operator: OperatorRecord, at: string): Promise<boolean>;
+  /** Adds a token; role and scope default to an admin of every tenant. */
+  addAdminToken(token: NewApiToken, at: string): Promise<void>;
+  findAdminToken(tokenHash: string): Promise<ApiTokenRecord | undefined>;
+  listAdminTokens(): Promise<ApiTokenRecord[]>;
+  /** Records a use; at most one write per token a minute. */
+  touchAdminToken(tokenHash: string, at: string): Promise<void>;
+  /** Revokes the live token whose hash starts with `prefix` (unique); false if none. */
+  revokeAdminToken(prefix: string, at: string): Promise<boolean>;
+  createOperator(operator: NewOperator, at: string): Promise<boolean>;
   getOperatorByName(username: string): Promise<OperatorRecord | undefined>;
   getOperator(operatorId: string): Promise<OperatorRecord | undefined>;
+  listOperators(): Promise<OperatorRecord[]>;
+  updateOperator(operatorId: string, change: OperatorChange): Promise<boolean>;
   getSignInFailures(subject: string, address: string): Promise<SignInFailures | undefined>;
   /**
    * Counts one failure atomically (one upsert: concurrent failures all count) and returns the new
@@ -328,11 +368,18 @@ export interface OperatorStore {
     windowStart: string,
   ): Promise<number>;
   clearSignInFailures(subject: string, address: string): Promise<void>;
+  /** Clears a name's failures from every address (an admin's unlock). */
+  clearSignInFailuresOf(subject: string): Promise<number>;
   /** Deletes rows whose last failure is before `before`; returns how many. */
   pruneSignInFailures(before: string): Promise<number>;
   createSession(session: SessionRecord): Promise<void>;
   getSession(idHash: string): Promise<SessionRecord | undefined>;
+  /** Records activity on a session (for the idle timeout). */
+  touchSession(idHash: string, at: string): Promise<void>;
+  listSessions(operatorId: string): Promise<SessionRecord[]>;
   deleteSession(idHash: string): Promise<void>;
+  /** Ends an operator's sessions: all, or the one whose id hash starts with `prefix`. */
+  deleteSessionsOf(operatorId: string, prefix?: string): Promise<number>;
 }
 
 // ── The audit log (audit.ts) ────────────────────────────────────────────────────────────────

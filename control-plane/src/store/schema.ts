@@ -85,8 +85,15 @@ export interface IncidentsTable {
 
 export interface AdminTokensTable {
   token_hash: string;
+  /** The token's name, unique among live tokens (the API checks). */
   label: string;
   created_at: string;
+  role: string;
+  scope_json: string;
+  created_by: string | null;
+  expires_at: string | null;
+  last_used_at: string | null;
+  revoked_at: string | null;
 }
 
 export interface OperatorsTable {
@@ -98,6 +105,11 @@ export interface OperatorsTable {
   /** Unused, as failed_attempts. */
   locked_until: string | null;
   created_at: string;
+  role: string;
+  scope_json: string;
+  /** When the account's access ends (an auditor's engagement); null: never. */
+  expires_at: string | null;
+  disabled_at: string | null;
 }
 
 export interface SignInFailuresTable {
@@ -114,6 +126,8 @@ export interface SessionsTable {
   operator_id: string;
   csrf_hash: string;
   expires_at: string;
+  created_at: string | null;
+  last_seen_at: string | null;
 }
 
 export interface AuditLogTable {

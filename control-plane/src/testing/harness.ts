@@ -15,7 +15,7 @@ import type { AppDeps } from "../env.ts";
 import { silentLogger } from "../logger.ts";
 import { hashPassword } from "../operator/password.ts";
 import { createCertificateAuthority, createClientCsr, createSecretBox } from "../pki/index.ts";
-import type { Store } from "../store/index.ts";
+import type { NewOperator, Store } from "../store/index.ts";
 
 /**
  * Test fixtures: an app on a real store with a fresh order-signing key, an admin token, tenant
@@ -39,8 +39,7 @@ export async function createHarness(
   const signer = createSigner(generateEd25519KeyPair().privateKey);
   const adminToken = randomBytes(32).toString("base64url");
   await store.addAdminToken(
-    sha256Hex(new TextEncoder().encode(adminToken)),
-    "test",
+    { tokenHash: sha256Hex(new TextEncoder().encode(adminToken)), label: "test" },
     new Date().toISOString(),
   );
   const app = createApp({
@@ -219,16 +218,59 @@ export function httpsPost(
   });
 }
 
-/** An operator account that can sign in with `password` (unlocked, no failed attempts). */
-export async function addOperator(store: Store, username: string, password: string) {
+/**
+ * An operator account that can sign in with `password` (no failed attempts): an admin of every
+ * tenant unless `grant` says otherwise.
+ */
+export async function addOperator(
+  store: Store,
+  username: string,
+  password: string,
+  grant: Pick<NewOperator, "role" | "scope" | "expiresAt"> = {},
+) {
   await store.createOperator(
     {
       operatorId: randomUUID(),
       username,
       passwordHash: await hashPassword(password),
+      ...grant,
     },
     new Date().toISOString(),
   );
+}
+
+/** An HTTPS request over a real TLS connection to a server whose CA is `ca`. */
+export function httpsRequest(
+  url: string,
+  init: { method: string; headers?: Record<string, string>; body?: string; ca: string },
+): Promise<{ status: number; headers: import("node:http").IncomingHttpHeaders; text: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      url,
+      {
+        method: init.method,
+        ca: init.ca,
+        agent: false,
+        headers: {
+          ...init.headers,
+          ...(init.body === undefined ? {} : { "content-length": Buffer.byteLength(init.body) }),
+        },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("end", () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            headers: res.headers,
+            text: Buffer.concat(chunks).toString("utf8"),
+          }),
+        );
+      },
+    );
+    req.on("error", reject);
+    req.end(init.body);
+  });
 }
 
 /** The dashboard's origin in in-process tests. */

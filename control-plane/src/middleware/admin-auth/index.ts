@@ -4,13 +4,17 @@ import type { AppEnv } from "../../env.ts";
 import { ControlPlaneError } from "../../errors.ts";
 import type { Store } from "../../store/index.ts";
 
+/** How a token names itself in the audit log and in listings: a prefix of its hash. */
+export const tokenId = (tokenHash: string) => tokenHash.slice(0, 12);
+
 /**
- * Admin API authentication: `Authorization: Bearer <token>`. Tokens are stored only as their
+ * API token authentication: `Authorization: Bearer <token>`. Tokens are stored only as their
  * SHA-256 (a token is 32 random bytes, so a fast hash suffices); the lookup is by hash and the
- * match is confirmed in constant time. The actor recorded in the audit log is the token's hash
- * prefix, never the token.
+ * match is confirmed in constant time. A revoked or expired token is refused. The token acts
+ * with its own role and scope; the actor recorded in the audit log is its name and hash prefix,
+ * never the token.
  */
-export function adminAuth(store: Store) {
+export function adminAuth(store: Store, now: () => Date) {
   return createMiddleware<AppEnv>(async (c, next) => {
     const header = c.req.header("authorization") ?? "";
     const match = /^Bearer ([A-Za-z0-9_-]{20,200})$/.exec(header);
@@ -23,7 +27,17 @@ export function adminAuth(store: Store) {
     if (!known || !constantTimeEqual(known.tokenHash, hash)) {
       throw new ControlPlaneError("unauthenticated", "the admin token is not valid");
     }
-    c.set("adminActor", `admin:${hash.slice(0, 12)}`);
+    const at = now();
+    if (
+      known.revokedAt !== null ||
+      (known.expiresAt !== null && Date.parse(known.expiresAt) <= at.getTime())
+    ) {
+      throw new ControlPlaneError("unauthenticated", "the token is revoked or expired");
+    }
+    await store.touchAdminToken(hash, at.toISOString());
+    const actor = `token:${known.label}:${tokenId(hash)}`;
+    c.set("adminActor", actor);
+    c.set("principal", { actor, role: known.role, scope: known.scope });
     await next();
   });
 }

@@ -7,7 +7,7 @@ import { EXPORT_FILES, ExportRangeBasis, Timestamp } from "#protocol";
 import type { Services } from "../../env.ts";
 import { ControlPlaneError } from "../../errors.ts";
 import { writeExport } from "../../vault/export.ts";
-import { defineRoute, FILE_BYTES, OPERATOR_API, type Route } from "../registry.ts";
+import { defineRoute, FILE_BYTES, operatorApi, type Route } from "../registry.ts";
 import { ExportWritten } from "./responses.ts";
 import { ApplianceParams } from "./schemas.ts";
 import { findAppliance } from "./views.ts";
@@ -40,7 +40,7 @@ export function exportRoutes(s: Services): Route[] {
     path: "/tenants/{tenant}/appliances/{appliance}/exports",
     operationId: "create_export",
     summary: "Write an evidence export for an auditor (a window of the chain)",
-    auth: OPERATOR_API,
+    auth: operatorApi("evidence"),
     params: ApplianceParams,
     body: CreateExport,
     response: { status: 201, schema: ExportWritten },
@@ -93,7 +93,7 @@ export function exportRoutes(s: Services): Route[] {
     path: "/tenants/{tenant}/appliances/{appliance}/exports/{id}/{file}",
     operationId: "get_export_file",
     summary: "One file of an evidence export",
-    auth: OPERATOR_API,
+    auth: operatorApi("evidence"),
     params: ExportFileParams,
     response: { schema: FILE_BYTES, contentType: "application/octet-stream" },
     handler: async (_c, { params }) => {

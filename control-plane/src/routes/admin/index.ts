@@ -2,6 +2,7 @@ import type { Services } from "../../env.ts";
 import { plannerRoutes } from "../planner/index.ts";
 import type { Route } from "../registry.ts";
 import { exportRoutes } from "./exports.ts";
+import { operatorManagementRoutes } from "./operators.ts";
 import { packetRoutes } from "./packets.ts";
 import { queueRoutes } from "./queue.ts";
 import { siteLifecycleRoutes } from "./site-lifecycle.ts";
@@ -18,4 +19,5 @@ export const operatorApiRoutes = (s: Services): Route[] => [
   ...exportRoutes(s),
   ...packetRoutes(s),
   ...queueRoutes(s),
+  ...operatorManagementRoutes(s),
 ];

@@ -12,7 +12,7 @@ import {
   PACKET_FILES,
   packetDir,
 } from "../../packets/index.ts";
-import { defineRoute, FILE_BYTES, OPERATOR_API, type Route } from "../registry.ts";
+import { defineRoute, FILE_BYTES, operatorApi, type Route } from "../registry.ts";
 import { Packets, PacketWritten } from "./responses.ts";
 import { TenantParams } from "./schemas.ts";
 import { tenantRead } from "./views.ts";
@@ -40,6 +40,7 @@ export function packetRoutes(s: Services): Route[] {
     async (t) => ({
       packets: await listPackets(s.store, t),
     }),
+    "evidence",
   );
 
   const create = defineRoute({
@@ -47,7 +48,7 @@ export function packetRoutes(s: Services): Route[] {
     path: "/tenants/{tenant}/packets",
     operationId: "create_packet",
     summary: "Generate (or regenerate) a tenant's packet for a month",
-    auth: OPERATOR_API,
+    auth: operatorApi("evidence"),
     params: TenantParams,
     body: CreatePacket,
     response: { status: 201, schema: PacketWritten },
@@ -62,7 +63,7 @@ export function packetRoutes(s: Services): Route[] {
     path: "/tenants/{tenant}/packets/{month}/{file}",
     operationId: "get_packet_file",
     summary: "One file of a packet (PDF, Markdown or its signed manifest)",
-    auth: OPERATOR_API,
+    auth: operatorApi("evidence"),
     params: PacketFileParams,
     response: { schema: FILE_BYTES, contentType: "application/octet-stream" },
     handler: async (_c, { params }) => {

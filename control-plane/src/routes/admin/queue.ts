@@ -1,5 +1,5 @@
 import type { Services } from "../../env.ts";
-import { ADMIN_TOKEN, defineRoute, type Route } from "../registry.ts";
+import { defineRoute, type Route, tokenOnly } from "../registry.ts";
 import { QueueState } from "./responses.ts";
 
 /**
@@ -12,7 +12,7 @@ export function queueRoutes(s: Services): Route[] {
     path: "/queue",
     operationId: "queue",
     summary: "The work queue's backlog and dead letters",
-    auth: ADMIN_TOKEN,
+    auth: tokenOnly("admin"),
     response: { schema: QueueState },
     handler: async (c) => {
       if (!s.queue) return c.json({ kind: "none", pending: 0, dead_letters: [] });

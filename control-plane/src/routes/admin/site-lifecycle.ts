@@ -4,7 +4,7 @@ import { Sha256Hex, sha256Hex } from "#protocol";
 import type { Services } from "../../env.ts";
 import { ControlPlaneError } from "../../errors.ts";
 import type { ApplianceRecord } from "../../store/index.ts";
-import { defineRoute, OPERATOR_API, type Route } from "../registry.ts";
+import { defineRoute, operatorApi, type Route } from "../registry.ts";
 import { SiteRemoved, TokenRotated } from "./responses.ts";
 import { ApplianceParams } from "./schemas.ts";
 import { describe, findAppliance } from "./views.ts";
@@ -32,7 +32,7 @@ export function siteLifecycleRoutes(s: Services): Route[] {
     path: "/tenants/{tenant}/appliances/{appliance}/enrollment-token",
     operationId: "rotate_enrollment_token",
     summary: "Replace the one-time token of a registration that has not enrolled",
-    auth: OPERATOR_API,
+    auth: operatorApi("admin"),
     params: ApplianceParams,
     body: RotateEnrollmentToken,
     response: { schema: TokenRotated },
@@ -71,7 +71,7 @@ export function siteLifecycleRoutes(s: Services): Route[] {
     path: "/tenants/{tenant}/appliances/{appliance}",
     operationId: "remove_site",
     summary: "Delete a registration that never enrolled; revoke one that did",
-    auth: OPERATOR_API,
+    auth: operatorApi("admin"),
     params: ApplianceParams,
     response: { schema: SiteRemoved },
     handler: async (c, { params }) => {

@@ -11,7 +11,7 @@ import {
   createCertificateAuthority,
 } from "../../pki/index.ts";
 import type { ApplianceRecord, OrderWithdrawal } from "../../store/index.ts";
-import { defineRoute, OPERATOR_API, type Route } from "../registry.ts";
+import { defineRoute, operatorApi, type Route } from "../registry.ts";
 import {
   Alerts,
   ApplianceView,
@@ -47,7 +47,7 @@ export function siteRoutes(s: Services): Route[] {
       path: "/sites",
       operationId: "register_site",
       summary: "Register a site's appliance (and its tenant the first time)",
-      auth: OPERATOR_API,
+      auth: operatorApi("admin"),
       body: RegisterSite,
       response: { status: 201, schema: SiteRegistered },
       handler: async (c, { body }) => {
@@ -135,7 +135,7 @@ export function siteRoutes(s: Services): Route[] {
       path: "/tenants/{tenant}/appliances/{appliance}",
       operationId: "get_appliance",
       summary: "One appliance",
-      auth: OPERATOR_API,
+      auth: operatorApi("read"),
       params: ApplianceParams,
       response: { schema: ApplianceView },
       handler: async (c, { params }) => c.json(describe(await findAppliance(s, params))),
@@ -152,7 +152,7 @@ export function siteRoutes(s: Services): Route[] {
       path: "/tenants/{tenant}/appliances/{appliance}/approve",
       operationId: "approve_appliance",
       summary: "Approve a pending appliance whose key fingerprint the operator compared",
-      auth: OPERATOR_API,
+      auth: operatorApi("decide"),
       params: ApplianceParams,
       body: Approve,
       response: { schema: ApplianceView },
@@ -175,7 +175,7 @@ export function siteRoutes(s: Services): Route[] {
       path: "/tenants/{tenant}/appliances/{appliance}/revoke",
       operationId: "revoke_appliance",
       summary: "Revoke an appliance's certificate binding",
-      auth: OPERATOR_API,
+      auth: operatorApi("decide"),
       params: ApplianceParams,
       response: { schema: ApplianceView },
       handler: async (c, { params }) => {
@@ -196,7 +196,7 @@ export function siteRoutes(s: Services): Route[] {
       path: "/tenants/{tenant}/appliances/{appliance}/orders",
       operationId: "create_order",
       summary: "Issue an order (a runbook from the appliance's allowlist)",
-      auth: OPERATOR_API,
+      auth: operatorApi("decide"),
       params: ApplianceParams,
       body: CreateOrder,
       response: { status: 201, schema: OrderView },
@@ -218,7 +218,7 @@ export function siteRoutes(s: Services): Route[] {
       path: "/tenants/{tenant}/orders/{order}",
       operationId: "get_order",
       summary: "One order and its result",
-      auth: OPERATOR_API,
+      auth: operatorApi("read"),
       params: OrderParams,
       response: { schema: OrderView },
       handler: async (c, { params }) => {
@@ -232,7 +232,7 @@ export function siteRoutes(s: Services): Route[] {
       path: "/tenants/{tenant}/appliances/{appliance}/evidence",
       operationId: "list_evidence",
       summary: "A page of an appliance's evidence bundles after a sequence number",
-      auth: OPERATOR_API,
+      auth: operatorApi("read"),
       params: ApplianceParams,
       query: Paging,
       response: { schema: EvidencePage },
@@ -253,7 +253,7 @@ export function siteRoutes(s: Services): Route[] {
       path: "/tenants/{tenant}/incidents",
       operationId: "list_incidents",
       summary: "A tenant's incidents with their pipeline status",
-      auth: OPERATOR_API,
+      auth: operatorApi("read"),
       params: TenantParams,
       response: { schema: Incidents },
       handler: async (c, { params }) => {
@@ -275,7 +275,7 @@ export function siteRoutes(s: Services): Route[] {
       path: "/audit/verify",
       operationId: "verify_audit",
       summary: "Verify the whole audit hash chain",
-      auth: OPERATOR_API,
+      auth: operatorApi("admin"),
       response: { schema: AuditVerdict },
       handler: async (c) => {
         const entries = [];
@@ -294,7 +294,7 @@ export function siteRoutes(s: Services): Route[] {
       path: "/audit",
       operationId: "list_audit",
       summary: "A page of the audit log after a sequence number",
-      auth: OPERATOR_API,
+      auth: operatorApi("admin"),
       query: Paging.pick({ after: true }),
       response: { schema: AuditPage },
       handler: async (c, { query }) =>

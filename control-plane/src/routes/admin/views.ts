@@ -1,9 +1,10 @@
 import type { z } from "zod";
+import type { StaffPermission } from "../../access/roles.ts";
 import type { Services } from "../../env.ts";
 import { ControlPlaneError } from "../../errors.ts";
 import { csrKeyFingerprint } from "../../pki/index.ts";
 import type { ApplianceRecord } from "../../store/index.ts";
-import { defineRoute, OPERATOR_API, type Route } from "../registry.ts";
+import { defineRoute, operatorApi, type Route } from "../registry.ts";
 import { type ApplianceParams, TenantParams } from "./schemas.ts";
 
 /** The appliance a validated path names, or a 404. */
@@ -45,13 +46,14 @@ export const tenantRead = (
   summary: string,
   schema: z.ZodType,
   load: (tenant: string) => Promise<unknown>,
+  permission: StaffPermission = "read",
 ): Route =>
   defineRoute({
     method: "get",
     path: `/tenants/{tenant}${path}`,
     operationId,
     summary,
-    auth: OPERATOR_API,
+    auth: operatorApi(permission),
     params: TenantParams,
     response: { schema },
     handler: async (c, { params }) => c.json(await load(params.tenant)),

@@ -19,7 +19,7 @@ import {
 } from "../admin/responses.ts";
 import { ApplianceParams, IncidentParams, ProposalParams, TenantParams } from "../admin/schemas.ts";
 import { tenantRead } from "../admin/views.ts";
-import { defineRoute, OPERATOR_API, type Route } from "../registry.ts";
+import { defineRoute, operatorApi, type Route } from "../registry.ts";
 
 export const ApproveIncident = z.strictObject({
   runbook_id: RunbookId,
@@ -66,7 +66,7 @@ export function plannerRoutes(s: Services): Route[] {
       path: `/tenants/{tenant}/appliances/{appliance}/incidents/{incident}/${action}`,
       operationId: `planner_${action}`,
       summary: `Close an escalated incident as ${status.replace("_", " ")}, with a note`,
-      auth: OPERATOR_API,
+      auth: operatorApi("decide"),
       params: IncidentParams,
       body: Note,
       response: { schema: IncidentClosed },
@@ -81,7 +81,7 @@ export function plannerRoutes(s: Services): Route[] {
       path: `/tenants/{tenant}/rule-proposals/{proposal}/${action}`,
       operationId: `planner_${action}_rule`,
       summary: `Decide a flywheel proposal: ${decision}`,
-      auth: OPERATOR_API,
+      auth: operatorApi("decide"),
       params: ProposalParams,
       body: OptionalNote,
       response: { schema: ProposalDecided },
@@ -103,7 +103,7 @@ export function plannerRoutes(s: Services): Route[] {
       path: "/tenants/{tenant}/escalations",
       operationId: "planner_escalations",
       summary: "A tenant's incidents in one pipeline status (escalated by default)",
-      auth: OPERATOR_API,
+      auth: operatorApi("read"),
       params: TenantParams,
       query: z.object({ status: z.string().optional() }),
       response: { schema: Escalations },
@@ -131,7 +131,7 @@ export function plannerRoutes(s: Services): Route[] {
       path: "/tenants/{tenant}/appliances/{appliance}/incidents/{incident}",
       operationId: "planner_incident",
       summary: "One incident with its planner decisions",
-      auth: OPERATOR_API,
+      auth: operatorApi("read"),
       params: IncidentParams,
       response: { schema: IncidentDetail },
       handler: async (c, { params }) => {
@@ -152,7 +152,7 @@ export function plannerRoutes(s: Services): Route[] {
       path: "/tenants/{tenant}/appliances/{appliance}/incidents/{incident}/approve",
       operationId: "planner_approve",
       summary: "Approve an escalated incident with a runbook: issues a signed order",
-      auth: OPERATOR_API,
+      auth: operatorApi("decide"),
       params: IncidentParams,
       body: ApproveIncident,
       response: { status: 201, schema: IncidentOrdered },
@@ -189,7 +189,7 @@ export function plannerRoutes(s: Services): Route[] {
       path: "/tenants/{tenant}/planner-policy",
       operationId: "planner_set_policy",
       summary: "Set a tenant's planner guardrail policy",
-      auth: OPERATOR_API,
+      auth: operatorApi("decide"),
       params: TenantParams,
       body: SitePolicy,
       response: { schema: SitePolicy },
@@ -205,7 +205,7 @@ export function plannerRoutes(s: Services): Route[] {
       path: "/planner/kill-switch",
       operationId: "planner_kill_switch_state",
       summary: "The global L2 kill switch",
-      auth: OPERATOR_API,
+      auth: operatorApi("read"),
       response: { schema: KillSwitchState },
       handler: async (c) => c.json(await s.planner.killSwitch()),
     }),
@@ -214,7 +214,7 @@ export function plannerRoutes(s: Services): Route[] {
       path: "/planner/kill-switch",
       operationId: "planner_kill_switch",
       summary: "Engage or lift the global L2 kill switch",
-      auth: OPERATOR_API,
+      auth: operatorApi("admin"),
       body: KillSwitch,
       response: { schema: KillSwitchState },
       handler: async (c, { body }) => {
@@ -227,7 +227,7 @@ export function plannerRoutes(s: Services): Route[] {
       path: "/tenants/{tenant}/rule-proposals",
       operationId: "planner_rule_proposals",
       summary: "The flywheel's proposed L1 rules for a tenant",
-      auth: OPERATOR_API,
+      auth: operatorApi("read"),
       params: TenantParams,
       response: { schema: Proposals },
       handler: async (c, { params }) => {
@@ -259,7 +259,7 @@ export function plannerRoutes(s: Services): Route[] {
       path: "/tenants/{tenant}/l1-rules/{rule}/revoke",
       operationId: "planner_revoke_rule",
       summary: "Revoke a promoted L1 rule (a new signed rule set)",
-      auth: OPERATOR_API,
+      auth: operatorApi("decide"),
       params: RuleParams,
       response: { schema: RuleRevoked },
       handler: async (c, { params }) => {
@@ -272,7 +272,7 @@ export function plannerRoutes(s: Services): Route[] {
       path: "/tenants/{tenant}/appliances/{appliance}/decisions",
       operationId: "planner_decisions",
       summary: "An appliance's planner decision chain, verified",
-      auth: OPERATOR_API,
+      auth: operatorApi("read"),
       params: ApplianceParams,
       response: { schema: Decisions },
       handler: async (c, { params }) => {
