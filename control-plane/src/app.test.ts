@@ -526,6 +526,28 @@ describe.each(backends)("control-plane app on %s", (_name, open) => {
     });
   });
 
+  describe("sign-in rate limit", () => {
+    it("limits sign-in attempts per client address, whichever names they try", async () => {
+      const dir2 = mkdtempSync(join(tmpdir(), "cp-srl-"));
+      const h2 = await createHarness(openSqliteStore(join(dir2, "cp.sqlite")), {
+        signInRateLimit: { perMinute: 1, burst: 2 },
+      });
+      const attempt = (username: string) =>
+        h2.app.request("/v1/operator/login", {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ username, password: "not the password" }),
+        });
+      expect((await attempt("alice")).status).toBe(401);
+      expect((await attempt("bob")).status).toBe(401);
+      const limited = await attempt("carol");
+      expect(limited.status).toBe(429);
+      expect(((await limited.json()) as { code: string }).code).toBe("rate_limited");
+      await h2.store.close();
+      rmSync(dir2, { recursive: true, force: true });
+    });
+  });
+
   describe("operability", () => {
     it("serves healthz, readyz, metrics, openapi and request ids", async () => {
       expect((await h.app.request("/healthz")).status).toBe(200);

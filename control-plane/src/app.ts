@@ -117,7 +117,8 @@ export function createApp(deps: AppDeps) {
   const limits: Limits = {
     enrollment: () =>
       rateLimit(deps.enrollmentRateLimit ?? { perMinute: 60, burst: 30 }, byClientAddress),
-    "sign-in": () => rateLimit({ perMinute: 30, burst: 10 }, byClientAddress),
+    "sign-in": () =>
+      rateLimit(deps.signInRateLimit ?? { perMinute: 30, burst: 10 }, byClientAddress),
   };
   for (const [name, scheme] of Object.entries(SECURITY_SCHEMES)) {
     app.openAPIRegistry.registerComponent("securitySchemes", name, scheme);

@@ -23,6 +23,8 @@ export interface AppDeps {
   readonly applianceRateLimit?: { readonly perMinute: number; readonly burst: number };
   /** Enrollment attempts per client address (unauthenticated; each may cost a CSR signature). */
   readonly enrollmentRateLimit?: { readonly perMinute: number; readonly burst: number };
+  /** Sign-in attempts per client address, whatever the name (stops spraying many accounts). */
+  readonly signInRateLimit?: { readonly perMinute: number; readonly burst: number };
   /** Reads the DER client certificate of the TLS peer; the default reads the Node TLS socket. */
   readonly peerCertificate?: (env: unknown) => Uint8Array | undefined;
   /** The incident pipeline: catalog, L2 model, webhook, settings (all optional: L3 only). */

@@ -120,15 +120,10 @@ export const initCommand: Command = {
         "cli:init",
         { name: "init", grant: { role: "admin", scope: { tenants: "*" } }, days: tokenDays },
       );
-      await audit.record(
-        "cli",
-        "control_plane.initialised",
-        files.dir,
-        {
-          operator: username,
-          order_signing_key_id: createSigner(orderKey.privateKey).keyId,
-        },
-      );
+      await audit.record("cli", "control_plane.initialised", files.dir, {
+        operator: username,
+        order_signing_key_id: createSigner(orderKey.privateKey).keyId,
+      });
 
       const out = (line: string) => process.stdout.write(`${line}\n`);
       out(`initialised ${files.dir}`);

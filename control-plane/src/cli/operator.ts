@@ -74,7 +74,11 @@ function accountCommand(
       try {
         await store.migrate();
         const now = () => new Date();
-        await run({ store, audit: createAuditLog(store, now), now }, `cli:${userInfo().username}`, flags);
+        await run(
+          { store, audit: createAuditLog(store, now), now },
+          `cli:${userInfo().username}`,
+          flags,
+        );
       } finally {
         await store.close();
       }
@@ -86,8 +90,7 @@ const USERNAME = { username: { type: "string" } } as const;
 
 export const operatorCommands: readonly Command[] = [
   accountCommand("operator list", "", {}, async (d) => {
-    for (const o of (await d.store.listOperators()).map(describeOperator))
-      print(JSON.stringify(o));
+    for (const o of (await d.store.listOperators()).map(describeOperator)) print(JSON.stringify(o));
   }),
   accountCommand(
     "operator create",
@@ -113,12 +116,7 @@ export const operatorCommands: readonly Command[] = [
     `--username U ${GRANT_USAGE}`,
     { ...USERNAME, ...GRANT_OPTIONS },
     async (d, actor, flags) => {
-      const o = await changeGrant(
-        d,
-        actor,
-        usernameOf("operator grant", flags),
-        grantOf(flags),
-      );
+      const o = await changeGrant(d, actor, usernameOf("operator grant", flags), grantOf(flags));
       print(JSON.stringify(describeOperator(o)));
     },
   ),
@@ -153,8 +151,7 @@ export const operatorCommands: readonly Command[] = [
     },
   ),
   accountCommand("token list", "", {}, async (d) => {
-    for (const t of (await d.store.listAdminTokens()).map(describeToken))
-      print(JSON.stringify(t));
+    for (const t of (await d.store.listAdminTokens()).map(describeToken)) print(JSON.stringify(t));
   }),
   accountCommand(
     "token create",
@@ -170,7 +167,9 @@ export const operatorCommands: readonly Command[] = [
         grant: grantOf(flags),
         days: days === undefined ? undefined : parsedDays.data,
       });
-      print(`token ${record.label} (${describeToken(record).token_id}), expires ${record.expiresAt}`);
+      print(
+        `token ${record.label} (${describeToken(record).token_id}), expires ${record.expiresAt}`,
+      );
       print(`token (shown once): ${token}`);
     },
   ),

@@ -29,7 +29,6 @@ import {
 } from "../routes/registry.ts";
 import { type Html, page, STYLESHEET } from "./layout.ts";
 import { operatorPages } from "./operators.ts";
-import { back, dashboardRoute, FORM, HTML, show } from "./render.ts";
 import {
   auditPage,
   evidenceIndexPage,
@@ -41,6 +40,7 @@ import {
   proposalsPage,
   sitesPage,
 } from "./pages.ts";
+import { back, dashboardRoute, FORM, HTML, show } from "./render.ts";
 import {
   clearCookies,
   type DashboardEnv,
@@ -120,7 +120,6 @@ const signInPage = (c: Context, error?: string, status: 200 | 401 | 429 = 200) =
     ),
     status,
   );
-
 
 /** The dashboard's pages and form posts, declared like every other route. */
 export function dashboardRoutes(s: Services): Route[] {

@@ -84,7 +84,9 @@ export function operatorPages(s: Services): Route[] {
 <form method="post" action="/dashboard/tokens" class="inline">${csrfField(csrf)}
 <input name="name" required aria-label="token name" placeholder="name">${grantInputs()}<button class="primary">Create</button></form>
 <h2>API tokens</h2><table><thead><tr><th>Name</th><th>Id</th><th>Role</th><th>Scope</th><th>Created by</th><th>Expires</th><th>Last used</th><th></th></tr></thead><tbody>${tokens.map(
-      (t) => html`<tr data-token="${t.token_id}"><td>${t.name}</td><td class="mono">${t.token_id}</td><td>${t.role}</td>
+      (
+        t,
+      ) => html`<tr data-token="${t.token_id}"><td>${t.name}</td><td class="mono">${t.token_id}</td><td>${t.role}</td>
 <td class="mono">${JSON.stringify(t.scope)}</td><td>${t.created_by ?? "—"}</td><td>${when(t.expires_at, now)}</td><td>${when(t.last_used_at, now)}</td>
 <td>${
         t.revoked
@@ -142,7 +144,12 @@ export function operatorPages(s: Services): Route[] {
           grant: parseGrant(body),
         });
         const secret = shownOnce(`Password of ${body.username}`, password);
-        return show(c, "Operators", "/dashboard/operators", await operatorsBody(c.get("csrf"), secret));
+        return show(
+          c,
+          "Operators",
+          "/dashboard/operators",
+          await operatorsBody(c.get("csrf"), secret),
+        );
       },
     }),
     dashboardRoute({
@@ -175,7 +182,12 @@ export function operatorPages(s: Services): Route[] {
       handler: async (c, { params }) => {
         const { password } = await resetPassword(s, c.get("adminActor"), params.username);
         const secret = shownOnce(`New password of ${params.username}`, password);
-        return show(c, "Operators", "/dashboard/operators", await operatorsBody(c.get("csrf"), secret));
+        return show(
+          c,
+          "Operators",
+          "/dashboard/operators",
+          await operatorsBody(c.get("csrf"), secret),
+        );
       },
     }),
     dashboardRoute({

@@ -122,9 +122,7 @@ describe("operator management", () => {
     expect(again.status).toBe(200);
     const listed = await json(await h.admin("/operators/tech/sessions"));
     const id = listed.body.sessions[0].session as string;
-    expect(
-      (await h.admin(`/operators/tech/sessions/${id}`, undefined, "DELETE")).status,
-    ).toBe(200);
+    expect((await h.admin(`/operators/tech/sessions/${id}`, undefined, "DELETE")).status).toBe(200);
     expect((await get(again.cookie, "clinic-b")).status).toBe(401);
 
     const audit = await json(await h.admin("/audit"));

@@ -80,8 +80,7 @@ async function checkGrant(d: AccountDeps, grant: Grant): Promise<void> {
   const { role, scope } = grant;
   if (role === "admin" && scope.tenants !== "*")
     throw bad('scope: an admin reaches every tenant ("*")');
-  if (role === "auditor" && !scope.window)
-    throw bad("scope: an auditor needs a window (from, to)");
+  if (role === "auditor" && !scope.window) throw bad("scope: an auditor needs a window (from, to)");
   if (scope.window && Date.parse(scope.window.from) >= Date.parse(scope.window.to))
     throw bad("scope: the window must end after it starts");
   if (scope.tenants !== "*") {
@@ -136,8 +135,7 @@ export async function createAccount(
     throw bad("username: lower-case letters, digits, '.', '_' or '-'");
   await checkGrant(d, input.grant);
   const password = input.password ?? generatePassword();
-  if (password.length < MIN_PASSWORD)
-    throw bad(`password: at least ${MIN_PASSWORD} characters`);
+  if (password.length < MIN_PASSWORD) throw bad(`password: at least ${MIN_PASSWORD} characters`);
   const created = await d.store.createOperator(
     {
       operatorId: randomUUID(),
@@ -250,8 +248,7 @@ export async function createToken(
   actor: string,
   input: { name: string; grant: Grant; days?: number | undefined },
 ): Promise<{ token: string; record: ApiTokenRecord }> {
-  if (!TokenName.safeParse(input.name).success)
-    throw bad("name: letters, digits, '.', '_' or '-'");
+  if (!TokenName.safeParse(input.name).success) throw bad("name: letters, digits, '.', '_' or '-'");
   await checkGrant(d, input.grant);
   const live = (await d.store.listAdminTokens()).filter((t) => t.revokedAt === null);
   if (live.some((t) => t.label === input.name))

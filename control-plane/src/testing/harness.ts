@@ -48,6 +48,8 @@ export async function createHarness(
     secretBox: createSecretBox(randomBytes(32)),
     logger: silentLogger,
     enrollmentRateLimit: { perMinute: 10_000, burst: 10_000 },
+    // Tests sign in often from one address; the budget itself is tested on its own.
+    signInRateLimit: { perMinute: 10_000, burst: 10_000 },
     // Every answer a test provokes must match the schema its route documents.
     checkResponses: true,
     ...overrides,

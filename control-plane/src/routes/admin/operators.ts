@@ -15,8 +15,8 @@ import {
   sessionsOf,
   setDisabled,
   TokenName,
-  unlock,
   Username,
+  unlock,
 } from "../../operator/accounts.ts";
 import { defineRoute, operatorApi, type Route } from "../registry.ts";
 
