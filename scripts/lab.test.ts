@@ -63,8 +63,9 @@ it("the lab (npm start) runs two agents end to end and produces a packet that ma
   const pdfPath = pdf as string;
   expect((await readFile(pdfPath)).subarray(0, 5).toString()).toBe("%PDF-");
   const prefix = join(dir, "page");
-  await run("pdftoppm", ["-png", "-r", "40", "-f", "1", "-l", "1", pdfPath, prefix]);
-  const png = await readFile(`${prefix}-1.png`);
+  // -singlefile: one page, named without the page number pdftoppm pads to the page count.
+  await run("pdftoppm", ["-png", "-r", "40", "-f", "1", "-l", "1", "-singlefile", pdfPath, prefix]);
+  const png = await readFile(`${prefix}.png`);
   expect(png.subarray(0, 8).toString("hex")).toBe("89504e470d0a1a0a");
   const { stdout: text } = await run("pdftotext", ["-layout", pdfPath, "-"]);
   const figure = (name: string) => Number(text.match(new RegExp(`${name}\\s+(\\d+)`))?.[1]);

@@ -281,6 +281,7 @@ export async function createToken(
 }
 
 export async function revokeToken(d: AccountDeps, actor: string, id: string): Promise<void> {
+  // constant-time: not a secret (a token's id is a listed prefix of its hash, shown to admins)
   const known = (await d.store.listAdminTokens()).find((t) => tokenId(t.tokenHash) === id);
   if (!known || !(await d.store.revokeAdminToken(id, d.now().toISOString())))
     throw new ControlPlaneError("not_found", "no such live token");
