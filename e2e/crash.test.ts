@@ -238,7 +238,11 @@ describe("crash safety with real processes", () => {
     } catch (e) {
       throw new Error(`${e}: ${JSON.stringify(lastSeen)}\n${last.output.slice(-30).join("\n")}`);
     } finally {
-      expect(await last.stop()).toBe(0);
+      const code = await last.stop();
+      expect(
+        code,
+        `the agent's exit on SIGTERM; its last lines:\n${last.output.slice(-30).join("\n")}`,
+      ).toBe(0);
     }
     const all = await cpBundles(0);
     expect(all.map((b) => b.seq)).toEqual(all.map((_, i) => i + 1));
