@@ -95,27 +95,12 @@ export function packetBlocks(p: PacketData): Block[] {
     {
       kind: "table",
       columns: ["Check", "Runs", "Pass", "Drift", "Skipped/error", "Pass rate"],
-      rows: p.checkRates.map((r) => [
-        r.checkId,
-        String(r.runs),
-        String(r.pass),
-        String(r.drift),
-        String(r.other),
-        rate(r.pass, r.runs),
-      ]),
+      rows: p.checkRates.map((r) => [r.checkId, ...rateCells(r)]),
     },
     {
       kind: "table",
       columns: ["Appliance", "Check", "Runs", "Pass", "Drift", "Skipped/error", "Pass rate"],
-      rows: p.applianceRates.map((r) => [
-        r.applianceId,
-        r.checkId,
-        String(r.runs),
-        String(r.pass),
-        String(r.drift),
-        String(r.other),
-        rate(r.pass, r.runs),
-      ]),
+      rows: p.applianceRates.map((r) => [r.applianceId, r.checkId, ...rateCells(r)]),
     },
     ...findingBlocks(p),
     { kind: "heading", text: "Remediations" },
@@ -278,4 +263,9 @@ export function packetBlocks(p: PacketData): Block[] {
   // The contents list every section heading that follows it.
   const headings = blocks.filter((b) => b.kind === "heading").length;
   return blocks.map((b) => (b.kind === "toc" ? { kind: "toc", entries: headings } : b));
+}
+
+/** Runs, pass, drift, other and the pass rate: the cells a pass-rate row ends with. */
+function rateCells(r: { runs: number; pass: number; drift: number; other: number }): string[] {
+  return [String(r.runs), String(r.pass), String(r.drift), String(r.other), rate(r.pass, r.runs)];
 }
