@@ -42,6 +42,41 @@ export function parseRuntimeName(value: string | undefined): AgentRuntimeName {
 export const testAgentRuntime = (): AgentRuntime =>
   agentRuntime(parseRuntimeName(process.env.AGENT_RUNTIME));
 
+/**
+ * The unit's `MemoryDenyWriteExecute=yes` for a child process started outside systemd: python3
+ * sets the kernel's PR_SET_MDWE (Linux 6.3+), the same lock systemd applies, then execs
+ * `command` (looked up on PATH) in place: same pid, so signals reach the runtime itself. A runtime whose flags
+ * still let it map memory writable and executable aborts under it, as it would on the appliance.
+ * Exits 77 when the kernel has no PR_SET_MDWE.
+ */
+export function underMemoryDenyWriteExecute(
+  command: string,
+  args: readonly string[],
+): { command: string; args: string[] } {
+  const script = `${SET_MDWE}os.execvp(sys.argv[1], sys.argv[1:])`;
+  return { command: "python3", args: ["-c", script, command, ...args] };
+}
+
+const SET_MDWE =
+  "import ctypes, os, sys\n" +
+  "libc = ctypes.CDLL(None, use_errno=True)\n" +
+  "if libc.prctl(65, 1, 0, 0, 0) != 0: sys.exit(77)\n";
+
+let mdweProbe: boolean | undefined;
+
+/** Whether this kernel offers PR_SET_MDWE (asked once per process; says so when it does not). */
+export function kernelHasMemoryDenyWriteExecute(): boolean {
+  if (mdweProbe === undefined) {
+    mdweProbe = spawnSync("python3", ["-c", SET_MDWE]).status === 0;
+    if (!mdweProbe) {
+      process.stderr.write(
+        "agent processes run without MemoryDenyWriteExecute: this kernel has no PR_SET_MDWE (Linux 6.3+) or python3 is missing\n",
+      );
+    }
+  }
+  return mdweProbe;
+}
+
 /** `<runtime> --version` (Node's and Bun's both print one line). */
 export function runtimeVersion(runtime: AgentRuntime): string {
   return spawnSync(runtime.command, ["--version"], { encoding: "utf8" }).stdout.trim();

@@ -2,7 +2,11 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { request } from "node:https";
 import { networkInterfaces } from "node:os";
 import { createInterface } from "node:readline";
-import { testAgentRuntime } from "./agent-runtime.ts";
+import {
+  kernelHasMemoryDenyWriteExecute,
+  testAgentRuntime,
+  underMemoryDenyWriteExecute,
+} from "./agent-runtime.ts";
 
 /**
  * Running the real control plane and the real agent as child processes (process.execPath runs
@@ -84,22 +88,50 @@ export function startChild(
 /**
  * The agent (its bundle or its entry point, then its arguments) on the runtime AGENT_RUNTIME
  * names, with the flags the appliance runs it with; the control plane stays on Node.
+ * `syscallTracePath`: strace writes every system call of the runtime (all its threads) there,
+ * one line each, the first field the thread's id (the first line's is the runtime's pid).
+ * Wrappers, outermost first: MemoryDenyWriteExecute, the user, strace, the runtime.
  */
 export function startAgentChild(
   args: readonly string[],
   cwd: string,
   env: NodeJS.ProcessEnv = {},
+  options: {
+    syscallTracePath?: string;
+    /** Run as this user and group (setpriv, no supplementary groups), as the unit's User= does. */
+    user?: { uid: number; gid: number };
+  } = {},
 ): Child {
   const runtime = testAgentRuntime();
+  const childEnv = { ...runtime.env, ...env };
   // Node strips TypeScript with WebAssembly, which --jitless turns off: the entry point runs
   // without the flags there; the bundle (what the appliance runs) always gets them.
   const typeScriptOnNode = runtime.name === "node" && args[0]?.endsWith(".ts");
-  return startChild(
-    [...(typeScriptOnNode ? [] : runtime.flags), ...args],
-    cwd,
-    { ...runtime.env, ...env },
-    runtime.command,
-  );
+  let command = runtime.command;
+  let commandArgs = typeScriptOnNode ? [...args] : [...runtime.flags, ...args];
+  if (options.syscallTracePath !== undefined) {
+    commandArgs = ["-f", "-qq", "-o", options.syscallTracePath, "--", command, ...commandArgs];
+    command = "strace";
+  }
+  if (options.user !== undefined) {
+    const { uid, gid } = options.user;
+    commandArgs = [
+      `--reuid=${uid}`,
+      `--regid=${gid}`,
+      "--clear-groups",
+      "--",
+      command,
+      ...commandArgs,
+    ];
+    command = "setpriv";
+  }
+  if (typeScriptOnNode) return startChild(commandArgs, cwd, childEnv, command);
+  // The bundle runs under the unit's MemoryDenyWriteExecute=yes, as on the appliance, so a
+  // runtime setting that needs writable executable memory fails here and not only on the box.
+  const locked = kernelHasMemoryDenyWriteExecute()
+    ? underMemoryDenyWriteExecute(command, commandArgs)
+    : { command, args: commandArgs };
+  return startChild(locked.args, cwd, childEnv, locked.command);
 }
 
 /** A JSON request over HTTPS that trusts only `caPem`. */

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
-import { mkdir, writeFile } from "node:fs/promises";
-import { join, resolve } from "node:path";
+import { chmod, lchown, mkdir, readdir, writeFile } from "node:fs/promises";
+import { dirname, join, resolve } from "node:path";
 import { createSigner, generateEd25519KeyPair, publicKeyToBase64 } from "#protocol";
 import {
   startTestControlPlane,
@@ -38,6 +38,10 @@ export async function startLabTestPair(options: {
   tenantId: string;
   applianceId: string;
   pollIntervalS: number;
+  /** Trace the agent's system calls to this file (see startAgentChild). */
+  syscallTracePath?: string;
+  /** Run the agent as this user and group; `dir` is handed to them first. */
+  user?: { uid: number; gid: number };
 }): Promise<LabTestPair> {
   const signer = createSigner(generateEd25519KeyPair().privateKey);
   const pki = await createTestPki("Lab test");
@@ -63,9 +67,16 @@ export async function startLabTestPair(options: {
       enrollmentToken: token,
       pollIntervalS: options.pollIntervalS,
     });
+    const bundle = await agentBundleFromSource();
+    if (options.user !== undefined) {
+      await handOver(options.dir, options.user);
+      await chmod(dirname(bundle), 0o755);
+    }
     const agent = startAgentChild(
-      [await agentBundleFromSource(), "--config", configPath, "--lab", "--lab-state", labStateFile],
+      [bundle, "--config", configPath, "--lab", "--lab-state", labStateFile],
       root,
+      {},
+      { syscallTracePath: options.syscallTracePath, user: options.user },
     );
     return {
       cp,
@@ -82,5 +93,13 @@ export async function startLabTestPair(options: {
   } catch (error) {
     await cp.close();
     throw error;
+  }
+}
+
+/** `dir` and everything under it now belong to `user`. */
+async function handOver(dir: string, user: { uid: number; gid: number }): Promise<void> {
+  await lchown(dir, user.uid, user.gid);
+  for (const entry of await readdir(dir, { withFileTypes: true, recursive: true })) {
+    await lchown(join(entry.parentPath, entry.name), user.uid, user.gid);
   }
 }

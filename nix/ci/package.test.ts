@@ -3,28 +3,24 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { privateKeyFromSeed, publicKeyOf, publicKeyToBase64 } from "#protocol";
 import { parseConfig } from "../../agent/src/config.ts";
+import { underMemoryDenyWriteExecute } from "../../scripts/agent-runtime.ts";
 import { AGENT_NODE_FLAGS } from "../../scripts/build-agent.ts";
 import { TEST_ORDER_KEY_SEED } from "../tests/scenario-control-plane.ts";
 import { NIX_DIR, REPO_ROOT, renderAppliance, run, tempDir } from "./tools.ts";
 
 describe("packages.compliance-agent", () => {
   it("the wrapper's flags let the agent run under MemoryDenyWriteExecute, and the check can fail", () => {
-    // PR_SET_MDWE (Linux 6.3+) is the kernel's form of the unit's MemoryDenyWriteExecute=yes;
-    // python3 sets it, then execs Node on the committed bundle the package wraps. (Not on the
-    // .ts sources: Node strips types with WebAssembly, which --jitless turns off.)
-    const mdwe = (flags: readonly string[]) =>
-      run([
-        "python3",
-        "-c",
-        "import ctypes, os, sys\n" +
-          "libc = ctypes.CDLL(None, use_errno=True)\n" +
-          "if libc.prctl(65, 1, 0, 0, 0) != 0: sys.exit(77)\n" +
-          "os.execv(sys.argv[1], sys.argv[1:])",
-        process.execPath,
+    // PR_SET_MDWE (Linux 6.3+) is the kernel's form of the unit's MemoryDenyWriteExecute=yes,
+    // set before Node runs the committed bundle the package wraps. (Not on the .ts sources:
+    // Node strips types with WebAssembly, which --jitless turns off.)
+    const mdwe = (flags: readonly string[]) => {
+      const locked = underMemoryDenyWriteExecute(process.execPath, [
         ...flags,
         join(REPO_ROOT, "agent", "dist", "agent.mjs"),
         "--help",
       ]);
+      return run([locked.command, ...locked.args]);
+    };
     const jitless = mdwe(AGENT_NODE_FLAGS);
     if (jitless.code === 77) throw new Error("this kernel has no PR_SET_MDWE (Linux 6.3+ needed)");
     expect(jitless.stdout).toMatch(/^compliance-agent /);
