@@ -22,7 +22,7 @@ import { type LabTestPair, startLabTestPair } from "../scripts/lab-test-pair.ts"
 const haveStrace = spawnSync("strace", ["-V"]).status === 0;
 const haveAnalyze = spawnSync("systemd-analyze", ["--version"]).status === 0;
 const ready = evaluatorReady && haveStrace && haveAnalyze;
-if (!ready) {
+if (!ready && !process.env.CI) {
   console.warn(
     "skipping the system-call filter test: it needs nix with the NixOS oracle (../shared/testdata), strace and systemd-analyze",
   );
@@ -85,7 +85,7 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-describe.skipIf(!ready)("the agent under its unit's system-call filter", () => {
+describe.skipIf(!ready && !process.env.CI)("the agent under its unit's system-call filter", () => {
   it("makes no system call the rendered unit's SystemCallFilter refuses", async () => {
     const unit = report("appliance").units["compliance-agent.service"] ?? "";
     const filterLines = [...unit.matchAll(/^SystemCallFilter=(.*)$/gm)].map((m) => m[1] ?? "");
