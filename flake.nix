@@ -37,7 +37,10 @@
     in
     {
       packages.${system} = {
+        # The agent on the pinned Bun (the lower memory peak; needs AVX2), and the same bundle on
+        # Node 24 for boxes without AVX2 (docs/appliance.md, "The agent's runtime").
         compliance-agent = pkgs.callPackage ./nix/package.nix { };
+        compliance-agent-node = pkgs.callPackage ./nix/package.nix { runtime = "node"; };
         default = self.packages.${system}.compliance-agent;
         appliance-iso = self.nixosConfigurations.appliance-installer.config.system.build.isoImage;
       };
@@ -57,6 +60,7 @@
 
       checks.${system} = import ./nix/tests { inherit pkgs self; } // {
         compliance-agent = self.packages.${system}.compliance-agent;
+        compliance-agent-node = self.packages.${system}.compliance-agent-node;
         appliance = self.nixosConfigurations.appliance.config.system.build.toplevel;
       };
 

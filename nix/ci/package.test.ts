@@ -1,5 +1,7 @@
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
+import { spawnSync } from "node:child_process";
+import { chmodSync, copyFileSync, mkdirSync, readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { privateKeyFromSeed, publicKeyOf, publicKeyToBase64 } from "#protocol";
 import { parseConfig } from "../../agent/src/config.ts";
@@ -7,6 +9,8 @@ import { underMemoryDenyWriteExecute } from "../../scripts/agent-runtime.ts";
 import { AGENT_NODE_FLAGS } from "../../scripts/build-agent.ts";
 import { TEST_ORDER_KEY_SEED } from "../tests/scenario-control-plane.ts";
 import { NIX_DIR, REPO_ROOT, renderAppliance, run, tempDir } from "./tools.ts";
+
+const haveNixHash = spawnSync("nix", ["--version"]).status === 0;
 
 describe("packages.compliance-agent", () => {
   it("the wrapper's flags let the agent run under MemoryDenyWriteExecute, and the check can fail", () => {
@@ -29,6 +33,47 @@ describe("packages.compliance-agent", () => {
     const jit = mdwe(AGENT_NODE_FLAGS.filter((f) => f !== "--jitless"));
     expect(jit.code).not.toBe(0);
   });
+});
+
+describe("packages.compliance-agent's Bun", () => {
+  const bunNix = readFileSync(join(NIX_DIR, "bun.nix"), "utf8");
+  const bunPackage = join(
+    dirname(createRequire(import.meta.url).resolve("@oven/bun-linux-x64/package.json")),
+  );
+
+  it("is the release package.json pins for the tests and benches", () => {
+    const pinned = JSON.parse(readFileSync(join(REPO_ROOT, "package.json"), "utf8"))
+      .devDependencies["@oven/bun-linux-x64"];
+    expect(bunNix).toContain(`version = "${pinned}";`);
+    expect(JSON.parse(readFileSync(join(bunPackage, "package.json"), "utf8")).version).toBe(pinned);
+  });
+
+  it.skipIf(!haveNixHash && !process.env.CI)(
+    "has the fixed-output hash of the pinned npm package's binary, so the archive must hold those bytes",
+    () => {
+      // Bun's release archive unpacks to the one file `bun` (mode 0755 after postFetch); its NAR
+      // hash is computed here from the npm package's copy of that file.
+      const tmp = tempDir("bun-nar-");
+      mkdirSync(join(tmp.dir, "out"));
+      copyFileSync(join(bunPackage, "bin", "bun"), join(tmp.dir, "out", "bun"));
+      chmodSync(join(tmp.dir, "out", "bun"), 0o755);
+      const nar = run([
+        "nix",
+        "--extra-experimental-features",
+        "nix-command",
+        "hash",
+        "path",
+        "--type",
+        "sha256",
+        join(tmp.dir, "out"),
+      ]);
+      tmp.remove();
+      expect(nar.code).toBe(0);
+      const pinnedHash = bunNix.match(/hash = "(sha256-[A-Za-z0-9+/=]+)";/)?.[1];
+      expect(pinnedHash).toBeDefined();
+      expect(nar.stdout.trim()).toBe(pinnedHash);
+    },
+  );
 });
 
 describe("the example site and the VM tests", () => {

@@ -24,6 +24,7 @@ in
   configJson = builtins.toJSON a.config;
   inherit (a) ruleset agentAddresses;
   nodeFlags = lib.nodeFlags;
+  bunRuntime = lib.bunRuntime;
   baselineCoverage = lib.baseline.coverage;
   baselineSettings = lib.baseline.settings {
     b = baseline;

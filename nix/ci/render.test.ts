@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, it } from "vitest";
 import { parseConfig } from "../../agent/src/config.ts";
-import { AGENT_NODE_FLAGS } from "../../scripts/build-agent.ts";
+import { AGENT_BUN_ENV, AGENT_BUN_FLAGS, AGENT_NODE_FLAGS } from "../../scripts/build-agent.ts";
 import { TEST_PUBLIC_KEY, testSettings } from "./test-settings.ts";
 import { renderAppliance, tempDir } from "./tools.ts";
 
@@ -152,5 +152,9 @@ describe("the nftables ruleset", () => {
 describe("the runtime flags", () => {
   it("the package's V8 flags are the agent bundle's AGENT_NODE_FLAGS", () => {
     expect(rendered.nodeFlags).toEqual([...AGENT_NODE_FLAGS]);
+  });
+
+  it("the package's Bun flags and environment are the bundle's AGENT_BUN_FLAGS and AGENT_BUN_ENV", () => {
+    expect(rendered.bunRuntime).toEqual({ flags: [...AGENT_BUN_FLAGS], env: { ...AGENT_BUN_ENV } });
   });
 });

@@ -53,6 +53,7 @@ const Rendered = z.strictObject({
   ruleset: z.string(),
   agentAddresses: z.array(z.string()),
   nodeFlags: z.array(z.string()),
+  bunRuntime: z.object({ flags: z.array(z.string()), env: z.record(z.string(), z.string()) }),
   baselineCoverage: z.record(z.string(), z.string()),
   baselineSettings: z.record(z.string(), z.unknown()),
 });

@@ -7,6 +7,7 @@
   units = import ./units.nix;
   baseline = import ./baseline.nix;
   nodeFlags = import ./node-flags.nix;
+  bunRuntime = import ./bun-runtime.nix;
   artifacts = import ./artifacts.nix;
   defaults = import ./defaults.nix;
   assertions = import ./assertions.nix;

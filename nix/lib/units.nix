@@ -102,7 +102,8 @@ in
       RestrictNamespaces = [ "yes" ];
       RestrictSUIDSGID = [ "yes" ];
       RemoveIPC = [ "yes" ];
-      # Node runs --jitless (nix/lib/node-flags.nix), so V8 never asks for W+X memory.
+      # Bun runs without its JIT (nix/lib/bun-runtime.nix) and Node with --jitless
+      # (nix/lib/node-flags.nix), so neither asks for W+X memory.
       MemoryDenyWriteExecute = [ "yes" ];
       RestrictAddressFamilies = [ "AF_UNIX AF_INET AF_INET6" ];
       SystemCallFilter = [
