@@ -159,6 +159,7 @@ try {
     },
     tenantId,
     month,
+    { requestedBy: "bench" },
   );
   const packetMs = performance.now() - t1;
   clearInterval(sample);

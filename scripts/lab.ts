@@ -223,7 +223,8 @@ async function main(): Promise<void> {
   const month = new Date().toISOString().slice(0, 7);
   const packet = await admin(`/tenants/${TENANT}/packets`, { month });
   if (packet.status !== 201) throw new Error(`packet: ${JSON.stringify(packet.body)}`);
-  const packetDir = join(pair.controlPlaneDir, "packets", TENANT, month);
+  const { version } = packet.body as { version: number };
+  const packetDir = join(pair.controlPlaneDir, "packets", TENANT, month, `v${version}`);
   const manifest = JSON.parse(await readFile(join(packetDir, "manifest.json"), "utf8")) as {
     counts: Record<string, number>;
   };

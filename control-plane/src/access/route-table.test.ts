@@ -47,6 +47,7 @@ const SAMPLE: Record<string, string> = {
   id: "20260101T000000Z-0123456789abcdef",
   file: "manifest.json",
   month: "2026-01",
+  version: "1",
   username: "nobody",
   session: "0123456789abcdef",
   token: "0123456789ab",

@@ -215,14 +215,14 @@ suite("the dashboard in headless Chromium", () => {
     await page.waitForURL(/\/dashboard\/packets$/);
     await page.fill('input[name="month"]', month);
     await page.click("button:has-text('Generate packet')");
-    await expectText(`Packet for ${month} generated.`);
-    const row = page.locator(`tr[data-packet="clinic-a/${month}"]`);
+    await expectText(`Packet for ${month} version 1 generated.`);
+    const row = page.locator(`tr[data-packet="clinic-a/${month}/v1"]`);
     await shot("packets");
     const [download] = await Promise.all([
       page.waitForEvent("download"),
       row.locator("a", { hasText: "packet.pdf" }).click(),
     ]);
-    expect(download.suggestedFilename()).toBe(`clinic-a-${month}-packet.pdf`);
+    expect(download.suggestedFilename()).toBe(`clinic-a-${month}-v1-packet.pdf`);
     const saved = join(profile, "downloaded.pdf");
     await download.saveAs(saved);
     const pdf = readFileSync(saved);

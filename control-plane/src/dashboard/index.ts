@@ -350,14 +350,24 @@ export function dashboardRoutes(s: Services): Route[] {
       method: "post",
       path: "/packets/{tenant}",
       operationId: "packet_generate",
-      summary: "Generate a tenant's packet for a month",
+      summary: "Generate a tenant's packet for a month (the next version, with a reason)",
       auth: dashboardAuth("evidence"),
       params: TenantParams,
-      body: z.object({ month: Month }),
+      body: z.object({ month: Month, reason: z.string().optional() }),
       ...FORM,
-      handler: async (c, { params, body: { month } }) => {
-        await requestPacket(s, c.get("adminActor"), params.tenant, month);
-        return back(c, "/dashboard/packets", `Packet for ${month} generated.`);
+      handler: async (c, { params, body: { month, reason } }) => {
+        const made = await requestPacket(
+          s,
+          c.get("adminActor"),
+          params.tenant,
+          month,
+          reason?.trim() || undefined,
+        );
+        return back(
+          c,
+          "/dashboard/packets",
+          `Packet for ${month} version ${made.version} generated.`,
+        );
       },
     }),
     view("/audit", "audit", "Operator audit log", "admin", () => auditPage(s)),

@@ -310,20 +310,26 @@ export async function packetsPage(s: Services, csrf: string, who: Principal): Pr
         s.packets
           ? html`<form method="post" action="/dashboard/packets/${t}" class="inline">${csrfField(csrf)}
 <input name="month" value="${month}" pattern="[0-9]{4}-[0-9]{2}" required aria-label="month (YYYY-MM)" size="8">
+<input name="reason" maxlength="500" aria-label="reason (required for a new version)" placeholder="reason (required for a new version)" size="40">
 <button class="primary">Generate packet</button></form>`
           : ""
       }
-<table><thead><tr><th>Month</th><th>Generated</th><th>Counts</th><th>Download</th></tr></thead><tbody>${
+<table><thead><tr><th>Month</th><th>Version</th><th>Generated</th><th>By, reason</th><th>Counts</th><th>Download</th></tr></thead><tbody>${
         packets.length === 0
-          ? html`<tr><td colspan="4" class="muted">No packets yet.</td></tr>`
+          ? html`<tr><td colspan="6" class="muted">No packets yet.</td></tr>`
           : packets.map(
               (
                 p,
-              ) => html`<tr data-packet="${t}/${p.month}"><td>${p.month}</td><td>${when(p.generated_at, s.now())}</td>
+              ) => html`<tr data-packet="${t}/${p.month}/v${p.version}"><td>${p.month}</td><td>${p.version}${
+                p.previous_manifest_sha256
+                  ? html`<br><span class="muted mono">replaces ${p.previous_manifest_sha256.slice(0, 12)}</span>`
+                  : ""
+              }</td><td>${when(p.generated_at, s.now())}</td>
+<td>${p.requested_by}${p.reason ? html`: ${p.reason}` : ""}</td>
 <td class="muted">${Object.entries(p.counts).map(([k, v]) => html`${k} ${v}; `)}</td>
 <td>${p.files.map(
                 (f) =>
-                  html`<a href="/v1/operator/tenants/${t}/packets/${p.month}/${f}" download>${f}</a> `,
+                  html`<a href="/v1/operator/tenants/${t}/packets/${p.month}/versions/${p.version}/${f}" download>${f}</a> `,
               )}</td></tr>`,
             )
       }</tbody></table>`;
@@ -331,7 +337,7 @@ export async function packetsPage(s: Services, csrf: string, who: Principal): Pr
   );
   return html`${
     s.packets
-      ? html`<p class="muted">A packet per site and month: Markdown, PDF and a manifest signed by the control plane. Generated on the first of each month for the month before; generating again replaces the files.</p>`
+      ? html`<p class="muted">A packet per site and month: Markdown, PDF and a manifest signed by the control plane. Generated on the first of each month for the month before. A packet is never replaced: generating again makes the next version, with a stated reason, and every version stays listed here.</p>`
       : html`<p class="notice bad">Packets are not configured on this control plane.</p>`
   }${sections}`;
 }

@@ -59,9 +59,9 @@ it("writes a signed packet to a new folder and records it", async () => {
   expect(verifyDocument(moved, key, signingBytes(moved))).toBe(false);
   for (const f of manifest.files) expect(sha256Hex(readFileSync(join(out, f.name)))).toBe(f.sha256);
   expect(readFileSync(join(out, "packet.md"), "utf8")).toContain("ssh-idle-timeout");
-  expect(existsSync(join(dataDir, "packets", "example-dental", "2026-10", "packet.pdf"))).toBe(
-    true,
-  );
+  expect(
+    existsSync(join(dataDir, "packets", "example-dental", "2026-10", "v1", "packet.pdf")),
+  ).toBe(true);
   const store = openSqliteStore(join(dataDir, "control-plane.sqlite"));
   try {
     expect((await store.listPackets("example-dental")).map((p) => p.month)).toEqual(["2026-10"]);
@@ -69,6 +69,33 @@ it("writes a signed packet to a new folder and records it", async () => {
   } finally {
     await store.close();
   }
+  // Again: refused without a reason; with one, version 2 beside version 1, both listed.
+  const again = [
+    "packet",
+    "--data-dir",
+    dataDir,
+    "--tenant",
+    "example-dental",
+    "--month",
+    "2026-10",
+  ];
+  const refused = run(...again, "--out", join(dir, "out2"));
+  expect(refused.status).toBe(1);
+  expect(refused.stderr).toMatch(/reason: required/);
+  const v2 = run(...again, "--out", join(dir, "out2"), "--reason", "auditor asked for a rerun");
+  expect(v2.status, v2.stderr).toBe(0);
+  expect(v2.stdout).toMatch(/packet example-dental 2026-10 version 2/);
+  const v1Hash = sha256Hex(readFileSync(join(out, "manifest.json")));
+  const list = run("packet", "--data-dir", dataDir, "--tenant", "example-dental", "--list");
+  expect(list.status, list.stderr).toBe(0);
+  const lines = list.stdout.trim().split("\n");
+  expect(lines).toHaveLength(2);
+  expect(lines[0]).toMatch(
+    new RegExp(
+      `^2026-10 v2 \\S+ by cli manifest [0-9a-f]{64} replaces ${v1Hash} reason: auditor asked for a rerun$`,
+    ),
+  );
+  expect(lines[1]).toMatch(new RegExp(`^2026-10 v1 \\S+ by cli manifest ${v1Hash}$`));
 });
 
 it("refuses a bad month, an existing --out, and an unknown tenant", () => {

@@ -151,8 +151,8 @@ beforeAll(async () => {
   await world.h.store.expireOrders(new Date(Date.now() + 120_000).toISOString());
 
   expect((await world.h.admin(`/tenants/${TENANT}/packets`, { month })).status).toBe(201);
-  md = readFileSync(join(dir, TENANT, month, "packet.md"), "utf8");
-  pdfText = (await run("pdftotext", [join(dir, TENANT, month, "packet.pdf"), "-"])).stdout;
+  md = readFileSync(join(dir, TENANT, month, "v1", "packet.md"), "utf8");
+  pdfText = (await run("pdftotext", [join(dir, TENANT, month, "v1", "packet.pdf"), "-"])).stdout;
 }, 120_000);
 
 afterAll(async () => {
@@ -240,7 +240,7 @@ describe("period and archive", () => {
     expect((await world.h.admin(`/tenants/${TENANT}/packets`, { month: "2026-01" })).status).toBe(
       201,
     );
-    const jan = readFileSync(join(dir, TENANT, "2026-01", "packet.md"), "utf8");
+    const jan = readFileSync(join(dir, TENANT, "2026-01", "v1", "packet.md"), "utf8");
     expect(jan).toContain("| Check pass rate | no data |");
     expect(jan).toContain("(complete month)");
     expect(jan).not.toMatch(/\b0%/);

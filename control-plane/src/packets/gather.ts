@@ -178,6 +178,12 @@ export interface PacketData {
     findings: readonly { code: string; count: number }[];
   };
   readonly integrity: readonly ApplianceIntegrity[];
+  /** Which version of the month's packet this is (set when it is generated, not gathered). */
+  readonly edition?: {
+    readonly version: number;
+    readonly previousManifestSha256: string | null;
+    readonly reason: string | null;
+  };
   /** The key id of the control-plane key that signs this packet's manifest and every checkpoint. */
   readonly controlPlaneKeyId?: string;
   readonly archiveKind: string;

@@ -10,7 +10,9 @@ export {
   PACKET_FILES,
   type PacketDeps,
   type PacketFile,
-  type PacketManifest,
+  PacketManifest,
+  PacketReason,
+  type PacketRequest,
   packetDir,
   runMonthlyPackets,
 } from "./generate.ts";

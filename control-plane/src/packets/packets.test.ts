@@ -82,13 +82,16 @@ afterAll(async () => {
 
 describe("compliance packet", () => {
   let manifest: PacketManifest;
-  const packetPath = (f: string) => join(dir, TENANT, month, f);
+  const v1Dir = () => join(dir, TENANT, month, "v1");
+  const packetPath = (f: string) => join(v1Dir(), f);
 
   it("is generated through the API, audited, and listed", async () => {
     const res = await world.h.admin(`/tenants/${TENANT}/packets`, { month });
     expect(res.status).toBe(201);
     expect(await res.json()).toMatchObject({
       month,
+      version: 1,
+      previous_manifest_sha256: null,
       files: ["packet.pdf", "packet.md", "manifest.json", "control-plane.pub.pem"],
     });
     const list = (await (await world.h.admin(`/tenants/${TENANT}/packets`)).json()) as {
@@ -168,13 +171,13 @@ describe("compliance packet", () => {
         encoding: "utf8",
         env: { PATH: process.env.PATH ?? "/usr/bin:/bin", CP_KEY_ID: world.h.signer.keyId },
       });
-    const ok = run(join(dir, TENANT, month));
+    const ok = run(v1Dir());
     expect(ok.status, ok.stderr).toBe(0);
     expect(ok.stdout).toMatch(/Signature Verified Successfully/);
     expect(ok.stdout).toMatch(/packet\.md: OK\npacket\.pdf: OK/);
     // A forged manifest (other hashes, same signature) and a changed document both fail.
     const forgedDir = join(dir, "forged");
-    cpSync(join(dir, TENANT, month), forgedDir, { recursive: true });
+    cpSync(v1Dir(), forgedDir, { recursive: true });
     const text = readFileSync(join(forgedDir, "manifest.json"), "utf8");
     writeFileSync(
       join(forgedDir, "manifest.json"),
@@ -184,7 +187,7 @@ describe("compliance packet", () => {
     );
     expect(run(forgedDir).status).not.toBe(0);
     const changedDir = join(dir, "changed");
-    cpSync(join(dir, TENANT, month), changedDir, { recursive: true });
+    cpSync(v1Dir(), changedDir, { recursive: true });
     writeFileSync(
       join(changedDir, "packet.md"),
       `${readFileSync(join(changedDir, "packet.md"), "utf8")}x`,
@@ -224,14 +227,68 @@ describe("compliance packet", () => {
     }
   });
 
-  it("regenerates atomically on request, and the monthly job is idempotent", async () => {
-    const before = manifest.generated_at;
+  it("keeps version 1 untouched when regenerated: version 2 needs a reason and links v1's hash", async () => {
+    const v1Files = Object.fromEntries(
+      ["packet.pdf", "packet.md", "manifest.json"].map((f) => [f, readFileSync(packetPath(f))]),
+    );
+    const missing = await world.h.admin(`/tenants/${TENANT}/packets`, { month });
+    expect(missing.status).toBe(400);
+    expect(JSON.stringify(await missing.json())).toMatch(/reason: required/);
+    const blank = await world.h.admin(`/tenants/${TENANT}/packets`, { month, reason: " " });
+    expect(blank.status).toBe(400);
+    expect(JSON.stringify(await blank.json())).toMatch(/reason/);
     await new Promise((r) => setTimeout(r, 5));
-    expect((await world.h.admin(`/tenants/${TENANT}/packets`, { month })).status).toBe(201);
-    const again = JSON.parse(readFileSync(packetPath("manifest.json"), "utf8")) as PacketManifest;
-    expect(again.generated_at > before).toBe(true);
+    const res = await world.h.admin(`/tenants/${TENANT}/packets`, {
+      month,
+      reason: "backup finding corrected by the clinic",
+    });
+    expect(res.status).toBe(201);
+    const v1Hash = sha256Hex(v1Files["manifest.json"] as Buffer);
+    expect(await res.json()).toMatchObject({
+      version: 2,
+      previous_manifest_sha256: v1Hash,
+      reason: "backup finding corrected by the clinic",
+    });
+    for (const [f, bytes] of Object.entries(v1Files))
+      expect(readFileSync(packetPath(f)).equals(bytes), f).toBe(true);
+    const v2Dir = join(dir, TENANT, month, "v2");
+    const again = JSON.parse(readFileSync(join(v2Dir, "manifest.json"), "utf8")) as PacketManifest;
+    expect(again).toMatchObject({ version: 2, previous_manifest_sha256: v1Hash });
+    expect(again.generated_at > manifest.generated_at).toBe(true);
+    const { stdout: cover } = await run("pdftotext", ["-l", "1", join(v2Dir, "packet.pdf"), "-"]);
+    expect(cover.replace(/\s+/g, " ")).toContain(
+      `2, replaces version 1 (manifest SHA-256 ${v1Hash}); reason: backup finding corrected by the clinic`,
+    );
+    const list = (await (await world.h.admin(`/tenants/${TENANT}/packets`)).json()) as {
+      packets: { month: string; version: number; reason: string | null }[];
+    };
+    expect(list.packets.map((p) => [p.month, p.version, p.reason])).toEqual([
+      [month, 2, "backup finding corrected by the clinic"],
+      [month, 1, null],
+    ]);
+    // The plain file route serves the latest version; the versioned one any version.
+    const latest = await world.h.admin(`/tenants/${TENANT}/packets/${month}/manifest.json`);
+    expect(
+      Buffer.from(await latest.arrayBuffer()).equals(readFileSync(join(v2Dir, "manifest.json"))),
+    ).toBe(true);
+    const first = await world.h.admin(`/tenants/${TENANT}/packets/${month}/versions/1/packet.pdf`);
+    expect(Buffer.from(await first.arrayBuffer()).equals(v1Files["packet.pdf"] as Buffer)).toBe(
+      true,
+    );
+    for (const v of ["0", "01", "x", "1.5"])
+      expect(
+        (await world.h.admin(`/tenants/${TENANT}/packets/${month}/versions/${v}/packet.pdf`))
+          .status,
+        v,
+      ).toBe(400);
+    expect(
+      (await world.h.admin(`/tenants/${TENANT}/packets/${month}/versions/3/packet.pdf`)).status,
+    ).toBe(404);
     const audit = await world.h.store.listAudit(0, 1000);
     expect(audit.filter((a) => a.action === "packet.generated")).toHaveLength(2);
+  });
+
+  it("runs the monthly job once per month, never as a second version", async () => {
     const deps = {
       store: world.h.store,
       signer: world.h.signer,

@@ -29,6 +29,14 @@ export function periodText(p: PacketData): string {
 
 const notWorm = (p: PacketData) => p.archiveKind !== "s3";
 
+/** Which version this is and, from version 2 on, what it replaces and why. */
+export function versionText(p: PacketData): string {
+  const e = p.edition;
+  if (!e) return "1";
+  if (e.version === 1) return "1 (the first packet of this month)";
+  return `${e.version}, replaces version ${e.version - 1} (manifest SHA-256 ${e.previousManifestSha256 ?? "not recorded"}); reason: ${e.reason ?? "-"}`;
+}
+
 export function coverBlocks(p: PacketData): Block[] {
   return [
     { kind: "title", text: `HIPAA compliance packet: ${p.tenantId}, ${periodText(p)}` },
@@ -42,6 +50,7 @@ export function coverBlocks(p: PacketData): Block[] {
           `${p.period.from} to ${p.period.end}${p.period.partial ? " (partial: the month is not over)" : ""}`,
         ],
         ["Generated", p.generatedAt],
+        ["Version", versionText(p)],
         ["Appliances", p.appliances.join(", ") || "none"],
         ["Baseline", `${p.baseline.id} version ${p.baseline.version}`],
         ["Control-plane key id", p.controlPlaneKeyId ?? "-"],

@@ -73,6 +73,7 @@ const SAMPLE: Record<string, string> = {
   id: "20260101T000000Z-0123456789abcdef",
   file: "manifest.json",
   month: "2026-01",
+  version: "1",
   username: "nobody",
   session: "0123456789abcdef",
   token: "0123456789ab",
@@ -124,8 +125,8 @@ describe("route registry", () => {
     );
     const documented = new Set(operations().map((o) => `${o.method} ${o.path}`));
     expect([...registered].sort()).toEqual([...documented].sort());
-    // 5 appliance, 48 admin, 47 + 3 operator, 29 dashboard, 4 operations routes.
-    expect(documented.size).toBe(136);
+    // 5 appliance, 49 admin, 48 + 3 operator, 29 dashboard, 4 operations routes.
+    expect(documented.size).toBe(138);
     for (const route of Object.values(APPLIANCE_API))
       expect(registered).toContain(`POST ${route.path}`);
   });
@@ -221,7 +222,7 @@ describe("route registry", () => {
 
   it("refuses every non-public route without credentials", async () => {
     const guarded = operations().filter((o) => o.op["x-credential"] !== "public");
-    expect(guarded.length).toBe(129);
+    expect(guarded.length).toBe(131);
     for (const { method, path, op } of guarded) {
       expectRefused(await send(method, path, op, {}), `${method} ${path}`);
     }

@@ -1,4 +1,4 @@
-import type { Kysely, Migration, MigrationProvider } from "kysely";
+import { type Kysely, type Migration, type MigrationProvider, sql } from "kysely";
 import { createChainTable, createIndex, createTable } from "./ddl.ts";
 import { plannerMigration } from "./planner/migration.ts";
 
@@ -247,6 +247,29 @@ const migrations: Record<string, Migration> = {
         await db.schema.alterTable("sessions").addColumn(column, "text").execute();
       }
       await createIndex(db, "sessions_operator", "sessions", ["operator_id"]);
+    },
+  },
+  // Packets become immutable versions: a regeneration adds version N+1 with its reason and the
+  // SHA-256 of version N's signed manifest. A packet made before keeps its files where they were
+  // (packets/<tenant>/<month>/) as version 1; its manifest hash is read from that file when a
+  // version 2 is made.
+  "0017_1_packet_versions": {
+    async up(db: Kysely<unknown>) {
+      await createTable(
+        db,
+        "packet_versions",
+        [
+          "tenant_id, month text not null",
+          "version integer not null",
+          "generated_at, requested_by, files_json, counts_json text not null",
+          "reason, manifest_sha256, previous_manifest_sha256 text",
+        ],
+        (t) => t.addPrimaryKeyConstraint("packet_versions_pk", ["tenant_id", "month", "version"]),
+      );
+      await sql`insert into packet_versions (tenant_id, month, version, generated_at, requested_by,
+        files_json, counts_json) select tenant_id, month, 1, generated_at, 'unrecorded', files_json,
+        counts_json from packets`.execute(db);
+      await db.schema.dropTable("packets").execute();
     },
   },
 };

@@ -502,22 +502,36 @@ export interface ExpiryStore {
 
 // ── Compliance packets (packets.ts) ─────────────────────────────────────────────────────────
 
-/** One generated compliance packet. */
+/** One version of a generated compliance packet. Versions are never replaced or removed. */
 export interface PacketRecord {
   readonly tenantId: string;
   /** YYYY-MM. */
   readonly month: string;
+  /** 1 for the first packet of the month; each regeneration adds the next number. */
+  readonly version: number;
   readonly generatedAt: string;
+  /** Who asked: an operator, "cli", or the monthly job. */
+  readonly requestedBy: string;
+  /** Why it was (re)generated; required from version 2 on. */
+  readonly reason: string | null;
+  /** Hex SHA-256 of this version's manifest.json file; null for a packet made before versions. */
+  readonly manifestSha256: string | null;
+  /** The previous version's manifest hash, as this version's signed manifest states it. */
+  readonly previousManifestSha256: string | null;
   /** File name → hex SHA-256, as the signed manifest states them. */
   readonly files: Readonly<Record<string, string>>;
   readonly counts: Readonly<Record<string, number>>;
 }
 
 export interface PacketStore {
-  /** Inserts or replaces (a regeneration) the packet of a tenant and month. */
-  putPacket(packet: PacketRecord): Promise<void>;
-  getPacket(tenantId: string, month: string): Promise<PacketRecord | undefined>;
-  /** Newest month first. */
+  /**
+   * Adds a version: false when that version number of the tenant and month is already taken (a
+   * concurrent regeneration won; read the latest again and retry with the next number).
+   */
+  addPacketVersion(packet: PacketRecord): Promise<boolean>;
+  /** One version, or the latest when `version` is omitted. */
+  getPacket(tenantId: string, month: string, version?: number): Promise<PacketRecord | undefined>;
+  /** Every version: newest month first, newest version first within a month. */
   listPackets(tenantId: string): Promise<PacketRecord[]>;
 }
 

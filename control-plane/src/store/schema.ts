@@ -176,10 +176,15 @@ export interface VaultObjectsTable {
   archived_at: string | null;
 }
 
-export interface PacketsTable {
+export interface PacketVersionsTable {
   tenant_id: string;
   month: string;
+  version: number;
   generated_at: string;
+  requested_by: string;
+  reason: string | null;
+  manifest_sha256: string | null;
+  previous_manifest_sha256: string | null;
   files_json: string;
   counts_json: string;
 }
@@ -218,6 +223,6 @@ export interface Database extends PlannerTables {
   vault_cursors: VaultCursorsTable;
   vault_objects: VaultObjectsTable;
   leases: LeasesTable;
-  packets: PacketsTable;
+  packet_versions: PacketVersionsTable;
   cosignatures: CosignaturesTable;
 }

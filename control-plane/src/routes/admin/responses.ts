@@ -138,12 +138,18 @@ export const ExportWritten = z.object({
 
 const Packet = z.object({
   month: z.string(),
+  version: z.int(),
   generated_at: z.string(),
+  reason: z.string().nullable(),
+  manifest_sha256: z.string().nullable(),
+  previous_manifest_sha256: z.string().nullable(),
   files: z.array(z.string()),
 });
 export const PacketWritten = Packet;
 export const Packets = z.object({
-  packets: z.array(Packet.extend({ counts: z.record(z.string(), z.number()) })),
+  packets: z.array(
+    Packet.extend({ requested_by: z.string(), counts: z.record(z.string(), z.number()) }),
+  ),
 });
 
 export const QueueState = z.object({
