@@ -257,7 +257,8 @@ export async function writeLabAgent(o: {
   baseUrl: string;
   caPath: string;
   orderSigningPublicKey: string;
-  enrollmentToken: string;
+  /** None for an approval-only site: the appliance then waits for an operator's approval. */
+  enrollmentToken?: string;
   pollIntervalS: number;
   checkIntervalS?: number;
   catalogDir?: string;
@@ -278,7 +279,9 @@ export async function writeLabAgent(o: {
     state_dir: join(o.agentDir, "state"),
     evidence_key_path: join(o.agentDir, "keys", "evidence-key.pem"),
     tls_key_path: join(o.agentDir, "keys", "tls-key.pem"),
-    enrollment_token_path: join(o.agentDir, "enrollment-token"),
+    ...(o.enrollmentToken === undefined
+      ? {}
+      : { enrollment_token_path: join(o.agentDir, "enrollment-token") }),
     catalog_dir: o.catalogDir ?? root,
     poll_interval_s: o.pollIntervalS,
     poll_jitter: 0,
@@ -291,7 +294,9 @@ export async function writeLabAgent(o: {
     },
     healing: { check_interval_s: o.checkIntervalS ?? 10, ...o.agentHealing },
   };
-  await writeSecret(agentConfig.enrollment_token_path, o.enrollmentToken);
+  if (o.enrollmentToken !== undefined && agentConfig.enrollment_token_path !== undefined) {
+    await writeSecret(agentConfig.enrollment_token_path, o.enrollmentToken);
+  }
   const configPath = join(o.agentDir, "config.json");
   await writeSecret(configPath, JSON.stringify(agentConfig, null, 2));
   return { agentConfig, configPath, labStateFile };

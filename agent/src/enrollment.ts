@@ -6,8 +6,12 @@ import {
   APPLIANCE_API,
   ApplianceId,
   backoffDelay,
+  ENROLLMENT_REQUEST_VERSION,
   EnrollmentRequest,
   EnrollmentResponse,
+  ProtocolError,
+  randomNonce,
+  signDocument,
   TenantId,
   tryParseMessage,
   type VerificationKey,
@@ -83,8 +87,8 @@ export interface EnrollDeps {
  * fingerprint; anything else is refused and retried later, never stored.
  */
 export async function enroll(deps: EnrollDeps, signal: AbortSignal): Promise<Enrollment | null> {
-  const request: EnrollmentRequest = {
-    v: 1,
+  const unsigned = {
+    v: ENROLLMENT_REQUEST_VERSION,
     type: "enrollment_request",
     mac_addresses: deps.host.macAddresses().slice(0, 16),
     hostname: deps.host.hostname(),
@@ -96,22 +100,34 @@ export async function enroll(deps: EnrollDeps, signal: AbortSignal): Promise<Enr
       `appliance-${deps.identity.fingerprint.slice(0, 16)}`,
     ),
     ...(deps.enrollmentToken ? { enrollment_token: deps.enrollmentToken } : {}),
-  };
-  if (request.mac_addresses.length === 0) {
+  } as const;
+  if (unsigned.mac_addresses.length === 0) {
     throw new AgentError("host_failure", "no MAC address found on any network interface");
   }
+  // Each attempt is signed afresh by the evidence key (its own nonce and time): the control plane
+  // admits a claim only with this proof that the key behind the fingerprint is held here.
+  const signed = (): EnrollmentRequest =>
+    signDocument<EnrollmentRequest>(
+      EnrollmentRequest,
+      { ...unsigned, nonce: randomNonce(), requested_at: deps.clock.now().toISOString() },
+      deps.identity.signer,
+    );
   // Checked here, not by the control plane: a bad token file should fail at once, not forever.
-  const problem = tryParseMessage(EnrollmentRequest, request);
-  if (!problem.ok) {
-    const what = /enrollment_token/.test(problem.problem)
+  try {
+    signed();
+  } catch (error) {
+    if (!(error instanceof ProtocolError)) throw error;
+    const what = /enrollment_token/.test(error.message)
       ? "the enrollment token file (16-256 characters expected)"
       : "the enrollment request";
-    throw new AgentError("invalid_config", `${what} is invalid:\n${problem.problem}`);
+    throw new AgentError("invalid_config", `${what} is invalid:\n${error.message}`, {
+      cause: error,
+    });
   }
   for (let attempt = 0; !signal.aborted; attempt++) {
     let waitMs = backoffDelay(attempt, 5_000, deps.maxBackoffMs, 0.1, deps.random);
     try {
-      const answer = await deps.transport.post(APPLIANCE_API.enroll, request, signal);
+      const answer = await deps.transport.post(APPLIANCE_API.enroll, signed(), signal);
       if (!answer.ok) {
         deps.log.log("warn", "enrollment refused", {
           status: answer.status,

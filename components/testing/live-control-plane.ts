@@ -133,21 +133,28 @@ export async function enrollAs(
   token: string,
   mac: string,
 ): Promise<{ http: number; status: unknown }> {
-  const { generateEd25519KeyPair, keyId, publicKeyToBase64 } = await import("#protocol");
+  const p = await import("#protocol");
   const key = join(cp.dir, `csr-${Date.now()}-${Math.random()}.key`);
   const csr = p256Request(key, ["-subj", "/CN=appliance"]);
-  const evidence = generateEd25519KeyPair();
-  const body = JSON.stringify({
-    v: 1,
-    type: "enrollment_request",
-    mac_addresses: [mac],
-    hostname: "clinic-box",
-    agent_version: "0.1.0-test",
-    evidence_public_key: publicKeyToBase64(evidence.publicKey),
-    evidence_key_fingerprint: keyId(evidence.publicKey),
-    tls_csr_pem: csr,
-    enrollment_token: token,
-  });
+  const evidence = p.generateEd25519KeyPair();
+  const signed = p.signDocument<import("#protocol").EnrollmentRequest>(
+    p.EnrollmentRequest,
+    {
+      v: p.ENROLLMENT_REQUEST_VERSION,
+      type: "enrollment_request",
+      mac_addresses: [mac],
+      hostname: "clinic-box",
+      agent_version: "0.1.0-test",
+      evidence_public_key: p.publicKeyToBase64(evidence.publicKey),
+      evidence_key_fingerprint: p.keyId(evidence.publicKey),
+      tls_csr_pem: csr,
+      enrollment_token: token,
+      nonce: p.randomNonce(),
+      requested_at: new Date().toISOString(),
+    },
+    p.createSigner(evidence.privateKey),
+  );
+  const body = JSON.stringify(signed);
   return new Promise((done, reject) => {
     const req = request(`${cp.url}/v1/appliance/enroll`, {
       method: "POST",

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { EnrollmentRequest, signDocument } from "#protocol";
 import { httpsPost, nextMac, registerSite, simulatedAppliance } from "./testing/harness.ts";
 import { startTlsHarness, type TlsHarness } from "./testing/tls-server.ts";
 
@@ -22,9 +23,8 @@ describe("enrollment without a token over TLS", () => {
     const reg = await registerSite(t.h, "clinic-e", "e-01", probe.mac);
     // The attacker knows the MAC, not the token, and brings its own keys.
     const attacker = await simulatedAppliance(undefined, probe.mac);
-    const { enrollment_token: _t, ...noToken } = attacker.request;
-    const registered = await enroll(noToken);
-    const unknown = await enroll({ ...noToken, mac_addresses: [nextMac()] });
+    const registered = await enroll(attacker.request);
+    const unknown = await enroll(attacker.resign({ mac_addresses: [nextMac()] }));
     expect(registered.status).toBe(200);
     expect(registered).toMatchObject({ json: { status: "pending" } });
     // Byte for byte the same answer (the signature is deterministic over the same content).
@@ -42,7 +42,7 @@ describe("enrollment without a token over TLS", () => {
     const box = await simulatedAppliance();
     await registerSite(t.h, "clinic-f", "f-01", box.mac, { approvalOnly: true });
     const registered = await enroll(box.request);
-    const unknown = await enroll({ ...box.request, mac_addresses: [nextMac()] });
+    const unknown = await enroll(box.resign({ mac_addresses: [nextMac()] }));
     expect(registered).toMatchObject({ status: 200, json: { status: "pending" } });
     expect(registered.json).toEqual(unknown.json);
     expect((await t.h.store.getAppliance("clinic-f", "f-01"))?.status).toBe("pending");
@@ -58,9 +58,9 @@ describe("approval-only enrollment over TLS", () => {
     const shown = (await claimed.json()) as { tls_key_fingerprint: string | null };
     expect(shown.tls_key_fingerprint).toMatch(/^[0-9a-f]{64}$/);
 
-    // The attacker copies the MAC and the public evidence key, and brings its own TLS key.
+    // An attacker holding the evidence key (not the TLS key) signs a claim with its own TLS key.
     const own = await simulatedAppliance(undefined, box.mac);
-    const forged = { ...box.request, tls_csr_pem: own.request.tls_csr_pem };
+    const forged = box.resign({ tls_csr_pem: own.request.tls_csr_pem });
     expect(await enroll(forged)).toMatchObject({ status: 200, json: { status: "pending" } });
     // The stored claim (what the operator approves) is still the box's.
     expect(await (await t.h.admin("/tenants/clinic-g/appliances/g-01")).json()).toMatchObject({
@@ -78,5 +78,54 @@ describe("approval-only enrollment over TLS", () => {
     // The real box asks again and is enrolled.
     const real = await enroll(box.request);
     expect(real).toMatchObject({ status: 200, json: { status: "enrolled" } });
+  });
+});
+
+describe("proof of possession of the evidence key", () => {
+  it("a client that knows only the box's public evidence key cannot hold the claim, asked before the box", async () => {
+    const box = await simulatedAppliance();
+    await registerSite(t.h, "clinic-k", "k-01", box.mac, { approvalOnly: true });
+    const own = await simulatedAppliance(undefined, box.mac);
+    const refused = (res: Awaited<ReturnType<typeof enroll>>, detail: RegExp) => {
+      expect(res).toMatchObject({ status: 400, json: { code: "invalid_request" } });
+      expect((res.json as { detail: string }).detail).toMatch(detail);
+    };
+
+    // The box's request as sent, with the attacker's CSR: the box's signature no longer covers it.
+    refused(
+      await enroll({ ...box.request, tls_csr_pem: own.request.tls_csr_pem }),
+      /sig is not a signature of this request by evidence_public_key/,
+    );
+    // The box's public key and fingerprint in a request signed by the attacker's own key.
+    const { sig: _sig, ...unsigned } = own.request;
+    const claimed = {
+      ...unsigned,
+      evidence_public_key: box.request.evidence_public_key,
+      evidence_key_fingerprint: box.request.evidence_key_fingerprint,
+    };
+    refused(
+      await enroll(signDocument<EnrollmentRequest>(EnrollmentRequest, claimed, own.evidenceSigner)),
+      /sig is not a signature of this request by evidence_public_key/,
+    );
+    // The same claim in the old, unsigned shape.
+    const { nonce: _n, requested_at: _at, ...v1 } = claimed;
+    const old = await enroll({ ...v1, v: 1 });
+    expect(old).toMatchObject({ status: 400 });
+    expect((old.json as { detail: string }).detail).toMatch(
+      /version 1 \(unsigned\) is no longer accepted: update the agent/,
+    );
+    // None of them stored a claim.
+    expect(await t.h.store.getAppliance("clinic-k", "k-01")).toMatchObject({
+      status: "registered",
+      evidenceKeyFingerprint: null,
+    });
+
+    // The box asks, its claim is approved by the fingerprint on its console, and it is enrolled.
+    expect(await enroll(box.request)).toMatchObject({ status: 200, json: { status: "pending" } });
+    const approved = await t.h.admin("/tenants/clinic-k/appliances/k-01/approve", {
+      evidence_key_fingerprint: box.request.evidence_key_fingerprint,
+    });
+    expect(approved.status).toBe(200);
+    expect(await enroll(box.request)).toMatchObject({ status: 200, json: { status: "enrolled" } });
   });
 });

@@ -3,10 +3,12 @@ import {
   ApplianceId,
   CheckId,
   Ed25519PublicKeyBase64,
+  Nonce,
   ProtocolVersion,
   Sha256Hex,
   Signature,
   TenantId,
+  Timestamp,
 } from "./common.ts";
 
 /** Colon-separated lower-case MAC address; the agent normalizes before sending. */
@@ -24,12 +26,27 @@ const Pem = (label: string) =>
     );
 
 /**
+ * Version of the enrollment request. Version 1 carried no signature: anyone who had learned an
+ * appliance's public evidence key could claim it. Version 2 is signed by the evidence key, and
+ * the control plane refuses any other version with a message that names the upgrade.
+ */
+export const ENROLLMENT_REQUEST_VERSION = 2;
+
+/**
  * Appliance → control plane, before it has a client certificate. A MAC address only finds the
  * pre-registered site; the request is proven by the one-time enrollment token or by an operator
  * who compares `evidence_key_fingerprint` with the appliance console. A MAC alone proves nothing.
+ *
+ * `sig` is the appliance's evidence key over the whole request (MACs, the exact CSR, token,
+ * `nonce`, `requested_at`): proof of possession of the private key behind the fingerprint the
+ * operator compares, so a client that knows only the public key cannot hold the claim. The CSR's
+ * own self-signature proves the TLS key the same way, so the request binds both keys.
  */
 export const EnrollmentRequest = z.strictObject({
-  v: ProtocolVersion,
+  v: z.literal(ENROLLMENT_REQUEST_VERSION, {
+    error:
+      "enrollment requests are version 2, signed with the evidence key; version 1 (unsigned) is no longer accepted: update the agent",
+  }),
   type: z.literal("enrollment_request"),
   mac_addresses: z.array(MacAddress).min(1).max(16),
   hostname: z.string().regex(/^[a-zA-Z0-9.-]{1,253}$/, "expected a host name"),
@@ -40,6 +57,15 @@ export const EnrollmentRequest = z.strictObject({
   /** PKCS #10 request for the mTLS client certificate (ECDSA P-256 key made on the appliance). */
   tls_csr_pem: Pem("CERTIFICATE REQUEST"),
   enrollment_token: z.string().min(16).max(256).optional(),
+  /** Made by the appliance for each request, so no two requests have the same signed bytes. */
+  nonce: Nonce,
+  /**
+   * The appliance's clock when it signed. Not held against the control plane's clock: a first
+   * boot's clock may be off, and a replayed request can only claim for the holder of the CSR's key.
+   */
+  requested_at: Timestamp,
+  /** By the evidence key (`key_id` is `evidence_key_fingerprint`). */
+  sig: Signature,
 });
 export type EnrollmentRequest = z.infer<typeof EnrollmentRequest>;
 

@@ -54,7 +54,7 @@ const cases: [string, z.ZodType, Record<string, unknown>, Record<string, unknown
     "enrollment request",
     EnrollmentRequest,
     {
-      v: 1,
+      v: 2,
       type: "enrollment_request",
       mac_addresses: ["52:54:00:12:34:56"],
       hostname: "clinic-a-appliance",
@@ -63,6 +63,9 @@ const cases: [string, z.ZodType, Record<string, unknown>, Record<string, unknown
       evidence_key_fingerprint: "b".repeat(64),
       tls_csr_pem: pem("CERTIFICATE REQUEST"),
       enrollment_token: "t".repeat(32),
+      nonce: randomNonce(),
+      requested_at: "2026-11-25T12:00:00Z",
+      sig: { ...sig, key_id: "b".repeat(64) },
     },
     { mac_addresses: ["52-54-00-12-34-56"] },
     /mac_addresses\[0\]/,
@@ -250,7 +253,18 @@ describe.each(cases)("%s", (_name, schema, valid, change, field) => {
   });
 
   it("refuses another protocol version", () => {
-    expect(() => parseMessage(schema, { ...valid, v: 2 }, "message")).toThrow(/→ at v$/m);
+    const v = (valid.v as number) + 1;
+    expect(() => parseMessage(schema, { ...valid, v }, "message")).toThrow(/→ at v$/m);
+  });
+});
+
+describe("enrollment request versions", () => {
+  it("refuses the unsigned version 1 with a message that names the upgrade", () => {
+    const [, , signed] = cases[0] as (typeof cases)[number];
+    const { sig: _sig, nonce: _nonce, requested_at: _at, ...unsigned } = signed;
+    const parse = () => parseMessage(EnrollmentRequest, { ...unsigned, v: 1 }, "message");
+    expect(parse).toThrow(/version 1 \(unsigned\) is no longer accepted: update the agent/);
+    expect(parse).toThrow(/→ at sig$/m);
   });
 });
 

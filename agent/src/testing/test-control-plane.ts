@@ -27,6 +27,7 @@ import {
   tryParseMessage,
   verificationKey,
   verifyChain,
+  verifyDocument,
 } from "#protocol";
 import type { TestPki } from "./test-pki.ts";
 
@@ -159,6 +160,11 @@ export async function startTestControlPlane(
       const parsed = tryParseMessage(EnrollmentRequest, body);
       if (!parsed.ok) return [400, problem(400, "invalid_message", { detail: parsed.problem })];
       const request = parsed.value;
+      // As the real control plane: the request must be signed by the evidence key it names.
+      const claimed = verificationKey(publicKeyFromBase64(request.evidence_public_key));
+      if (!verifyDocument(request, claimed)) {
+        return [400, problem(400, "invalid_request", { detail: "sig does not verify" })];
+      }
       cp.enrollments.push(request);
       if (options.enrollmentToken && request.enrollment_token !== options.enrollmentToken) {
         return [403, problem(403, "enrollment_refused")];

@@ -2,13 +2,15 @@ import { randomBytes, randomUUID } from "node:crypto";
 import { request } from "node:https";
 import {
   createSigner,
-  type EnrollmentRequest,
+  ENROLLMENT_REQUEST_VERSION,
+  EnrollmentRequest,
   generateEd25519KeyPair,
   keyId,
   publicKeyToBase64,
   randomNonce,
   type Signer,
   sha256Hex,
+  signDocument,
 } from "#protocol";
 import { createApp } from "../app.ts";
 import type { AppDeps } from "../env.ts";
@@ -83,8 +85,13 @@ export interface SimulatedAppliance {
   readonly mac: string;
   readonly evidenceSigner: Signer;
   readonly tlsKeyPem: string;
+  /** Signed by the evidence key, as the agent sends it. */
   readonly request: EnrollmentRequest;
+  /** The request with `changes`, signed again by this appliance's evidence key. */
+  resign(changes: Partial<Omit<EnrollmentRequest, "sig">>): EnrollmentRequest;
 }
+
+type UnsignedEnrollment = Omit<EnrollmentRequest, "sig">;
 
 export async function simulatedAppliance(
   token?: string,
@@ -92,20 +99,33 @@ export async function simulatedAppliance(
 ): Promise<SimulatedAppliance> {
   const evidenceSigner = createSigner(generateEd25519KeyPair().privateKey);
   const csr = await createClientCsr("appliance");
+  const unsigned: UnsignedEnrollment = {
+    v: ENROLLMENT_REQUEST_VERSION,
+    type: "enrollment_request",
+    mac_addresses: [mac],
+    hostname: "clinic-box",
+    agent_version: "0.1.0-test",
+    evidence_public_key: publicKeyToBase64(evidenceSigner.publicKey),
+    evidence_key_fingerprint: keyId(evidenceSigner.publicKey),
+    tls_csr_pem: csr.csrPem,
+    ...(token ? { enrollment_token: token } : {}),
+    nonce: randomNonce(),
+    requested_at: new Date().toISOString(),
+  };
+  const sign = (document: UnsignedEnrollment) =>
+    signDocument<EnrollmentRequest>(EnrollmentRequest, document, evidenceSigner);
   return {
     mac,
     evidenceSigner,
     tlsKeyPem: csr.keyPem,
-    request: {
-      v: 1,
-      type: "enrollment_request",
-      mac_addresses: [mac],
-      hostname: "clinic-box",
-      agent_version: "0.1.0-test",
-      evidence_public_key: publicKeyToBase64(evidenceSigner.publicKey),
-      evidence_key_fingerprint: keyId(evidenceSigner.publicKey),
-      tls_csr_pem: csr.csrPem,
-      ...(token ? { enrollment_token: token } : {}),
+    request: sign(unsigned),
+    resign: (changes) => {
+      const { enrollment_token: _token, ...rest } = unsigned;
+      // An explicit `enrollment_token: undefined` drops the token.
+      const base = "enrollment_token" in changes ? rest : unsigned;
+      const merged = { ...base, ...changes, nonce: randomNonce() };
+      if (merged.enrollment_token === undefined) delete merged.enrollment_token;
+      return sign(merged);
     },
   };
 }

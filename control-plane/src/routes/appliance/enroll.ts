@@ -8,6 +8,8 @@ import {
   publicKeyToBase64,
   sha256Hex,
   signDocument,
+  verificationKey,
+  verifyDocument,
 } from "#protocol";
 import type { Services } from "../../env.ts";
 import { ControlPlaneError } from "../../errors.ts";
@@ -30,7 +32,7 @@ export function enrollRoute(s: Services) {
     bodyLabel: "enrollment request",
     limit: "enrollment",
     handler: async (c, req) => {
-      checkFingerprint(req);
+      checkPossession(req);
       const claim: EnrollmentClaim = {
         evidencePublicKey: req.evidence_public_key,
         evidenceKeyFingerprint: req.evidence_key_fingerprint,
@@ -47,10 +49,17 @@ export function enrollRoute(s: Services) {
   });
 }
 
-function checkFingerprint(req: EnrollmentRequest): void {
-  let fingerprint: string;
+/**
+ * The request must be signed by the evidence key it presents, and that key's id must be the
+ * fingerprint it presents: proof of possession, checked before any registration is looked up (so
+ * the refusal says nothing about MACs). The public key alone is no proof: it is shown on the
+ * console and signed into every bundle, so a client that learned it could otherwise hold the claim
+ * an operator approves by that fingerprint.
+ */
+function checkPossession(req: EnrollmentRequest): void {
+  let key: ReturnType<typeof publicKeyFromBase64>;
   try {
-    fingerprint = keyId(publicKeyFromBase64(req.evidence_public_key));
+    key = publicKeyFromBase64(req.evidence_public_key);
   } catch (cause) {
     if (cause instanceof ProtocolError) {
       throw new ControlPlaneError("invalid_request", "evidence_public_key is not an Ed25519 key", {
@@ -59,10 +68,16 @@ function checkFingerprint(req: EnrollmentRequest): void {
     }
     throw cause;
   }
-  if (fingerprint !== req.evidence_key_fingerprint) {
+  if (keyId(key) !== req.evidence_key_fingerprint) {
     throw new ControlPlaneError(
       "invalid_request",
       "evidence_key_fingerprint is not the key id of evidence_public_key",
+    );
+  }
+  if (!verifyDocument(req, verificationKey(key))) {
+    throw new ControlPlaneError(
+      "invalid_request",
+      "sig is not a signature of this request by evidence_public_key: the appliance must sign its enrollment request with its evidence key",
     );
   }
 }
