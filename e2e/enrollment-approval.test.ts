@@ -1,4 +1,5 @@
 import { execFileSync } from "node:child_process";
+import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -138,9 +139,16 @@ describe("approval-only enrollment against a claim made with the public key alon
       const body = (await p.admin(appliancePath)).body as { status?: string };
       return body.status === "active" ? body : undefined;
     });
-    const stored = JSON.parse(
-      await readFile(join(agentConfig.state_dir, "enrollment.json"), "utf8"),
-    ) as { appliance_id: string; evidence_key_fingerprint: string };
+    // The control plane marks it active as it answers; the agent then writes its record.
+    const record = join(agentConfig.state_dir, "enrollment.json");
+    const stored = await eventually("the box to store its enrollment", async () =>
+      existsSync(record)
+        ? (JSON.parse(await readFile(record, "utf8")) as {
+            appliance_id: string;
+            evidence_key_fingerprint: string;
+          })
+        : undefined,
+    );
     expect(stored).toMatchObject({ appliance_id: BOX, evidence_key_fingerprint: fingerprint });
   }, 120_000);
 });
