@@ -168,10 +168,14 @@ async function realBundleIdle(runtime: AgentRuntime, bundle: string) {
   return { first_start_with_enrollment: firstStart, restart_enrolled: restart };
 }
 
-/** The runtime the appliance's Nix package runs (nix/package.nix), with its peak if measured. */
+/**
+ * The runtime the appliance's Nix package runs (nix/package.nix's default `runtime`, what
+ * packages.compliance-agent builds), with its peak if measured.
+ */
 function shippedRuntime(sideBySide: Record<string, object>) {
   const pkg = readFileSync(join(import.meta.dirname, "..", "nix", "package.nix"), "utf8");
-  const runtime = /\bnodejs(-slim)?_24\b/.test(pkg) ? "node" : "bun";
+  const runtime = pkg.match(/^\s*runtime \? "(bun|node)",$/m)?.[1];
+  if (runtime === undefined) throw new Error("nix/package.nix: no default runtime found");
   const row = sideBySide[runtime] as { peak_rss_mib?: number } | undefined;
   return {
     runtime,
