@@ -92,6 +92,28 @@ describe("checkpoints", () => {
     expect(reason(good)).toBe("ok");
   });
 
+  it("refuses a checkpoint whose newest bundle this appliance does not hold", () => {
+    // The control plane's tree has a 21st leaf this appliance never made (its journal ends at 20).
+    const extended = [...bundleHashes, sha256Hex(new Uint8Array([21, 1]))];
+    const extTree = new MerkleTree(extended.map(bundleLeafHash));
+    const last = { treeSize: 7, rootHash: toHex(extTree.root(7)) };
+    const verdict = verifyCheckpointDelivery(
+      checkpointDelivery(checkpointAt(21, extTree), extTree, 7),
+      context(last),
+    );
+    expect(verdict).toMatchObject({ ok: false, reason: "head_not_included" });
+    expect(verdict.ok ? "" : verdict.detail).toMatch(/bundle 21 is not in the local journal/);
+  });
+
+  it("refuses a checkpoint older than the one verified, even with its proof from where the appliance stands", () => {
+    const last = { treeSize: 7, rootHash: toHex(tree.root(7)) };
+    const older = { ...checkpointDelivery(checkpointAt(5), tree, 5), from_size: 7 };
+    expect(verifyCheckpointDelivery(older, context(last))).toMatchObject({
+      ok: false,
+      reason: "rollback",
+    });
+  });
+
   it("parses checkpoints and the new poll fields strictly", () => {
     const cp = checkpointAt(7);
     expect(tryParseMessage(Checkpoint, cp).ok).toBe(true);

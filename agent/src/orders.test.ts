@@ -116,6 +116,25 @@ describe("orders", () => {
     }
   });
 
+  it("refuses an order whose id came in an earlier poll, also after a restart", async () => {
+    world = await createAgentWorld();
+    const { cp } = world;
+    const id = randomUUID();
+    const unit = { unit: "chronyd.service" };
+    cp.queueOrder({ runbook_id: "RB-SERVICE-001-crash", params: unit, order_id: id });
+    await runAgent(world.deps(), new AbortController().signal);
+    expect(world.executed.map((o) => o.order_id)).toEqual([id]);
+    // The next poll, from a restarted agent, carries the same id again (new seq, new nonce,
+    // validly signed): only the journal's record of seen ids can tell it is a replay.
+    cp.queueOrder({ runbook_id: "RB-SERVICE-001-crash", params: unit, order_id: id });
+    await runAgent(world.deps(), new AbortController().signal);
+    expect(world.executed.map((o) => o.order_id)).toEqual([id]);
+    expect(cp.orderResults.map((r) => [r.order_seq, r.reason ?? r.outcome])).toEqual([
+      [1, "succeeded"],
+      [2, "replayed"],
+    ]);
+  });
+
   const resign = (world: AgentWorld, response: PollResponse, change: Partial<PollResponse>) => {
     const { sig: _sig, ...unsigned } = { ...response, ...change };
     return signDocument<PollResponse>(PollResponse, unsigned, world.cpSigner);

@@ -6,6 +6,7 @@ import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   EnrollmentResponse,
+  type EvidenceBundle,
   EvidenceReceipt,
   MAX_APPLIANCE_BODY_BYTES,
   Problem,
@@ -318,6 +319,37 @@ describe.each(backends)("control-plane app on %s", (_name, open) => {
       };
       expect(stored.head).toEqual(head);
       expect(stored.bundles).toEqual(bundles);
+    });
+
+    it("refuses a resent bundle whose signature is broken, though its content is the stored one's", async () => {
+      const { call, appliance } = await enrolledAppliance("clinic-rs", "rs-01");
+      const { bundles, head } = chain(appliance.evidenceSigner, "clinic-rs", "rs-01", 3);
+      expect(
+        (await call("/v1/appliance/evidence", upload("clinic-rs", "rs-01", bundles))).status,
+      ).toBe(200);
+      // Same content, so the same hash as the stored bundle 2; only the signature is broken.
+      const stored2 = bundles[1] as EvidenceBundle;
+      const value = stored2.sig.value;
+      const broken = {
+        ...stored2,
+        sig: { ...stored2.sig, value: `${value[0] === "A" ? "B" : "A"}${value.slice(1)}` },
+      };
+      expectProblem(
+        await call("/v1/appliance/evidence", upload("clinic-rs", "rs-01", [bundles[0], broken])),
+        422,
+        "evidence_bad_signature",
+      );
+      const alerts = (await (await h.admin("/tenants/clinic-rs/alerts")).json()) as {
+        code: string;
+        detail: string;
+      }[];
+      expect(alerts).toMatchObject([
+        { code: "evidence_bad_signature", detail: "seq 2: signature does not verify" },
+      ]);
+      const kept = (await (
+        await h.admin("/tenants/clinic-rs/appliances/rs-01/evidence")
+      ).json()) as { head: unknown; bundles: unknown[] };
+      expect(kept).toEqual({ head, bundles });
     });
 
     it("stores incidents once and acknowledges a resend", async () => {
