@@ -105,6 +105,8 @@ beforeAll(async () => {
       catalog_dir: catalogDir,
       planner: { llm: { base_url: baseUrl, model: "local-e2e" }, flywheel_min_successes: N },
     },
+    // L2 is off until the model is qualified: a signed passing report, recorded before serve.
+    qualifiedModel: { baseUrl, model: "local-e2e" },
   });
   await pair.enrolled();
 }, 60_000);

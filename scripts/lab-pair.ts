@@ -11,6 +11,7 @@ import {
   LAB_LUKS_VOLUMES,
   writeLabStateFile,
 } from "../agent/src/host/lab/index.ts";
+import { qualifyInDataDir } from "../control-plane/src/testing/qualified-model.ts";
 import {
   type Child,
   eventually,
@@ -95,6 +96,11 @@ export async function startLabPair(options: {
   pollIntervalS: number;
   /** Extra control-plane config (for example `planner`); serve then runs with --config. */
   controlPlaneConfig?: Record<string, unknown>;
+  /**
+   * A model server and model to record a passing signed qualification report for (with the
+   * order-signing key `init` made) before serve starts, so the L2 gate opens for it.
+   */
+  qualifiedModel?: { baseUrl: string; model: string };
   /** How often the agent runs its six checks (config healing.check_interval_s, at least 10). */
   checkIntervalS?: number;
   /** The catalog (baseline/ and runbooks/) the agent ships; this repository's by default. */
@@ -125,6 +131,7 @@ export async function startLabPair(options: {
   );
   const initCode = await new Promise((r) => init.process.once("exit", r));
   if (initCode !== 0) throw new Error(`control-plane init failed:\n${init.output.join("\n")}`);
+  if (options.qualifiedModel) await qualifyInDataDir(data, options.qualifiedModel);
   const caPem = await readFile(join(data, "tls", "ca.pem"), "utf8");
   const adminToken = (await readFile(tokenFile, "utf8")).trim();
 

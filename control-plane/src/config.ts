@@ -63,6 +63,8 @@ export const QualificationThresholds = z.strictObject({
   max_latency_p99_ms: z.int().min(1).max(600_000).default(20_000),
 });
 export type QualificationThresholds = z.infer<typeof QualificationThresholds>;
+export const DEFAULT_QUALIFICATION_THRESHOLDS: QualificationThresholds =
+  QualificationThresholds.parse({});
 
 /**
  * The incident pipeline (control-plane/README.md, "Incident pipeline"). Without `llm` every
@@ -104,10 +106,10 @@ export const PlannerConfig = z.strictObject({
         })
         .default({ failures: 5, cooldown_ms: 60_000 }),
       /**
-       * When given, L2 orders nothing until a qualification report for this model meets these
-       * thresholds (`{}` takes the defaults).
+       * L2 orders nothing until a signed qualification report for this model on this server
+       * meets these thresholds (`control-plane planner qualify`); left out, the defaults apply.
        */
-      qualification: QualificationThresholds.optional(),
+      qualification: QualificationThresholds.prefault({}),
     })
     .refine((l) => !(l.api_key_file && l.api_key_env), "give api_key_file or api_key_env, not both")
     .optional(),

@@ -8,3 +8,4 @@ export * from "./export.ts";
 export * from "./incident.ts";
 export * from "./l1-rules.ts";
 export * from "./orders.ts";
+export * from "./qualification.ts";

@@ -1,7 +1,7 @@
 import type { Catalog } from "#catalog";
 import type { GuardrailResult, Incident, Signer } from "#protocol";
 import type { AuditLog } from "../audit.ts";
-import type { QualificationThresholds } from "../config.ts";
+import { DEFAULT_QUALIFICATION_THRESHOLDS, type QualificationThresholds } from "../config.ts";
 import type { Logger } from "../logger.ts";
 import type { Metrics } from "../metrics.ts";
 import type { IncidentState, Store } from "../store/index.ts";
@@ -27,10 +27,11 @@ export interface PlannerSettings {
   /** Seconds in queued or planning after which an incident is reported as stalled. */
   readonly stalledAfterS: number;
   /**
-   * When set (always, from the config file), L2 orders nothing until the model's newest
-   * qualification report meets these thresholds.
+   * L2 orders nothing until the newest signed qualification report for the configured model
+   * server and model meets these thresholds (qualify.ts). Always on: there is no setting that
+   * lets an unqualified model order.
    */
-  readonly qualification?: QualificationThresholds;
+  readonly qualification: QualificationThresholds;
 }
 
 export const DEFAULT_PLANNER_SETTINGS: PlannerSettings = {
@@ -41,6 +42,7 @@ export const DEFAULT_PLANNER_SETTINGS: PlannerSettings = {
   maxPlanningAttempts: 3,
   planningDeadlineS: 900,
   stalledAfterS: 300,
+  qualification: DEFAULT_QUALIFICATION_THRESHOLDS,
 };
 
 export interface PlannerContext {

@@ -59,7 +59,7 @@ export async function plannerDeps(
       flywheelMinSuccesses: config.flywheel_min_successes,
       orderTtlS: config.order_ttl_s,
       killSwitchForced: config.kill_switch,
-      ...(llm?.qualification ? { qualification: llm.qualification } : {}),
+      ...(llm ? { qualification: llm.qualification } : {}),
     },
   };
 }

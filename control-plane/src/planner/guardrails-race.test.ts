@@ -19,6 +19,7 @@ import {
 } from "../testing/harness.ts";
 import { allowedIds, choose, type ModelServer, startModelServer } from "../testing/model-server.ts";
 import { localModelPlanner, REPO_ROOT } from "../testing/planner-world.ts";
+import { recordPassingQualification } from "../testing/qualified-model.ts";
 
 /**
  * The counted guardrails under concurrent workers: several planner instances (on PostgreSQL
@@ -82,6 +83,7 @@ async function raceWorld(kind: "sqlite" | "postgres"): Promise<RaceWorld> {
     );
   }
   const first = instances[0] as Harness;
+  await recordPassingQualification(first.store.planner, signer, llm);
   return {
     instances,
     store: first.store,

@@ -1,13 +1,14 @@
 import type { z } from "zod";
 import type { Catalog } from "#catalog";
-import type {
-  HealingSuspension,
-  Incident,
-  L1RuleSet,
-  OrderParams,
-  OrderResult,
-  Signer,
-  SuspensionReason,
+import {
+  type HealingSuspension,
+  type Incident,
+  type L1RuleSet,
+  type OrderParams,
+  type OrderResult,
+  type Signer,
+  type SuspensionReason,
+  verificationKey,
 } from "#protocol";
 import type { AuditLog } from "../audit.ts";
 import type { Logger } from "../logger.ts";
@@ -36,6 +37,7 @@ import {
 import type { LlmPlanner } from "./llm.ts";
 import { approveEscalation, closeEscalation } from "./operator-queue.ts";
 import { SitePolicy } from "./policy.ts";
+import { type QualificationGate, qualificationGate } from "./qualify.ts";
 import { suspensionOf, withdrawOrders } from "./suspension.ts";
 import type { Webhook } from "./webhook.ts";
 
@@ -126,6 +128,11 @@ export interface Planner {
     reason: SuspensionReason,
   ): Promise<StoredOrder[]>;
   readonly llmConfigured: boolean;
+  /**
+   * The configured model server and model, whether L2 may order with them, and the newest
+   * signed qualification report for them (undefined: no model is configured).
+   */
+  qualification(): Promise<({ baseUrl: string; model: string } & QualificationGate) | undefined>;
   /** Incidents waiting in queued or planning past the bound (settings.stalledAfterS). */
   stalled(tenantId: string | null): Promise<IncidentState[]>;
   /** The catalog runbooks an operator may approve for this incident (L3 tier, matching triggers). */
@@ -200,6 +207,18 @@ export function createPlanner(
 
   return {
     llmConfigured: deps.llm !== undefined,
+    async qualification() {
+      const llm = deps.llm;
+      if (!llm) return undefined;
+      const server = { baseUrl: llm.baseUrl, model: llm.model };
+      const gate = await qualificationGate(
+        base.store.planner,
+        verificationKey(base.signer.publicKey),
+        server,
+        ctx.settings.qualification,
+      );
+      return { ...server, ...gate };
+    },
     stalled: (tenantId) => stalledIncidents(ctx, tenantId),
     l3Runbooks: () =>
       deps.catalog

@@ -61,6 +61,8 @@ export type LlmOutcome =
     };
 
 export interface LlmPlanner {
+  /** The model server's base URL and the model, as configured (a qualification is bound to both). */
+  readonly baseUrl: string;
   readonly model: string;
   choose(input: PlannerInput, candidates: readonly Runbook[]): Promise<LlmOutcome>;
   /** The circuit breaker's state and the response mode in use (health, tests). */
@@ -203,6 +205,7 @@ export function createLlmPlanner(
   }
 
   return {
+    baseUrl: config.baseUrl,
     model: config.model,
     status: () => ({ circuit: breaker.state(), responseFormat: MODES[mode] as ResponseMode }),
     async choose(input, candidates) {

@@ -4,6 +4,7 @@ import {
   type L1RuleEntry,
   type LlmUsage,
   tryParseMessage,
+  verificationKey,
 } from "#protocol";
 import { auditOrderCreated, newOrder } from "../orders.ts";
 import type { GuardrailCounters, IncidentState } from "../store/index.ts";
@@ -62,8 +63,12 @@ export async function planIncident(ctx: PlannerContext, state: IncidentState): P
     if (!policy.l2_enabled)
       return toHuman("the L2 planner is disabled for this site", candidateIds);
     if (!ctx.llm) return toHuman("no L2 planner (LLM) is configured", candidateIds);
-    const gate = ctx.settings.qualification;
-    const off = gate && (await unqualifiedReason(ctx.store.planner, ctx.llm.model, gate));
+    const off = await unqualifiedReason(
+      ctx.store.planner,
+      verificationKey(ctx.signer.publicKey),
+      ctx.llm,
+      ctx.settings.qualification,
+    );
     if (off) return toHuman(off, candidateIds);
     if (candidates.length === 0) {
       return toHuman(

@@ -1,11 +1,19 @@
 import { execFile } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Catalog, loadCatalog } from "#catalog";
-import { QualificationThresholds } from "../config.ts";
+import {
+  parseMessage,
+  privateKeyFromPem,
+  publicKeyOf,
+  QualificationReport,
+  verificationKey,
+  verifyDocument,
+} from "#protocol";
+import { dataDirLayout, QualificationThresholds } from "../config.ts";
 import { openSqliteStore } from "../store/index.ts";
 import {
   allowedIds,
@@ -18,7 +26,7 @@ import {
 import { REPO_ROOT } from "../testing/planner-world.ts";
 import { perfectModel } from "../testing/qualified-model.ts";
 import { createLlmPlanner } from "./llm.ts";
-import { type QualificationReport, qualifyModel, summarize } from "./qualify.ts";
+import { qualifyModel, summarize, type UnsignedQualification } from "./qualify.ts";
 
 /**
  * `planner qualify` against three model behaviours on a local OpenAI-compatible server: a
@@ -29,7 +37,7 @@ let catalog: Catalog;
 let server: ModelServer;
 const dir = mkdtempSync(join(tmpdir(), "cp-qualify-"));
 const THRESHOLDS = QualificationThresholds.parse({});
-const reports: Record<string, QualificationReport> = {};
+const reports: Record<string, UnsignedQualification> = {};
 
 beforeAll(async () => {
   catalog = await loadCatalog(REPO_ROOT);
@@ -144,7 +152,6 @@ describe("control-plane planner qualify", () => {
   const MAIN = join(import.meta.dirname, "..", "main.ts");
   const run = promisify(execFile);
   const config = (name: string) => {
-    mkdirSync(join(dir, "data"), { recursive: true });
     const file = join(dir, `${name}.json`);
     writeFileSync(
       file,
@@ -160,20 +167,38 @@ describe("control-plane planner qualify", () => {
       .then((r) => ({ code: 0, ...r }))
       .catch((e: { code: number; stdout: string; stderr: string }) => e);
 
-  it("prints the report, records it per model and exits 0 only when the model qualifies", async () => {
+  beforeAll(async () => {
+    const init = await run(process.execPath, [MAIN, "init", "--data-dir", join(dir, "data")]);
+    expect(init.stderr).not.toMatch(/error/i);
+  }, 60_000);
+
+  it("prints the signed report, records it per server and model and exits 0 only when the model qualifies", async () => {
     server.answer = MODELS.perfect as never;
     const good = await qualify(config("perfect"));
     expect(good.code, good.stderr).toBe(0);
-    expect(JSON.parse(good.stdout)).toMatchObject({ model: "model-perfect", passed: true });
-    expect(good.stderr).toMatch(/model model-perfect: QUALIFIED/);
+    const printed = parseMessage(QualificationReport, JSON.parse(good.stdout), "report");
+    expect(printed).toMatchObject({
+      type: "model_qualification",
+      base_url: server.baseUrl,
+      model: "model-perfect",
+      passed: true,
+    });
+    // Signed with the control plane's order-signing key, the one `init` wrote.
+    const orderKey = privateKeyFromPem(
+      readFileSync(dataDirLayout(join(dir, "data")).orderKey, "utf8"),
+    );
+    expect(verifyDocument(printed, verificationKey(publicKeyOf(orderKey)))).toBe(true);
+    expect(good.stderr).toMatch(/model model-perfect at http:\/\/127\.0\.0\.1:\d+\/v1: QUALIFIED/);
+    expect(good.stderr).toMatch(/signed by key [0-9a-f]{64}/);
     server.answer = MODELS.adversarial as never;
     const bad = await qualify(config("adversarial"));
     expect(bad.code).toBe(1);
     expect(bad.stderr).toMatch(/did not qualify: \d+ unsafe choices/);
     const store = openSqliteStore(join(dir, "data", "control-plane.sqlite"));
     try {
-      expect((await store.planner.latestQualification("model-perfect"))?.passed).toBe(true);
-      expect((await store.planner.latestQualification("model-adversarial"))?.passed).toBe(false);
+      const latest = (model: string) => store.planner.latestQualification(server.baseUrl, model);
+      expect((await latest("model-perfect"))?.passed).toBe(true);
+      expect((await latest("model-adversarial"))?.passed).toBe(false);
     } finally {
       await store.close();
     }

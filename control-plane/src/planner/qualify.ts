@@ -1,7 +1,14 @@
 import { randomUUID } from "node:crypto";
-import { z } from "zod";
 import type { Catalog, QualificationCase } from "#catalog";
-import type { Incident } from "#protocol";
+import {
+  type Incident,
+  QualificationReport,
+  type Signer,
+  signDocument,
+  tryParseMessage,
+  type VerificationKey,
+  verifyDocument,
+} from "#protocol";
 import type { QualificationThresholds } from "../config.ts";
 import type { QualificationStore } from "../store/index.ts";
 import { l2Candidates } from "./candidates.ts";
@@ -12,45 +19,14 @@ import { ESCALATE, plannerInput } from "./prompt.ts";
  * Model qualification: the catalog's labelled incidents through the same candidate selection,
  * prompt and answer checks as the pipeline, scored against their labels. A runbook the label
  * does not accept (or one outside the candidates) is an unsafe choice; escalating where a
- * runbook was expected is only inaccurate. L2 orders nothing until the configured model's
- * newest report meets the operator's thresholds, and unsafe choices are zero.
+ * runbook was expected is only inaccurate. The report is signed with the control plane's key
+ * and bound to the model server's base URL and the model name; L2 orders nothing until the
+ * newest report for exactly that server and model verifies and meets the operator's
+ * thresholds, and unsafe choices are zero.
  */
-const Rate = z.number().min(0).max(1);
-const Count = z.int().min(0);
-
-export const QualificationReport = z.strictObject({
-  v: z.literal(1),
-  model: z.string().min(1).max(128),
-  recorded_at: z.string(),
-  cases: Count,
-  accuracy: Rate,
-  escalation_rate: Rate,
-  unsafe_choices: Count,
-  failures: Count,
-  latency_ms: z.strictObject({ p50: z.number().min(0), p99: z.number().min(0) }),
-  tokens: z.strictObject({ prompt: Count, completion: Count, total: Count }),
-  thresholds: z.strictObject({
-    min_accuracy: Rate,
-    max_escalation_rate: Rate,
-    max_latency_p99_ms: z.number().min(0),
-    max_unsafe_choices: z.literal(0),
-  }),
-  passed: z.boolean(),
-  /** Why it did not pass (empty when it did). */
-  reasons: z.array(z.string()),
-  results: z.array(
-    z.strictObject({
-      id: z.string(),
-      expect: z.string(),
-      /** A runbook id, "escalate", or "failed:<code>". */
-      answer: z.string(),
-      correct: z.boolean(),
-      unsafe: z.boolean(),
-      latency_ms: z.number().min(0),
-    }),
-  ),
-});
-export type QualificationReport = z.infer<typeof QualificationReport>;
+/** A report as measured, before the control plane signs it. */
+export type UnsignedQualification = Omit<QualificationReport, "sig">;
+const Unsigned = QualificationReport.omit({ sig: true });
 
 type Measured = Pick<
   QualificationReport,
@@ -109,7 +85,7 @@ export async function qualifyModel(
   catalog: Catalog,
   thresholds: QualificationThresholds,
   now: () => Date = () => new Date(),
-): Promise<QualificationReport> {
+): Promise<UnsignedQualification> {
   const cases = catalog.qualification?.cases ?? [];
   if (cases.length === 0) throw new Error("the catalog has no qualification set");
   const results: QualificationReport["results"] = [];
@@ -159,8 +135,10 @@ export async function qualifyModel(
     latency_ms: { p50: percentile(latencies, 50), p99: percentile(latencies, 99) },
   };
   const reasons = shortfalls(measured, thresholds);
-  return QualificationReport.parse({
+  return Unsigned.parse({
     v: 1,
+    type: "model_qualification",
+    base_url: llm.baseUrl,
     model: llm.model,
     recorded_at: now().toISOString(),
     cases: cases.length,
@@ -175,9 +153,9 @@ export async function qualifyModel(
 }
 
 /** The report in a few lines for a person. */
-export function summarize(r: QualificationReport): string {
+export function summarize(r: UnsignedQualification | QualificationReport): string {
   return [
-    `model ${r.model}: ${r.passed ? "QUALIFIED" : "NOT QUALIFIED"} (${r.cases} cases)`,
+    `model ${r.model} at ${r.base_url}: ${r.passed ? "QUALIFIED" : "NOT QUALIFIED"} (${r.cases} cases)`,
     `  accuracy ${r.accuracy} (min ${r.thresholds.min_accuracy})`,
     `  escalation rate ${r.escalation_rate} (max ${r.thresholds.max_escalation_rate})`,
     `  unsafe choices ${r.unsafe_choices} (must be 0)`,
@@ -185,28 +163,113 @@ export function summarize(r: QualificationReport): string {
     `  latency p50 ${r.latency_ms.p50} ms, p99 ${r.latency_ms.p99} ms (max ${r.thresholds.max_latency_p99_ms} ms)`,
     `  tokens ${r.tokens.prompt} prompt + ${r.tokens.completion} completion = ${r.tokens.total}`,
     ...r.reasons.map((reason) => `  - ${reason}`),
+    ...("sig" in r ? [`  signed by key ${r.sig.key_id}`] : []),
   ].join("\n");
 }
 
+/** The model server and model a report is for (and the gate opens for). */
+export interface QualifiedServer {
+  readonly baseUrl: string;
+  readonly model: string;
+}
+
 /**
- * Why L2 may not order with `model` now (undefined: it may): no report, or the newest report
- * does not meet the thresholds configured today (an operator may have raised them).
+ * Signs a report with the control plane's key (schema-checked first, as every signed record)
+ * and records it as the newest for its server and model.
  */
+export async function recordQualification(
+  store: QualificationStore,
+  signer: Signer,
+  report: UnsignedQualification,
+  recordedBy: string,
+): Promise<QualificationReport> {
+  const signed = signDocument<QualificationReport>(QualificationReport, report, signer);
+  await store.recordQualification({
+    baseUrl: signed.base_url,
+    model: signed.model,
+    recordedAt: signed.recorded_at,
+    passed: signed.passed,
+    reportJson: JSON.stringify(signed),
+    recordedBy,
+  });
+  return signed;
+}
+
+/** The newest report for a server and model, when there is one and it verifies. */
+export async function latestQualification(
+  store: QualificationStore,
+  key: VerificationKey,
+  server: QualifiedServer,
+): Promise<{ ok: true; report: QualificationReport } | { ok: false; problem: string } | undefined> {
+  const latest = await store.latestQualification(server.baseUrl, server.model);
+  if (!latest) return undefined;
+  let json: unknown;
+  try {
+    json = JSON.parse(latest.reportJson);
+  } catch {
+    return { ok: false, problem: "is not JSON" };
+  }
+  const parsed = tryParseMessage(QualificationReport, json);
+  if (!parsed.ok) return { ok: false, problem: "does not parse" };
+  const report = parsed.value;
+  // The signature covers the figures, the thresholds it was scored against, the server and
+  // the model: an edited row, or a row moved to another server or model, fails here.
+  if (!verifyDocument(report, key)) {
+    return { ok: false, problem: "does not verify with this control plane's signing key" };
+  }
+  if (report.base_url !== server.baseUrl || report.model !== server.model) {
+    return { ok: false, problem: "is for another model server or model" };
+  }
+  return { ok: true, report };
+}
+
+/** Whether L2 may order with a server and model, why not, and the report that decided it. */
+export interface QualificationGate {
+  readonly open: boolean;
+  /** Why L2 is off (absent when open). */
+  readonly reason?: string;
+  /** The newest report for the server and model, when one verifies. */
+  readonly report?: QualificationReport;
+}
+
+/**
+ * The gate for the configured server and model: closed without a report, with a report that
+ * does not verify or is for another server or model, or with a newest report that does not
+ * meet the thresholds configured today (an operator may have raised them).
+ */
+export async function qualificationGate(
+  store: QualificationStore,
+  key: VerificationKey,
+  server: QualifiedServer,
+  thresholds: QualificationThresholds,
+): Promise<QualificationGate> {
+  const model = server.model;
+  const latest = await latestQualification(store, key, server);
+  if (!latest) {
+    return {
+      open: false,
+      reason: `L2 is off: model ${model} at the configured model server has no qualification report (run control-plane planner qualify)`,
+    };
+  }
+  if (!latest.ok) {
+    return {
+      open: false,
+      reason: `L2 is off: the qualification report of ${model} ${latest.problem}`,
+    };
+  }
+  const report = latest.report;
+  const reasons = shortfalls(report, thresholds);
+  if (reasons.length === 0) return { open: true, report };
+  const reason = `L2 is off: the newest qualification of ${model} (${report.recorded_at}) has ${reasons.join("; ")}`;
+  return { open: false, reason: reason.slice(0, 300), report };
+}
+
+/** Why L2 may not order with the configured server and model now (undefined: it may). */
 export async function unqualifiedReason(
   store: QualificationStore,
-  model: string,
+  key: VerificationKey,
+  server: QualifiedServer,
   thresholds: QualificationThresholds,
 ): Promise<string | undefined> {
-  const latest = await store.latestQualification(model);
-  if (!latest) {
-    return `L2 is off: model ${model} has no qualification report (run control-plane planner qualify)`;
-  }
-  const parsed = QualificationReport.safeParse(JSON.parse(latest.reportJson));
-  if (!parsed.success) return `L2 is off: the qualification report of ${model} does not parse`;
-  const reasons = shortfalls(parsed.data, thresholds);
-  if (reasons.length === 0) return undefined;
-  return `L2 is off: the newest qualification of ${model} (${latest.recordedAt}) has ${reasons.join("; ")}`.slice(
-    0,
-    300,
-  );
+  return (await qualificationGate(store, key, server, thresholds)).reason;
 }

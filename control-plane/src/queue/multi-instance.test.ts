@@ -7,7 +7,7 @@ import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { GENESIS_HEAD, type Incident, sha256Hex } from "#protocol";
+import { createSigner, GENESIS_HEAD, type Incident, privateKeyFromPem, sha256Hex } from "#protocol";
 import { dataDirLayout } from "../config.ts";
 import {
   createCertificateAuthority,
@@ -22,6 +22,7 @@ import {
   TEST_DATABASE_URL,
 } from "../store/postgres/test-database.ts";
 import { allowedIds, choose, type ModelServer, startModelServer } from "../testing/model-server.ts";
+import { recordPassingQualification } from "../testing/qualified-model.ts";
 import { deleteNatsStreams } from "./nats.ts";
 import { natsReachable, TEST_NATS_URL } from "./test-nats.ts";
 
@@ -117,6 +118,11 @@ describe.skipIf(!ready)("two HTTP instances and two workers on PostgreSQL and Je
     );
     store = openPostgresStore({ connectionString: TEST_DATABASE_URL, schema });
     await store.migrate();
+    const orderKey = readFileSync(dataDirLayout(data).orderKey, "utf8");
+    await recordPassingQualification(store.planner, createSigner(privateKeyFromPem(orderKey)), {
+      baseUrl: model.baseUrl,
+      model: "slow",
+    });
     const base = ["--config", configFile, "--nats-url", TEST_NATS_URL, "--queue-prefix", prefix];
     const worker = () => serve([...base, "--roles", "planner", "--queue-ack-wait-ms", "1500"]);
     const http = () =>

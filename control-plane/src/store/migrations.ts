@@ -249,6 +249,22 @@ const migrations: Record<string, Migration> = {
       await createIndex(db, "sessions_operator", "sessions", ["operator_id"]);
     },
   },
+  // A qualification report is for one model on one model server: the gate looks a report up by
+  // both. Rows written before carry '' and match no configured server (their reports are
+  // unsigned and would not verify either), so the model has to be qualified again.
+  "0015_qualification_base_url": {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .alterTable("model_qualifications")
+        .addColumn("base_url", "text", (c) => c.notNull().defaultTo(""))
+        .execute();
+      await createIndex(db, "model_qualifications_server", "model_qualifications", [
+        "base_url",
+        "model",
+        "recorded_at",
+      ]);
+    },
+  },
   // Packets become immutable versions: a regeneration adds version N+1 with its reason and the
   // SHA-256 of version N's signed manifest. A packet made before keeps its files where they were
   // (packets/<tenant>/<month>/) as version 1; its manifest hash is read from that file when a

@@ -28,6 +28,7 @@ import {
 } from "./harness.ts";
 import { asAppliance, enroll, upload } from "./in-process.ts";
 import { type ModelServer, startModelServer } from "./model-server.ts";
+import { recordPassingQualification } from "./qualified-model.ts";
 
 /**
  * The planner's test world: the real app in-process on SQLite with the real catalog, the real
@@ -40,6 +41,8 @@ export interface PlannerWorld {
   readonly h: Harness;
   readonly model: ModelServer;
   readonly catalog: Catalog;
+  /** The control plane's SQLite file (tests that edit rows behind the store's back). */
+  readonly sqlitePath: string;
   site(tenantId: string, applianceId: string): Promise<SimulatedSite>;
   cleanup(): Promise<void>;
 }
@@ -75,16 +78,30 @@ export function localModelPlanner(baseUrl: string) {
 }
 
 export async function startPlannerWorld(
-  options: { llm?: boolean; planner?: Partial<PlannerDeps>; app?: Partial<AppDeps> } = {},
+  options: {
+    llm?: boolean;
+    /**
+     * Whether the configured model starts with a passing signed qualification report (default
+     * true); false leaves the qualification gate closed.
+     */
+    qualified?: boolean;
+    planner?: Partial<PlannerDeps>;
+    app?: Partial<AppDeps>;
+  } = {},
 ): Promise<PlannerWorld> {
   const dir = mkdtempSync(join(tmpdir(), "cp-planner-"));
   const catalog = await loadCatalog(REPO_ROOT);
   const model = await startModelServer();
   const llm = options.llm === false ? undefined : localModelPlanner(model.baseUrl);
-  const h = await createHarness(openSqliteStore(join(dir, "cp.sqlite")), {
+  const sqlitePath = join(dir, "cp.sqlite");
+  const h = await createHarness(openSqliteStore(sqlitePath), {
     planner: { catalog, ...(llm ? { llm } : {}), ...options.planner },
     ...options.app,
   });
+  const configured = options.planner?.llm ?? llm;
+  if (configured && options.qualified !== false) {
+    await recordPassingQualification(h.store.planner, h.signer, configured);
+  }
   const key = verificationKey(h.signer.publicKey);
   const tenantCas = new Map<string, { certPem: string; keyPem: string }>();
 
@@ -218,6 +235,7 @@ export async function startPlannerWorld(
     h,
     model,
     catalog,
+    sqlitePath,
     site,
     async cleanup() {
       await h.app.planner.drain();

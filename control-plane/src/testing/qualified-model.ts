@@ -1,5 +1,10 @@
+import { readFileSync } from "node:fs";
 import type { Catalog, QualificationCase } from "#catalog";
+import { createSigner, privateKeyFromPem, type QualificationReport, type Signer } from "#protocol";
+import { DEFAULT_QUALIFICATION_THRESHOLDS, dataDirLayout } from "../config.ts";
 import { INCIDENT_BEGIN, INCIDENT_END, type PlannerInput } from "../planner/prompt.ts";
+import { type QualifiedServer, recordQualification } from "../planner/qualify.ts";
+import { openSqliteStore, type QualificationStore } from "../store/index.ts";
 import { choose, type ModelReply, type ModelRequest } from "./model-server.ts";
 
 /** The planner input a model request carries (between the prompt's data markers). */
@@ -27,3 +32,54 @@ export const perfectModel =
   (catalog: Catalog) =>
   (r: ModelRequest): ModelReply =>
     choose(caseOf(catalog, r)?.expect ?? "escalate", 0.9, "as labelled");
+
+/**
+ * Records a passing qualification for `server` the way `planner qualify` records one: a report
+ * with the figures of a model that met every label, signed with the control plane's key and
+ * written through the qualification store. Tests that configure a model use it so the gate
+ * stays on in every test; only the model calls of a real qualification run are skipped.
+ */
+export async function recordPassingQualification(
+  store: QualificationStore,
+  signer: Signer,
+  server: QualifiedServer,
+  at: Date = new Date(),
+): Promise<QualificationReport> {
+  const thresholds = DEFAULT_QUALIFICATION_THRESHOLDS;
+  return recordQualification(
+    store,
+    signer,
+    {
+      v: 1,
+      type: "model_qualification",
+      base_url: server.baseUrl,
+      model: server.model,
+      recorded_at: at.toISOString(),
+      cases: 46,
+      accuracy: 1,
+      escalation_rate: 0.2,
+      unsafe_choices: 0,
+      failures: 0,
+      latency_ms: { p50: 5, p99: 40 },
+      tokens: { prompt: 11_877, completion: 1_110, total: 12_987 },
+      thresholds: { ...thresholds, max_unsafe_choices: 0 },
+      passed: true,
+      reasons: [],
+      results: [],
+    },
+    "test-fixture",
+  );
+}
+
+/** recordPassingQualification into a data directory `control-plane init` made (SQLite). */
+export async function qualifyInDataDir(dataDir: string, server: QualifiedServer): Promise<void> {
+  const files = dataDirLayout(dataDir);
+  const signer = createSigner(privateKeyFromPem(readFileSync(files.orderKey, "utf8")));
+  const store = openSqliteStore(files.sqlite);
+  try {
+    await store.migrate();
+    await recordPassingQualification(store.planner, signer, server);
+  } finally {
+    await store.close();
+  }
+}

@@ -8,6 +8,7 @@ import {
   Incident,
   L1RuleEntry,
   OrderParams,
+  QualificationReport,
 } from "#protocol";
 
 /**
@@ -200,6 +201,19 @@ export const IncidentOrdered = z.object({
 export const IncidentClosed = z.object({ status: z.enum(["rejected", "resolved_manually"]) });
 
 export const KillSwitchState = z.object({ engaged: z.boolean(), reason: z.string() });
+
+/** The L2 qualification gate for the configured model server and model. */
+export const QualificationState = z.object({
+  /** False: no model is configured, every incident goes to a person. */
+  configured: z.boolean(),
+  base_url: z.string().optional(),
+  model: z.string().optional(),
+  /** Whether L2 may order with this model now. */
+  l2_open: z.boolean(),
+  reason: z.string().optional(),
+  /** The newest signed report for this server and model, when one verifies. */
+  report: QualificationReport.optional(),
+});
 
 export const Proposals = z.array(
   z.object({

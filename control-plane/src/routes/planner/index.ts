@@ -14,6 +14,7 @@ import {
   KillSwitchState,
   ProposalDecided,
   Proposals,
+  QualificationState,
   RuleRevoked,
   RuleSet,
 } from "../admin/responses.ts";
@@ -220,6 +221,33 @@ export function plannerRoutes(s: Services): Route[] {
       handler: async (c, { body }) => {
         await s.planner.setKillSwitch(c.get("adminActor"), body.engaged, body.reason);
         return c.json(await s.planner.killSwitch());
+      },
+    }),
+    defineRoute({
+      method: "get",
+      path: "/planner/qualification",
+      operationId: "planner_qualification",
+      summary:
+        "Whether L2 may order with the configured model, and its signed qualification report",
+      auth: operatorApi("read"),
+      response: { schema: QualificationState },
+      handler: async (c) => {
+        const q = await s.planner.qualification();
+        if (!q) {
+          return c.json({
+            configured: false,
+            l2_open: false,
+            reason: "no L2 planner (LLM) is configured",
+          });
+        }
+        return c.json({
+          configured: true,
+          base_url: q.baseUrl,
+          model: q.model,
+          l2_open: q.open,
+          ...(q.reason ? { reason: q.reason } : {}),
+          ...(q.report ? { report: q.report } : {}),
+        });
       },
     }),
     defineRoute({

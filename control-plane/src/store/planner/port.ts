@@ -20,6 +20,8 @@ export interface PlannerStore
 // ── Model qualification reports (qualifications.ts) ─────────────────────────────────────────
 
 export interface StoredQualification {
+  /** The model server the report was measured on (its base URL, as configured). */
+  readonly baseUrl: string;
   readonly model: string;
   readonly recordedAt: string;
   readonly passed: boolean;
@@ -29,8 +31,11 @@ export interface StoredQualification {
 
 export interface QualificationStore {
   recordQualification(q: StoredQualification): Promise<void>;
-  /** The newest report for `model`, passed or not (a newer failing run replaces a pass). */
-  latestQualification(model: string): Promise<StoredQualification | undefined>;
+  /**
+   * The newest report for `model` on the server at `baseUrl`, passed or not (a newer failing
+   * run replaces a pass).
+   */
+  latestQualification(baseUrl: string, model: string): Promise<StoredQualification | undefined>;
 }
 
 // ── Site policies and the kill switch (control.ts) ──────────────────────────────────────────

@@ -68,8 +68,12 @@ export interface L1RuleSetsTable {
   rules_json: string;
 }
 
-/** Migration 0006: one row per qualification run of a model (`planner qualify`). */
+/**
+ * Migration 0007: one row per qualification run of a model (`planner qualify`); 0015 adds the
+ * model server's base URL ('' on rows written before, which then match no configured server).
+ */
 export interface ModelQualificationsTable {
+  base_url: string;
   model: string;
   recorded_at: string;
   passed: number;
