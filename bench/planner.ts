@@ -10,6 +10,12 @@
  * - Pipeline overhead around the LLM call: the same incident decided by L2 with the real openai
  *   SDK against a local OpenAI-compatible server that answers at once; the model call's own
  *   latency (recorded per decision) is subtracted.
+ * - The same L2 decision overhead on PostgreSQL: one incident at a time (the baseline), then 16
+ *   incidents at once from 16 sites with the planner deciding 16 at a time, so their
+ *   transactions meet on the runbook's guardrail lock row; per incident, from its POST to the
+ *   commit of its decision, minus its model call. Ratios against the single-incident figure.
+ *   Needs PostgreSQL (TEST_DATABASE_URL, default postgres://postgres@127.0.0.1:5432/test); each
+ *   run uses a schema of its own and drops it.
  * Baselines measured in the same run: the existing admin order route (order machinery alone),
  * and a bare HTTP round trip to the same model server (what the SDK adds on top).
  * Machines here are noisy: compare the ratios of one run, not absolute figures across runs.
@@ -20,8 +26,17 @@ import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { flywheelRules } from "../agent/src/flywheel/index.ts";
 import { createL1Engine } from "../agent/src/healing/index.ts";
+import { openPostgresStore, type Store } from "../control-plane/src/store/index.ts";
+import {
+  createTestSchema,
+  postgresReachable,
+  TEST_DATABASE_URL,
+} from "../control-plane/src/store/postgres/test-database.ts";
 import { allowedIds, choose } from "../control-plane/src/testing/model-server.ts";
-import { startPlannerWorld } from "../control-plane/src/testing/planner-world.ts";
+import {
+  type SimulatedSite,
+  startPlannerWorld,
+} from "../control-plane/src/testing/planner-world.ts";
 import {
   createSigner,
   generateEd25519KeyPair,
@@ -113,6 +128,112 @@ function applianceL1Match(world: Awaited<ReturnType<typeof startPlannerWorld>>) 
     };
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const CONCURRENT = 16;
+
+/**
+ * The store with the moment each decision commits noted per incident (performance.now()), so
+ * an incident decided among 15 others is timed alone, lock waits included.
+ */
+function timedStore(store: Store, committed: Map<string, number>): Store {
+  const planner = store.planner;
+  return {
+    ...store,
+    planner: {
+      ...planner,
+      async commitGuardedDecision(commit, guard) {
+        const r = await planner.commitGuardedDecision(commit, guard);
+        committed.set(commit.incidentId, performance.now());
+        return r;
+      },
+    },
+  };
+}
+
+/** L2 decision overhead on PostgreSQL: one incident at a time, then 16 at once. */
+async function postgresOverhead() {
+  const { schema, drop } = await createTestSchema();
+  const committed = new Map<string, number>();
+  const store = timedStore(
+    openPostgresStore({ connectionString: TEST_DATABASE_URL, schema, maxConnections: 20 }),
+    committed,
+  );
+  const pg = await startPlannerWorld({
+    store,
+    planner: {
+      concurrency: CONCURRENT,
+      settings: { blastRadiusPerHour: 1_000_000, flywheelMinSuccesses: 1_000_000 },
+    },
+    app: { applianceRateLimit: { perMinute: 10_000_000, burst: 10_000_000 } },
+  });
+  pg.model.answer = (r) => choose(allowedIds(r)[0] ?? "escalate", 0.95);
+  try {
+    const sites: SimulatedSite[] = [];
+    const policy = { cooldown_s: 0, max_orders_per_hour: 10_000, max_attempts_per_incident: 10 };
+    for (let i = 0; i < CONCURRENT; i++) {
+      const tenant = `pg-${i}`;
+      sites.push(await pg.site(tenant, `${tenant}-01`));
+      const res = await pg.h.admin(`/tenants/${tenant}/planner-policy`, policy, "PUT");
+      if (res.status !== 200) throw new Error(`policy: ${await res.text()}`);
+    }
+    const drift = {
+      check_id: "backups",
+      findings: [{ code: "backup_failed", subject: "clinic-data" }],
+    };
+    const started = new Map<string, number>();
+    const post = async (site: SimulatedSite) => {
+      const t = performance.now();
+      const incident = await site.post(drift);
+      started.set(incident.incident_id, t);
+      return incident.incident_id;
+    };
+    const single: string[] = [];
+    for (let i = -20; i < iterations; i++) {
+      const id = await post(sites[0] as SimulatedSite);
+      await pg.h.app.planner.drain();
+      if (i >= 0) single.push(id);
+    }
+    const concurrent: string[] = [];
+    const rounds = Math.ceil(iterations / CONCURRENT);
+    const roundMs: number[] = [];
+    for (let round = -2; round < rounds; round++) {
+      const t = performance.now();
+      const ids = await Promise.all(sites.map(post));
+      await pg.h.app.planner.drain();
+      if (round >= 0) {
+        concurrent.push(...ids);
+        roundMs.push(performance.now() - t);
+      }
+    }
+    // The model call of each incident, from its signed decision record.
+    const llmMs = new Map<string, number>();
+    for (const site of sites) {
+      for (const r of (await site.decisions()).records) {
+        if (r.outcome !== "order_issued" || !r.llm) continue;
+        llmMs.set(r.incident_id, r.llm.latency_ms);
+      }
+    }
+    const overhead = (ids: string[]) =>
+      ids.map((id) => {
+        const end = committed.get(id);
+        const model = llmMs.get(id);
+        const start = started.get(id);
+        if (end === undefined || model === undefined || start === undefined) {
+          throw new Error(`incident ${id} was not ordered by L2`);
+        }
+        return end - start - model;
+      });
+    return {
+      single: stats(overhead(single)),
+      concurrent: stats(overhead(concurrent)),
+      concurrentSamples: concurrent.length,
+      round: stats(roundMs),
+    };
+  } finally {
+    await pg.cleanup();
+    await drop();
   }
 }
 
@@ -211,6 +332,7 @@ try {
   const rawStats = stats(rawHttp);
   const ratio = (a: number, b: number) => Math.round((a / b) * 100) / 100;
   const appliance = applianceL1Match(world);
+  const onPostgres = (await postgresReachable()) ? await postgresOverhead() : undefined;
   process.stdout.write(
     `${JSON.stringify(
       {
@@ -232,6 +354,25 @@ try {
           sdk_call_vs_raw_http_p50: ratio(llmStats.p50_ms, rawStats.p50_ms),
           l2_total_vs_cp_l1_p50: ratio(l2Stats.p50_ms, l1Stats.p50_ms),
         },
+        postgres: onPostgres
+          ? {
+              store: "postgresql (in-process app, pool of 20, planner concurrency 16)",
+              l2_overhead_single_incident: onPostgres.single,
+              l2_overhead_16_concurrent_incidents: onPostgres.concurrent,
+              concurrent_samples: onPostgres.concurrentSamples,
+              round_of_16_wall: onPostgres.round,
+              ratios: {
+                concurrent_vs_single_p50: ratio(
+                  onPostgres.concurrent.p50_ms,
+                  onPostgres.single.p50_ms,
+                ),
+                concurrent_vs_single_p99: ratio(
+                  onPostgres.concurrent.p99_ms,
+                  onPostgres.single.p99_ms,
+                ),
+              },
+            }
+          : "skipped: PostgreSQL is not reachable",
         targets: { l1_ms: 100, l1_aim_ms: 1 },
       },
       null,

@@ -55,6 +55,12 @@ async function decided() {
   };
 }
 
+/** The world's SQLite file opened beside the store: rows edited behind its back. */
+function database(): DatabaseSync {
+  if (!world.sqlitePath) throw new Error("the world runs on SQLite");
+  return new DatabaseSync(world.sqlitePath);
+}
+
 const closed = (reason: RegExp) => ({ status: "escalated", called: false, reason });
 
 /** A passing report with `unsafe` unsafe choices (failing when above 0), signed and stored. */
@@ -100,7 +106,7 @@ describe("the qualification gate", () => {
     const signed = await failing(3);
     expect(await decided()).toMatchObject(closed(/3 unsafe choices/));
     // Someone with write access to the database turns the failing report into a pass.
-    const db = new DatabaseSync(world.sqlitePath);
+    const db = database();
     try {
       const edited = { ...signed, unsafe_choices: 0, passed: true, reasons: [] };
       db.prepare(
@@ -186,7 +192,7 @@ describe("a qualification is for one model server and one model", () => {
       next(),
     );
     // The row says "elsewhere", the signed report says the local server.
-    const db = new DatabaseSync(world.sqlitePath);
+    const db = database();
     try {
       db.prepare(
         "update model_qualifications set base_url = ? where model = ? and recorded_at = ?",

@@ -18,7 +18,7 @@ import {
 } from "#protocol";
 import type { AppDeps } from "../env.ts";
 import { createLlmPlanner, type PlannerDeps } from "../planner/index.ts";
-import { openSqliteStore } from "../store/index.ts";
+import { openSqliteStore, type Store } from "../store/index.ts";
 import {
   createHarness,
   type Harness,
@@ -41,8 +41,11 @@ export interface PlannerWorld {
   readonly h: Harness;
   readonly model: ModelServer;
   readonly catalog: Catalog;
-  /** The control plane's SQLite file (tests that edit rows behind the store's back). */
-  readonly sqlitePath: string;
+  /**
+   * The control plane's SQLite file (tests that edit rows behind the store's back); undefined
+   * when the world runs on a store it was given.
+   */
+  readonly sqlitePath: string | undefined;
   site(tenantId: string, applianceId: string): Promise<SimulatedSite>;
   cleanup(): Promise<void>;
 }
@@ -50,6 +53,8 @@ export interface PlannerWorld {
 export interface SimulatedSite {
   readonly tenantId: string;
   readonly applianceId: string;
+  /** Posts an incident; the pipeline decides it in the background. */
+  post(partial?: Partial<Incident>): Promise<Incident>;
   /** Posts an incident and waits until the pipeline has decided it. */
   incident(partial?: Partial<Incident>): Promise<Incident>;
   /** Polls; verifies the signed response with the pinned key; advances last_order_seq. */
@@ -87,14 +92,16 @@ export async function startPlannerWorld(
     qualified?: boolean;
     planner?: Partial<PlannerDeps>;
     app?: Partial<AppDeps>;
+    /** The store to run on (migrated here, closed by cleanup); a fresh SQLite file by default. */
+    store?: Store;
   } = {},
 ): Promise<PlannerWorld> {
   const dir = mkdtempSync(join(tmpdir(), "cp-planner-"));
   const catalog = await loadCatalog(REPO_ROOT);
   const model = await startModelServer();
   const llm = options.llm === false ? undefined : localModelPlanner(model.baseUrl);
-  const sqlitePath = join(dir, "cp.sqlite");
-  const h = await createHarness(openSqliteStore(sqlitePath), {
+  const sqlitePath = options.store ? undefined : join(dir, "cp.sqlite");
+  const h = await createHarness(options.store ?? openSqliteStore(join(dir, "cp.sqlite")), {
     planner: { catalog, ...(llm ? { llm } : {}), ...options.planner },
     ...options.app,
   });
@@ -144,35 +151,41 @@ export async function startPlannerWorld(
       return head.seq;
     };
 
+    const post = async (partial: Partial<Incident> = {}) => {
+      const body: Incident = {
+        v: 1,
+        type: "incident",
+        incident_id: randomUUID(),
+        tenant_id: tenantId,
+        appliance_id: applianceId,
+        check_id: "services",
+        severity: "high",
+        detected_at: new Date().toISOString(),
+        findings: [
+          {
+            code: "unit_failed",
+            subject: "chronyd.service",
+            expected: "active",
+            observed: "failed",
+          },
+        ],
+        evidence: head,
+        local_l1: { attempted: false, why_not: "no local rule" },
+        ...partial,
+      };
+      const res = await call("/v1/appliance/incidents", body);
+      if (res.status !== 200)
+        throw new Error(`incident: ${res.status} ${JSON.stringify(res.json)}`);
+      return body;
+    };
+
     return {
       tenantId,
       applianceId,
       push,
+      post,
       async incident(partial = {}) {
-        const body: Incident = {
-          v: 1,
-          type: "incident",
-          incident_id: randomUUID(),
-          tenant_id: tenantId,
-          appliance_id: applianceId,
-          check_id: "services",
-          severity: "high",
-          detected_at: new Date().toISOString(),
-          findings: [
-            {
-              code: "unit_failed",
-              subject: "chronyd.service",
-              expected: "active",
-              observed: "failed",
-            },
-          ],
-          evidence: head,
-          local_l1: { attempted: false, why_not: "no local rule" },
-          ...partial,
-        };
-        const res = await call("/v1/appliance/incidents", body);
-        if (res.status !== 200)
-          throw new Error(`incident: ${res.status} ${JSON.stringify(res.json)}`);
+        const body = await post(partial);
         await h.app.planner.drain();
         return body;
       },
