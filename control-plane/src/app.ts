@@ -17,6 +17,7 @@ import { operatorSession } from "./middleware/operator-session/index.ts";
 import { byAppliance, byClientAddress, rateLimit } from "./middleware/rate-limit/index.ts";
 import { requestContext } from "./middleware/request-context/index.ts";
 import { securityHeaders } from "./middleware/security-headers/index.ts";
+import { DEFAULT_SIGN_IN } from "./operator/settings.ts";
 import { createPlanner } from "./planner/index.ts";
 import { operatorApiRoutes } from "./routes/admin/index.ts";
 import { applianceRoutes } from "./routes/appliance/index.ts";
@@ -86,6 +87,7 @@ export function createApp(deps: AppDeps) {
     clientCertDays: deps.clientCertDays ?? 825,
     audit,
     metrics,
+    signIn: deps.signIn ?? DEFAULT_SIGN_IN,
     planner: createPlanner(
       { store: deps.store, signer: deps.signer, audit, logger: deps.logger, now, metrics },
       deps.planner,
@@ -109,7 +111,7 @@ export function createApp(deps: AppDeps) {
     ],
     "admin-token": [adminAuth(deps.store, now)],
     "metrics-token": [metricsAuth(deps.metricsScrapeTokenSha256, adminAuth(deps.store, now))],
-    "operator-session": [operatorSession(deps.store, now)],
+    "operator-session": [operatorSession(deps.store, now, services.signIn.session)],
     "dashboard-session": [dashboardSession(services)],
   };
   // Per client address, a bucket set per route: enrollment may cost a CSR signature; the sign-in

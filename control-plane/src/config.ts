@@ -1,7 +1,9 @@
 import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { z } from "zod";
+import { ROLES } from "./access/roles.ts";
 import { ControlPlaneError } from "./errors.ts";
+import type { SignInSettings } from "./operator/settings.ts";
 
 /**
  * The incident pipeline (control-plane/README.md, "Incident pipeline"). Without `llm` every
@@ -181,6 +183,35 @@ export const VaultConfig = z.strictObject({
 });
 export type VaultConfig = z.infer<typeof VaultConfig>;
 
+/**
+ * Operator sign-in: the roles whose local accounts need a TOTP code (an account that enrolled
+ * one always needs it), how long a session may sit idle, and its longest life from sign-in.
+ */
+export const SignInConfig = z.strictObject({
+  mfa_required_for: z.array(z.enum(ROLES)).max(ROLES.length).default(["admin"]),
+  session_idle_minutes: z
+    .int()
+    .min(1)
+    .max(24 * 60)
+    .default(30),
+  session_max_hours: z
+    .int()
+    .min(1)
+    .max(30 * 24)
+    .default(8),
+  totp_issuer: z
+    .string()
+    .regex(/^[\w .-]{1,64}$/, "letters, digits, spaces, '.', '_' or '-'")
+    .default("MSP Compliance"),
+});
+export type SignInConfig = z.infer<typeof SignInConfig>;
+
+export const signInSettings = (c: SignInConfig): SignInSettings => ({
+  mfaRequiredFor: c.mfa_required_for,
+  session: { idleMs: c.session_idle_minutes * 60_000, maxMs: c.session_max_hours * 3_600_000 },
+  totpIssuer: c.totp_issuer,
+});
+
 export const Config = z.strictObject({
   data_dir: z.string().min(1),
   listen: z
@@ -217,6 +248,7 @@ export const Config = z.strictObject({
   catalog_dir: z.string().min(1).optional(),
   planner: PlannerConfig.default(PlannerConfig.parse({})),
   vault: VaultConfig.default(VaultConfig.parse({})),
+  sign_in: SignInConfig.default(SignInConfig.parse({})),
 });
 export type Config = z.infer<typeof Config>;
 

@@ -3,6 +3,7 @@ import type { Principal } from "./access/roles.ts";
 import type { AuditLog } from "./audit.ts";
 import type { Logger } from "./logger.ts";
 import type { Metrics } from "./metrics.ts";
+import type { SignInSettings } from "./operator/settings.ts";
 import type { SecretBox } from "./pki/index.ts";
 import type { Planner, PlannerDeps } from "./planner/index.ts";
 import type { Queue } from "./queue/port.ts";
@@ -43,6 +44,8 @@ export interface AppDeps {
   readonly checkResponses?: boolean;
   /** SHA-256 (hex) of the bearer token Prometheus scrapes /metrics with (else: admin tokens). */
   readonly metricsScrapeTokenSha256?: string;
+  /** Second factor and session lifetimes (defaults: TOTP for admins, 30 min idle, 8 h). */
+  readonly signIn?: SignInSettings;
 }
 
 /** Resolved dependencies shared by routes (defaults filled in by createApp). */
@@ -55,6 +58,7 @@ export interface Services {
   readonly clientCertDays: number;
   readonly audit: AuditLog;
   readonly metrics: Metrics;
+  readonly signIn: SignInSettings;
   readonly planner: Planner;
   readonly vault?: Vault;
   readonly queue?: Queue;

@@ -50,7 +50,7 @@ const SAMPLE: Record<string, string> = {
   version: "1",
   username: "nobody",
   session: "0123456789abcdef",
-  token: "0123456789ab",
+  token: "0123456789ab".repeat(5).slice(0, 64).padEnd(64, "0"),
 };
 const fill = (path: string, tenant: string) =>
   path.replaceAll(/\{([^}]+)\}/g, (_, name: string) => {

@@ -1,4 +1,4 @@
-import { randomBytes, randomUUID } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { chmodSync, existsSync } from "node:fs";
 import { isIP } from "node:net";
 import {
@@ -9,14 +9,17 @@ import {
   publicKeyOf,
   publicKeyToBase64,
   publicKeyToPem,
-  sha256Hex,
 } from "#protocol";
 import { createAuditLog } from "../audit.ts";
-import { dataDirLayout } from "../config.ts";
+import { dataDirLayout, signInSettings } from "../config.ts";
 import { ControlPlaneError } from "../errors.ts";
-import { createToken, DEFAULT_TOKEN_DAYS } from "../operator/accounts.ts";
-import { generatePassword, hashPassword } from "../operator/password.ts";
-import { createCertificateAuthority, issueServerCertificate } from "../pki/index.ts";
+import { createAccountWithMfa, createToken, DEFAULT_TOKEN_DAYS } from "../operator/accounts.ts";
+import { generatePassword } from "../operator/password.ts";
+import {
+  createCertificateAuthority,
+  createSecretBox,
+  issueServerCertificate,
+} from "../pki/index.ts";
 import { type Command, need, optional, usageError } from "./command.ts";
 import { commandConfig, openStore } from "./config.ts";
 import { readText, writeNew } from "./files.ts";
@@ -96,7 +99,6 @@ export const initCommand: Command = {
       await store.migrate();
       // The database holds hashes and sealed CA keys: owner only (SQLite's -wal/-shm follow it).
       if (config.store.kind === "sqlite") chmodSync(config.store.path ?? files.sqlite, 0o600);
-      const now = new Date().toISOString();
       const username = optional(flags, "operator") ?? "admin";
       const passwordFile = optional(flags, "operator-password-file");
       const password =
@@ -105,21 +107,28 @@ export const initCommand: Command = {
           : generatePassword();
       if (password.length < 12)
         throw usageError("the operator password must have at least 12 characters");
-      await store.createOperator(
-        {
-          operatorId: randomUUID(),
-          username,
-          passwordHash: await hashPassword(password),
-        },
-        now,
-      );
       const audit = createAuditLog(store, () => new Date());
+      const deps = {
+        store,
+        audit,
+        now: () => new Date(),
+        secretBox: createSecretBox(
+          Buffer.from(readText(files.secretKey, "secret-box key"), "base64"),
+        ),
+        signIn: signInSettings(config.sign_in),
+      };
+      // The first operator: an admin of every tenant, with its second factor when admins need one.
+      const { totp } = await createAccountWithMfa(deps, "cli:init", {
+        username,
+        grant: { role: "admin", scope: { tenants: "*" } },
+        password,
+      });
       // The first named API token: an admin of every tenant, expiring like any other.
-      const { token, record } = await createToken(
-        { store, audit, now: () => new Date() },
-        "cli:init",
-        { name: "init", grant: { role: "admin", scope: { tenants: "*" } }, days: tokenDays },
-      );
+      const { token, record } = await createToken(deps, "cli:init", {
+        name: "init",
+        grant: { role: "admin", scope: { tenants: "*" } },
+        days: tokenDays,
+      });
       await audit.record("cli", "control_plane.initialised", files.dir, {
         operator: username,
         order_signing_key_id: createSigner(orderKey.privateKey).keyId,
@@ -131,6 +140,10 @@ export const initCommand: Command = {
       out(`server CA for appliances to pin: ${files.tlsCa}`);
       if (passwordFile === undefined)
         out(`operator ${username} password (shown once): ${password}`);
+      if (totp) {
+        out(`operator ${username} second factor (shown once): ${totp.otpauth_uri}`);
+        out(`operator ${username} TOTP secret (base32, shown once): ${totp.secret}`);
+      }
       const tokenFile = optional(flags, "admin-token-file");
       if (tokenFile !== undefined) {
         writeNew(tokenFile, `${token}\n`, true);

@@ -1,10 +1,10 @@
 import { userInfo } from "node:os";
 import { z } from "zod";
 import { createAuditLog } from "../audit.ts";
+import { dataDirLayout, signInSettings } from "../config.ts";
 import {
-  type AccountDeps,
   changeGrant,
-  createAccount,
+  createAccountWithMfa,
   createToken,
   describeOperator,
   describeSession,
@@ -19,6 +19,8 @@ import {
   Username,
   unlock,
 } from "../operator/accounts.ts";
+import { type MfaDeps, resetMfa, type ShownSecret } from "../operator/mfa.ts";
+import { createSecretBox } from "../pki/index.ts";
 import { CONFIG_OPTIONS, type Command, type Flags, need, optional, usageError } from "./command.ts";
 import { commandConfig, openStore } from "./config.ts";
 import { readText } from "./files.ts";
@@ -55,13 +57,17 @@ const usernameOf = (command: string, flags: Flags) => {
 };
 
 const print = (line: string) => process.stdout.write(`${line}\n`);
+const printTotp = (username: string, totp: ShownSecret) => {
+  print(`operator ${username} second factor (shown once): ${totp.otpauth_uri}`);
+  print(`operator ${username} TOTP secret (base32, shown once): ${totp.secret}`);
+};
 
 /** A command that opens the store, runs with the account functions, and closes it. */
 function accountCommand(
   name: string,
   usage: string,
   options: Command["options"],
-  run: (d: AccountDeps, actor: string, flags: Flags) => Promise<void>,
+  run: (d: MfaDeps, actor: string, flags: Flags) => Promise<void>,
 ): Command {
   return {
     name,
@@ -70,12 +76,21 @@ function accountCommand(
     async run(flags) {
       if (flags["data-dir"] === undefined && flags.config === undefined)
         throw usageError(`${name} needs --data-dir or --config`);
-      const store = openStore(commandConfig(name, flags));
+      const config = commandConfig(name, flags);
+      const store = openStore(config);
       try {
         await store.migrate();
         const now = () => new Date();
+        // TOTP secrets are sealed with the data directory's secret-box key, as the server does.
+        const key = readText(dataDirLayout(config.data_dir).secretKey, "secret-box key");
         await run(
-          { store, audit: createAuditLog(store, now), now },
+          {
+            store,
+            audit: createAuditLog(store, now),
+            now,
+            secretBox: createSecretBox(Buffer.from(key.trim(), "base64")),
+            signIn: signInSettings(config.sign_in),
+          },
           `cli:${userInfo().username}`,
           flags,
         );
@@ -99,7 +114,7 @@ export const operatorCommands: readonly Command[] = [
     async (d, actor, flags) => {
       const username = usernameOf("operator create", flags);
       const file = optional(flags, "password-file");
-      const { password } = await createAccount(d, actor, {
+      const { password, totp } = await createAccountWithMfa(d, actor, {
         username,
         grant: grantOf(flags),
         password: file === undefined ? undefined : readText(file, "password file").trimEnd(),
@@ -109,6 +124,7 @@ export const operatorCommands: readonly Command[] = [
           ? `operator ${username} password (shown once): ${password}`
           : `operator ${username} created`,
       );
+      if (totp) printTotp(username, totp);
     },
   ),
   accountCommand(
@@ -131,6 +147,10 @@ export const operatorCommands: readonly Command[] = [
     const username = usernameOf("operator reset-password", flags);
     const { password } = await resetPassword(d, actor, username);
     print(`operator ${username} new password (shown once): ${password}`);
+  }),
+  accountCommand("operator reset-mfa", "--username U", USERNAME, async (d, actor, flags) => {
+    const username = usernameOf("operator reset-mfa", flags);
+    printTotp(username, await resetMfa(d, actor, username));
   }),
   accountCommand("operator unlock", "--username U", USERNAME, async (d, actor, flags) => {
     const username = usernameOf("operator unlock", flags);

@@ -1,13 +1,13 @@
 import { spawnSync } from "node:child_process";
-import { createHash, randomUUID, X509Certificate } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { randomUUID } from "node:crypto";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type BrowserContext, chromium, type Page } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { BrowserContext, Page } from "playwright-core";
+import { afterAll, beforeAll, expect, it } from "vitest";
 import type { Order } from "#protocol";
-import { createCertificateAuthority, issueServerCertificate } from "../pki/index.ts";
-import { type RunningServer, startServer } from "../server.ts";
+import type { RunningServer } from "../server.ts";
+import { type BrowserSession, browserSuite, openBrowser } from "../testing/browser.ts";
 import { addOperator } from "../testing/harness.ts";
 import {
   type PlannerWorld,
@@ -18,75 +18,43 @@ import {
 
 /**
  * The dashboard in a real browser: Debian's Chromium driven by playwright-core against the
- * control plane behind real TLS on loopback (the planner world: SQLite, the real catalog, no
- * LLM, so incidents go to L3). The browser trusts exactly the server's key
- * (--ignore-certificate-errors-spki-list), not every certificate. With DASHBOARD_SCREENSHOTS=1
- * it writes the tour's screenshots to docs/images/.
+ * control plane behind real TLS on loopback (testing/browser.ts; the planner world: SQLite, the
+ * real catalog, no LLM, so incidents go to L3). With DASHBOARD_SCREENSHOTS=1 it writes the
+ * tour's screenshots to docs/images/.
  */
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
-const FLAGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
 const SCREENSHOTS = process.env.DASHBOARD_SCREENSHOTS === "1";
 const IMAGES = join(REPO_ROOT, "docs", "images");
 const password = "lab operator password 1";
 
 let world: PlannerWorld;
 let site: SimulatedSite;
+let browser: BrowserSession;
 let server: RunningServer;
 let context: BrowserContext;
 let page: Page;
-const profile = mkdtempSync(join(tmpdir(), "cp-chromium-"));
-// Outside CI a machine without Chromium skips (and says so); in CI its absence fails.
-const haveChromium = existsSync(CHROMIUM);
-if (!haveChromium && !process.env.CI) {
-  console.warn(`skipping the dashboard browser test: no Chromium at ${CHROMIUM}`);
-}
-const suite = describe.skipIf(!haveChromium && !process.env.CI);
+const packets = mkdtempSync(join(tmpdir(), "cp-browser-packets-"));
+const suite = browserSuite("the dashboard browser test");
 
 suite("the dashboard in headless Chromium", () => {
   beforeAll(async () => {
-    if (!haveChromium) {
-      throw new Error(`the browser test needs Chromium at ${CHROMIUM} (Debian package chromium)`);
-    }
     world = await startPlannerWorld({
       llm: false,
       app: {
-        packets: { dir: join(profile, "packets"), catalogDir: REPO_ROOT },
+        packets: { dir: join(packets, "packets"), catalogDir: REPO_ROOT },
         archiveKind: "local-not-worm",
       },
     });
     site = await world.site("clinic-a", "clinic-a-01");
     await world.site("clinic-a", "clinic-a-02");
     await addOperator(world.h.store, "olivia", password);
-    const ca = await createCertificateAuthority("dashboard test server CA");
-    const tls = await issueServerCertificate(ca, { dns: ["localhost"], ip: ["127.0.0.1"] });
-    server = await startServer(world.h.app, tls, { port: 0, host: "127.0.0.1" });
-    const spki = new X509Certificate(tls.certPem).publicKey.export({ type: "spki", format: "der" });
-    const pin = createHash("sha256").update(spki).digest("base64");
-    context = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [...FLAGS, `--ignore-certificate-errors-spki-list=${pin}`],
-      viewport: { width: 1100, height: 640 },
-      timeout: 20_000,
-    });
-    page = context.pages()[0] ?? (await context.newPage());
-    page.setDefaultTimeout(10_000);
+    browser = await openBrowser(world.h.app);
+    ({ server, context, page } = browser);
   }, 40_000);
 
   afterAll(async () => {
-    await context?.close();
-    await server?.close();
+    await browser?.close();
     await world?.cleanup();
-    rmSync(profile, { recursive: true, force: true });
+    rmSync(packets, { recursive: true, force: true });
   });
 
   async function shot(name: string) {
@@ -223,7 +191,7 @@ suite("the dashboard in headless Chromium", () => {
       row.locator("a", { hasText: "packet.pdf" }).click(),
     ]);
     expect(download.suggestedFilename()).toBe(`clinic-a-${month}-v1-packet.pdf`);
-    const saved = join(profile, "downloaded.pdf");
+    const saved = join(packets, "downloaded.pdf");
     await download.saveAs(saved);
     const pdf = readFileSync(saved);
     expect(pdf.subarray(0, 5).toString("latin1")).toBe("%PDF-");

@@ -53,9 +53,14 @@ import {
 const SignInForm = z.strictObject({
   username: z.string().min(1).max(64),
   password: z.string().min(1).max(1024),
+  code: z.string().max(16).optional(),
 });
 /** What the sign-in form may carry; checked by the handler so a bad one shows the form again. */
-const SignInFields = z.object({ username: z.string().optional(), password: z.string().optional() });
+const SignInFields = z.object({
+  username: z.string().optional(),
+  password: z.string().optional(),
+  code: z.string().optional(),
+});
 const Note = z.string().trim().min(1).max(1000);
 const OptionalNote = z.string().trim().max(1000);
 const Status = z.object({ status: z.string().optional() });
@@ -116,6 +121,7 @@ const signInPage = (c: Context, error?: string, status: 200 | 401 | 429 = 200) =
       html`<form method="post" action="/dashboard/login" class="login">
 <label for="username">Operator</label><input id="username" name="username" autocomplete="username" required maxlength="64">
 <label for="password">Password</label><input id="password" name="password" type="password" autocomplete="current-password" required maxlength="1024">
+<label for="code">One-time code (if your account has one)</label><input id="code" name="code" inputmode="numeric" autocomplete="one-time-code" maxlength="16">
 <button class="primary">Sign in</button></form>`,
     ),
     status,
@@ -211,13 +217,18 @@ export function dashboardRoutes(s: Services): Route[] {
         if (!parsed.success) return signInPage(c, "Enter an operator name and password.", 401);
         let home = "/dashboard";
         try {
-          const { csrf, role } = await signIn(s, c, parsed.data.username, parsed.data.password);
-          setCsrfCookie(c, csrf);
+          const { username, password, code } = parsed.data;
+          const { csrf, role } = await signIn(s, c, username, password, code || undefined);
+          setCsrfCookie(c, csrf, s.signIn.session.maxMs);
           // An auditor reads packets only: its start page is theirs.
           if (!roleMay(role, "read")) home = "/dashboard/packets";
         } catch (error) {
           if (error instanceof ControlPlaneError && error.code === "unauthenticated")
-            return signInPage(c, "Wrong operator name or password.", 401);
+            return signInPage(
+              c,
+              "Wrong operator name or password, or a missing or wrong one-time code.",
+              401,
+            );
           if (error instanceof ControlPlaneError && error.code === "locked_out")
             return signInPage(
               c,

@@ -4,7 +4,7 @@ import { ROLES } from "../access/roles.ts";
 import type { Services } from "../env.ts";
 import {
   changeGrant,
-  createAccount,
+  createAccountWithMfa,
   createToken,
   describeOperator,
   describeToken,
@@ -15,6 +15,7 @@ import {
   setDisabled,
   unlock,
 } from "../operator/accounts.ts";
+import { resetMfa, type ShownSecret } from "../operator/mfa.ts";
 import { TokenParams, UsernameParams } from "../routes/admin/operators.ts";
 import { dashboardAuth, type Route } from "../routes/registry.ts";
 import { badge, csrfField, type Html, when } from "./layout.ts";
@@ -42,6 +43,7 @@ const ACTIONS = [
   ["enable", "Enable"],
   ["unlock", "Unlock"],
   ["reset-password", "Reset password"],
+  ["reset-mfa", "Reset second factor"],
   ["revoke-sessions", "End sessions"],
 ] as const;
 
@@ -99,6 +101,9 @@ export function operatorPages(s: Services): Route[] {
   const shownOnce = (what: string, value: string) =>
     html`<p class="notice ok" role="status">${what} (shown once): <code id="secret">${value}</code></p>`;
 
+  const shownTotp = (username: string, totp: ShownSecret) =>
+    html`<p class="notice ok" role="status">Second factor of ${username} (shown once): <code id="totp-uri">${totp.otpauth_uri}</code> base32 <code id="totp-secret">${totp.secret}</code></p>`;
+
   const operatorAction = (
     action: (typeof ACTIONS)[number][0],
     run: (actor: string, username: string) => Promise<unknown>,
@@ -139,11 +144,13 @@ export function operatorPages(s: Services): Route[] {
       body: GrantFields.extend({ username: z.string() }),
       response: HTML,
       handler: async (c, { body }) => {
-        const { password } = await createAccount(s, c.get("adminActor"), {
+        const { password, totp } = await createAccountWithMfa(s, c.get("adminActor"), {
           username: body.username,
           grant: parseGrant(body),
         });
-        const secret = shownOnce(`Password of ${body.username}`, password);
+        const secret = html`${shownOnce(`Password of ${body.username}`, password)}${
+          totp ? shownTotp(body.username, totp) : ""
+        }`;
         return show(
           c,
           "Operators",
@@ -187,6 +194,25 @@ export function operatorPages(s: Services): Route[] {
           "Operators",
           "/dashboard/operators",
           await operatorsBody(c.get("csrf"), secret),
+        );
+      },
+    }),
+    dashboardRoute({
+      method: "post",
+      path: "/operators/{username}/reset-mfa",
+      operationId: "operator_reset_mfa",
+      summary: "Recover an operator's second factor; the new secret is shown once",
+      auth: admin,
+      params: UsernameParams,
+      bodyType: "form",
+      response: HTML,
+      handler: async (c, { params }) => {
+        const totp = await resetMfa(s, c.get("adminActor"), params.username);
+        return show(
+          c,
+          "Operators",
+          "/dashboard/operators",
+          await operatorsBody(c.get("csrf"), shownTotp(params.username, totp)),
         );
       },
     }),

@@ -5,7 +5,6 @@ import type { AppEnv, Services } from "../env.ts";
 import { ControlPlaneError } from "../errors.ts";
 import { MAX_OPERATOR_BODY_BYTES, readBody } from "../http/body.ts";
 import { checkCsrf, currentSession, SESSION_COOKIE } from "../middleware/operator-session/index.ts";
-import { SESSION_MS } from "../operator/sign-in.ts";
 
 /**
  * The dashboard's CSRF token lives in its own `__Host-` cookie (Secure, HttpOnly,
@@ -20,13 +19,13 @@ export interface DashboardEnv extends AppEnv {
   Variables: AppEnv["Variables"] & { csrf: string };
 }
 
-export function setCsrfCookie(c: Context, csrf: string) {
+export function setCsrfCookie(c: Context, csrf: string, maxMs: number) {
   setCookie(c, CSRF_COOKIE, csrf, {
     secure: true,
     httpOnly: true,
     sameSite: "Strict",
     path: "/",
-    maxAge: SESSION_MS / 1000,
+    maxAge: Math.floor(maxMs / 1000),
   });
 }
 
@@ -78,7 +77,12 @@ export function dashboardSession(s: Services) {
     let signedIn: Awaited<ReturnType<typeof currentSession>>;
     const csrf = getCookie(c, CSRF_COOKIE);
     try {
-      signedIn = await currentSession(s.store, s.now, getCookie(c, SESSION_COOKIE));
+      signedIn = await currentSession(
+        s.store,
+        s.now,
+        getCookie(c, SESSION_COOKIE),
+        s.signIn.session,
+      );
       // A session made by the JSON API has no dashboard token: sign in here again.
       checkCsrf(signedIn.session, csrf, "sign in to the dashboard");
     } catch (error) {

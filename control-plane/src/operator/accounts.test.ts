@@ -180,4 +180,19 @@ describe("operator management", () => {
     expect((await bearer(token, "/tenants/clinic-a/incidents")).status).toBe(401);
     expect((await h.admin(`/tokens/${row.token_id}/revoke`, {})).status).toBe(404);
   });
+
+  it("names a token by its whole hash: two sharing a long prefix are revoked one at a time", async () => {
+    const prefix = "c0ffee".repeat(4);
+    const hashes = ["1", "2"].map((end) => prefix + end.repeat(64 - prefix.length));
+    for (const [i, tokenHash] of hashes.entries())
+      await h.store.addAdminToken({ tokenHash, label: `twin-${i}` }, clock.toISOString());
+    const [first, second] = hashes as [string, string];
+    // The old listed form (12 hex) names nothing now.
+    expect((await h.admin(`/tokens/${first.slice(0, 12)}/revoke`, {})).status).toBe(400);
+    expect((await h.admin(`/tokens/${first}/revoke`, {})).status).toBe(200);
+    expect((await h.store.findAdminToken(first))?.revokedAt).not.toBeNull();
+    expect((await h.store.findAdminToken(second))?.revokedAt).toBeNull();
+    expect((await h.admin(`/tokens/${second}/revoke`, {})).status).toBe(200);
+    expect((await h.store.findAdminToken(second))?.revokedAt).not.toBeNull();
+  });
 });

@@ -1,11 +1,12 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { z } from "zod";
-import { sha256Hex, Timestamp } from "#protocol";
+import { constantTimeEqual, sha256Hex, Timestamp } from "#protocol";
 import { ROLES, Scope } from "../access/roles.ts";
 import type { AuditLog } from "../audit.ts";
 import { ControlPlaneError } from "../errors.ts";
 import { tokenId } from "../middleware/admin-auth/index.ts";
 import type { ApiTokenRecord, OperatorRecord, SessionRecord, Store } from "../store/index.ts";
+import { enrolAtCreation, type MfaDeps, type ShownSecret } from "./mfa.ts";
 import { generatePassword, hashPassword } from "./password.ts";
 import { signInSubject } from "./sign-in.ts";
 
@@ -113,7 +114,7 @@ export const describeSession = (s: SessionRecord) => ({
   expires_at: s.expiresAt,
 });
 
-/** A token as listings show it: its name and id (a prefix of its hash), never the token. */
+/** A token as listings show it: its name and id (its hash), never the token. */
 export const describeToken = (t: ApiTokenRecord) => ({
   token_id: tokenId(t.tokenHash),
   name: t.label,
@@ -154,6 +155,20 @@ export async function createAccount(
     expires_at: input.grant.expires_at ?? null,
   });
   return { password };
+}
+
+/**
+ * `createAccount` for every surface: the password and, for a role that needs a second factor,
+ * its TOTP secret, both shown once.
+ */
+export async function createAccountWithMfa(
+  d: MfaDeps,
+  actor: string,
+  input: Parameters<typeof createAccount>[2],
+): Promise<{ password: string; totp?: ShownSecret }> {
+  const { password } = await createAccount(d, actor, input);
+  const totp = await enrolAtCreation(d, input.username);
+  return totp ? { password, totp } : { password };
 }
 
 export async function changeGrant(
@@ -280,10 +295,13 @@ export async function createToken(
   return { token, record };
 }
 
+/** Revokes the live token whose whole hash is `id`, compared in constant time with each. */
 export async function revokeToken(d: AccountDeps, actor: string, id: string): Promise<void> {
-  // constant-time: not a secret (a token's id is a listed prefix of its hash, shown to admins)
-  const known = (await d.store.listAdminTokens()).find((t) => tokenId(t.tokenHash) === id);
-  if (!known || !(await d.store.revokeAdminToken(id, d.now().toISOString())))
+  let known: ApiTokenRecord | undefined;
+  for (const t of await d.store.listAdminTokens()) {
+    if (constantTimeEqual(tokenId(t.tokenHash), id)) known = t;
+  }
+  if (!known || !(await d.store.revokeAdminToken(known.tokenHash, d.now().toISOString())))
     throw new ControlPlaneError("not_found", "no such live token");
   await d.audit.record(actor, "token.revoked", `${known.label}:${id}`);
 }

@@ -11,6 +11,7 @@ import {
 } from "../middleware/operator-session/index.ts";
 import { byClientAddress } from "../middleware/rate-limit/index.ts";
 import type { SignInFailures } from "../store/index.ts";
+import { checkTotp, mfaRequired } from "./mfa.ts";
 import { DUMMY_HASH, verifyPassword } from "./password.ts";
 
 /** Failures of one name from one address before each further try must wait (1 s, 2 s, 4 s …). */
@@ -21,7 +22,6 @@ export const UNDER_ATTACK_FAILURES = 50;
 const FREE_FAILURES_UNDER_ATTACK = 1;
 /** Failures are forgotten this long after the last one; also the longest delay. */
 export const FAILURE_WINDOW_MS = 15 * 60 * 1000;
-export const SESSION_MS = 8 * 60 * 60 * 1000;
 const ALL_ADDRESSES = "*";
 
 /**
@@ -58,12 +58,17 @@ export function signInSubject(username: string): string {
  * has its password checked, so the owner signs in from a fresh address whatever an attacker
  * does elsewhere. The state is keyed by a hash of the name tried, known or not, so answers and
  * timing do not tell who exists (docs/reliability.md, sign-in throttling).
+ *
+ * An account with a TOTP secret, or of a role that needs one (admins by default), must also
+ * present a fresh code; a missing or wrong code is the same failure as a wrong password (same
+ * answer, same throttle), so a guesser learns nothing about the password from it.
  */
 export async function signIn(
   s: Services,
   c: Context,
   username: string,
   password: string,
+  code?: string,
 ): Promise<{ csrf: string; role: Role }> {
   const now = s.now();
   const subject = signInSubject(username);
@@ -90,8 +95,14 @@ export async function signIn(
   }
   // Verify against a dummy hash for unknown users, so timing does not reveal who exists.
   const ok = await verifyPassword(password, operator?.passwordHash ?? DUMMY_HASH);
-  // A disabled account, or one whose access has ended, fails like a wrong password.
-  if (!operator || !ok || !operatorActive(operator, now)) {
+  // A disabled account, one whose access has ended, or a missing or used code fails like a
+  // wrong password. The code is checked (and used up) only after the password passed.
+  const passed =
+    operator !== undefined &&
+    ok &&
+    operatorActive(operator, now) &&
+    (!mfaRequired(s.signIn, operator) || (await checkTotp(s, operator, code)));
+  if (!operator || !passed) {
     const at = now.toISOString();
     const windowStart = new Date(now.getTime() - FAILURE_WINDOW_MS).toISOString();
     const [failures] = await Promise.all([
@@ -100,7 +111,10 @@ export async function signIn(
     ]);
     await s.store.pruneSignInFailures(windowStart);
     await s.audit.record(actor, "operator.login_failed", target, { address, failures });
-    throw new ControlPlaneError("unauthenticated", "wrong username or password");
+    throw new ControlPlaneError(
+      "unauthenticated",
+      "wrong username or password, or a missing or wrong one-time code",
+    );
   }
   if (mine) await s.store.clearSignInFailures(subject, address);
   const id = randomBytes(32).toString("base64url");
@@ -109,7 +123,7 @@ export async function signIn(
     idHash: hashSecret(id),
     operatorId: operator.operatorId,
     csrfHash: hashSecret(csrf),
-    expiresAt: new Date(now.getTime() + SESSION_MS).toISOString(),
+    expiresAt: new Date(now.getTime() + s.signIn.session.maxMs).toISOString(),
     createdAt: now.toISOString(),
     lastSeenAt: now.toISOString(),
   });
@@ -118,7 +132,7 @@ export async function signIn(
     httpOnly: true,
     sameSite: "Strict",
     path: "/",
-    maxAge: SESSION_MS / 1000,
+    maxAge: Math.floor(s.signIn.session.maxMs / 1000),
   });
   await s.audit.record(`operator:${operator.username}`, "operator.login", operator.username);
   return { csrf, role: operator.role };

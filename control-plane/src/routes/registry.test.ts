@@ -125,8 +125,8 @@ describe("route registry", () => {
     );
     const documented = new Set(operations().map((o) => `${o.method} ${o.path}`));
     expect([...registered].sort()).toEqual([...documented].sort());
-    // 5 appliance, 50 admin, 49 + 3 operator, 29 dashboard, 4 operations routes.
-    expect(documented.size).toBe(140);
+    // 5 appliance, 51 admin, 50 + 5 operator, 30 dashboard, 4 operations routes.
+    expect(documented.size).toBe(145);
     for (const route of Object.values(APPLIANCE_API))
       expect(registered).toContain(`POST ${route.path}`);
   });
@@ -222,7 +222,7 @@ describe("route registry", () => {
 
   it("refuses every non-public route without credentials", async () => {
     const guarded = operations().filter((o) => o.op["x-credential"] !== "public");
-    expect(guarded.length).toBe(133);
+    expect(guarded.length).toBe(138);
     for (const { method, path, op } of guarded) {
       expectRefused(await send(method, path, op, {}), `${method} ${path}`);
     }

@@ -288,6 +288,16 @@ const migrations: Record<string, Migration> = {
       await db.schema.dropTable("packets").execute();
     },
   },
+  // A local account's TOTP secret (sealed like the tenant CA keys), one waiting for its first
+  // code while the operator enrols, and the last time step accepted (a code is good once).
+  "0018_operator_mfa": {
+    async up(db: Kysely<unknown>) {
+      for (const column of ["totp_sealed", "totp_pending_sealed"]) {
+        await db.schema.alterTable("operators").addColumn(column, "text").execute();
+      }
+      await db.schema.alterTable("operators").addColumn("totp_last_step", "bigint").execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -33,11 +33,33 @@ export const operatorContract = defineStoreContract("operators and sessions", (s
     await s.touchAdminToken("ab".repeat(32), at);
     expect((await s.findAdminToken("ab".repeat(32)))?.lastUsedAt).toBe(at);
     expect((await s.listAdminTokens()).map((t) => t.label)).toEqual(["ci", "init"].sort());
-    // A prefix shared by two tokens revokes neither; a unique one revokes once.
-    expect(await s.revokeAdminToken("a", LATER)).toBe(false);
-    expect(await s.revokeAdminToken("abab", LATER)).toBe(true);
+    // Only the whole hash names a token (a prefix revokes nothing); a live one revokes once.
     expect(await s.revokeAdminToken("abab", LATER)).toBe(false);
+    expect(await s.revokeAdminToken("ab".repeat(32), LATER)).toBe(true);
+    expect(await s.revokeAdminToken("ab".repeat(32), LATER)).toBe(false);
     expect((await s.findAdminToken("ab".repeat(32)))?.revokedAt).toBe(LATER);
+  });
+
+  it("keeps a sealed TOTP secret and accepts each time step once, in order", async () => {
+    const s = store();
+    const id = randomUUID();
+    await s.createOperator({ operatorId: id, username: "tara", passwordHash: "h" }, at);
+    expect(await s.getOperator(id)).toMatchObject({ totpSealed: null, totpPendingSealed: null });
+    await s.updateOperator(id, { totpPendingSealed: "v1.pending" });
+    expect((await s.getOperator(id))?.totpPendingSealed).toBe("v1.pending");
+    await s.updateOperator(id, { totpSealed: "v1.secret", totpPendingSealed: null });
+    expect(await s.getOperator(id)).toMatchObject({
+      totpSealed: "v1.secret",
+      totpPendingSealed: null,
+    });
+    const step = 56_666_667;
+    const claims = await Promise.all([s.claimTotpStep(id, step), s.claimTotpStep(id, step)]);
+    expect(claims.filter(Boolean)).toHaveLength(1);
+    expect(await s.claimTotpStep(id, step - 1)).toBe(false);
+    expect(await s.claimTotpStep(id, step + 1)).toBe(true);
+    // A new secret starts afresh.
+    await s.updateOperator(id, { totpSealed: "v1.other" });
+    expect(await s.claimTotpStep(id, step)).toBe(true);
   });
 
   it("changes an operator's role, scope, expiry, password and disabled state", async () => {
@@ -85,6 +107,8 @@ export const operatorContract = defineStoreContract("operators and sessions", (s
       scope: { tenants: "*" },
       expiresAt: null,
       disabledAt: null,
+      totpSealed: null,
+      totpPendingSealed: null,
     });
     expect((await s.getOperator(op.operatorId))?.username).toBe("alice");
     expect(await s.getOperator(randomUUID())).toBeUndefined();

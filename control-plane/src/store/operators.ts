@@ -67,18 +67,11 @@ export function operatorQueries(db: Kysely<Database>): OperatorStore {
         .execute();
     },
 
-    async revokeAdminToken(prefix, at) {
-      const rows = await db
-        .selectFrom("admin_tokens")
-        .select("token_hash")
-        .where("token_hash", "like", `${prefix}%`)
-        .where("revoked_at", "is", null)
-        .execute();
-      if (rows.length !== 1 || !rows[0]) return false;
+    async revokeAdminToken(tokenHash, at) {
       const result = await db
         .updateTable("admin_tokens")
         .set({ revoked_at: at })
-        .where("token_hash", "=", rows[0].token_hash)
+        .where("token_hash", "=", tokenHash)
         .where("revoked_at", "is", null)
         .executeTakeFirst();
       return changedOne(result);
@@ -119,6 +112,12 @@ export function operatorQueries(db: Kysely<Database>): OperatorStore {
         ...(change.expiresAt !== undefined ? { expires_at: change.expiresAt } : {}),
         ...(change.disabledAt !== undefined ? { disabled_at: change.disabledAt } : {}),
         ...(change.passwordHash !== undefined ? { password_hash: change.passwordHash } : {}),
+        ...(change.totpSealed !== undefined
+          ? { totp_sealed: change.totpSealed, totp_last_step: null }
+          : {}),
+        ...(change.totpPendingSealed !== undefined
+          ? { totp_pending_sealed: change.totpPendingSealed }
+          : {}),
       };
       if (Object.keys(set).length === 0)
         return (await operatorWhere("operator_id", operatorId)) !== undefined;
@@ -126,6 +125,16 @@ export function operatorQueries(db: Kysely<Database>): OperatorStore {
         .updateTable("operators")
         .set(set)
         .where("operator_id", "=", operatorId)
+        .executeTakeFirst();
+      return changedOne(result);
+    },
+
+    async claimTotpStep(operatorId, step) {
+      const result = await db
+        .updateTable("operators")
+        .set({ totp_last_step: step })
+        .where("operator_id", "=", operatorId)
+        .where((eb) => eb.or([eb("totp_last_step", "is", null), eb("totp_last_step", "<", step)]))
         .executeTakeFirst();
       return changedOne(result);
     },
@@ -250,6 +259,8 @@ function toOperator(row: Selectable<OperatorsTable>): OperatorRecord {
     ...grantOf(row),
     expiresAt: row.expires_at,
     disabledAt: row.disabled_at,
+    totpSealed: row.totp_sealed,
+    totpPendingSealed: row.totp_pending_sealed,
   };
 }
 

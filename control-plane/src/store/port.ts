@@ -301,6 +301,10 @@ export interface OperatorRecord {
   /** When the account's access ends (an auditor's engagement); null: never. */
   readonly expiresAt: string | null;
   readonly disabledAt: string | null;
+  /** The TOTP secret sealed by the secret box; null: not enrolled. */
+  readonly totpSealed: string | null;
+  /** A secret being enrolled: it replaces `totpSealed` once a code of it is verified. */
+  readonly totpPendingSealed: string | null;
 }
 
 /** What creating an operator needs; role and scope default to an admin of every tenant. */
@@ -308,7 +312,16 @@ export type NewOperator = Pick<OperatorRecord, "operatorId" | "username" | "pass
   Partial<Pick<OperatorRecord, "role" | "scope" | "expiresAt">>;
 
 export type OperatorChange = Partial<
-  Pick<OperatorRecord, "role" | "scope" | "expiresAt" | "disabledAt" | "passwordHash">
+  Pick<
+    OperatorRecord,
+    | "role"
+    | "scope"
+    | "expiresAt"
+    | "disabledAt"
+    | "passwordHash"
+    | "totpSealed"
+    | "totpPendingSealed"
+  >
 >;
 
 /** Failed sign-ins of one name from one address (or "*": all addresses) in the current window. */
@@ -349,13 +362,19 @@ export interface OperatorStore {
   listAdminTokens(): Promise<ApiTokenRecord[]>;
   /** Records a use; at most one write per token a minute. */
   touchAdminToken(tokenHash: string, at: string): Promise<void>;
-  /** Revokes the live token whose hash starts with `prefix` (unique); false if none. */
-  revokeAdminToken(prefix: string, at: string): Promise<boolean>;
+  /** Revokes the live token of this hash; false if none. */
+  revokeAdminToken(tokenHash: string, at: string): Promise<boolean>;
   createOperator(operator: NewOperator, at: string): Promise<boolean>;
   getOperatorByName(username: string): Promise<OperatorRecord | undefined>;
   getOperator(operatorId: string): Promise<OperatorRecord | undefined>;
   listOperators(): Promise<OperatorRecord[]>;
+  /** Changing the TOTP secret also forgets the last step used (a new secret starts afresh). */
   updateOperator(operatorId: string, change: OperatorChange): Promise<boolean>;
+  /**
+   * Marks a TOTP time step used, in one statement: true only if it is after the last one
+   * accepted, so the same code (or an older one) presented twice, even at once, wins once.
+   */
+  claimTotpStep(operatorId: string, step: number): Promise<boolean>;
   getSignInFailures(subject: string, address: string): Promise<SignInFailures | undefined>;
   /**
    * Counts one failure atomically (one upsert: concurrent failures all count) and returns the new

@@ -110,6 +110,12 @@ export interface OperatorsTable {
   /** When the account's access ends (an auditor's engagement); null: never. */
   expires_at: string | null;
   disabled_at: string | null;
+  /** The TOTP secret, sealed by the secret box; null: not enrolled. */
+  totp_sealed: string | null;
+  /** A secret shown to the operator, waiting for its first code to replace `totp_sealed`. */
+  totp_pending_sealed: string | null;
+  /** The last TOTP time step accepted: a code of that step or before is refused. */
+  totp_last_step: number | string | null;
 }
 
 export interface SignInFailuresTable {

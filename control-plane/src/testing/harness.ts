@@ -16,6 +16,7 @@ import { createApp } from "../app.ts";
 import type { AppDeps } from "../env.ts";
 import { silentLogger } from "../logger.ts";
 import { hashPassword } from "../operator/password.ts";
+import { DEFAULT_SIGN_IN } from "../operator/settings.ts";
 import { createCertificateAuthority, createClientCsr, createSecretBox } from "../pki/index.ts";
 import type { NewOperator, Store } from "../store/index.ts";
 
@@ -54,6 +55,9 @@ export async function createHarness(
     signInRateLimit: { perMinute: 10_000, burst: 10_000 },
     // Every answer a test provokes must match the schema its route documents.
     checkResponses: true,
+    // Tests sign admins in with a password alone; the second factor that production requires
+    // of admins has its own tests, which pass the production settings (operator/mfa.test.ts).
+    signIn: { ...DEFAULT_SIGN_IN, mfaRequiredFor: [] },
     ...overrides,
   });
   return {

@@ -4,8 +4,11 @@ import type { AppEnv } from "../../env.ts";
 import { ControlPlaneError } from "../../errors.ts";
 import type { Store } from "../../store/index.ts";
 
-/** How a token names itself in the audit log and in listings: a prefix of its hash. */
-export const tokenId = (tokenHash: string) => tokenHash.slice(0, 12);
+/**
+ * How a token names itself in listings, revocation and the audit log: its whole SHA-256 (not a
+ * secret: the token cannot be found from it). A prefix would be ambiguous between two tokens.
+ */
+export const tokenId = (tokenHash: string) => tokenHash;
 
 /**
  * API token authentication: `Authorization: Bearer <token>`. Tokens are stored only as their

@@ -3,7 +3,7 @@ import { Scope } from "../../access/roles.ts";
 import type { Services } from "../../env.ts";
 import {
   changeGrant,
-  createAccount,
+  createAccountWithMfa,
   createToken,
   describeOperator,
   describeSession,
@@ -18,6 +18,7 @@ import {
   Username,
   unlock,
 } from "../../operator/accounts.ts";
+import { resetMfa } from "../../operator/mfa.ts";
 import { defineRoute, operatorApi, type Route } from "../registry.ts";
 
 export const UsernameParams = z.object({ username: Username });
@@ -26,7 +27,7 @@ const SessionParams = z.object({
   session: z.string().regex(/^[0-9a-f]{16}$/, "a session id as listed"),
 });
 export const TokenParams = z.object({
-  token: z.string().regex(/^[0-9a-f]{12}$/, "a token id as listed"),
+  token: z.string().regex(/^[0-9a-f]{64}$/, "a token id as listed"),
 });
 
 const OperatorView = z.object({
@@ -54,7 +55,13 @@ const TokenView = z.object({
   revoked: z.boolean(),
 });
 const Done = z.object({ ok: z.literal(true) });
-const Password = z.object({ username: z.string(), password: z.string() });
+/** A TOTP secret as shown once: the URI an authenticator app scans and the base32 to type. */
+export const ShownTotp = z.object({ otpauth_uri: z.string(), secret: z.string() });
+const Password = z.object({
+  username: z.string(),
+  password: z.string(),
+  totp: ShownTotp.optional(),
+});
 
 const CreateOperator = Grant.extend({
   username: Username,
@@ -111,12 +118,12 @@ export function operatorManagementRoutes(s: Services): Route[] {
       body: CreateOperator,
       response: { status: 201, schema: Password },
       handler: async (c, { body }) => {
-        const { password } = await createAccount(s, c.get("adminActor"), {
+        const created = await createAccountWithMfa(s, c.get("adminActor"), {
           username: body.username,
           grant: body,
           password: body.password,
         });
-        return c.json({ username: body.username, password }, 201);
+        return c.json({ username: body.username, ...created }, 201);
       },
     }),
     defineRoute({
@@ -130,6 +137,18 @@ export function operatorManagementRoutes(s: Services): Route[] {
       response: { schema: OperatorView },
       handler: async (c, { params, body }) =>
         c.json(describeOperator(await changeGrant(s, c.get("adminActor"), params.username, body))),
+    }),
+    defineRoute({
+      method: "post",
+      path: "/operators/{username}/reset-mfa",
+      operationId: "reset_operator_mfa",
+      summary:
+        "Recover another operator's second factor: a new TOTP secret, shown once; its sessions end",
+      auth: admin,
+      params: UsernameParams,
+      response: { schema: ShownTotp },
+      handler: async (c, { params }) =>
+        c.json(await resetMfa(s, c.get("adminActor"), params.username)),
     }),
     action("disable", "disable_operator", "Disable an operator and end its sessions", (a, u) =>
       setDisabled(s, a, u, true),
