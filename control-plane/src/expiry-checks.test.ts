@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { SESSION_MS } from "./operator/sign-in.ts";
+import { DEFAULT_SIGN_IN } from "./operator/settings.ts";
 import { openSqliteStore } from "./store/index.ts";
 import { addOperator, createHarness, type Harness, simulatedAppliance } from "./testing/harness.ts";
 
@@ -16,9 +16,18 @@ const password = "correct horse battery staple";
 const start = Date.parse("2026-12-01T09:00:00.000Z");
 let at = start;
 let h: Harness;
+/** The absolute lifetime; the idle timeout is set as long, so only the lifetime ends it here. */
+const SESSION_MS = DEFAULT_SIGN_IN.session.maxMs;
 
 beforeAll(async () => {
-  h = await createHarness(openSqliteStore(join(dir, "cp.sqlite")), { clock: () => new Date(at) });
+  h = await createHarness(openSqliteStore(join(dir, "cp.sqlite")), {
+    clock: () => new Date(at),
+    signIn: {
+      ...DEFAULT_SIGN_IN,
+      mfaRequiredFor: [],
+      session: { idleMs: SESSION_MS, maxMs: SESSION_MS },
+    },
+  });
   await addOperator(h.store, "erin", password);
 });
 afterAll(async () => {
@@ -50,7 +59,7 @@ describe("expiry checked by the reader, not only by the expiry job", () => {
     const expired = await me(cookie);
     expect(expired.status).toBe(401);
     expect(((await expired.json()) as { detail: string }).detail).toMatch(/session expired/);
-    // Still stored (the job has not run): the refusal is the reader's.
+    // The job has not run: the refusal is the reader's (which also deletes the ended session).
     at = start + SESSION_MS + 1000;
     expect((await me(cookie)).status).toBe(401);
   });
