@@ -1,3 +1,4 @@
+import { hash as digest } from "node:crypto";
 import { statSync } from "node:fs";
 import {
   type CheckStateLine,
@@ -265,21 +266,22 @@ export async function checkRange(task: RangeTask): Promise<RangeResult> {
     sigFrom: 0,
     sigTo: 0,
     prevAt: 0,
-    sigValue: "",
-    recordedAt: "",
+    signature: new Uint8Array(64),
+    recordedFrom: 0,
+    recordedTo: 0,
     checkId: "",
     status: "",
   };
-  const checkPlainLine = (bytes: Buffer): boolean => {
+  const checkPlainLine = (bytes: Buffer): void => {
     const length = bytes.length - (plain.sigTo - plain.sigFrom);
     if (pending.used + 64 + length > arena.length) flush();
     const from = pending.used;
-    if (arena.write(plain.sigValue, from, 64, "base64") !== 64) return false;
+    arena.set(plain.signature, from);
     const signed = arena.subarray(from + 64, from + 64 + length);
     bytes.copy(signed, 0, 0, plain.sigFrom);
     bytes.copy(signed, plain.sigFrom, plain.sigTo);
     seqs[count] = plain.seq;
-    const hash = sha256(signed);
+    const hash = digest("sha256", signed, "buffer");
     hashes.set(hash, count * 32);
     leafHashInto(hash, leaves, count * 32);
     hexInto(bytes, plain.prevAt, prevs, count * 32);
@@ -291,13 +293,16 @@ export async function checkRange(task: RangeTask): Promise<RangeResult> {
     if (pending.n === BATCH) flush();
     if (states) {
       const event = { kind: "check_result", check_id: plain.checkId, status: plain.status };
-      states.observe({ seq: plain.seq, recorded_at: plain.recordedAt, event }, toHex(hash));
+      const recordedAt = bytes.toString("latin1", plain.recordedFrom, plain.recordedTo);
+      states.observe({ seq: plain.seq, recorded_at: recordedAt, event }, toHex(hash));
     }
-    return true;
   };
 
   const checkLine = (bytes: Buffer) => {
-    if (scanPlain(bytes, plain) && checkPlainLine(bytes)) return;
+    if (scanPlain(bytes, plain)) {
+      checkPlainLine(bytes);
+      return;
+    }
     let line: string | undefined;
     let raw: unknown;
     try {

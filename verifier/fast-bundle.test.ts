@@ -76,6 +76,20 @@ const EVENTS: EvidenceEvent[] = [
     duration_ms: 1e21,
     reason: "",
   },
+  {
+    kind: "check_result",
+    check_id: "services",
+    status: "drift",
+    severity: "low",
+    findings: [
+      { code: "unit_inactive", subject: "chronyd.service", expected: "active", observed: "failed" },
+      { code: "count_low", expected: 3, message: "too few: [1], {2}", observed: 0 },
+      { code: "flag", expected: true, observed: null },
+      { code: "flag_off", expected: false, subject: "" },
+      { code: "no_snapshot" },
+    ],
+    duration_ms: 7,
+  },
 ];
 
 function bundleOf(event: EvidenceEvent, recordedAt = "2026-11-01T00:00:10.000Z") {
@@ -102,8 +116,9 @@ const scanned = (): PlainCheckResult => ({
   sigFrom: 0,
   sigTo: 0,
   prevAt: 0,
-  sigValue: "",
-  recordedAt: "",
+  signature: new Uint8Array(64),
+  recordedFrom: 0,
+  recordedTo: 0,
   checkId: "",
   status: "",
 });
@@ -118,10 +133,10 @@ function plainAccepts(line: string): boolean {
   const signed = Buffer.concat([bytes.subarray(0, out.sigFrom), bytes.subarray(out.sigTo)]);
   expect(signed.toString("utf8")).toBe(canonicalize(unsigned));
   expect(bytes.subarray(out.prevAt, out.prevAt + 64).toString("latin1")).toBe(raw.prev_hash);
+  expect(Buffer.from(out.signature).toString("base64")).toBe(raw.sig.value);
+  expect(bytes.toString("latin1", out.recordedFrom, out.recordedTo)).toBe(raw.recorded_at);
   expect(out).toMatchObject({
     seq: raw.seq,
-    sigValue: raw.sig.value,
-    recordedAt: raw.recorded_at,
     checkId: raw.event.check_id,
     status: raw.event.status,
   });
@@ -264,6 +279,10 @@ describe("the verifier's fast path for check_result bundles", () => {
         try {
           raw = JSON.parse(line);
         } catch {
+          // Not JSON at all: the byte scan, which never parses, must refuse it too.
+          if (scanPlain(Buffer.from(line, "utf8"), scanned())) {
+            throw new Error(`byte scan accepted a line that is not JSON: ${line}`);
+          }
           continue;
         }
         tried++;
@@ -286,12 +305,15 @@ describe("the verifier's fast path for check_result bundles", () => {
     expect(tried).toBeGreaterThan(4000);
     // The mutations include valid bundles too (e.g. another valid status), not only broken ones.
     expect(slowYes).toBeGreaterThan(50);
-    expect(plain).toBeGreaterThan(20);
+    // Among them lines with findings of every scalar form, read by the byte scanner.
+    expect(plain).toBeGreaterThan(200);
   });
 
   it("reads the commonest line from its bytes: a plain check_result of the export's own ids", () => {
     const plainLines = VALID.map((b) => canonicalize(b)).filter((l) => l.includes('"findings":[]'));
     expect(plainLines.length).toBeGreaterThanOrEqual(3);
+    // Findings of ASCII text, true, false, null and plain digits are read from bytes too.
+    expect(plainAccepts(canonicalize(VALID[3] as EvidenceBundle))).toBe(true);
     for (const line of plainLines) {
       const isPlain = !/"(citations|pre_state|reason)"/.test(line);
       expect(plainAccepts(line)).toBe(isPlain);
@@ -313,6 +335,65 @@ describe("the verifier's fast path for check_result bundles", () => {
     // Ids the schemas refuse never reach a byte comparison.
     const refuse = plainCheckResultScanner({ tenantId: "Clinic A", applianceId: "a", keyId: "k" });
     expect(refuse(Buffer.from(line), scanned())).toBe(false);
+  });
+
+  it("reads timestamps and signatures from bytes exactly as their schema patterns do", () => {
+    const line = canonicalize(VALID[0] as EvidenceBundle);
+    const raw = JSON.parse(line) as EvidenceBundle;
+    const times = [
+      raw.recorded_at,
+      "2026-11-01T23:59:59Z",
+      "2026-11-01T00:00:00.5Z",
+      "2026-11-01T19:59:59.1234567Z",
+      "2026-11-01T24:00:00Z",
+      "2026-11-01T29:59:59Z",
+      "2026-11-01T23:60:00Z",
+      "2026-11-01T23:59:60Z",
+      "2026-11-01T9:59:59Z",
+      "2026-11-01T19:5:59Z",
+      "2026-11-01T1a:59:59Z",
+      "2026-11-01T19:59:59.Z",
+      "2026-11-01T19:59:59z",
+      "2026-11-01t19:59:59Z",
+      "2026-11-01T19:59:59",
+      "2026-11-01T19:59:59ZZ",
+      "2026-11-01T19:59:59.5+00:00",
+      "2026-11-01 19:59:59Z",
+      "2026/11/01T19:59:59Z",
+      "2027-02-29T00:00:00Z",
+      "2028-02-29T00:00:00Z",
+      "2100-02-29T00:00:00Z",
+      "2000-02-29T00:00:00Z",
+      "2026-13-01T00:00:00Z",
+      "2026-11-31T00:00:00Z",
+      "2026-11-00T00:00:00Z",
+    ];
+    const sig = raw.sig.value;
+    const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    const signatures = [
+      ...[...alphabet].map((c) => `${sig.slice(0, 85)}${c}==`),
+      `${sig.slice(0, 84)}=A==`,
+      `${sig.slice(0, 86)}=`,
+      `${sig.slice(0, 86)}===`,
+      `${sig.slice(0, 86)}A=`,
+      `-${sig.slice(1)}`,
+      `${sig.slice(0, 40)}_${sig.slice(41)}`,
+      `${sig.slice(0, 40)}.${sig.slice(41)}`,
+      `${sig.slice(1)}A`,
+    ];
+    let accepted = 0;
+    // Twice each: the first sight of a date is decided as a string, later ones from bytes.
+    for (const variant of [
+      ...times.flatMap((t) => [t, t]).map((t) => line.replace(raw.recorded_at, t)),
+      ...signatures.map((v) => line.replace(sig, v)),
+    ]) {
+      const slow = slowAccepts(variant, JSON.parse(variant));
+      expect(plainAccepts(variant), variant).toBe(slow);
+      if (slow) accepted++;
+    }
+    // The line's own time, three other valid times, 2028-02-29 and 2000-02-29, each twice; the
+    // four signatures ending in A, Q, g or w.
+    expect(accepted).toBe(2 * 6 + 4);
   });
 
   it("leaves other event kinds to the slow path", () => {
