@@ -41,9 +41,17 @@ export function checkpointNoteBody(cp: CosignedCheckpoint): string {
   return `${checkpointOrigin(cp)}\n${cp.tree_size}\n${root}\n`;
 }
 
+// A key's raw bytes, kept per key object: exporting a key through OpenSSL's encoders costs far
+// more than the hash, and a verifier checks one witness key's cosignatures over and over.
+const rawKeys = new WeakMap<KeyObject, Uint8Array>();
+
 /** C2SP signed-note key ID of an Ed25519 cosigner: SHA-256(name || "\n" || 0x04 || key)[:4]. */
 export function cosignerKeyId(name: string, publicKey: KeyObject): Uint8Array {
-  const raw = rawPublicKey(publicKey);
+  let raw = rawKeys.get(publicKey);
+  if (!raw) {
+    raw = rawPublicKey(publicKey);
+    rawKeys.set(publicKey, raw);
+  }
   const prefix = new TextEncoder().encode(`${name}\n`);
   const input = new Uint8Array(prefix.length + 1 + raw.length);
   input.set(prefix, 0);

@@ -58,7 +58,10 @@ export interface ExportSummary {
 }
 
 export interface VerifyOptions {
-  /** Worker threads for signatures; 0 verifies in this thread. Default: one per core for large exports. */
+  /**
+   * Threads for the bundles: this one and `workers - 1` worker threads; 0 or 1 verifies in this
+   * thread alone. Default: one per core for large exports.
+   */
   readonly workers?: number;
   /** The auditor's trust roots. Without both, the summary is `ok: false` unless `allowUnpinned`. */
   readonly pins?: Pins;
@@ -116,7 +119,7 @@ export async function verifyExport(
     requested_range: [manifest.requested_from, manifest.requested_to],
   });
 
-  // The WORM list is read now so that its segments are hashed while the workers verify.
+  // The WORM list is read now so that its segments are hashed once the bundles are read.
   const wormText = readExportFile(directory, EXPORT_FILES.wormObjects);
   if (!wormText.ok) return stop(wormText);
   const worm = readWormList(wormText.value, EXPORT_FILES.wormObjects, manifest, controlPlaneKey);

@@ -156,7 +156,7 @@ export async function digestSegments(
     if (hash && span) hash.update(new Uint8Array(span.buffer, span.start, span.end - span.start));
     span = undefined;
   };
-  // Yield once so the caller's workers start before this thread reads the whole file.
+  // Yield once so the caller's bundle check starts before this thread reads the whole file.
   await new Promise((resolve) => setImmediate(resolve));
   forEachLine(
     file,
