@@ -36,8 +36,8 @@ import {
   verifyBytes,
 } from "#protocol";
 import {
+  emptyPlainCheckResult,
   isCanonicalCheckResultBundle,
-  type PlainCheckResult,
   plainCheckResultScanner,
 } from "../verifier/fast-bundle.ts";
 import { writeSyntheticExport } from "../verifier/testing/synthetic-export.ts";
@@ -113,17 +113,7 @@ const scan = plainCheckResultScanner({
   applianceId: manifest.appliance_id,
   keyId: manifest.appliance_key_id,
 });
-const scanned: PlainCheckResult = {
-  seq: 0,
-  sigFrom: 0,
-  sigTo: 0,
-  prevAt: 0,
-  signature: new Uint8Array(64),
-  recordedFrom: 0,
-  recordedTo: 0,
-  checkId: "",
-  status: "",
-};
+const scanned = emptyPlainCheckResult();
 const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 const lineBytes = sample.map((s) => Buffer.from(s.line, "utf8"));
 const canonicalCheck = () => {

@@ -13,8 +13,8 @@ import {
   verifyCosignature,
 } from "../protocol/index.ts";
 import {
+  emptyPlainCheckResult,
   isCanonicalCheckResultBundle,
-  type PlainCheckResult,
   plainCheckResultScanner,
 } from "./fast-bundle.ts";
 import { forEachLine } from "./lines.ts";
@@ -261,17 +261,7 @@ export async function checkRange(task: RangeTask): Promise<RangeResult> {
   // The commonest line (a plain check_result of this export's tenant, appliance and key) is
   // read from its bytes: its signed bytes and signature go straight into the batch arena.
   const scanPlain = plainCheckResultScanner(task);
-  const plain: PlainCheckResult = {
-    seq: 0,
-    sigFrom: 0,
-    sigTo: 0,
-    prevAt: 0,
-    signature: new Uint8Array(64),
-    recordedFrom: 0,
-    recordedTo: 0,
-    checkId: "",
-    status: "",
-  };
+  const plain = emptyPlainCheckResult();
   const checkPlainLine = (bytes: Buffer): void => {
     const length = bytes.length - (plain.sigTo - plain.sigFrom);
     if (pending.used + 64 + length > arena.length) flush();

@@ -9,8 +9,8 @@ import {
   sealBundle,
 } from "../protocol/index.ts";
 import {
+  emptyPlainCheckResult,
   isCanonicalCheckResultBundle,
-  type PlainCheckResult,
   plainCheckResultScanner,
 } from "./fast-bundle.ts";
 
@@ -111,17 +111,7 @@ const scanPlain = plainCheckResultScanner({
   applianceId: "clinic-a-01",
   keyId: signer.keyId,
 });
-const scanned = (): PlainCheckResult => ({
-  seq: 0,
-  sigFrom: 0,
-  sigTo: 0,
-  prevAt: 0,
-  signature: new Uint8Array(64),
-  recordedFrom: 0,
-  recordedTo: 0,
-  checkId: "",
-  status: "",
-});
+const scanned = emptyPlainCheckResult;
 
 /** The byte-level scan of `line`, checked against the parsed line when it accepts. */
 function plainAccepts(line: string): boolean {

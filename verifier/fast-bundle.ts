@@ -283,6 +283,19 @@ export interface PlainCheckResult {
   status: string;
 }
 
+/** A PlainCheckResult for the scanner to fill, reused from line to line. */
+export const emptyPlainCheckResult = (): PlainCheckResult => ({
+  seq: 0,
+  sigFrom: 0,
+  sigTo: 0,
+  prevAt: 0,
+  signature: new Uint8Array(64),
+  recordedFrom: 0,
+  recordedTo: 0,
+  checkId: "",
+  status: "",
+});
+
 const ascii = (text: string) => Buffer.from(text, "latin1");
 
 // Buffer#toString(encoding, start, end) spends several times the copy of a short string on
