@@ -222,8 +222,16 @@ async function main(): Promise<void> {
   await new Promise((r) => setTimeout(r, 4_500));
   const month = new Date().toISOString().slice(0, 7);
   const packet = await admin(`/tenants/${TENANT}/packets`, { month });
-  if (packet.status !== 201) throw new Error(`packet: ${JSON.stringify(packet.body)}`);
-  const { version } = packet.body as { version: number };
+  if (packet.status !== 202) throw new Error(`packet: ${JSON.stringify(packet.body)}`);
+  // The packet is made by a job: the request answered at once with its id.
+  const { job_id } = packet.body as { job_id: string };
+  const job = await eventually("the packet job is done", async () => {
+    const { body } = await admin(`/tenants/${TENANT}/packet-jobs/${job_id}`);
+    const state = body as { status: string; version: number | null; error: string | null };
+    if (state.status === "failed") throw new Error(`packet job failed: ${state.error}`);
+    return state.status === "done" ? state : undefined;
+  });
+  const version = job.version;
   const packetDir = join(pair.controlPlaneDir, "packets", TENANT, month, `v${version}`);
   const manifest = JSON.parse(await readFile(join(packetDir, "manifest.json"), "utf8")) as {
     counts: Record<string, number>;

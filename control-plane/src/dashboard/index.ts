@@ -4,7 +4,7 @@ import { getCookie } from "hono/cookie";
 import { html } from "hono/html";
 import { secureHeaders } from "hono/secure-headers";
 import { z } from "zod";
-import { ApplianceId, RunbookId, TenantId } from "#protocol";
+import { ApplianceId, RunbookId, TenantId, Uuid } from "#protocol";
 import { roleMay, type StaffPermission } from "../access/roles.ts";
 import type { Services } from "../env.ts";
 import { ControlPlaneError } from "../errors.ts";
@@ -12,7 +12,7 @@ import { toProblem } from "../http/problem.ts";
 import { hashSecret, SESSION_COOKIE } from "../middleware/operator-session/index.ts";
 import { signIn } from "../operator/sign-in.ts";
 import { Month } from "../packets/index.ts";
-import { requestPacket } from "../routes/admin/packets.ts";
+import { requestPacket, rerunPacketJob } from "../routes/admin/packets.ts";
 import {
   ApplianceParams,
   IncidentParams,
@@ -361,24 +361,33 @@ export function dashboardRoutes(s: Services): Route[] {
       method: "post",
       path: "/packets/{tenant}",
       operationId: "packet_generate",
-      summary: "Generate a tenant's packet for a month (the next version, with a reason)",
+      summary: "Queue a tenant's packet for a month (the next version, with a reason)",
       auth: dashboardAuth("evidence"),
       params: TenantParams,
       body: z.object({ month: Month, reason: z.string().optional() }),
       ...FORM,
       handler: async (c, { params, body: { month, reason } }) => {
-        const made = await requestPacket(
+        await requestPacket(
           s,
           c.get("adminActor"),
           params.tenant,
           month,
           reason?.trim() || undefined,
         );
-        return back(
-          c,
-          "/dashboard/packets",
-          `Packet for ${month} version ${made.version} generated.`,
-        );
+        return back(c, "/dashboard/packets", `Packet for ${month} queued.`);
+      },
+    }),
+    dashboardRoute({
+      method: "post",
+      path: "/packets/{tenant}/jobs/{job}/rerun",
+      operationId: "packet_job_rerun",
+      summary: "Run a failed packet job again",
+      auth: dashboardAuth("evidence"),
+      params: TenantParams.extend({ job: Uuid }),
+      ...FORM,
+      handler: async (c, { params }) => {
+        await rerunPacketJob(s, c.get("adminActor"), params.tenant, params.job);
+        return back(c, "/dashboard/packets", "Packet job queued again.");
       },
     }),
     view("/audit", "audit", "Operator audit log", "admin", () => auditPage(s)),

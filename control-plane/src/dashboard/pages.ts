@@ -11,7 +11,7 @@ import {
 import { type Principal, roleMay, visibleTenants } from "../access/roles.ts";
 import { verifyAuditChain } from "../audit.ts";
 import type { Services } from "../env.ts";
-import { listPackets, previousMonth } from "../packets/index.ts";
+import { jobView, listPackets, previousMonth } from "../packets/index.ts";
 import type { ApplianceRecord, AuditEntry, IncidentStatus } from "../store/index.ts";
 import { badge, csrfField, type Html, when } from "./layout.ts";
 
@@ -306,6 +306,7 @@ export async function packetsPage(s: Services, csrf: string, who: Principal): Pr
   const sections = await Promise.all(
     tenants.map(async (t) => {
       const packets = await listPackets(s.store, t);
+      const jobs = (await s.store.listPacketJobs(t, 10)).map(jobView);
       return html`<h2>Site ${t}</h2>${
         s.packets
           ? html`<form method="post" action="/dashboard/packets/${t}" class="inline">${csrfField(csrf)}
@@ -314,6 +315,25 @@ export async function packetsPage(s: Services, csrf: string, who: Principal): Pr
 <button class="primary">Generate packet</button></form>`
           : ""
       }
+${
+  jobs.length === 0
+    ? ""
+    : html`<table><thead><tr><th>Job</th><th>Month</th><th>Status</th><th>Asked by</th><th>Result</th></tr></thead><tbody>${jobs.map(
+        (
+          j,
+        ) => html`<tr data-packet-job="${j.job_id}"><td class="mono">${j.job_id.slice(0, 8)}</td><td>${j.month}</td>
+<td>${badge(
+          j.status === "running" ? `running ${Math.round(100 * j.progress)}%` : j.status,
+          j.status === "failed" ? "bad" : j.status === "done" ? "ok" : "warn",
+        )}</td><td>${j.requested_by}${j.reason ? html`: ${j.reason}` : ""}</td><td>${
+          j.status === "done"
+            ? `version ${j.version}`
+            : j.status === "failed"
+              ? html`${j.error ?? ""} <form method="post" action="/dashboard/packets/${t}/jobs/${j.job_id}/rerun" class="inline">${csrfField(csrf)}<button>Run again</button></form>`
+              : ""
+        }</td></tr>`,
+      )}</tbody></table>`
+}
 <table><thead><tr><th>Month</th><th>Version</th><th>Generated</th><th>By, reason</th><th>Counts</th><th>Download</th></tr></thead><tbody>${
         packets.length === 0
           ? html`<tr><td colspan="6" class="muted">No packets yet.</td></tr>`

@@ -12,6 +12,7 @@ import {
   keyId,
   publicKeyToBase64,
 } from "#protocol";
+import { makePacket } from "../testing/packet-job.ts";
 import {
   type PlannerWorld,
   REPO_ROOT,
@@ -150,7 +151,7 @@ beforeAll(async () => {
   ).toBe(201);
   await world.h.store.expireOrders(new Date(Date.now() + 120_000).toISOString());
 
-  expect((await world.h.admin(`/tenants/${TENANT}/packets`, { month })).status).toBe(201);
+  await makePacket(world.h.admin, TENANT, { month });
   md = readFileSync(join(dir, TENANT, month, "v1", "packet.md"), "utf8");
   pdfText = (await run("pdftotext", [join(dir, TENANT, month, "v1", "packet.pdf"), "-"])).stdout;
 }, 120_000);
@@ -237,9 +238,7 @@ describe("period and archive", () => {
   });
 
   it("says no data, not 0 %, for a month without runs", async () => {
-    expect((await world.h.admin(`/tenants/${TENANT}/packets`, { month: "2026-01" })).status).toBe(
-      201,
-    );
+    await makePacket(world.h.admin, TENANT, { month: "2026-01" });
     const jan = readFileSync(join(dir, TENANT, "2026-01", "v1", "packet.md"), "utf8");
     expect(jan).toContain("| Check pass rate | no data |");
     expect(jan).toContain("(complete month)");

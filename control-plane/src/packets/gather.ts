@@ -9,20 +9,19 @@ import {
   loadCatalog,
 } from "#catalog";
 import {
-  bundleHash,
   type CheckStateLine,
   CheckStatesAsOf,
   DecisionRecord,
-  EvidenceBundle,
   type EvidenceEvent,
   Incident,
   keyId,
   publicKeyFromBase64,
+  type Signer,
   verificationKey,
-  verifyChain,
 } from "#protocol";
 import { ControlPlaneError } from "../errors.ts";
 import type { Store } from "../store/index.ts";
+import { scanChain } from "./chain-scan.ts";
 import { monthRange } from "./month.ts";
 import {
   APPLIANCE_L1,
@@ -204,28 +203,35 @@ export interface GatherDeps {
   /** The vault's archive kind ("s3" is WORM; "local-not-worm" is the lab's directory). */
   readonly archiveKind: string;
   readonly now: () => Date;
+  /** The control plane's key: signs each appliance's verified head (chain-scan.ts). */
+  readonly signer: Signer;
 }
 
 const PAGE = 1000;
 /** The agent's default check interval (agent config check_interval_s): coverage's yardstick. */
 export const CHECK_INTERVAL_S = 300;
 
+/** A packet states what happened; a month that has not started has nothing to state yet. */
+export function assertStarted(month: string, now: Date): void {
+  if (now.toISOString() < monthRange(month).from)
+    throw new ControlPlaneError(
+      "invalid_month",
+      `${month} has not started: a packet covers a period that has begun`,
+    );
+}
+
 export async function gatherPacket(
   deps: GatherDeps,
   tenantId: string,
   month: string,
+  /** Called with the fraction of the evidence read so far (0..1). */
+  progress?: (fraction: number) => void,
 ): Promise<PacketData> {
   const { store } = deps;
   const { from, to } = monthRange(month);
   const now = deps.now();
   const generatedAt = now.toISOString();
-  // A packet states what happened; a month that has not started has nothing to state yet.
-  if (generatedAt < from) {
-    throw new ControlPlaneError(
-      "invalid_month",
-      `${month} has not started: a packet covers a period that has begun`,
-    );
-  }
+  assertStarted(month, now);
   const partial = generatedAt < to;
   const period: Period = { from, to, end: partial ? generatedAt : to, partial };
   const tenant = await store.getTenant(tenantId);
@@ -251,93 +257,95 @@ export async function gatherPacket(
   const applianceRates: (CheckRate & { applianceId: string })[] = [];
   const checkIds = Object.keys(DRIFT_CHECKS);
 
-  for (const a of appliances) {
-    // The whole chain is verified (a month's slice alone proves nothing about its start).
-    const all: EvidenceBundle[] = [];
-    const received = new Map<number, string>();
-    for (let after = 0; ; ) {
-      const page = await store.listEvidenceForArchive(tenantId, a.applianceId, after, PAGE);
-      for (const row of page) {
-        all.push(EvidenceBundle.parse(JSON.parse(row.bundleJson)));
-        received.set(row.seq, row.receivedAt);
-      }
-      if (page.length < PAGE) break;
-      after = page[page.length - 1]?.seq ?? after;
-    }
+  for (const [index, a] of appliances.entries()) {
     const key = verificationKey(publicKeyFromBase64(a.evidencePublicKey ?? ""));
-    const verdict = verifyChain(all, { key, tenantId, applianceId: a.applianceId });
-    const inMonth = all.filter((b) => {
-      const at = received.get(b.seq) ?? "";
-      return at >= from && at < to;
-    });
-    bundles += inMonth.length;
     const cover = new CoverageTracker(a.applianceId, period, CHECK_INTERVAL_S, checkIds);
-    for (const b of all) {
-      findings.observe(a.applianceId, b);
-      cover.observe(b);
-    }
-    coverage.push(cover.result());
     const own = new Map<string, { runs: number; pass: number; drift: number; other: number }>();
-    for (const b of inMonth) {
-      const e = b.event;
-      ledger.observe(a.applianceId, b.seq, received.get(b.seq) ?? b.recorded_at, e);
-      if (e.kind === "check_result") {
-        checkResults += 1;
-        countCheck(rates, e);
-        countCheck(own, e);
-        if (e.check_id === "backups") {
-          backupRuns += 1;
-          if (e.status === "pass") backupPass += 1;
-          for (const f of e.findings)
-            backupFindings.set(f.code, (backupFindings.get(f.code) ?? 0) + 1);
+    // The same point-in-time answer as `verify-export --as-of` (recorded time), verified chain only.
+    const states = new CheckStatesAsOf(Date.parse(period.end) - 1);
+    let inMonth = 0;
+    let firstSeq: number | null = null;
+    let lastSeq: number | null = null;
+    // One pass over the chain, a page at a time: nothing holds more than a page of bundles.
+    const scan = await scanChain(
+      store,
+      {
+        tenantId,
+        applianceId: a.applianceId,
+        key,
+        signer: deps.signer,
+        now: deps.now,
+        progress: (seq) =>
+          progress?.(
+            (index + Math.min(1, seq / Math.max(1, a.evidenceHead.seq))) / appliances.length,
+          ),
+      },
+      (b, at, hash) => {
+        findings.observe(a.applianceId, b, hash);
+        cover.observe(b);
+        if (b.event.kind === "check_result") states.observe(b, hash);
+        if (!(at >= from && at < to)) return;
+        inMonth += 1;
+        firstSeq ??= b.seq;
+        lastSeq = b.seq;
+        const e = b.event;
+        ledger.observe(a.applianceId, b.seq, at, e);
+        if (e.kind === "check_result") {
+          checkResults += 1;
+          countCheck(rates, e);
+          countCheck(own, e);
+          if (e.check_id === "backups") {
+            backupRuns += 1;
+            if (e.status === "pass") backupPass += 1;
+            for (const f of e.findings)
+              backupFindings.set(f.code, (backupFindings.get(f.code) ?? 0) + 1);
+          }
+        } else if (e.kind === "healing_attempt") {
+          healingAttempts += 1;
+          const attribution = e.order_id
+            ? attributeOrder(e.order_id, decided, actors)
+            : APPLIANCE_L1;
+          remediations.push({
+            applianceId: a.applianceId,
+            at,
+            tier: e.tier,
+            checkId: e.check_id ?? "-",
+            runbookId: e.runbook_id ?? "-",
+            outcome: e.outcome,
+            attribution,
+            orderId: e.order_id ?? null,
+            detail: e.detail ?? "",
+            ref: { applianceId: a.applianceId, seq: b.seq, hash },
+          });
         }
-      } else if (e.kind === "healing_attempt") {
-        healingAttempts += 1;
-        const attribution = e.order_id ? attributeOrder(e.order_id, decided, actors) : APPLIANCE_L1;
-        remediations.push({
-          applianceId: a.applianceId,
-          at: received.get(b.seq) ?? b.recorded_at,
-          tier: e.tier,
-          checkId: e.check_id ?? "-",
-          runbookId: e.runbook_id ?? "-",
-          outcome: e.outcome,
-          attribution,
-          orderId: e.order_id ?? null,
-          detail: e.detail ?? "",
-          ref: { applianceId: a.applianceId, seq: b.seq, hash: bundleHash(b) },
-        });
-      }
-    }
+      },
+    );
+    bundles += inMonth;
+    coverage.push(cover.result());
     for (const [checkId, r] of [...own.entries()].sort(([x], [y]) => x.localeCompare(y)))
       applianceRates.push({ applianceId: a.applianceId, checkId, ...r });
     const cp = await store.latestCheckpoint(tenantId, a.applianceId);
     const objects = await store.listVaultObjects(tenantId, a.applianceId);
-    // The same point-in-time answer as `verify-export --as-of` (recorded time), verified chain only.
-    const states = new CheckStatesAsOf(Date.parse(period.end) - 1);
-    if (verdict.ok) {
-      for (const b of all) if (b.event.kind === "check_result") states.observe(b, bundleHash(b));
-    }
     const cosigned = cp ? await checkpointCosigned(store, cp, key) : false;
     integrity.push({
       applianceId: a.applianceId,
-      bundlesInMonth: inMonth.length,
-      firstSeq: inMonth[0]?.seq ?? null,
-      lastSeq: inMonth.at(-1)?.seq ?? null,
-      chainHeadSeq: all.at(-1)?.seq ?? 0,
-      chainVerified: verdict.ok,
-      chainDetail: verdict.ok
-        ? `${all.length} bundles verified from genesis`
-        : `BROKEN at seq ${verdict.break.seq}: ${verdict.break.reason}`,
+      bundlesInMonth: inMonth,
+      firstSeq,
+      lastSeq,
+      chainHeadSeq: scan.lastSeq,
+      chainVerified: scan.ok,
+      chainDetail: scan.detail,
       checkpointTreeSize: cp?.treeSize ?? null,
       checkpointRoot: cp?.rootHash ?? null,
       evidenceKeyId: keyId(key.publicKey),
       checkpointCosigned: cosigned,
-      endOfPeriod: states.lines(),
+      // Each check's state from the verified chain only: none when it is broken.
+      endOfPeriod: scan.ok ? states.lines() : [],
       archivedObjects: objects
         .filter((o) => o.status === "archived")
         .map((o) => ({ key: o.objectKey, archive: o.archive ?? "?", versionId: o.versionId })),
       pendingObjects: objects.filter((o) => o.status !== "archived").length,
-      ...archiveCoverage(objects, all.length),
+      ...archiveCoverage(objects, scan.bundles),
     });
   }
 

@@ -9,7 +9,6 @@ import {
   publicKeyToPem,
   Sha256Hex,
   Signature,
-  type Signer,
   sha256Hex,
   signDocument,
   TenantId,
@@ -33,7 +32,6 @@ export const PACKET_FILES = [
 export type PacketFile = (typeof PACKET_FILES)[number];
 
 export interface PacketDeps extends GatherDeps {
-  readonly signer: Signer;
   /** The data directory's packets folder: packets/<tenant>/<YYYY-MM>/. */
   readonly packetsDir: string;
 }
@@ -118,6 +116,8 @@ export async function generatePacket(
   tenantId: string,
   month: string,
   request: PacketRequest,
+  /** Called with the fraction done (0..1): reading the evidence is most of it. */
+  progress?: (fraction: number) => void,
 ): Promise<{ record: PacketRecord; manifest: PacketManifest; dir: string }> {
   if (!TenantId.safeParse(tenantId).success)
     throw new ControlPlaneError("unknown_tenant", "invalid tenant id");
@@ -126,7 +126,7 @@ export async function generatePacket(
   const reason = request.reason == null ? null : parseReason(request.reason);
   let latest = await deps.store.getPacket(tenantId, month);
   needReason(latest, reason);
-  const data = await gatherPacket(deps, tenantId, month);
+  const data = await gatherPacket(deps, tenantId, month, (f) => progress?.(0.95 * f));
   for (let attempt = 1; ; attempt++) {
     const version = (latest?.version ?? 0) + 1;
     const previousManifestSha256 = latest ? await manifestHash(deps.packetsDir, latest) : null;
@@ -146,6 +146,7 @@ export async function generatePacket(
     if (await deps.store.addPacketVersion(record)) {
       const dir = packetDir(deps.packetsDir, tenantId, month, version);
       await rename(written.temp, dir);
+      progress?.(1);
       return { record, manifest: written.manifest, dir };
     }
     await rm(written.temp, { recursive: true, force: true });
@@ -156,7 +157,7 @@ export async function generatePacket(
   }
 }
 
-function parseReason(reason: string): string {
+export function parseReason(reason: string): string {
   const parsed = PacketReason.safeParse(reason);
   if (!parsed.success)
     throw new ControlPlaneError(
@@ -167,7 +168,7 @@ function parseReason(reason: string): string {
 }
 
 /** A packet is immutable: making another version of a month needs a stated reason. */
-function needReason(latest: PacketRecord | undefined, reason: string | null): void {
+export function needReason(latest: PacketRecord | undefined, reason: string | null): void {
   if (latest && reason === null)
     throw new ControlPlaneError(
       "invalid_request",

@@ -16,4 +16,5 @@ export {
   packetDir,
   runMonthlyPackets,
 } from "./generate.ts";
+export { jobView, type PacketJobs, packetJobs } from "./jobs.ts";
 export { Month, monthRange, previousMonth } from "./month.ts";

@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EvidenceBundle, publicKeyToPem, sha256Hex } from "#protocol";
+import { awaitPacketJob, makePacket, type PacketJobView } from "../testing/packet-job.ts";
 import {
   type PlannerWorld,
   REPO_ROOT,
@@ -86,18 +87,21 @@ describe("compliance packet", () => {
   const packetPath = (f: string) => join(v1Dir(), f);
 
   it("is generated through the API, audited, and listed", async () => {
+    // The request answers at once with a queued job; the packet is made off the request path.
     const res = await world.h.admin(`/tenants/${TENANT}/packets`, { month });
-    expect(res.status).toBe(201);
-    expect(await res.json()).toMatchObject({
-      month,
-      version: 1,
-      previous_manifest_sha256: null,
-      files: ["packet.pdf", "packet.md", "manifest.json", "control-plane.pub.pem"],
-    });
-    const list = (await (await world.h.admin(`/tenants/${TENANT}/packets`)).json()) as {
-      packets: { month: string }[];
+    expect(res.status).toBe(202);
+    const queued = (await res.json()) as PacketJobView;
+    expect(queued).toMatchObject({ month, status: "queued", progress: 0, version: null });
+    const job = await awaitPacketJob(world.h.admin, TENANT, queued.job_id);
+    expect(job).toMatchObject({ status: "done", progress: 1, version: 1, error: null });
+    const jobs = (await (await world.h.admin(`/tenants/${TENANT}/packet-jobs`)).json()) as {
+      jobs: PacketJobView[];
     };
-    expect(list.packets.map((p) => p.month)).toEqual([month]);
+    expect(jobs.jobs.map((j) => j.job_id)).toEqual([queued.job_id]);
+    const list = (await (await world.h.admin(`/tenants/${TENANT}/packets`)).json()) as {
+      packets: { month: string; version: number; previous_manifest_sha256: string | null }[];
+    };
+    expect(list.packets).toMatchObject([{ month, version: 1, previous_manifest_sha256: null }]);
     const audit = await world.h.store.listAudit(0, 1000);
     expect(audit.filter((a) => a.action === "packet.generated")).toHaveLength(1);
     manifest = JSON.parse(readFileSync(packetPath("manifest.json"), "utf8")) as PacketManifest;
@@ -238,17 +242,12 @@ describe("compliance packet", () => {
     expect(blank.status).toBe(400);
     expect(JSON.stringify(await blank.json())).toMatch(/reason/);
     await new Promise((r) => setTimeout(r, 5));
-    const res = await world.h.admin(`/tenants/${TENANT}/packets`, {
+    const made = await makePacket(world.h.admin, TENANT, {
       month,
       reason: "backup finding corrected by the clinic",
     });
-    expect(res.status).toBe(201);
+    expect(made.version).toBe(2);
     const v1Hash = sha256Hex(v1Files["manifest.json"] as Buffer);
-    expect(await res.json()).toMatchObject({
-      version: 2,
-      previous_manifest_sha256: v1Hash,
-      reason: "backup finding corrected by the clinic",
-    });
     for (const [f, bytes] of Object.entries(v1Files))
       expect(readFileSync(packetPath(f)).equals(bytes), f).toBe(true);
     const v2Dir = join(dir, TENANT, month, "v2");
@@ -260,11 +259,18 @@ describe("compliance packet", () => {
       `2, replaces version 1 (manifest SHA-256 ${v1Hash}); reason: backup finding corrected by the clinic`,
     );
     const list = (await (await world.h.admin(`/tenants/${TENANT}/packets`)).json()) as {
-      packets: { month: string; version: number; reason: string | null }[];
+      packets: {
+        month: string;
+        version: number;
+        reason: string | null;
+        previous_manifest_sha256: string | null;
+      }[];
     };
-    expect(list.packets.map((p) => [p.month, p.version, p.reason])).toEqual([
-      [month, 2, "backup finding corrected by the clinic"],
-      [month, 1, null],
+    expect(
+      list.packets.map((p) => [p.month, p.version, p.reason, p.previous_manifest_sha256]),
+    ).toEqual([
+      [month, 2, "backup finding corrected by the clinic", v1Hash],
+      [month, 1, null, null],
     ]);
     // The plain file route serves the latest version; the versioned one any version.
     const latest = await world.h.admin(`/tenants/${TENANT}/packets/${month}/manifest.json`);
@@ -286,6 +292,40 @@ describe("compliance packet", () => {
     ).toBe(404);
     const audit = await world.h.store.listAudit(0, 1000);
     expect(audit.filter((a) => a.action === "packet.generated")).toHaveLength(2);
+  });
+
+  it("keeps a failed job visible with its error, and runs it again on request", async () => {
+    // A file where the month's folder must go: the job fails when it writes.
+    const blocked = join(dir, TENANT, "2026-02");
+    writeFileSync(blocked, "not a folder");
+    const res = await world.h.admin(`/tenants/${TENANT}/packets`, { month: "2026-02" });
+    expect(res.status).toBe(202);
+    const queued = (await res.json()) as PacketJobView;
+    const failed = await awaitPacketJob(world.h.admin, TENANT, queued.job_id);
+    expect(failed).toMatchObject({ status: "failed", version: null });
+    expect(failed.error).toMatch(/internal error/);
+    expect(await world.h.store.getPacket(TENANT, "2026-02")).toBeUndefined();
+    // Only a failed job runs again.
+    const done = (await (await world.h.admin(`/tenants/${TENANT}/packet-jobs`)).json()) as {
+      jobs: PacketJobView[];
+    };
+    const finished = done.jobs.find((j) => j.status === "done");
+    expect(
+      (await world.h.admin(`/tenants/${TENANT}/packet-jobs/${finished?.job_id}/rerun`, {})).status,
+    ).toBe(409);
+    rmSync(blocked);
+    const again = await world.h.admin(`/tenants/${TENANT}/packet-jobs/${queued.job_id}/rerun`, {});
+    expect(again.status).toBe(202);
+    const rerun = (await again.json()) as PacketJobView;
+    expect(rerun.rerun_of).toBe(queued.job_id);
+    expect(await awaitPacketJob(world.h.admin, TENANT, rerun.job_id)).toMatchObject({
+      status: "done",
+      version: 1,
+    });
+    expect(await awaitPacketJob(world.h.admin, TENANT, queued.job_id)).toMatchObject({
+      status: "failed",
+      error: failed.error,
+    });
   });
 
   it("runs the monthly job once per month, never as a second version", async () => {

@@ -45,7 +45,8 @@ export class FindingTracker {
     this.endMs = Date.parse(end);
   }
 
-  observe(applianceId: string, b: EvidenceBundle): void {
+  /** `known` is the bundle's hash when the caller has it already. */
+  observe(applianceId: string, b: EvidenceBundle, known?: string): void {
     const e = b.event;
     if (e.kind !== "check_result" || !(Date.parse(b.recorded_at) <= this.endMs)) return;
     // skipped and error say nothing about a finding: it stays as it was.
@@ -53,7 +54,7 @@ export class FindingTracker {
     const slot = `${applianceId}\u0000${e.check_id}`;
     const open = this.open.get(slot) ?? new Map<string, Open>();
     const present = new Set<string>();
-    let hash: string | undefined;
+    let hash = known;
     const ref = (): EvidenceRef => {
       const h = hash ?? bundleHash(b);
       hash = h;

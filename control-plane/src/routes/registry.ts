@@ -82,7 +82,7 @@ export type LimitName = "enrollment" | "sign-in";
  */
 export type ResponseSpec =
   | {
-      readonly status?: 200 | 201;
+      readonly status?: 200 | 201 | 202;
       readonly schema: z.ZodType;
       readonly contentType?: string;
       readonly description?: string;

@@ -9,7 +9,7 @@ import { incidentQueueContract } from "./incident-queue.contract.ts";
 import { leaseContract } from "./leases.contract.ts";
 import { operatorContract } from "./operators.contract.ts";
 import { orderContract } from "./orders.contract.ts";
-import { packetContract } from "./packets.contract.ts";
+import { packetContract, packetJobContract } from "./packets.contract.ts";
 import { attemptContract } from "./planner/attempts.contract.ts";
 import { plannerControlContract } from "./planner/control.contract.ts";
 import { decisionContract } from "./planner/decisions.contract.ts";
@@ -33,6 +33,7 @@ export const STORE_CONTRACTS: readonly StoreContract[] = [
   leaseContract,
   expiryContract,
   packetContract,
+  packetJobContract,
   cosignatureContract,
   plannerControlContract,
   incidentStateContract,

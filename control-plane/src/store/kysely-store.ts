@@ -59,6 +59,10 @@ function lifecycle(db: Kysely<Database>, dialect: "sqlite" | "postgres"): StoreL
       const { error, results } = await new Migrator({
         db,
         provider: migrationProvider,
+        // Parallel lines of work each number their migrations under their own prefix and land in
+        // any order, so one may sort before a migration a database already ran (0017_2 after
+        // 0018). Each touches only its own tables; the unapplied ones run in name order.
+        allowUnorderedMigrations: true,
         ...(schema ? { migrationTableSchema: schema } : {}),
       }).migrateToLatest();
       const failed = results?.find((r) => r.status === "Error");

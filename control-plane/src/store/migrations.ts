@@ -288,6 +288,31 @@ const migrations: Record<string, Migration> = {
       await db.schema.dropTable("packets").execute();
     },
   },
+  // Packets as jobs off the request path (packet_jobs), and how far each appliance's chain was
+  // verified in full by a packet (evidence_verified_heads, a head signed by the control plane),
+  // so the next packet verifies only the bundles after it.
+  "0017_2_packet_jobs": {
+    async up(db: Kysely<unknown>) {
+      await createTable(db, "packet_jobs", [
+        "job_id text primary key",
+        "tenant_id, month, requested_by, status text not null",
+        "progress integer not null default 0",
+        "reason, error, rerun_of text",
+        "version integer",
+        "created_at text not null",
+        "started_at, finished_at text",
+      ]);
+      await createIndex(db, "packet_jobs_tenant", "packet_jobs", ["tenant_id", "created_at"]);
+      await createIndex(db, "packet_jobs_status", "packet_jobs", ["status", "created_at"]);
+      await createTable(
+        db,
+        "evidence_verified_heads",
+        ["tenant_id, appliance_id text not null", "seq bigint not null", "head_json text not null"],
+        (t) =>
+          t.addPrimaryKeyConstraint("evidence_verified_heads_pk", ["tenant_id", "appliance_id"]),
+      );
+    },
+  },
   // A local account's TOTP secret (sealed like the tenant CA keys), one waiting for its first
   // code while the operator enrols, and the last time step accepted (a code is good once).
   "0018_operator_mfa": {

@@ -1,6 +1,6 @@
 import { expect, it } from "vitest";
-import { AT, defineStoreContract } from "./contract-kit.ts";
-import type { PacketRecord } from "./port.ts";
+import { AT, defineStoreContract, LATER } from "./contract-kit.ts";
+import type { PacketJobRecord, PacketRecord } from "./port.ts";
 
 export const packetContract = defineStoreContract("packets", (store) => {
   const files = { "packet.md": "a".repeat(64), "packet.pdf": "b".repeat(64) };
@@ -37,5 +37,82 @@ export const packetContract = defineStoreContract("packets", (store) => {
     expect(await s.getPacket("clinic-a", "2026-10", 3)).toBeUndefined();
     expect(await s.listPackets("clinic-b")).toEqual([]);
     expect(await s.getPacket("clinic-b", "2026-10")).toBeUndefined();
+  });
+});
+
+export const packetJobContract = defineStoreContract("packet jobs", (store) => {
+  const job = (jobId: string, createdAt: string): PacketJobRecord => ({
+    jobId,
+    tenantId: "clinic-a",
+    month: "2026-10",
+    requestedBy: "alice",
+    reason: null,
+    status: "queued",
+    progress: 0,
+    error: null,
+    rerunOf: null,
+    version: null,
+    createdAt,
+    startedAt: null,
+    finishedAt: null,
+  });
+  const A = "00000000-0000-4000-8000-00000000000a";
+  const B = "00000000-0000-4000-8000-00000000000b";
+
+  it("moves a job queued → running once, keeps its progress, its version or its error", async () => {
+    const s = store();
+    await s.createPacketJob(job(A, AT));
+    await s.createPacketJob({ ...job(B, LATER), rerunOf: A, reason: "again" });
+    expect((await s.listQueuedPacketJobs(10)).map((j) => j.jobId)).toEqual([A, B]);
+    expect(await s.startPacketJob(A, LATER)).toBe(true);
+    expect(await s.startPacketJob(A, LATER)).toBe(false);
+    await s.setPacketJobProgress(A, 420.4);
+    expect(await s.getPacketJob("clinic-a", A)).toMatchObject({
+      status: "running",
+      progress: 420,
+      startedAt: LATER,
+    });
+    await s.finishPacketJob(A, { status: "failed", error: "disk full" }, LATER);
+    expect(await s.startPacketJob(B, LATER)).toBe(true);
+    await s.finishPacketJob(B, { status: "done", version: 3 }, LATER);
+    // A finished job is not moved again.
+    await s.finishPacketJob(B, { status: "failed", error: "late" }, LATER);
+    await s.setPacketJobProgress(B, 5);
+    expect(await s.getPacketJob("clinic-a", A)).toMatchObject({
+      status: "failed",
+      error: "disk full",
+      progress: 420,
+      finishedAt: LATER,
+    });
+    expect(await s.getPacketJob("clinic-a", B)).toEqual({
+      ...job(B, LATER),
+      rerunOf: A,
+      reason: "again",
+      status: "done",
+      progress: 1000,
+      version: 3,
+      startedAt: LATER,
+      finishedAt: LATER,
+    });
+    expect((await s.listPacketJobs("clinic-a", 10)).map((j) => j.jobId)).toEqual([B, A]);
+    expect(await s.listQueuedPacketJobs(10)).toEqual([]);
+    expect(await s.getPacketJob("clinic-b", A)).toBeUndefined();
+    expect(await s.listPacketJobs("clinic-b", 10)).toEqual([]);
+  });
+
+  it("keeps the highest verified head of an appliance", async () => {
+    const s = store();
+    expect(await s.getVerifiedHead("clinic-a", "a-01")).toBeUndefined();
+    const head = (seq: number) => ({
+      tenantId: "clinic-a",
+      applianceId: "a-01",
+      seq,
+      headJson: `{"seq":${seq}}`,
+    });
+    await s.putVerifiedHead(head(5));
+    await s.putVerifiedHead(head(9));
+    await s.putVerifiedHead(head(7));
+    expect(await s.getVerifiedHead("clinic-a", "a-01")).toEqual(head(9));
+    expect(await s.getVerifiedHead("clinic-b", "a-01")).toBeUndefined();
   });
 });

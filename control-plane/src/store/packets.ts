@@ -1,4 +1,5 @@
 import type { Kysely } from "kysely";
+import { packetJobQueries } from "./packet-jobs.ts";
 import type { PacketRecord, PacketStore } from "./port.ts";
 import { insertUnlessTaken, mapRow } from "./rows.ts";
 import type { Database, PacketVersionsTable } from "./schema.ts";
@@ -13,6 +14,8 @@ export function packetQueries(db: Kysely<Database>): PacketStore {
     db.selectFrom("packet_versions").selectAll().where("tenant_id", "=", tenantId);
 
   return {
+    ...packetJobQueries(db),
+
     addPacketVersion(p) {
       return insertUnlessTaken(() =>
         db

@@ -552,6 +552,58 @@ export interface PacketStore {
   getPacket(tenantId: string, month: string, version?: number): Promise<PacketRecord | undefined>;
   /** Every version: newest month first, newest version first within a month. */
   listPackets(tenantId: string): Promise<PacketRecord[]>;
+
+  createPacketJob(job: PacketJobRecord): Promise<void>;
+  getPacketJob(tenantId: string, jobId: string): Promise<PacketJobRecord | undefined>;
+  /** A tenant's jobs, newest first. */
+  listPacketJobs(tenantId: string, limit: number): Promise<PacketJobRecord[]>;
+  /** Queued jobs of every tenant, oldest first: what a runner takes next. */
+  listQueuedPacketJobs(limit: number): Promise<PacketJobRecord[]>;
+  /** queued → running; false when another runner took it first. */
+  startPacketJob(jobId: string, at: string): Promise<boolean>;
+  /** A running job's progress, in thousandths. */
+  setPacketJobProgress(jobId: string, progress: number): Promise<void>;
+  /** running → done (with the version made) or failed (with the error, kept). */
+  finishPacketJob(
+    jobId: string,
+    outcome: { status: "done"; version: number } | { status: "failed"; error: string },
+    at: string,
+  ): Promise<void>;
+
+  /** The signed head up to which an appliance's chain was verified in full (chain-scan.ts). */
+  getVerifiedHead(tenantId: string, applianceId: string): Promise<VerifiedHeadRecord | undefined>;
+  /** Stores a head; a head at or below the stored one never replaces it. */
+  putVerifiedHead(head: VerifiedHeadRecord): Promise<void>;
+}
+
+export type PacketJobStatus = "queued" | "running" | "done" | "failed";
+
+/** A packet generation asked for and run off the request path. */
+export interface PacketJobRecord {
+  readonly jobId: string;
+  readonly tenantId: string;
+  readonly month: string;
+  readonly requestedBy: string;
+  readonly reason: string | null;
+  readonly status: PacketJobStatus;
+  /** Thousandths done (0..1000). */
+  readonly progress: number;
+  readonly error: string | null;
+  /** The failed job this one runs again, if it is a re-run. */
+  readonly rerunOf: string | null;
+  /** The packet version it made, once done. */
+  readonly version: number | null;
+  readonly createdAt: string;
+  readonly startedAt: string | null;
+  readonly finishedAt: string | null;
+}
+
+export interface VerifiedHeadRecord {
+  readonly tenantId: string;
+  readonly applianceId: string;
+  readonly seq: number;
+  /** The signed head document (JSON text), checked with the control plane's key when read. */
+  readonly headJson: string;
 }
 
 // ── Witness cosignatures of checkpoints (cosignatures.ts) ───────────────────────────────────

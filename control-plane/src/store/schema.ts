@@ -195,6 +195,29 @@ export interface PacketVersionsTable {
   counts_json: string;
 }
 
+export interface PacketJobsTable {
+  job_id: string;
+  tenant_id: string;
+  month: string;
+  requested_by: string;
+  status: string;
+  progress: number;
+  reason: string | null;
+  error: string | null;
+  rerun_of: string | null;
+  version: number | null;
+  created_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+}
+
+export interface EvidenceVerifiedHeadsTable {
+  tenant_id: string;
+  appliance_id: string;
+  seq: number;
+  head_json: string;
+}
+
 export interface LeasesTable {
   name: string;
   holder: string;
@@ -230,5 +253,7 @@ export interface Database extends PlannerTables {
   vault_objects: VaultObjectsTable;
   leases: LeasesTable;
   packet_versions: PacketVersionsTable;
+  packet_jobs: PacketJobsTable;
+  evidence_verified_heads: EvidenceVerifiedHeadsTable;
   cosignatures: CosignaturesTable;
 }

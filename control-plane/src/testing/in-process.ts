@@ -8,7 +8,12 @@ import {
   type Signer,
   sealBundle,
 } from "#protocol";
-import type { Harness, SimulatedAppliance } from "./harness.ts";
+import {
+  type Harness,
+  registerSite,
+  type SimulatedAppliance,
+  simulatedAppliance,
+} from "./harness.ts";
 
 /**
  * Calls the app in-process as an appliance holding `certPem`: the peer certificate is handed
@@ -100,4 +105,17 @@ export function chain(
 
 export function upload(tenantId: string, applianceId: string, bundles: readonly unknown[]) {
   return { v: 1, type: "evidence_upload", tenant_id: tenantId, appliance_id: applianceId, bundles };
+}
+
+/** A site with one enrolled appliance: its evidence key and a caller holding its certificate. */
+export async function enrolledAppliance(h: Harness, tenantId: string, applianceId: string) {
+  const probe = await simulatedAppliance();
+  const { token } = await registerSite(h, tenantId, applianceId, probe.mac);
+  const appliance = await simulatedAppliance(token, probe.mac);
+  const enrolled = await enroll(h, appliance);
+  if (enrolled.status !== "enrolled") throw new Error("not enrolled");
+  return {
+    call: asAppliance(h, enrolled.client_certificate_pem),
+    signer: appliance.evidenceSigner,
+  };
 }

@@ -22,14 +22,8 @@ import {
 import { silentLogger } from "../logger.ts";
 import { gatherPacket } from "../packets/gather.ts";
 import { openSqliteStore, type Store } from "../store/index.ts";
-import {
-  createHarness,
-  type Harness,
-  pollBody,
-  registerSite,
-  simulatedAppliance,
-} from "../testing/harness.ts";
-import { asAppliance, chain, enroll, upload } from "../testing/in-process.ts";
+import { createHarness, type Harness, pollBody } from "../testing/harness.ts";
+import { type asAppliance, chain, enrolledAppliance, upload } from "../testing/in-process.ts";
 import type { Archive } from "./archive.ts";
 import { localArchive } from "./local-archive.ts";
 import { createVault, type Vault } from "./vault.ts";
@@ -82,13 +76,7 @@ beforeAll(async () => {
     exportsDir: join(root, "exports"),
     archiveKind: "local-not-worm",
   });
-  const probe = await simulatedAppliance();
-  const { token } = await registerSite(h, "clinic-v", "v-01", probe.mac);
-  const appliance = await simulatedAppliance(token, probe.mac);
-  const enrolled = await enroll(h, appliance);
-  if (enrolled.status !== "enrolled") throw new Error("not enrolled");
-  call = asAppliance(h, enrolled.client_certificate_pem);
-  signer = appliance.evidenceSigner;
+  ({ call, signer } = await enrolledAppliance(h, "clinic-v", "v-01"));
 });
 afterAll(async () => {
   await h.store.close();
@@ -381,6 +369,7 @@ describe("evidence vault on the control plane", () => {
         await gatherPacket(
           {
             store: h.store,
+            signer: h.signer,
             catalogDir: join(import.meta.dirname, "../../.."),
             archiveKind: "local-not-worm",
             now: () => clock,

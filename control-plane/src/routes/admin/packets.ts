@@ -2,25 +2,28 @@ import { createReadStream, existsSync } from "node:fs";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { z } from "zod";
-import { isCodedError } from "#protocol";
+import { isCodedError, Uuid } from "#protocol";
 import type { Services } from "../../env.ts";
 import { ControlPlaneError } from "../../errors.ts";
 import {
-  generatePacket,
+  jobView,
   listPackets,
   Month,
   PACKET_FILES,
   type PacketFile,
+  type PacketJobs,
   PacketReason,
   packetDir,
+  packetJobs,
 } from "../../packets/index.ts";
 import { defineRoute, FILE_BYTES, operatorApi, type Route } from "../registry.ts";
-import { Packets, PacketWritten } from "./responses.ts";
+import { PacketJob, PacketJobs as PacketJobList, Packets } from "./responses.ts";
 import { TenantParams } from "./schemas.ts";
 import { tenantRead } from "./views.ts";
 
 const CreatePacket = z.strictObject({ month: Month, reason: PacketReason.optional() });
 const PacketFileParams = TenantParams.extend({ month: Month, file: z.enum(PACKET_FILES) });
+const JobParams = TenantParams.extend({ job: Uuid });
 const VersionFileParams = PacketFileParams.extend({
   version: z.string().regex(/^[1-9][0-9]{0,5}$/, "a version number such as 2"),
 });
@@ -53,26 +56,51 @@ export function packetRoutes(s: Services): Route[] {
     path: "/tenants/{tenant}/packets",
     operationId: "create_packet",
     summary:
-      "Generate a tenant's packet for a month; again makes the next version (reason required)",
+      "Queue a tenant's packet for a month (again: the next version, reason required); answers with the job at once",
     auth: operatorApi("evidence"),
     params: TenantParams,
     body: CreatePacket,
-    response: { status: 201, schema: PacketWritten },
+    response: { status: 202, schema: PacketJob },
     handler: async (c, { params, body: { month, reason } }) => {
-      const record = await requestPacket(s, c.get("adminActor"), params.tenant, month, reason);
-      return c.json(
-        {
-          month,
-          version: record.version,
-          generated_at: record.generatedAt,
-          reason: record.reason,
-          manifest_sha256: record.manifestSha256,
-          previous_manifest_sha256: record.previousManifestSha256,
-          files: [...PACKET_FILES],
-        },
-        201,
-      );
+      const job = await requestPacket(s, c.get("adminActor"), params.tenant, month, reason);
+      return c.json(jobView(job), 202);
     },
+  });
+
+  const jobs = tenantRead(
+    "/packet-jobs",
+    "list_packet_jobs",
+    "A tenant's packet jobs, newest first: status, progress, the version made or the error",
+    PacketJobList,
+    async (t) => ({ jobs: (await s.store.listPacketJobs(t, 100)).map(jobView) }),
+    "evidence",
+  );
+
+  const job = defineRoute({
+    method: "get",
+    path: "/tenants/{tenant}/packet-jobs/{job}",
+    operationId: "get_packet_job",
+    summary: "One packet job: status (queued, running, done, failed), progress, version or error",
+    auth: operatorApi("evidence"),
+    params: JobParams,
+    response: { schema: PacketJob },
+    handler: async (c, { params }) => {
+      const found = await s.store.getPacketJob(params.tenant, params.job);
+      if (!found) throw new ControlPlaneError("not_found", "no such packet job");
+      return c.json(jobView(found));
+    },
+  });
+
+  const rerun = defineRoute({
+    method: "post",
+    path: "/tenants/{tenant}/packet-jobs/{job}/rerun",
+    operationId: "rerun_packet_job",
+    summary: "Queue a failed packet job again as a new job; the failed one keeps its error",
+    auth: operatorApi("evidence"),
+    params: JobParams,
+    response: { status: 202, schema: PacketJob },
+    handler: async (c, { params }) =>
+      c.json(jobView(await rerunPacketJob(s, c.get("adminActor"), params.tenant, params.job)), 202),
   });
 
   const serveFile = async (tenantId: string, month: string, file: PacketFile, version?: number) => {
@@ -112,7 +140,7 @@ export function packetRoutes(s: Services): Route[] {
     handler: (_c, { params }) =>
       serveFile(params.tenant, params.month, params.file, Number(params.version)),
   });
-  return [list, create, file, versionFile];
+  return [list, create, jobs, job, rerun, file, versionFile];
 }
 
 function packetsConfig(s: Services) {
@@ -120,10 +148,47 @@ function packetsConfig(s: Services) {
   return s.packets;
 }
 
+const runners = new WeakMap<Services, PacketJobs>();
+
+/** The packet job runner of this control plane (one per set of services). */
+export function packetJobsOf(s: Services): PacketJobs {
+  const packets = packetsConfig(s);
+  let runner = runners.get(s);
+  if (!runner) {
+    runner = packetJobs({
+      store: s.store,
+      signer: s.signer,
+      catalogDir: packets.catalogDir,
+      packetsDir: packets.dir,
+      archiveKind: s.archiveKind ?? "unknown",
+      now: s.now,
+      logFailure: (j, error) =>
+        s.logger.log("error", "packet job failed", {
+          err: error,
+          job_id: j.jobId,
+          tenant_id: j.tenantId,
+        }),
+      made: async (j) => {
+        const made = await s.store.getPacket(j.tenantId, j.month, j.version ?? undefined);
+        await s.audit.record(j.requestedBy, "packet.generated", j.tenantId, {
+          month: j.month,
+          version: j.version,
+          reason: j.reason,
+          job_id: j.jobId,
+          files: made?.files ?? {},
+          counts: made?.counts ?? {},
+        });
+      },
+    });
+    runners.set(s, runner);
+  }
+  return runner;
+}
+
 /**
- * Generates a tenant's packet for a month (the next version, with its reason, if one exists) on
- * an operator's request and audits it under the operator's name: the API route and the
- * dashboard's form both come here.
+ * Queues a tenant's packet for a month (the next version, with its reason, if one exists) on an
+ * operator's request; the job records who asked, and the packet is audited under that name when
+ * it is made. The API route and the dashboard's form both come here.
  */
 export async function requestPacket(
   s: Services,
@@ -132,22 +197,8 @@ export async function requestPacket(
   month: string,
   reason?: string,
 ) {
-  const packets = packetsConfig(s);
-  let made: Awaited<ReturnType<typeof generatePacket>>;
   try {
-    made = await generatePacket(
-      {
-        store: s.store,
-        signer: s.signer,
-        catalogDir: packets.catalogDir,
-        packetsDir: packets.dir,
-        archiveKind: s.archiveKind ?? "unknown",
-        now: s.now,
-      },
-      tenantId,
-      month,
-      { requestedBy: actor, reason: reason ?? null },
-    );
+    return await packetJobsOf(s).submit(tenantId, month, { requestedBy: actor, reason });
   } catch (error) {
     if (isCodedError(error, "unknown_tenant"))
       throw new ControlPlaneError("not_found", "no such tenant");
@@ -155,12 +206,11 @@ export async function requestPacket(
       throw new ControlPlaneError("invalid_request", error.message);
     throw error;
   }
-  await s.audit.record(actor, "packet.generated", tenantId, {
-    month,
-    version: made.record.version,
-    reason: made.record.reason,
-    files: made.record.files,
-    counts: made.record.counts,
-  });
-  return made.record;
+}
+
+/** Runs a failed job again as a new job, audited under the operator who asked. */
+export async function rerunPacketJob(s: Services, actor: string, tenantId: string, jobId: string) {
+  const job = await packetJobsOf(s).rerun(tenantId, jobId, actor);
+  await s.audit.record(actor, "packet.rerun", tenantId, { job_id: job.jobId, rerun_of: jobId });
+  return job;
 }

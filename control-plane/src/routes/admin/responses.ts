@@ -146,7 +146,21 @@ const Packet = z.object({
   previous_manifest_sha256: z.string().nullable(),
   files: z.array(z.string()),
 });
-export const PacketWritten = Packet;
+export const PacketJob = z.object({
+  job_id: z.string(),
+  month: z.string(),
+  status: z.enum(["queued", "running", "done", "failed"]),
+  progress: z.number().min(0).max(1),
+  requested_by: z.string(),
+  reason: z.string().nullable(),
+  error: z.string().nullable(),
+  rerun_of: z.string().nullable(),
+  version: z.int().nullable(),
+  created_at: z.string(),
+  started_at: z.string().nullable(),
+  finished_at: z.string().nullable(),
+});
+export const PacketJobs = z.object({ jobs: z.array(PacketJob) });
 export const Packets = z.object({
   packets: z.array(
     Packet.extend({ requested_by: z.string(), counts: z.record(z.string(), z.number()) }),
