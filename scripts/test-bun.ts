@@ -5,8 +5,8 @@
  * 1. The agent's own suite (agent/) under vitest running on Bun: the agent's code, the test
  *    control plane and every agent process a test spawns (process.execPath) run on Bun.
  *    vitest's forks pool needs child_process IPC that Bun lacks, so it uses the threads pool.
- * 2. The end-to-end tests (e2e/) and the shipped bundle's test under vitest on Node with
- *    AGENT_RUNTIME=bun: the real control plane, the auditor's verifier and the test's own
+ * 2. The end-to-end tests (e2e/), the shipped bundle's test and the system-call filter test
+ *    under vitest on Node with AGENT_RUNTIME=bun: the real control plane, the auditor's verifier and the test's own
  *    checks stay on Node; every agent process (bundle or entry point) runs on Bun with its flags.
  */
 import { spawnSync } from "node:child_process";
@@ -32,7 +32,13 @@ const runs: { name: string; command: string; args: string[] }[] = [
   {
     name: "end-to-end tests with the agent on Bun",
     command: process.execPath,
-    args: [vitest, "run", "e2e/", "scripts/build-agent.test.ts"],
+    args: [
+      vitest,
+      "run",
+      "e2e/",
+      "scripts/build-agent.test.ts",
+      "nix/ci/system-call-filter.test.ts",
+    ],
   },
 ];
 

@@ -19,14 +19,7 @@ import {
   ProposalParams,
   TenantParams,
 } from "../routes/admin/schemas.ts";
-import {
-  dashboardAuth,
-  HTML_PAGE,
-  PUBLIC,
-  type Route,
-  routeFor,
-  TEXT,
-} from "../routes/registry.ts";
+import { dashboardAuth, PUBLIC, type Route, TEXT } from "../routes/registry.ts";
 import { type Html, page, STYLESHEET } from "./layout.ts";
 import { operatorPages } from "./operators.ts";
 import {
@@ -41,14 +34,7 @@ import {
   sitesPage,
 } from "./pages.ts";
 import { back, dashboardRoute, FORM, HTML, show } from "./render.ts";
-import {
-  clearCookies,
-  type DashboardEnv,
-  sameOrigin,
-  setCsrfCookie,
-  setFlash,
-  takeFlash,
-} from "./session.ts";
+import { clearCookies, type DashboardEnv, sameOrigin, setCsrfCookie } from "./session.ts";
 
 const SignInForm = z.strictObject({
   username: z.string().min(1).max(64),

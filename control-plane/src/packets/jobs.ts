@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { isCodedError, TenantId } from "#protocol";
 import { ControlPlaneError } from "../errors.ts";
-import type { PacketJobRecord, Store } from "../store/index.ts";
+import type { PacketJobRecord } from "../store/index.ts";
 import { assertStarted } from "./gather.ts";
 import { generatePacket, needReason, type PacketDeps, parseReason } from "./generate.ts";
 import { Month } from "./month.ts";

@@ -3,10 +3,10 @@ import { chown, mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { evaluatorReady, report } from "../nix/ci/evaluator.ts";
-import { testAgentRuntime } from "../scripts/agent-runtime.ts";
-import { eventually } from "../scripts/child-processes.ts";
-import { type LabTestPair, startLabTestPair } from "../scripts/lab-test-pair.ts";
+import { testAgentRuntime } from "../../scripts/agent-runtime.ts";
+import { eventually } from "../../scripts/child-processes.ts";
+import { type LabTestPair, startLabTestPair } from "../../scripts/lab-test-pair.ts";
+import { evaluatorReady, report } from "./evaluator.ts";
 
 /**
  * The agent's unit sets `SystemCallFilter=` (nix/lib/units.nix): on the appliance a system call
