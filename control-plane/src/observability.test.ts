@@ -1,7 +1,9 @@
+import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { sha256Hex } from "#protocol";
 import { ControlPlaneError } from "./errors.ts";
 import { startScheduledJob } from "./jobs/lease.ts";
 import { jsonLogger, REDACTED } from "./logger.ts";
@@ -167,6 +169,34 @@ describe("logs", () => {
 });
 
 describe("/metrics", () => {
+  it("takes an API token only of a role the route table allows (admin), as docs/access.md says", async () => {
+    const scrape = async (role: "admin" | "operator" | "viewer" | "auditor") => {
+      const token = randomBytes(32).toString("base64url");
+      await h.store.addAdminToken(
+        {
+          tokenHash: sha256Hex(new TextEncoder().encode(token)),
+          label: `metrics-${role}`,
+          role,
+          scope:
+            role === "admin"
+              ? { tenants: "*" }
+              : {
+                  tenants: [],
+                  ...(role === "auditor"
+                    ? { window: { from: "2026-01-01T00:00:00Z", to: "2026-02-01T00:00:00Z" } }
+                    : {}),
+                },
+        },
+        new Date().toISOString(),
+      );
+      return (await h.app.request("/metrics", { headers: { authorization: `Bearer ${token}` } }))
+        .status;
+    };
+    expect(await scrape("admin")).toBe(200);
+    for (const role of ["operator", "viewer", "auditor"] as const)
+      expect(await scrape(role)).toBe(403);
+  });
+
   it("exposes prom-client's process, GC and event-loop metrics and the existing counters", async () => {
     await h.app.request("/healthz");
     const res = await h.ops("/metrics");

@@ -3,7 +3,13 @@ import type { Context, Env, MiddlewareHandler } from "hono";
 import { z } from "zod";
 import { Problem } from "#protocol";
 import { checkAccess, checkWindow, type Denial } from "../access/check.ts";
-import { PERMISSIONS, type Permission, rolesWith, type StaffPermission } from "../access/roles.ts";
+import {
+  PERMISSIONS,
+  type Permission,
+  type Principal,
+  rolesWith,
+  type StaffPermission,
+} from "../access/roles.ts";
 import type { AppEnv } from "../env.ts";
 import { ControlPlaneError } from "../errors.ts";
 import { type BodyType, MAX_PUBLIC_BODY_BYTES, readBody, validate } from "../http/body.ts";
@@ -238,8 +244,12 @@ export function mount<E extends Env>(
         : surface.maxBodyBytes;
     const handle: MiddlewareHandler = async (c) => {
       const params = route.params ? validate(route.params, c.req.param(), "params") : undefined;
-      // Reach and role before the body is read: out of reach is a 404, in reach a 403.
-      if (staff) await refuse(c, checkAccess(c.get("principal"), route.auth.permission, params));
+      // Reach and role before the body is read: out of reach is a 404, in reach a 403. The
+      // metrics guard admits the scrape token (no principal) or an API token, whose role must
+      // hold the route's permission like anywhere else.
+      const principal = c.get("principal") as Principal | undefined;
+      if (staff || (credential === "metrics-token" && principal))
+        await refuse(c, checkAccess(principal as Principal, route.auth.permission, params));
       const input = {
         params,
         query: route.query ? validate(route.query, c.req.query(), "query") : undefined,

@@ -1,8 +1,8 @@
 import { spawnSync } from "node:child_process";
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   bundleHash,
@@ -14,6 +14,7 @@ import {
   generateEd25519KeyPair,
   type PollResponse,
   sealBundle,
+  sha256Hex,
   toHex,
   verificationKey,
   verifyCheckpointDelivery,
@@ -259,6 +260,31 @@ describe("evidence vault on the control plane", () => {
     expect(existsSync(join(dir, "worm-objects.json"))).toBe(true);
     const audit = (await (await h.admin("/audit")).json()) as { action: string }[];
     expect(audit.map((e) => e.action)).toContain("evidence.exported");
+  });
+
+  it("lets an auditor read an export's files only if its range lies inside the auditor's window", async () => {
+    const id = basename(exportDir);
+    const path = `/v1/admin/tenants/clinic-v/appliances/v-01/exports/${id}/manifest.json`;
+    const auditor = async (from: string, to: string) => {
+      const token = randomBytes(32).toString("base64url");
+      await h.store.addAdminToken(
+        {
+          tokenHash: sha256Hex(new TextEncoder().encode(token)),
+          label: `auditor-${from}`,
+          role: "auditor",
+          scope: { tenants: ["clinic-v"], window: { from, to } },
+        },
+        clock.toISOString(),
+      );
+      return h.app.request(path, { headers: { authorization: `Bearer ${token}` } });
+    };
+    // The export covers 2026-11-25 10:30 to 11:00.
+    expect((await auditor("2026-11-25T00:00:00Z", "2026-11-26T00:00:00Z")).status).toBe(200);
+    expect((await auditor("2026-10-01T00:00:00Z", "2026-11-01T00:00:00Z")).status).toBe(404);
+    expect((await auditor("2026-11-25T10:45:00Z", "2026-11-26T00:00:00Z")).status).toBe(404);
+    const audit = (await (await h.admin("/audit")).json()) as { action: string; detail: unknown }[];
+    const denied = audit.filter((e) => e.action === "access.denied");
+    expect(denied.length).toBeGreaterThanOrEqual(2);
   });
 
   it("the auditor's OpenSSL and coreutils commands in docs/auditor.md work as written", () => {

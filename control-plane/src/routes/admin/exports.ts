@@ -1,9 +1,10 @@
 import { randomBytes } from "node:crypto";
-import { createReadStream, existsSync, mkdirSync } from "node:fs";
+import { createReadStream, existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { z } from "zod";
 import { EXPORT_FILES, ExportRangeBasis, Timestamp } from "#protocol";
+import { checkWindow } from "../../access/check.ts";
 import type { Services } from "../../env.ts";
 import { ControlPlaneError } from "../../errors.ts";
 import { writeExport } from "../../vault/export.ts";
@@ -23,6 +24,19 @@ const ExportId = z.string().regex(/^\d{8}T\d{6}Z-[0-9a-f]{16}$/, "not an export 
 const FILE_NAMES: readonly string[] = Object.values(EXPORT_FILES);
 const ExportFile = z.string().refine((f) => FILE_NAMES.includes(f), "not an export file");
 const ExportFileParams = ApplianceParams.extend({ id: ExportId, file: ExportFile });
+
+/** The [from, to) an export was requested for, from its manifest (missing: an empty range). */
+function requestedRange(folder: string): { from: string; to: string } {
+  try {
+    const m = JSON.parse(readFileSync(join(folder, EXPORT_FILES.manifest), "utf8")) as Record<
+      string,
+      unknown
+    >;
+    const [from, to] = [m.requested_from, m.requested_to];
+    if (typeof from === "string" && typeof to === "string") return { from, to };
+  } catch {}
+  return { from: "", to: "" };
+}
 
 /**
  * Evidence exports for an auditor, under the admin and operator APIs: POST writes one into the
@@ -96,12 +110,26 @@ export function exportRoutes(s: Services): Route[] {
     auth: operatorApi("evidence"),
     params: ExportFileParams,
     response: { schema: FILE_BYTES, contentType: "application/octet-stream" },
-    handler: async (_c, { params }) => {
+    handler: async (c, { params }) => {
       const { dir } = enabled();
       const a = await findAppliance(s, params);
       const { id, file } = params;
-      const path = join(dir, a.tenantId, a.applianceId, id, file);
+      const folder = join(dir, a.tenantId, a.applianceId, id);
+      const path = join(folder, file);
       if (!existsSync(path)) throw new ControlPlaneError("not_found", "no such export file");
+      // An auditor reads an export only if the range it was made for lies inside its window:
+      // the path names no dates, so the window is checked against the export's own manifest.
+      const principal = c.get("principal");
+      if (principal.scope.window) {
+        const denial = checkWindow(principal.scope, requestedRange(folder));
+        if (denial) {
+          await s.audit.record(principal.actor, "access.denied", "get_export_file", {
+            reason: denial.reason,
+            path: c.req.path,
+          });
+          throw new ControlPlaneError("not_found", "not found");
+        }
+      }
       const type = file.endsWith(".pem")
         ? "application/x-pem-file"
         : file.endsWith(".jsonl")
