@@ -7,8 +7,9 @@
  * - baseline: reading every bundle from the Store and verifying each chain with protocol's
  *   verifyChain, holding an appliance's chain at a time (what packets did before heads);
  * - cold: the first packet, which verifies every chain in full and stores the verified heads;
- * - warm: the next version after one more day of evidence per appliance (1,728 bundles each):
- *   only those are verified in full, the rest re-hashed against the signed heads.
+ * - warm: the next version after one more day's share of evidence per appliance (a thirtieth,
+ *   1,728 bundles at the default size): only those are verified in full, the rest re-hashed
+ *   against the signed heads.
  * Prints one JSON object with the times, the peaks and the load average.
  *
  *   npm run bench:packets
@@ -51,7 +52,8 @@ const month = previousMonth(new Date());
 const monthStart = Date.parse(`${month}-01T00:00:00Z`);
 // Six checks every 300 s: one check result every 50 s on each appliance.
 const stepMs = (300 / 6) * 1000;
-const DAY = (24 * 3600 * 1000) / stepMs;
+// One day's share of the month's bundles (1,728 at the default size): what the warm packet adds.
+const EXTRA = Math.max(1, Math.round(bundles / 30));
 const checks = ["patching", "services", "backups", "firewall", "logging", "encryption"] as const;
 const phase = process.env.BENCH_PHASE;
 
@@ -180,7 +182,7 @@ async function main(): Promise<void> {
     const cold = child("cold", dir);
     // One more day of evidence per appliance, received after the month: the warm packet
     // verifies only these in full.
-    for (const a of appliances) a.head = await seed(store, a, bundles, bundles + DAY);
+    for (const a of appliances) a.head = await seed(store, a, bundles, bundles + EXTRA);
     const warm = child("warm", dir);
     const baseline = child("baseline", dir);
     // The extra day falls after the month only at the full month's size; before, it counts in.
@@ -196,7 +198,7 @@ async function main(): Promise<void> {
         appliances: applianceCount,
         bundles_per_appliance: bundles,
         month_bundles: applianceCount * bundles,
-        chain_bundles: applianceCount * (bundles + DAY),
+        chain_bundles: applianceCount * (bundles + EXTRA),
         seed_ms: Math.round(seedMs),
         baseline:
           "read every bundle from the Store + verifyChain per appliance, same store, same run",

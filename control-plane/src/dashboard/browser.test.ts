@@ -183,8 +183,18 @@ suite("the dashboard in headless Chromium", () => {
     await page.waitForURL(/\/dashboard\/packets$/);
     await page.fill('input[name="month"]', month);
     await page.click("button:has-text('Generate packet')");
-    await expectText(`Packet for ${month} version 1 generated.`);
+    await expectText(`Packet for ${month} queued.`);
+    // The packet is made by a job: the page lists it once the job is done.
     const row = page.locator(`tr[data-packet="clinic-a/${month}/v1"]`);
+    await expect
+      .poll(
+        async () => {
+          await page.reload();
+          return row.count();
+        },
+        { timeout: 60_000, interval: 500 },
+      )
+      .toBe(1);
     await shot("packets");
     const [download] = await Promise.all([
       page.waitForEvent("download"),
