@@ -5,6 +5,7 @@ import {
   EMPTY_ROOT,
   leafHash,
   MerkleTree,
+  nodeHash,
   RootBuilder,
   verifyConsistency,
   verifyInclusion,
@@ -130,6 +131,33 @@ describe("Merkle tree (RFC 9162 §2.1)", () => {
       }),
       { numRuns: 300 },
     );
+  });
+
+  it("refuses proofs one hash too long or too short, even against the root they fold to", () => {
+    // Eight leaves: the path of leaf 2 has three hashes, and its first two fold to the root of
+    // leaves 0..3. A proof that stops there, or one that folds one more sibling in, proves the
+    // leaf into another tree than the one of the claimed size: only the length rules refuse it.
+    const tree = new MerkleTree(LEAF_INPUTS.map((l) => leafHash(l)));
+    const leaf = leafHash(LEAF_INPUTS[2] as Uint8Array);
+    const path = tree.inclusionProof(2, 8);
+    expect(path).toHaveLength(3);
+    expect(verifyInclusion(leaf, 2, 8, path, tree.root(8))).toBe(true);
+    // RFC 9162 §2.1.3.2 step 4: sn must be 0 once the path is used up (too short).
+    expect(verifyInclusion(leaf, 2, 8, path.slice(0, 2), tree.root(4))).toBe(false);
+    // Step 3a: no hash may follow once sn is 0 (too long).
+    const extra = leafHash(new Uint8Array([1]));
+    expect(verifyInclusion(leaf, 2, 8, [...path, extra], nodeHash(extra, tree.root(8)))).toBe(
+      false,
+    );
+    // Consistency from 2 to 8: [hash of leaves 2..3, hash of leaves 4..7]. Without the last one
+    // the proof folds to the root of size 4; step 7 requires sn to be 0 as well.
+    const proof = tree.consistencyProof(2, 8);
+    expect(proof).toHaveLength(2);
+    expect(verifyConsistency(2, 8, tree.root(2), tree.root(8), proof)).toBe(true);
+    expect(verifyConsistency(2, 8, tree.root(2), tree.root(4), proof.slice(0, 1))).toBe(false);
+    expect(
+      verifyConsistency(2, 8, tree.root(2), nodeHash(extra, tree.root(8)), [...proof, extra]),
+    ).toBe(false);
   });
 
   it("computes the same roots from a frontier as from the whole tree", () => {
