@@ -181,6 +181,14 @@ describe("the offline export verifier", () => {
     expect(await reasonOf(dir)).toMatchObject({ reason: "checkpoint_inconsistent", line: 3 });
   });
 
+  it("catches a validly signed bundle whose prev_hash is not the previous bundle's hash", async () => {
+    // Signatures, checkpoints, roots and WORM objects are all of the bundles as written: only
+    // the hash link is broken, so nothing but the chain step can refuse it.
+    expect(
+      await variantReason("broken-link", { bundles: 60, checkpointEvery: 20, brokenLinkAt: 33 }),
+    ).toMatchObject({ reason: "wrong_prev_hash", line: 33, seq: 33 });
+  });
+
   it("catches a split view: the appliance verified another root than the export shows", async () => {
     expect(
       await variantReason("split", {

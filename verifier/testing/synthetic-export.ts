@@ -78,6 +78,11 @@ export function writeSyntheticExport(options: {
   enrollment?: "statement" | { controlPlaneKeyId: string } | "none";
   /** Makes the cosignature in the checkpoint_verified bundle at this seq one by another key. */
   badCosignatureAt?: number;
+  /**
+   * Seals the bundle at this seq (validly signed) on a prev_hash that is not the previous
+   * bundle's hash; the log, checkpoints and WORM list are made of the bundles as written.
+   */
+  brokenLinkAt?: number;
   /** Makes the bundle at this seq the appliance's refusal of a rolled-back checkpoint. */
   refusedAt?: number;
   /** Keys to use instead of fresh ones (a fabricated history with a real control-plane key). */
@@ -179,7 +184,7 @@ export function writeSyntheticExport(options: {
           recorded_at: new Date(start + seq * 10_000).toISOString(),
           event,
         },
-        head,
+        seq === options.brokenLinkAt ? { ...head, hash: "ab".repeat(32) } : head,
         appliance,
       );
       head = sealed.head;
