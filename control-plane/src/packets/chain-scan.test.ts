@@ -14,6 +14,7 @@ import { openSqliteStore } from "../store/index.ts";
 import { createHarness, type Harness } from "../testing/harness.ts";
 import { type asAppliance, chain, enrolledAppliance, upload } from "../testing/in-process.ts";
 import { REPO_ROOT } from "../testing/planner-world.ts";
+import { packetBlocks } from "./document.ts";
 import { gatherPacket } from "./gather.ts";
 
 /**
@@ -45,20 +46,19 @@ async function push(count: number) {
   head = next.head;
 }
 
-const packet = async (cpSigner = h.signer) =>
-  (
-    await gatherPacket(
-      {
-        store: h.store,
-        signer: cpSigner,
-        catalogDir: REPO_ROOT,
-        archiveKind: "local-not-worm",
-        now: () => clock,
-      },
-      "clinic-s",
-      "2026-11",
-    )
-  ).integrity[0];
+const gathered = (cpSigner = h.signer) =>
+  gatherPacket(
+    {
+      store: h.store,
+      signer: cpSigner,
+      catalogDir: REPO_ROOT,
+      archiveKind: "local-not-worm",
+      now: () => clock,
+    },
+    "clinic-s",
+    "2026-11",
+  );
+const packet = async (cpSigner = h.signer) => (await gathered(cpSigner)).integrity[0];
 
 it("verifies in full only what is newer than the stored head, and moves the head", async () => {
   await push(40);
@@ -115,9 +115,12 @@ it("says the chain is broken when a bundle before the verified head was changed"
     db.prepare("update evidence set bundle_json = ? where appliance_id = 's-01' and seq = 7").run(
       original.replace('"event 7"', '"event 77"'),
     );
-    const broken = await packet();
+    const data = await gathered();
+    const broken = data.integrity[0];
     expect(broken).toMatchObject({ chainVerified: false });
     expect(broken?.chainDetail).toMatch(/^BROKEN at seq 8: wrong_prev_hash/);
+    // The packet's summary does not claim the chains verified over it.
+    expect(chainsVerifiedCell(data)).toBe("NOT ALL: see integrity");
   } finally {
     db.prepare("update evidence set bundle_json = ? where appliance_id = 's-01' and seq = 7").run(
       original,
@@ -126,9 +129,20 @@ it("says the chain is broken when a bundle before the verified head was changed"
   }
 });
 
+/** The summary's "Evidence chains verified" cell of a packet. */
+function chainsVerifiedCell(data: Awaited<ReturnType<typeof gathered>>): string | undefined {
+  for (const block of packetBlocks(data)) {
+    if (block.kind !== "table") continue;
+    const row = block.rows.find((r) => r[0] === "Evidence chains verified");
+    if (row) return row[1];
+  }
+  return undefined;
+}
+
 it("does not believe a stored head that the control plane did not sign", async () => {
   // Another key's head (or one written into the database by hand) is ignored: all is verified again.
   const other = createSigner(generateEd25519KeyPair().privateKey);
-  const again = await packet(other);
-  expect(again?.chainDetail).toBe("55 bundles verified from genesis");
+  const again = await gathered(other);
+  expect(again.integrity[0]?.chainDetail).toBe("55 bundles verified from genesis");
+  expect(chainsVerifiedCell(again)).toBe("all");
 });
