@@ -57,8 +57,15 @@ export interface LabPair {
   admin(path: string, body?: unknown, method?: string): Promise<{ status: number; body: unknown }>;
   /** The control plane's server CA (PEM), for callers that talk to it directly. */
   readonly caPem: string;
-  /** The operator account `control-plane init` created (dashboard sign-in). */
-  readonly operator: { readonly username: string; readonly password: string };
+  /**
+   * The admin account `control-plane init` created (dashboard sign-in), with the base32 TOTP
+   * secret init showed once (admins sign in with password and code).
+   */
+  readonly operator: {
+    readonly username: string;
+    readonly password: string;
+    readonly totpSecret?: string;
+  };
   /**
    * Creates an order through the admin API and resolves with it once it has finished
    * (succeeded, failed, rejected or expired); throws if the control plane refuses it.
@@ -131,6 +138,9 @@ export async function startLabPair(options: {
   );
   const initCode = await new Promise((r) => init.process.once("exit", r));
   if (initCode !== 0) throw new Error(`control-plane init failed:\n${init.output.join("\n")}`);
+  const totpSecret = init.output
+    .map((line) => /TOTP secret \(base32, shown once\): ([A-Z2-7]+)/.exec(line)?.[1])
+    .find((secret) => secret !== undefined);
   if (options.qualifiedModel) await qualifyInDataDir(data, options.qualifiedModel);
   const caPem = await readFile(join(data, "tls", "ca.pem"), "utf8");
   const adminToken = (await readFile(tokenFile, "utf8")).trim();
@@ -174,7 +184,7 @@ export async function startLabPair(options: {
       applianceId,
       controlPlaneDir: data,
       caPem,
-      operator,
+      operator: totpSecret ? { ...operator, totpSecret } : operator,
       agentConfig,
       agentConfigPath,
       controlPlane,

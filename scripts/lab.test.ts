@@ -55,7 +55,12 @@ it("the lab (npm start) runs two agents end to end and produces a packet that ma
   expect(stdout).toMatch(/after rewriting bundle 2, detected bad_signature at seq 2/);
   expect(stdout).toMatch(/NOT WORM: lab only/);
   expect(stdout).toMatch(/dashboard: https:\/\/127\.0\.0\.1:\d+\/dashboard/);
-  expect(stdout).toMatch(/operator login: lab-operator \/ \S{12,}/);
+  expect(stdout).toMatch(
+    /admin login: lab-operator \/ \S{12,} \(TOTP secret, base32: [A-Z2-7]{32}\)/,
+  );
+  expect(stdout).toMatch(/operator login: lab-technician \/ \S{12,} \(lab-clinic only\)/);
+  expect(stdout).toMatch(/viewer login: lab-office-manager \/ \S{12,} \(lab-clinic only\)/);
+  expect(stdout).toMatch(/auditor login: lab-auditor \/ \S{12,} \(lab-clinic only\)/);
 
   // The packet, from the outside.
   const pdf = stdout.match(/\[lab\] packet: (\S+packet\.pdf)$/m)?.[1];
