@@ -76,7 +76,9 @@ it("the lab (npm start) runs two agents end to end and produces a packet that ma
   const figure = (name: string) => Number(text.match(new RegExp(`${name}\\s+(\\d+)`))?.[1]);
 
   // The store, read directly: the evidence the control plane received this month.
-  const month = pdfPath.split("/").at(-2) as string;
+  // packets/<tenant>/<month>/v<version>/packet.pdf
+  const month = pdfPath.match(/\/(\d{4}-\d{2})\/v\d+\/packet\.pdf$/)?.[1] as string;
+  expect(month).toBeDefined();
   const db = new DatabaseSync(join(dir, "control-plane", "control-plane.sqlite"), {
     readOnly: true,
   });
