@@ -32,6 +32,7 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
+// biome-ignore lint/suspicious/noExplicitAny: the tests read the answers' JSON field by field
 const json = async (res: Response) => ({ status: res.status, body: (await res.json()) as any });
 
 async function signIn(username: string, password: string, code?: string) {
