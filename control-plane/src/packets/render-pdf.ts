@@ -1,13 +1,15 @@
-import { PDFDocument, type PDFFont, type PDFPage, rgb, StandardFonts } from "pdf-lib";
+import { PDFDocument, type PDFPage, rgb } from "pdf-lib";
 import type { Block } from "./document.ts";
+import { embedFaces, type Face } from "./fonts.ts";
 
 /**
- * The packet as PDF (pdf-lib, standard Helvetica: text tools such as pdftotext read it). Table
- * cells wrap onto as many lines as they need, never cut; a word wider than its column breaks
+ * The packet as PDF (pdf-lib with DejaVu Sans embedded, see fonts.ts: text tools such as
+ * pdftotext read it back, non-Latin letters included). Table cells wrap onto as many lines as
+ * they need, measured with the embedded font, never cut; a word wider than its column breaks
  * inside (after a separator where it can). Every page carries a running header (client and
- * period), the LAB / NOT WORM mark when the archive is not WORM, and "page n of N". Standard
- * fonts encode WinAnsi only: any other character is written as its code point (U+XXXX), so
- * nothing is dropped silently; packet.md keeps the exact text.
+ * period), the LAB / NOT WORM mark when the archive is not WORM, and "page n of N". A character
+ * the font has no glyph for is written as its code point, [U+XXXX]; packet.md keeps the exact
+ * text.
  */
 const A4: [number, number] = [595.28, 841.89];
 const MARGIN = 48;
@@ -32,8 +34,7 @@ export async function renderPdf(blocks: readonly Block[], meta: PdfMeta) {
   doc.setCreator("control-plane packets");
   doc.setCreationDate(meta.date);
   doc.setModificationDate(meta.date);
-  const font = await doc.embedFont(StandardFonts.Helvetica);
-  const bold = await doc.embedFont(StandardFonts.HelveticaBold);
+  const { regular: font, bold } = await embedFaces(doc);
   let page: PDFPage = doc.addPage(A4);
   let y = A4[1] - TOP;
   const newPage = () => {
@@ -43,9 +44,9 @@ export async function renderPdf(blocks: readonly Block[], meta: PdfMeta) {
   const need = (h: number) => {
     if (y - h < BOTTOM) newPage();
   };
-  const line = (text: string, f: PDFFont, size: number, x = MARGIN) => {
+  const line = (text: string, f: Face, size: number, x = MARGIN) => {
     need(size + 4);
-    page.drawText(text, { x, y: y - size, size, font: f });
+    f.draw(page, text, { x, y: y - size, size });
     y -= size + 4;
   };
   /** Section headings with the page they start on, for the table of contents. */
@@ -75,8 +76,15 @@ export async function renderPdf(blocks: readonly Block[], meta: PdfMeta) {
       const labelW = 110;
       const barW = WIDTH - labelW - 90;
       for (const bar of b.bars) {
-        need(16);
-        page.drawText(winAnsi(bar.label), { x: MARGIN, y: y - 10, size: 9, font });
+        // Label and note wrap in their columns like table cells; the row grows to hold them.
+        const labels = wrap(bar.label, font, 9, labelW - 4);
+        const note = bar.percent === null ? bar.note : `${bar.percent}% (${bar.note})`;
+        const notes = wrap(note, font, 8, 86);
+        const h = Math.max(16, labels.length * 11 + 5, notes.length * 10 + 6);
+        need(h);
+        labels.forEach((l, k) => {
+          font.draw(page, l, { x: MARGIN, y: y - 10 - k * 11, size: 9 });
+        });
         page.drawRectangle({
           x: MARGIN + labelW,
           y: y - 12,
@@ -93,13 +101,10 @@ export async function renderPdf(blocks: readonly Block[], meta: PdfMeta) {
             color: bar.percent >= 95 ? rgb(0.2, 0.55, 0.3) : rgb(0.8, 0.45, 0.1),
           });
         }
-        page.drawText(winAnsi(bar.percent === null ? bar.note : `${bar.percent}% (${bar.note})`), {
-          x: MARGIN + labelW + barW + 4,
-          y: y - 10,
-          size: 8,
-          font,
+        notes.forEach((l, k) => {
+          font.draw(page, l, { x: MARGIN + labelW + barW + 4, y: y - 10 - k * 10, size: 8 });
         });
-        y -= 16;
+        y -= h;
       }
       y -= 4;
     } else if (b.kind === "table") {
@@ -111,14 +116,14 @@ export async function renderPdf(blocks: readonly Block[], meta: PdfMeta) {
       const size = 7.5;
       const lead = size + 2;
       const colW = columnWidths(b, font, bold, size);
-      const cells = (r: readonly string[], f: PDFFont) =>
+      const cells = (r: readonly string[], f: Face) =>
         r.map((c, i) => wrap(c, f, size, (colW[i] ?? 40) - CELL_PAD));
-      const draw = (wrapped: string[][], f: PDFFont) => {
+      const draw = (wrapped: string[][], f: Face) => {
         const h = Math.max(1, ...wrapped.map((l) => l.length)) * lead + 3;
         let x = MARGIN;
         wrapped.forEach((lines, i) => {
           lines.forEach((l, k) => {
-            page.drawText(l, { x, y: y - size - k * lead, size, font: f });
+            f.draw(page, l, { x, y: y - size - k * lead, size });
           });
           x += colW[i] ?? 40;
         });
@@ -168,57 +173,42 @@ export async function renderPdf(blocks: readonly Block[], meta: PdfMeta) {
     const slot = tocSlot as { page: PDFPage; y: number; entries: number };
     let ty = slot.y;
     for (const t of toc.slice(0, slot.entries)) {
-      const label = winAnsi(t.text);
+      const label = font.printable(t.text);
       const num = String(t.page);
-      slot.page.drawText(label, { x: MARGIN + 8, y: ty - 9, size: 9, font });
-      slot.page.drawText(num, {
-        x: MARGIN + WIDTH - font.widthOfTextAtSize(num, 9),
-        y: ty - 9,
-        size: 9,
-        font,
-      });
+      font.draw(slot.page, label, { x: MARGIN + 8, y: ty - 9, size: 9 });
+      font.draw(slot.page, num, { x: MARGIN + WIDTH - font.width(num, 9), y: ty - 9, size: 9 });
       ty -= 12;
     }
   }
 
   const pages = doc.getPages();
-  const header = winAnsi(meta.header);
+  const headLines = wrap(meta.header, font, 7.5, WIDTH - 120);
+  const mark = meta.mark === null ? null : bold.printable(meta.mark);
+  const red = rgb(0.75, 0.1, 0.1);
   pages.forEach((p, i) => {
     const [w, h] = [p.getWidth(), p.getHeight()];
-    const headLines = wrap(header, font, 7.5, WIDTH - 120);
     headLines.forEach((l, k) => {
-      p.drawText(l, { x: MARGIN, y: h - 28 - k * 9, size: 7.5, font, color: rgb(0.3, 0.3, 0.3) });
+      font.draw(p, l, { x: MARGIN, y: h - 28 - k * 9, size: 7.5, color: rgb(0.3, 0.3, 0.3) });
     });
-    if (meta.mark) {
-      const mark = winAnsi(meta.mark);
-      p.drawText(mark, {
-        x: w - MARGIN - bold.widthOfTextAtSize(mark, 9),
-        y: h - 28,
-        size: 9,
-        font: bold,
-        color: rgb(0.75, 0.1, 0.1),
-      });
-      p.drawText(mark, { x: MARGIN, y: 24, size: 8, font: bold, color: rgb(0.75, 0.1, 0.1) });
+    if (mark) {
+      bold.draw(p, mark, { x: w - MARGIN - bold.width(mark, 9), y: h - 28, size: 9, color: red });
+      bold.draw(p, mark, { x: MARGIN, y: 24, size: 8, color: red });
     }
     const num = `page ${i + 1} of ${pages.length}`;
-    p.drawText(num, {
-      x: w - MARGIN - font.widthOfTextAtSize(num, 8),
-      y: 24,
-      size: 8,
-      font,
-    });
+    font.draw(p, num, { x: w - MARGIN - font.width(num, 8), y: 24, size: 8 });
   });
   return doc.save({ useObjectStreams: false });
 }
 
 /**
  * Lines of `text` no wider than `width`: words first; a word wider than the column breaks after
- * a separator (/ - _ . :) where one fits, else at the last character that fits.
+ * a separator (/ - _ . :) where one fits, else at the last character that fits, never inside a
+ * surrogate pair or before a combining mark (a letter keeps its accent).
  */
-export function wrap(text: string, f: PDFFont, size: number, width: number): string[] {
-  const fits = (s: string) => f.widthOfTextAtSize(s, size) <= width;
+export function wrap(text: string, f: Face, size: number, width: number): string[] {
+  const fits = (s: string) => f.width(s, size) <= width;
   const lines: string[] = [];
-  for (const paragraph of winAnsi(text).split("\n")) {
+  for (const paragraph of f.printable(text).split("\n")) {
     let current = "";
     for (const word of paragraph.split(" ")) {
       const next = current ? `${current} ${word}` : word;
@@ -230,7 +220,7 @@ export function wrap(text: string, f: PDFFont, size: number, width: number): str
       current = word;
       while (!fits(current) && current.length > 1) {
         let cut = current.length - 1;
-        while (cut > 1 && !fits(current.slice(0, cut))) cut -= 1;
+        while (cut > 1 && !(breaksAt(current, cut) && fits(current.slice(0, cut)))) cut -= 1;
         const sep = Math.max(
           ...["/", "-", "_", ".", ":"].map((c) => current.lastIndexOf(c, cut - 1)),
         );
@@ -244,17 +234,17 @@ export function wrap(text: string, f: PDFFont, size: number, width: number): str
   return lines;
 }
 
+function breaksAt(s: string, i: number): boolean {
+  const unit = s.charCodeAt(i);
+  return !(unit >= 0xdc00 && unit <= 0xdfff) && !/^\p{M}/u.test(s.slice(i, i + 2));
+}
+
 /**
  * Column widths: each column's widest cell when the table fits the page; otherwise every column
  * gets at least its longest word (up to a share of the page) and the rest is shared by need.
  */
-function columnWidths(
-  b: Extract<Block, { kind: "table" }>,
-  font: PDFFont,
-  bold: PDFFont,
-  size: number,
-) {
-  const width = (f: PDFFont, s: string) => f.widthOfTextAtSize(winAnsi(s), size);
+function columnWidths(b: Extract<Block, { kind: "table" }>, font: Face, bold: Face, size: number) {
+  const width = (f: Face, s: string) => f.width(f.printable(s), size);
   const natural = b.columns.map(
     (c, i) =>
       Math.max(width(bold, c), ...b.rows.map((r) => width(font, r[i] ?? ""))) + CELL_PAD + 2,
@@ -276,23 +266,4 @@ function columnWidths(
   const widths = minimum.map((m, i) => m + (spare * (want[i] ?? 0)) / wanted);
   const sum = widths.reduce((s, w) => s + w, 0);
   return sum <= WIDTH ? widths : widths.map((w) => (w * WIDTH) / sum);
-}
-
-/**
- * Standard PDF fonts encode WinAnsi: keep printable ASCII and Latin-1, map common punctuation,
- * and write any other character as its code point so it stays visible and searchable.
- */
-export function winAnsi(s: string): string {
-  return s
-    .replace(/[\u2018\u2019]/g, "'")
-    .replace(/[\u201c\u201d]/g, '"')
-    .replace(/[\u2013\u2014]/g, "-")
-    .replace(/\u2026/g, "...")
-    .replace(/\u2192/g, "->")
-    .replace(/\t/g, " ")
-    .replace(/[^\x20-\x7e\xa0-\xff\n]/gu, (c) =>
-      c.length === 1 && c.charCodeAt(0) < 0x20
-        ? " "
-        : `[U+${(c.codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, "0")}]`,
-    );
 }
