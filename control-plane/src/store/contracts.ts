@@ -1,6 +1,7 @@
 import { alertContract } from "./alerts.contract.ts";
 import { applianceContract } from "./appliances.contract.ts";
 import { auditContract } from "./audit.contract.ts";
+import { changeRequestContract } from "./change-requests.contract.ts";
 import type { StoreContract } from "./contract-kit.ts";
 import { cosignatureContract } from "./cosignatures.contract.ts";
 import { evidenceContract } from "./evidence.contract.ts";
@@ -41,4 +42,5 @@ export const STORE_CONTRACTS: readonly StoreContract[] = [
   decisionContract,
   flywheelContract,
   qualificationContract,
+  changeRequestContract,
 ];

@@ -3,6 +3,7 @@ import { ControlPlaneError } from "../errors.ts";
 import { alertQueries } from "./alerts.ts";
 import { applianceQueries } from "./appliances.ts";
 import { auditQueries } from "./audit.ts";
+import { changeRequestQueries } from "./change-requests.ts";
 import { cosignatureQueries } from "./cosignatures.ts";
 import { evidenceQueries } from "./evidence.ts";
 import { expiryQueries } from "./expiry.ts";
@@ -39,6 +40,7 @@ export function kyselyStore(db: Kysely<Database>, dialect: "sqlite" | "postgres"
     ...expiryQueries(db),
     ...packetQueries(db),
     ...cosignatureQueries(db),
+    ...changeRequestQueries(db),
     planner: plannerQueries(db),
   };
 }

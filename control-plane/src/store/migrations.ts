@@ -323,6 +323,23 @@ const migrations: Record<string, Migration> = {
       await db.schema.alterTable("operators").addColumn("totp_last_step", "bigint").execute();
     },
   },
+  // Changes that widen automation (promoting a flywheel rule, a site out of audit-only, lifting
+  // the kill switch) wait here for a second operator's approval.
+  "0019_change_requests": {
+    async up(db: Kysely<unknown>) {
+      await createTable(db, "change_requests", [
+        "request_id text primary key",
+        "action text not null",
+        "tenant_id text",
+        "target, payload_json, reason, requested_by, requested_at, expires_at, status text not null",
+        "decided_by, decided_at, note text",
+      ]);
+      await createIndex(db, "change_requests_status", "change_requests", [
+        "status",
+        "requested_at",
+      ]);
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

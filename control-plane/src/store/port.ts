@@ -26,7 +26,8 @@ export interface Store
     LeaseStore,
     ExpiryStore,
     PacketStore,
-    CosignatureStore {
+    CosignatureStore,
+    ChangeRequestStore {
   /** The incident pipeline, guardrails, decision chain and flywheel (store/planner/). */
   readonly planner: PlannerStore;
 }
@@ -629,4 +630,61 @@ export interface CosignatureStore {
     fromSize: number,
     toSize: number,
   ): Promise<StoredCosignature[]>;
+}
+
+// ── Changes that need a second operator (change-requests.ts) ────────────────────────────────
+
+/** What a change request asks for: each widens what automation may do. */
+export const CHANGE_ACTIONS = ["promote_rule", "enforce_healing", "lift_kill_switch"] as const;
+export type ChangeAction = (typeof CHANGE_ACTIONS)[number];
+export type ChangeStatus = "pending" | "approved" | "rejected";
+
+export interface NewChangeRequest {
+  readonly requestId: string;
+  readonly action: ChangeAction;
+  /** The site it changes; null for the global kill switch. */
+  readonly tenantId: string | null;
+  /** What it changes, as the audit log names it (a proposal, a site, "planner"). */
+  readonly target: string;
+  /** The change itself (JSON), applied as stored once approved. */
+  readonly payloadJson: string;
+  readonly reason: string;
+  readonly requestedBy: string;
+  readonly requestedAt: string;
+  readonly expiresAt: string;
+}
+
+export interface ChangeRequestRecord extends NewChangeRequest {
+  readonly status: ChangeStatus;
+  readonly decidedBy: string | null;
+  readonly decidedAt: string | null;
+  readonly note: string | null;
+}
+
+/** The outcome of an approval: applied, or why not (nothing was changed then). */
+export type ChangeApproval = "approved" | "not_pending" | "expired" | "own_request";
+
+export interface ChangeRequestStore {
+  createChangeRequest(request: NewChangeRequest): Promise<void>;
+  getChangeRequest(requestId: string): Promise<ChangeRequestRecord | undefined>;
+  /** Newest first; `status` null lists every status. */
+  listChangeRequests(status: ChangeStatus | null, limit: number): Promise<ChangeRequestRecord[]>;
+  /**
+   * Marks a pending, unexpired request approved by `by` (never its requester) and runs `apply`
+   * on the same transaction: the change and the approval commit together or not at all, and of
+   * concurrent approvals exactly one finds the request pending.
+   */
+  approveChangeRequest(
+    requestId: string,
+    by: string,
+    at: string,
+    apply: (planner: PlannerStore) => Promise<void>,
+  ): Promise<ChangeApproval>;
+  /** Marks a pending request rejected (anyone may, the requester too); false if not pending. */
+  rejectChangeRequest(
+    requestId: string,
+    by: string,
+    at: string,
+    note: string | null,
+  ): Promise<boolean>;
 }

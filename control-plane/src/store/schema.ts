@@ -235,6 +235,22 @@ export interface CosignaturesTable {
   received_at: string;
 }
 
+export interface ChangeRequestsTable {
+  request_id: string;
+  action: string;
+  tenant_id: string | null;
+  target: string;
+  payload_json: string;
+  reason: string;
+  requested_by: string;
+  requested_at: string;
+  expires_at: string;
+  status: string;
+  decided_by: string | null;
+  decided_at: string | null;
+  note: string | null;
+}
+
 export interface Database extends PlannerTables {
   tenants: TenantsTable;
   appliances: AppliancesTable;
@@ -256,4 +272,5 @@ export interface Database extends PlannerTables {
   packet_jobs: PacketJobsTable;
   evidence_verified_heads: EvidenceVerifiedHeadsTable;
   cosignatures: CosignaturesTable;
+  change_requests: ChangeRequestsTable;
 }
