@@ -40,6 +40,8 @@ describe("the kill switch, end to end with the real control plane and agent", ()
       tenantId: TENANT,
       applianceId: APPLIANCE,
       pollIntervalS: 1,
+      // One operator lifts the switch here; the second approval has its own tests.
+      controlPlaneConfig: { two_person_rule: { lift_kill_switch: false } },
     });
     pair = p;
     await p.enrolled();

@@ -3,6 +3,7 @@ import { HTTPException } from "hono/http-exception";
 import { MAX_APPLIANCE_BODY_BYTES } from "#protocol";
 import type { Principal } from "./access/roles.ts";
 import { createAuditLog } from "./audit.ts";
+import { DEFAULT_TWO_PERSON_RULE } from "./changes/settings.ts";
 import { dashboardApp, dashboardRoutes } from "./dashboard/index.ts";
 import { dashboardSession } from "./dashboard/session.ts";
 import type { AppDeps, AppEnv, Services } from "./env.ts";
@@ -88,6 +89,7 @@ export function createApp(deps: AppDeps) {
     audit,
     metrics,
     signIn: deps.signIn ?? DEFAULT_SIGN_IN,
+    twoPersonRule: deps.twoPersonRule ?? DEFAULT_TWO_PERSON_RULE,
     planner: createPlanner(
       { store: deps.store, signer: deps.signer, audit, logger: deps.logger, now, metrics },
       deps.planner,

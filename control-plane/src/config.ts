@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { z } from "zod";
 import { ROLES } from "./access/roles.ts";
+import type { TwoPersonSettings } from "./changes/settings.ts";
 import { ControlPlaneError } from "./errors.ts";
 import type { SignInSettings } from "./operator/settings.ts";
 
@@ -212,6 +213,33 @@ export const signInSettings = (c: SignInConfig): SignInSettings => ({
   totpIssuer: c.totp_issuer,
 });
 
+/**
+ * Changes that widen what automation may do wait for a second operator's approval: promoting a
+ * flywheel proposal to an L1 rule, taking a site out of audit-only (enforce), lifting the kill
+ * switch. Each is on unless turned off here; a request not approved within `expiry_hours`
+ * never applies.
+ */
+export const TwoPersonRuleConfig = z.strictObject({
+  promote_rule: z.boolean().default(true),
+  enforce_healing: z.boolean().default(true),
+  lift_kill_switch: z.boolean().default(true),
+  expiry_hours: z
+    .int()
+    .min(1)
+    .max(30 * 24)
+    .default(24),
+});
+export type TwoPersonRuleConfig = z.infer<typeof TwoPersonRuleConfig>;
+
+export const twoPersonSettings = (c: TwoPersonRuleConfig): TwoPersonSettings => ({
+  actions: {
+    promote_rule: c.promote_rule,
+    enforce_healing: c.enforce_healing,
+    lift_kill_switch: c.lift_kill_switch,
+  },
+  expiryMs: c.expiry_hours * 3_600_000,
+});
+
 export const Config = z.strictObject({
   data_dir: z.string().min(1),
   listen: z
@@ -249,6 +277,7 @@ export const Config = z.strictObject({
   planner: PlannerConfig.default(PlannerConfig.parse({})),
   vault: VaultConfig.default(VaultConfig.parse({})),
   sign_in: SignInConfig.default(SignInConfig.parse({})),
+  two_person_rule: TwoPersonRuleConfig.default(TwoPersonRuleConfig.parse({})),
 });
 export type Config = z.infer<typeof Config>;
 

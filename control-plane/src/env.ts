@@ -1,6 +1,7 @@
 import type { Signer } from "#protocol";
 import type { Principal } from "./access/roles.ts";
 import type { AuditLog } from "./audit.ts";
+import type { TwoPersonSettings } from "./changes/settings.ts";
 import type { Logger } from "./logger.ts";
 import type { Metrics } from "./metrics.ts";
 import type { SignInSettings } from "./operator/settings.ts";
@@ -46,6 +47,8 @@ export interface AppDeps {
   readonly metricsScrapeTokenSha256?: string;
   /** Second factor and session lifetimes (defaults: TOTP for admins, 30 min idle, 8 h). */
   readonly signIn?: SignInSettings;
+  /** Which changes need a second operator, and how long a request waits (default: all, 24 h). */
+  readonly twoPersonRule?: TwoPersonSettings;
 }
 
 /** Resolved dependencies shared by routes (defaults filled in by createApp). */
@@ -59,6 +62,7 @@ export interface Services {
   readonly audit: AuditLog;
   readonly metrics: Metrics;
   readonly signIn: SignInSettings;
+  readonly twoPersonRule: TwoPersonSettings;
   readonly planner: Planner;
   readonly vault?: Vault;
   readonly queue?: Queue;

@@ -49,6 +49,7 @@ const SAMPLE: Record<string, string> = {
   month: "2026-01",
   version: "1",
   job: "00000000-0000-4000-8000-000000000005",
+  request: "00000000-0000-4000-8000-000000000006",
   username: "nobody",
   session: "0123456789abcdef",
   token: "0123456789ab".repeat(5).slice(0, 64).padEnd(64, "0"),

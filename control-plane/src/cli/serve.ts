@@ -1,7 +1,7 @@
 import { hostname } from "node:os";
 import { sha256Hex } from "#protocol";
 import { createApp } from "../app.ts";
-import { dataDirLayout, signInSettings } from "../config.ts";
+import { dataDirLayout, signInSettings, twoPersonSettings } from "../config.ts";
 import { ControlPlaneError } from "../errors.ts";
 import { startExpiryJob } from "../jobs/expiry.ts";
 import { holderId, startMonthlyJob, startScheduledJob } from "../jobs/lease.ts";
@@ -92,6 +92,7 @@ export const serveCommand: Command = {
       logger,
       clientCertDays: config.client_cert_days,
       signIn: signInSettings(config.sign_in),
+      twoPersonRule: twoPersonSettings(config.two_person_rule),
       applianceRateLimit: {
         perMinute: config.appliance_rate_limit.per_minute,
         burst: config.appliance_rate_limit.burst,

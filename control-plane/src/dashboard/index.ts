@@ -6,6 +6,7 @@ import { secureHeaders } from "hono/secure-headers";
 import { z } from "zod";
 import { ApplianceId, RunbookId, TenantId, Uuid } from "#protocol";
 import { roleMay, type StaffPermission } from "../access/roles.ts";
+import { proposalDecision } from "../changes/index.ts";
 import type { Services } from "../env.ts";
 import { ControlPlaneError } from "../errors.ts";
 import { toProblem } from "../http/problem.ts";
@@ -20,6 +21,7 @@ import {
   TenantParams,
 } from "../routes/admin/schemas.ts";
 import { dashboardAuth, PUBLIC, type Route, TEXT } from "../routes/registry.ts";
+import { changeRoutes } from "./changes.ts";
 import { type Html, page, STYLESHEET } from "./layout.ts";
 import { operatorPages } from "./operators.ts";
 import {
@@ -141,14 +143,21 @@ export function dashboardRoutes(s: Services): Route[] {
       body: z.object({ note: OptionalNote.optional() }),
       ...FORM,
       handler: async (c, { params, body }) => {
-        await s.planner.decideProposal(
+        const gated = await proposalDecision(
+          s,
           c.get("adminActor"),
           params.tenant,
           params.proposal,
           decision,
           body.note ? body.note : null,
         );
-        return back(c, "/dashboard/proposals", `Proposal ${decision}.`);
+        return gated.applied
+          ? back(c, "/dashboard/proposals", `Proposal ${decision}.`)
+          : back(
+              c,
+              "/dashboard/changes",
+              "Promotion requested: it applies once another operator approves it.",
+            );
       },
     });
   const view = (
@@ -340,6 +349,7 @@ export function dashboardRoutes(s: Services): Route[] {
     ),
     decideProposal("approve", "approved"),
     decideProposal("reject", "rejected"),
+    ...changeRoutes(s),
     view("/packets", "packets", "Compliance packets", "evidence", (c) =>
       packetsPage(s, c.get("csrf"), c.get("principal")),
     ),

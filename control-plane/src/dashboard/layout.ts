@@ -12,6 +12,7 @@ export const NAV: readonly (readonly [string, string, StaffPermission])[] = [
   ["/dashboard/orders", "Orders", "read"],
   ["/dashboard/evidence", "Evidence", "read"],
   ["/dashboard/proposals", "Flywheel", "read"],
+  ["/dashboard/changes", "Approvals", "read"],
   ["/dashboard/packets", "Packets", "evidence"],
   ["/dashboard/audit", "Audit log", "admin"],
   ["/dashboard/operators", "Operators", "admin"],

@@ -11,7 +11,7 @@ import {
   tryParseMessage,
 } from "#protocol";
 import { ControlPlaneError } from "../errors.ts";
-import type { AttemptStatus, Store } from "../store/index.ts";
+import type { AttemptStatus, RuleProposal, Store } from "../store/index.ts";
 import type { PlannerContext } from "./context.ts";
 import type { Runbook } from "./types.ts";
 
@@ -238,19 +238,8 @@ export async function decideProposal(
     });
     return {};
   }
-  const rule: L1RuleEntry = {
-    rule_id: randomUUID(),
-    check_id: proposal.checkId,
-    finding: proposal.finding,
-    runbook_id: proposal.runbookId,
-    approved_by: actor,
-    approved_at: at,
-    successes: proposal.successes,
-  };
-  const version = await publishRules(ctx, tenantId, (rules) => [
-    ...rules.filter((r) => !(r.check_id === rule.check_id && r.finding === rule.finding)),
-    rule,
-  ]);
+  const rule = promotedRule(proposal, actor, at);
+  const version = await publishRules(ctx, tenantId, (rules) => withRule(rules, rule));
   await ctx.audit.record(actor, "flywheel.rule_approved", `${tenantId}/proposal/${proposalId}`, {
     rule_id: rule.rule_id,
     pattern: proposal.patternKey,
@@ -259,6 +248,27 @@ export async function decideProposal(
   });
   return { version, ruleId: rule.rule_id };
 }
+
+/** The L1 rule an approved proposal becomes. */
+export const promotedRule = (
+  proposal: Pick<RuleProposal, "checkId" | "finding" | "runbookId" | "successes">,
+  approvedBy: string,
+  at: string,
+): L1RuleEntry => ({
+  rule_id: randomUUID(),
+  check_id: proposal.checkId,
+  finding: proposal.finding,
+  runbook_id: proposal.runbookId,
+  approved_by: approvedBy,
+  approved_at: at,
+  successes: proposal.successes,
+});
+
+/** A rule set with `rule` in place of any rule for the same check and finding. */
+export const withRule = (rules: readonly L1RuleEntry[], rule: L1RuleEntry): L1RuleEntry[] => [
+  ...rules.filter((r) => !(r.check_id === rule.check_id && r.finding === rule.finding)),
+  rule,
+];
 
 export async function revokeRule(
   ctx: PlannerContext,

@@ -13,6 +13,7 @@ import {
   signDocument,
 } from "#protocol";
 import { createApp } from "../app.ts";
+import { NO_TWO_PERSON_RULE } from "../changes/settings.ts";
 import type { AppDeps } from "../env.ts";
 import { silentLogger } from "../logger.ts";
 import { hashPassword } from "../operator/password.ts";
@@ -58,6 +59,10 @@ export async function createHarness(
     // Tests sign admins in with a password alone; the second factor that production requires
     // of admins has its own tests, which pass the production settings (operator/mfa.test.ts).
     signIn: { ...DEFAULT_SIGN_IN, mfaRequiredFor: [] },
+    // One test token lifts kill switches, promotes rules and sets policies throughout the tests
+    // of those actions; the two-person rule that production turns on for them has its own tests
+    // (changes/two-person.test.ts), which pass the production settings.
+    twoPersonRule: NO_TWO_PERSON_RULE,
     ...overrides,
   });
   return {

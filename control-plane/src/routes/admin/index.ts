@@ -1,6 +1,7 @@
 import type { Services } from "../../env.ts";
 import { plannerRoutes } from "../planner/index.ts";
 import type { Route } from "../registry.ts";
+import { changeRequestRoutes } from "./change-requests.ts";
 import { exportRoutes } from "./exports.ts";
 import { operatorManagementRoutes } from "./operators.ts";
 import { packetRoutes } from "./packets.ts";
@@ -16,6 +17,7 @@ export const operatorApiRoutes = (s: Services): Route[] => [
   ...siteRoutes(s),
   ...siteLifecycleRoutes(s),
   ...plannerRoutes(s),
+  ...changeRequestRoutes(s),
   ...exportRoutes(s),
   ...packetRoutes(s),
   ...queueRoutes(s),

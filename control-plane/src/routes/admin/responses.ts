@@ -10,6 +10,7 @@ import {
   OrderParams,
   QualificationReport,
 } from "#protocol";
+import { CHANGE_ACTIONS } from "../../store/port.ts";
 
 /**
  * What the operator API answers, one schema per shape. They document each operation in
@@ -260,3 +261,30 @@ export const RuleSet = z.object({
 export const RuleRevoked = z.object({ version: z.int() });
 
 export const Decisions = z.object({ verified: z.boolean(), records: z.array(DecisionRecord) });
+
+/** A change waiting for (or decided by) a second operator (changes/index.ts). */
+export const ChangeRequest = z.object({
+  request_id: z.string(),
+  action: z.enum(CHANGE_ACTIONS),
+  tenant_id: Nullable,
+  target: z.string(),
+  /** The change as it will apply. */
+  change: z.unknown(),
+  reason: z.string(),
+  requested_by: z.string(),
+  requested_at: z.string(),
+  expires_at: z.string(),
+  status: z.enum(["pending", "approved", "rejected"]),
+  /** Pending past its expiry: it can no longer be approved. */
+  expired: z.boolean(),
+  decided_by: Nullable,
+  decided_at: Nullable,
+  note: Nullable,
+});
+export const ChangeRequests = z.array(ChangeRequest);
+
+/** The answer (202) of a change that now waits for a second operator instead of applying. */
+export const PendingApproval = z.object({
+  status: z.literal("pending_approval"),
+  change_request: ChangeRequest,
+});

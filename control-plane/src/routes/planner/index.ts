@@ -1,9 +1,11 @@
 import { z } from "zod";
 import { OrderParams, RunbookId, Uuid, verificationKey, verifyDecisionChain } from "#protocol";
+import { killSwitchChange, policyChange, proposalDecision } from "../../changes/index.ts";
 import type { Services } from "../../env.ts";
 import { ControlPlaneError } from "../../errors.ts";
 import { SitePolicy } from "../../planner/index.ts";
 import type { IncidentStatus } from "../../store/index.ts";
+import { gatedAnswer } from "../admin/change-requests.ts";
 import {
   Decisions,
   Escalations,
@@ -81,20 +83,26 @@ export function plannerRoutes(s: Services): Route[] {
       method: "post",
       path: `/tenants/{tenant}/rule-proposals/{proposal}/${action}`,
       operationId: `planner_${action}_rule`,
-      summary: `Decide a flywheel proposal: ${decision}`,
+      summary:
+        decision === "approved"
+          ? "Approve a flywheel proposal into the next L1 rule set (202: waits for a second operator)"
+          : "Reject a flywheel proposal",
       auth: operatorApi("decide"),
       params: ProposalParams,
       body: OptionalNote,
       response: { schema: ProposalDecided },
       handler: async (c, { params, body }) => {
-        const result = await s.planner.decideProposal(
+        const gated = await proposalDecision(
+          s,
           c.get("adminActor"),
           params.tenant,
           params.proposal,
           decision,
           body.note ?? null,
         );
-        return c.json({ status: decision, ...toWire(result) });
+        return gatedAnswer(c, s, gated, (result) =>
+          c.json({ status: decision, ...toWire(result) }),
+        );
       },
     });
 
@@ -189,7 +197,8 @@ export function plannerRoutes(s: Services): Route[] {
       method: "put",
       path: "/tenants/{tenant}/planner-policy",
       operationId: "planner_set_policy",
-      summary: "Set a tenant's planner guardrail policy",
+      summary:
+        "Set a tenant's planner guardrail policy (202 when it leaves audit-only: waits for a second operator)",
       auth: operatorApi("decide"),
       params: TenantParams,
       body: SitePolicy,
@@ -197,8 +206,8 @@ export function plannerRoutes(s: Services): Route[] {
       handler: async (c, { params, body: policy }) => {
         if (!(await s.store.getTenant(params.tenant)))
           throw new ControlPlaneError("not_found", "no such tenant");
-        await s.planner.setPolicy(c.get("adminActor"), params.tenant, policy);
-        return c.json(policy);
+        const gated = await policyChange(s, c.get("adminActor"), params.tenant, policy);
+        return gatedAnswer(c, s, gated, () => c.json(policy));
       },
     }),
     defineRoute({
@@ -214,13 +223,14 @@ export function plannerRoutes(s: Services): Route[] {
       method: "post",
       path: "/planner/kill-switch",
       operationId: "planner_kill_switch",
-      summary: "Engage or lift the global L2 kill switch",
+      summary:
+        "Engage or lift the global L2 kill switch (202 on lifting: waits for a second operator)",
       auth: operatorApi("admin"),
       body: KillSwitch,
       response: { schema: KillSwitchState },
       handler: async (c, { body }) => {
-        await s.planner.setKillSwitch(c.get("adminActor"), body.engaged, body.reason);
-        return c.json(await s.planner.killSwitch());
+        const gated = await killSwitchChange(s, c.get("adminActor"), body.engaged, body.reason);
+        return gatedAnswer(c, s, gated, async () => c.json(await s.planner.killSwitch()));
       },
     }),
     defineRoute({
