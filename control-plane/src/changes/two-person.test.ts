@@ -252,7 +252,7 @@ function twoPersonSuite(kind: "sqlite" | "postgres", open: () => Promise<World>)
       expect(after.rules).toHaveLength(before.rules.length + 1);
     });
 
-    it("of concurrent approvals by different operators exactly one applies", async () => {
+    it("of concurrent approvals by different operators exactly one applies (a promotion)", async () => {
       const before = await rules();
       const approvedBefore = (await auditOf("flywheel.rule_approved")).length;
       const { requestId } = await propose();
@@ -269,6 +269,26 @@ function twoPersonSuite(kind: "sqlite" | "postgres", open: () => Promise<World>)
       expect(
         (await auditOf("change.approved")).filter((e) => e.detailJson.includes(requestId)),
       ).toHaveLength(1);
+    });
+
+    it("of concurrent approvals exactly one applies (lifting the kill switch, which applies alike twice)", async () => {
+      expect(
+        (await alice()("POST", "/planner/kill-switch", { engaged: true, reason: "again" })).status,
+      ).toBe(200);
+      const lift = await alice()("POST", "/planner/kill-switch", { engaged: false });
+      expect(lift.status).toBe(202);
+      const id = requestOf(lift);
+      const answers = await Promise.all(
+        ["bob", "dave", "bob", "dave"].map((who) =>
+          w.as(who).call("POST", `/change-requests/${id}/approve`, {}),
+        ),
+      );
+      expect(answers.map((a) => a.status).sort()).toEqual([200, 409, 409, 409]);
+      expect((await alice()("GET", "/planner/kill-switch")).body.engaged).toBe(false);
+      const released = (await auditOf("planner.kill_switch_released")).filter((e) =>
+        e.detailJson.includes(id),
+      );
+      expect(released).toHaveLength(1);
     });
 
     it("the dashboard lists the request; the requester has no approve button; another approves by form", async () => {
