@@ -75,6 +75,7 @@ const SAMPLE: Record<string, string> = {
   month: "2026-01",
   version: "1",
   job: "00000000-0000-4000-8000-000000000005",
+  request: "00000000-0000-4000-8000-000000000006",
   username: "nobody",
   session: "0123456789abcdef",
   token: "0123456789ab",
@@ -127,7 +128,7 @@ describe("route registry", () => {
     const documented = new Set(operations().map((o) => `${o.method} ${o.path}`));
     expect([...registered].sort()).toEqual([...documented].sort());
     // 5 appliance, 54 admin, 53 + 5 operator, 31 dashboard, 4 operations routes.
-    expect(documented.size).toBe(152);
+    expect(documented.size).toBe(161);
     for (const route of Object.values(APPLIANCE_API))
       expect(registered).toContain(`POST ${route.path}`);
   });
@@ -223,7 +224,7 @@ describe("route registry", () => {
 
   it("refuses every non-public route without credentials", async () => {
     const guarded = operations().filter((o) => o.op["x-credential"] !== "public");
-    expect(guarded.length).toBe(145);
+    expect(guarded.length).toBe(154);
     for (const { method, path, op } of guarded) {
       expectRefused(await send(method, path, op, {}), `${method} ${path}`);
     }
