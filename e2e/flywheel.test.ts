@@ -104,8 +104,8 @@ beforeAll(async () => {
     controlPlaneConfig: {
       catalog_dir: catalogDir,
       planner: { llm: { base_url: baseUrl, model: "local-e2e" }, flywheel_min_successes: N },
-      // One operator approves and lifts here; the second approval has its own tests.
-      two_person_rule: { promote_rule: false, lift_kill_switch: false },
+      // One operator approves, lifts and enforces here; the second approval has its own tests.
+      two_person_rule: { promote_rule: false, enforce_healing: false, lift_kill_switch: false },
     },
     // L2 is off until the model is qualified: a signed passing report, recorded before serve.
     qualifiedModel: { baseUrl, model: "local-e2e" },
